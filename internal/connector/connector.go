@@ -1,0 +1,120 @@
+// Package connector holds the small interfaces that every external system
+// implements (S3, MongoDB, Google Drive, a local directory). The subpackages
+// know nothing of HTTP, the job queue or the catalog: they take a config
+// struct and talk to their system.
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrChecksumMismatch is returned when data read or written does not have the
+// SHA-256 it must have. Nothing with wrong bytes is left visible.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+// ErrNotExist is returned when a named archive or object does not exist.
+var ErrNotExist = errors.New("does not exist")
+
+// CheckResult is the outcome of a successful live connection check.
+type CheckResult struct {
+	// Message is a short sentence for the user ("bucket 'x' is reachable").
+	Message string `json:"message"`
+	// FreeBytes is the free space at a destination when it is known (-1 otherwise).
+	FreeBytes int64 `json:"free_bytes"`
+}
+
+// Checker performs a live connectivity check. A failure is an error whose
+// message is a sentence for the user saying what failed and what to do.
+type Checker interface {
+	Check(ctx context.Context) (CheckResult, error)
+}
+
+// Object describes one object of an object store, with the metadata coffer
+// keeps in archives and restores.
+type Object struct {
+	Key                string            `json:"key"`
+	Size               int64             `json:"size"`
+	ETag               string            `json:"etag,omitempty"`
+	LastModified       time.Time         `json:"last_modified,omitzero"`
+	ContentType        string            `json:"content_type,omitempty"`
+	CacheControl       string            `json:"cache_control,omitempty"`
+	ContentEncoding    string            `json:"content_encoding,omitempty"`
+	ContentDisposition string            `json:"content_disposition,omitempty"`
+	ContentLanguage    string            `json:"content_language,omitempty"`
+	Expires            string            `json:"expires,omitempty"`
+	UserMetadata       map[string]string `json:"user_metadata,omitempty"`
+}
+
+// ObjectSource lists and reads objects (an S3 bucket under an optional prefix).
+// Keys are the full keys in the bucket.
+type ObjectSource interface {
+	// List calls fn with each page of objects in ascending key order, starting
+	// strictly after startAfter ("" = from the beginning). Listing entries carry
+	// key, size, etag and last-modified only.
+	List(ctx context.Context, startAfter string, fn func(page []Object) error) error
+	// Get opens an object's body; the returned Object carries all metadata.
+	Get(ctx context.Context, key string) (io.ReadCloser, Object, error)
+}
+
+// ObjectTarget writes restored objects.
+type ObjectTarget interface {
+	// Exists reports whether key is already present.
+	Exists(ctx context.Context, key string) (bool, error)
+	// Put writes size bytes from body under obj.Key with obj's metadata. The
+	// object becomes visible only if the bytes hash to sha256; otherwise Put
+	// returns an error wrapping ErrChecksumMismatch and nothing is left behind.
+	Put(ctx context.Context, obj Object, body io.Reader, sha256 [32]byte) error
+}
+
+// Destination stores archives: written in parts by an Upload, read back by
+// Open. Names are relative paths such as "conn/20260101T000000Z-7.tar.gz".
+type Destination interface {
+	// NewUpload starts writing the archive name.
+	NewUpload(ctx context.Context, name string) (Upload, error)
+	// ResumeUpload continues an upload from the state an earlier Upload.State
+	// returned (possibly in another process). Parts after that state are
+	// written again.
+	ResumeUpload(ctx context.Context, state json.RawMessage) (Upload, error)
+	// PutFile writes a small file (the .sha256 sidecar) in one go.
+	PutFile(ctx context.Context, name string, data []byte) error
+	// Open reads an archive from byte offset on.
+	Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error)
+	// Size returns the size of a stored archive (ErrNotExist when absent).
+	Size(ctx context.Context, name string) (int64, error)
+	// Delete removes a stored archive or file; absent is not an error.
+	Delete(ctx context.Context, name string) error
+	// Location is a user-facing description of where name is kept
+	// ("s3://bucket/prefix/name", "/var/backups/name").
+	Location(name string) string
+}
+
+// Upload is an archive being written part by part. Calls are sequential.
+type Upload interface {
+	// PartSize is the exact size that part n (1-based) must have unless it is
+	// the last part. It may grow with n (S3 keeps under its part limit).
+	PartSize(n int) int64
+	// WritePart stores part n (parts are written in order 1,2,3...). When it
+	// returns nil the part is durable and State covers it.
+	WritePart(ctx context.Context, n int, data []byte) error
+	// State is what ResumeUpload needs to go on after the last written part.
+	State() json.RawMessage
+	// Complete writes the final (possibly short or empty) part and makes the
+	// archive visible under its name. It returns the stored size.
+	Complete(ctx context.Context, last []byte) (int64, error)
+	// Abort discards everything written so far (multipart upload aborted,
+	// partial file removed, resumable session discarded).
+	Abort(ctx context.Context) error
+}
+
+// Sweeper finds uploads left behind by operations that no longer run
+// (incomplete multipart uploads, stale .partial files).
+type Sweeper interface {
+	// Sweep removes leftovers older than olderThan whose state is not in keep
+	// (the upload ids or partial paths of operations still active). It returns
+	// how many it removed.
+	Sweep(ctx context.Context, olderThan time.Time, keep func(id string) bool) (int, error)
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Catalog is everything the rest of coffer asks of the catalog database.
+// *Store implements it for SQLite and PostgreSQL; the contract suite in
+// storetest runs the same cases against both.
+type Catalog interface {
+	// Dialect is "sqlite" or "postgres".
+	Dialect() string
+	// DB is the underlying pool (for health checks and the job queue).
+	DB() *sql.DB
+	// InTx runs fn in one transaction; fn's error rolls it back.
+	// The queue inserts jobs through tx so an operation and its job commit together.
+	InTx(ctx context.Context, fn func(tx *sql.Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+
+	// Users
+	CreateUser(ctx context.Context, u *User) error // sets ID, CreatedAt, UpdatedAt; ErrConflict on a duplicate email (case-insensitive)
+	GetUser(ctx context.Context, id int64) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error) // case-insensitive
+	ListUsers(ctx context.Context) ([]User, error)
+	CountUsers(ctx context.Context) (int64, error)
+	UpdateUser(ctx context.Context, u *User) error // email, password hash, role, disabled
+
+	// Sessions
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSessionByTokenHash returns ErrNotFound for an unknown or expired session.
+	GetSessionByTokenHash(ctx context.Context, hash string, now time.Time) (*Session, error)
+	TouchSession(ctx context.Context, id int64, lastSeen, expiresAt time.Time) error
+	DeleteSession(ctx context.Context, id int64) error
+	DeleteUserSessions(ctx context.Context, userID int64) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
+
+	// API tokens
+	CreateAPIToken(ctx context.Context, t *APIToken) error
+	GetAPITokenByHash(ctx context.Context, hash string) (*APIToken, error)
+	ListAPITokens(ctx context.Context, userID int64) ([]APIToken, error)
+	DeleteAPIToken(ctx context.Context, userID, id int64) error
+	TouchAPIToken(ctx context.Context, id int64, at time.Time) error
+
+	// Connections
+	CreateConnection(ctx context.Context, c *Connection) error // ErrConflict on a duplicate name
+	GetConnection(ctx context.Context, id int64) (*Connection, error)
+	ListConnections(ctx context.Context) ([]Connection, error) // ordered by name
+	UpdateConnection(ctx context.Context, c *Connection) error // name, credentials, is_active, validation fields, needs_reauth
+	// DeleteConnection returns ErrConflict while a backup or restore in an
+	// ActiveStatuses status refers to the connection.
+	DeleteConnection(ctx context.Context, id int64) error
+	// SetConnectionValidation records the result of a live check (errMsg "" = ok).
+	SetConnectionValidation(ctx context.Context, id int64, at time.Time, errMsg string) error
+	// RotateCredentials passes every stored sealed credential through reseal and
+	// writes the results back, all in one transaction (any error rolls back all).
+	RotateCredentials(ctx context.Context, reseal func(id int64, sealed []byte) ([]byte, error)) (int, error)
+
+	// Backups
+	// CreateBackup inserts op in tx (so the caller can insert its job in the same tx).
+	CreateBackup(ctx context.Context, tx *sql.Tx, op *BackupOperation) error
+	GetBackup(ctx context.Context, id int64) (*BackupOperation, error)
+	ListBackups(ctx context.Context, f BackupFilter, p Page) ([]BackupOperation, int64, error) // newest first, with total
+	CountBackupsByStatus(ctx context.Context) (StatusCounts, error)
+	// UpdateBackup writes the user-visible outcome fields (status,
+	// requested_action, archive_path, archive_size, sha256, error_message,
+	// started_at, completed_at, progress, checkpoint) unconditionally.
+	UpdateBackup(ctx context.Context, op *BackupOperation) error
+	// RequestBackupAction sets requested_action when the status is one of from;
+	// ErrConflict otherwise (the HTTP layer turns that into 409).
+	RequestBackupAction(ctx context.Context, id int64, action string, from []string) (*BackupOperation, error)
+	// TransitionBackup changes status from one of from to to, in tx when tx != nil; ErrConflict otherwise.
+	TransitionBackup(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (*BackupOperation, error)
+
+	// Restores (same shapes as backups)
+	CreateRestore(ctx context.Context, tx *sql.Tx, op *RestoreOperation) error
+	GetRestore(ctx context.Context, id int64) (*RestoreOperation, error)
+	ListRestores(ctx context.Context, f RestoreFilter, p Page) ([]RestoreOperation, int64, error)
+	CountRestoresByStatus(ctx context.Context) (StatusCounts, error)
+	UpdateRestore(ctx context.Context, op *RestoreOperation) error
+	RequestRestoreAction(ctx context.Context, id int64, action string, from []string) (*RestoreOperation, error)
+	TransitionRestore(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (*RestoreOperation, error)
+
+	// Leases (kind is KindBackup or KindRestore). AcquireLease takes the
+	// operation for owner when it has no live lease (heartbeat older than
+	// staleAfter or none), bumps the fencing token and returns it.
+	AcquireLease(ctx context.Context, kind string, id int64, owner string, now time.Time, staleAfter time.Duration) (int64, error)
+	// Heartbeat renews the lease; ErrLeaseLost when token is no longer current.
+	Heartbeat(ctx context.Context, kind string, id int64, token int64, now time.Time) error
+	// ReleaseLease clears the lease if token is still current.
+	ReleaseLease(ctx context.Context, kind string, id int64, token int64) error
+	// StaleOperations lists running operations whose heartbeat is older than before.
+	StaleOperations(ctx context.Context, kind string, before time.Time) ([]int64, error)
+	// SaveBackupCheckpoint writes progress, checkpoint and the new archive
+	// entries in one transaction, only while token is current (ErrLeaseLost otherwise).
+	SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte, entries []ArchiveEntry) error
+	// SaveRestoreCheckpoint is the same for restores (no entries).
+	SaveRestoreCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte) error
+	// SaveProgress writes only the progress, fenced by token.
+	SaveProgress(ctx context.Context, kind string, id, token int64, p Progress) error
+	// ListArchiveEntries returns up to limit entries of a backup with Seq > afterSeq, in Seq order
+	// (afterSeq -1 starts at the beginning). Restores walk it in step with the archive.
+	ListArchiveEntries(ctx context.Context, backupID, afterSeq int64, limit int) ([]ArchiveEntry, error)
+	// DeleteArchiveEntriesFrom removes entries with Seq >= seq (used when a
+	// resume goes back to a checkpoint older than some stored entries).
+	DeleteArchiveEntriesFrom(ctx context.Context, backupID, seq int64) error
+
+	// Logs
+	AppendLog(ctx context.Context, l *JobLog) error // sets ID and CreatedAt
+	// ListLogs returns up to limit lines with ID > after, ascending.
+	ListLogs(ctx context.Context, kind string, opID, after int64, limit int) ([]JobLog, error)
+	DeleteLogsBefore(ctx context.Context, before time.Time) (int64, error)
+
+	// Audit
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, int64, error)
+}

@@ -1,0 +1,255 @@
+// Package store is coffer's catalog: users, sessions, API tokens, connections,
+// backup and restore operations, their logs and the audit trail, kept in SQLite
+// (the default) or PostgreSQL. Other packages use the Catalog interface; the one
+// implementation is *Store, which speaks both dialects.
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by the catalog. Callers test them with errors.Is and
+// the HTTP layer maps them to status codes in one place.
+var (
+	// ErrNotFound means the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness rule or a state rule refused the change
+	// (duplicate email or connection name, deleting a connection in use, a
+	// status transition that is not allowed).
+	ErrConflict = errors.New("conflict")
+	// ErrLeaseLost means another worker owns the operation now; the caller must
+	// stop without writing anything more.
+	ErrLeaseLost = errors.New("lease lost")
+)
+
+// Role is what a user may do: admin everything, operator connections and
+// operations, viewer read only.
+type Role string
+
+// The roles a user can have.
+const (
+	RoleAdmin    Role = "admin"
+	RoleOperator Role = "operator"
+	RoleViewer   Role = "viewer"
+)
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleOperator || r == RoleViewer }
+
+// User is a person who can log in.
+type User struct {
+	ID           int64
+	Email        string
+	PasswordHash string
+	Role         Role
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is a server-side login session. Only the SHA-256 of the cookie value
+// is stored (TokenHash), so a copy of the database cannot be used to log in.
+type Session struct {
+	ID         int64
+	TokenHash  string
+	UserID     int64
+	IP         string
+	UserAgent  string
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// APIToken is a long-lived bearer token; only its SHA-256 is stored.
+type APIToken struct {
+	ID         int64
+	UserID     int64
+	Name       string
+	TokenHash  string
+	LastUsedAt *time.Time
+	CreatedAt  time.Time
+}
+
+// Connection types.
+const (
+	TypeS3          = "s3"
+	TypeMongoDB     = "mongodb"
+	TypeGoogleDrive = "google_drive"
+	TypeLocal       = "local"
+)
+
+// Connection is a configured external system. Credentials holds the sealed
+// (encrypted) envelope only, never plaintext.
+type Connection struct {
+	ID                  int64
+	Name                string
+	Type                string
+	Credentials         []byte
+	IsActive            bool
+	LastValidatedAt     *time.Time
+	LastValidationError string // empty when the last check passed
+	NeedsReauth         bool   // OAuth grant expired or revoked
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// Operation statuses. Restores never use StatusPaused.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusPaused    = "paused"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// ActiveStatuses are the statuses of an operation that still holds its
+// connections (DELETE of such a connection answers 409).
+var ActiveStatuses = []string{StatusPending, StatusRunning, StatusPaused}
+
+// Requested actions that a user asks for and a running worker obeys.
+const (
+	RequestNone   = ""
+	RequestPause  = "pause"
+	RequestCancel = "cancel"
+)
+
+// Progress is how far an operation has come.
+type Progress struct {
+	ItemsDone    int64  `json:"items_done"`
+	ItemsTotal   *int64 `json:"items_total,omitempty"`
+	BytesRead    int64  `json:"bytes_read"`
+	BytesWritten int64  `json:"bytes_written"`
+}
+
+// Lease is the ownership of a running operation by one worker. Token is a
+// fencing counter: it grows every time the lease changes hands, and every
+// write a worker makes names the token it holds.
+type Lease struct {
+	Owner       string
+	Token       int64
+	HeartbeatAt time.Time
+}
+
+// BackupOperation is one backup run.
+type BackupOperation struct {
+	ID                      int64
+	SourceConnectionID      int64
+	DestinationConnectionID int64
+	Status                  string
+	RequestedAction         string // RequestPause or RequestCancel while one is pending
+	Options                 json.RawMessage
+	Metadata                json.RawMessage
+	ArchivePath             string
+	ArchiveSize             int64
+	SHA256                  string
+	Progress                Progress
+	Checkpoint              json.RawMessage // engine-defined, nil before the first one
+	ErrorMessage            string
+	LeaseOwner              string
+	LeaseToken              int64
+	HeartbeatAt             *time.Time
+	StartedAt               *time.Time
+	CompletedAt             *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// RestoreOperation is one restore run.
+type RestoreOperation struct {
+	ID                      int64
+	BackupOperationID       int64
+	DestinationConnectionID int64
+	DestinationConfig       json.RawMessage
+	Status                  string
+	RequestedAction         string
+	Progress                Progress
+	Checkpoint              json.RawMessage
+	ErrorMessage            string
+	LeaseOwner              string
+	LeaseToken              int64
+	HeartbeatAt             *time.Time
+	StartedAt               *time.Time
+	CompletedAt             *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// Kinds of operation, used by job logs, leases and audit targets.
+const (
+	KindBackup  = "backup"
+	KindRestore = "restore"
+)
+
+// Log levels.
+const (
+	LevelInfo    = "info"
+	LevelWarning = "warning"
+	LevelError   = "error"
+)
+
+// JobLog is one line of an operation's log.
+type JobLog struct {
+	ID            int64
+	OperationKind string // KindBackup or KindRestore (the seed's loggable_type)
+	OperationID   int64
+	Level         string
+	Message       string
+	Context       json.RawMessage
+	CreatedAt     time.Time
+}
+
+// AuditEvent records who did what; it never holds secrets.
+type AuditEvent struct {
+	ID         int64
+	ActorID    *int64
+	ActorEmail string
+	Action     string // e.g. "connection.create", "backup.pause", "auth.login_failed"
+	TargetType string
+	TargetID   string
+	IP         string
+	Details    json.RawMessage
+	CreatedAt  time.Time
+}
+
+// ArchiveEntry is one finished entry of a backup's archive, kept in the
+// catalog as the backup goes so the manifest survives a crash and never has
+// to be held in memory.
+type ArchiveEntry struct {
+	BackupID int64
+	Seq      int64 // 0,1,2... in archive order
+	Data     json.RawMessage
+}
+
+// Page asks for one page of a list. Page counts from 1.
+type Page struct {
+	Page    int
+	PerPage int
+}
+
+// BackupFilter narrows ListBackups; zero values match everything.
+type BackupFilter struct {
+	Status        string
+	SourceID      int64
+	DestinationID int64
+}
+
+// RestoreFilter narrows ListRestores.
+type RestoreFilter struct {
+	Status        string
+	BackupID      int64
+	DestinationID int64
+}
+
+// AuditFilter narrows ListAudit.
+type AuditFilter struct {
+	ActorID    int64
+	Action     string
+	TargetType string
+	Since      *time.Time
+}
+
+// StatusCounts is the number of operations per status.
+type StatusCounts map[string]int64
