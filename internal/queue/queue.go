@@ -1,0 +1,267 @@
+// Package queue runs coffer's jobs on River, on the catalog's own database:
+// SQLite for one host, PostgreSQL for any number of hosts. Jobs only carry an
+// operation id and dispatch into a Runner (the engine); the queue knows
+// nothing of how a backup works.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver for River's own pool
+
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// Queue names.
+const (
+	QueueOperations  = "operations"
+	QueueMaintenance = "maintenance"
+)
+
+// Maintenance tasks run periodically by the elected leader.
+const (
+	TaskReap     = "reap"     // re-enqueue operations whose worker stopped heartbeating
+	TaskSweep    = "sweep"    // remove partial uploads of operations that no longer run
+	TaskLogs     = "logs"     // delete job logs past the retention period
+	TaskSessions = "sessions" // delete expired login sessions
+)
+
+// BackupArgs is the job that runs (or continues) one backup operation.
+type BackupArgs struct {
+	OperationID int64 `json:"operation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (BackupArgs) Kind() string { return "backup" }
+
+// RestoreArgs is the job that runs (or continues) one restore operation.
+type RestoreArgs struct {
+	OperationID int64 `json:"operation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (RestoreArgs) Kind() string { return "restore" }
+
+// MaintenanceArgs is a periodic housekeeping job.
+type MaintenanceArgs struct {
+	Task string `json:"task"`
+}
+
+// Kind implements river.JobArgs.
+func (MaintenanceArgs) Kind() string { return "maintenance" }
+
+// Runner does the work a job stands for. The engine implements it.
+type Runner interface {
+	RunBackup(ctx context.Context, id int64) error
+	RunRestore(ctx context.Context, id int64) error
+	Maintain(ctx context.Context, task string) error
+}
+
+// Options configure a Queue.
+type Options struct {
+	// DatabaseURL is the catalog's URL (postgres://... or sqlite:<path> / a path).
+	DatabaseURL string
+	// Workers is how many operations this process runs at once; 0 makes an
+	// insert-only queue (no workers, no maintenance).
+	Workers int
+	// ReapInterval is how often stale operations are looked for (default 10 s).
+	ReapInterval time.Duration
+	// SweepInterval is how often leftovers are swept (default 1 h).
+	SweepInterval time.Duration
+	// ID names this process among River's clients (default: River's own).
+	ID     string
+	Logger *slog.Logger
+}
+
+// Queue is a River client on the catalog database.
+type Queue struct {
+	client   *river.Client[*sql.Tx]
+	riverDB  *sql.DB       // SQLite: River's own single-connection pool
+	listener *pgxpool.Pool // PostgreSQL: the LISTEN/NOTIFY pool
+	runner   *lateRunner
+	workers  int
+}
+
+// New builds the queue. Call SetRunner before Start.
+func New(ctx context.Context, cat store.Catalog, opts Options) (*Queue, error) {
+	if opts.ReapInterval <= 0 {
+		opts.ReapInterval = 10 * time.Second
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	q := &Queue{runner: &lateRunner{}, workers: opts.Workers}
+
+	cfg := &river.Config{
+		ID:                   opts.ID,
+		Logger:               quietLogger(opts.Logger),
+		JobTimeout:           -1,             // backups run as long as they need; leases guard liveness
+		RescueStuckJobsAfter: 24 * time.Hour, // the lease reaper, not River's rescuer, recovers dead runs
+		MaxAttempts:          25,
+		FetchPollInterval:    500 * time.Millisecond,
+	}
+	if opts.Workers > 0 {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &backupWorker{r: q.runner})
+		river.AddWorker(workers, &restoreWorker{r: q.runner})
+		river.AddWorker(workers, &maintenanceWorker{r: q.runner})
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{
+			QueueOperations:  {MaxWorkers: opts.Workers},
+			QueueMaintenance: {MaxWorkers: 1},
+		}
+		cfg.PeriodicJobs = []*river.PeriodicJob{
+			periodic(opts.ReapInterval, TaskReap),
+			periodic(opts.SweepInterval, TaskSweep),
+			periodic(6*time.Hour, TaskLogs),
+			periodic(time.Hour, TaskSessions),
+		}
+	}
+
+	var err error
+	if cat.Dialect() == "postgres" {
+		q.listener, err = pgxpool.New(ctx, opts.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open the job queue's PostgreSQL listener: %w", err)
+		}
+		q.client, err = river.NewClient(riverdatabasesql.NewWithPgxListener(cat.DB(), q.listener), cfg)
+	} else {
+		path := strings.TrimPrefix(opts.DatabaseURL, "sqlite:")
+		q.riverDB, err = sql.Open("sqlite", store.SQLiteDSN(path))
+		if err != nil {
+			return nil, fmt.Errorf("open the job queue's SQLite pool: %w", err)
+		}
+		// One connection: River's SQLite driver is not safe with more (SQLITE_BUSY).
+		q.riverDB.SetMaxOpenConns(1)
+		q.client, err = river.NewClient(riversqlite.New(q.riverDB), cfg)
+	}
+	if err != nil {
+		q.closePools()
+		return nil, fmt.Errorf("start the job queue: %w", err)
+	}
+	return q, nil
+}
+
+func periodic(every time.Duration, task string) *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+		return MaintenanceArgs{Task: task}, &river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 1}
+	}, &river.PeriodicJobOpts{RunOnStart: true, ID: "maintenance-" + task})
+}
+
+// SetRunner binds the Runner that jobs dispatch into.
+func (q *Queue) SetRunner(r Runner) { q.runner.set(r) }
+
+// Start begins working jobs (a no-op for an insert-only queue).
+func (q *Queue) Start(ctx context.Context) error {
+	if q.workers == 0 {
+		return nil
+	}
+	if q.runner.get() == nil {
+		return errors.New("queue: SetRunner must be called before Start")
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start the job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop asks running jobs to stop at their next checkpoint (their contexts are
+// cancelled; the engine saves a checkpoint and leaves the operation to be
+// continued) and waits for them until ctx ends. It then closes the pools.
+func (q *Queue) Stop(ctx context.Context) error {
+	var err error
+	if q.workers > 0 {
+		err = q.client.StopAndCancel(ctx)
+		if err != nil && strings.Contains(err.Error(), "not started") {
+			err = nil
+		}
+	}
+	q.closePools()
+	return err
+}
+
+func (q *Queue) closePools() {
+	if q.riverDB != nil {
+		_ = q.riverDB.Close()
+	}
+	if q.listener != nil {
+		q.listener.Close()
+	}
+}
+
+// InsertBackupTx enqueues the job for backup id inside tx, so the operation
+// row and its job commit together.
+func (q *Queue) InsertBackupTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	if _, err := q.client.InsertTx(ctx, tx, BackupArgs{OperationID: id}, &river.InsertOpts{Queue: QueueOperations}); err != nil {
+		return fmt.Errorf("enqueue backup %d: %w", id, err)
+	}
+	return nil
+}
+
+// InsertRestoreTx enqueues the job for restore id inside tx.
+func (q *Queue) InsertRestoreTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	if _, err := q.client.InsertTx(ctx, tx, RestoreArgs{OperationID: id}, &river.InsertOpts{Queue: QueueOperations}); err != nil {
+		return fmt.Errorf("enqueue restore %d: %w", id, err)
+	}
+	return nil
+}
+
+// Healthy reports whether the queue's database answers.
+func (q *Queue) Healthy(ctx context.Context) error {
+	if q.riverDB != nil {
+		if err := q.riverDB.PingContext(ctx); err != nil {
+			return fmt.Errorf("job queue database: %w", err)
+		}
+	}
+	if q.listener != nil {
+		if err := q.listener.Ping(ctx); err != nil {
+			return fmt.Errorf("job queue listener: %w", err)
+		}
+	}
+	return nil
+}
+
+// Stopping returns the error a Runner returns when it saved a checkpoint
+// because its context ended with the process: River will hand the job to a
+// worker again a second later (here after a restart, or on another host).
+func Stopping() error { return river.JobSnooze(time.Second) }
+
+type backupWorker struct {
+	river.WorkerDefaults[BackupArgs]
+	r *lateRunner
+}
+
+func (w *backupWorker) Work(ctx context.Context, job *river.Job[BackupArgs]) error {
+	return w.r.get().RunBackup(ctx, job.Args.OperationID)
+}
+
+type restoreWorker struct {
+	river.WorkerDefaults[RestoreArgs]
+	r *lateRunner
+}
+
+func (w *restoreWorker) Work(ctx context.Context, job *river.Job[RestoreArgs]) error {
+	return w.r.get().RunRestore(ctx, job.Args.OperationID)
+}
+
+type maintenanceWorker struct {
+	river.WorkerDefaults[MaintenanceArgs]
+	r *lateRunner
+}
+
+func (w *maintenanceWorker) Work(ctx context.Context, job *river.Job[MaintenanceArgs]) error {
+	return w.r.get().Maintain(ctx, job.Args.Task)
+}
