@@ -115,7 +115,7 @@ func newKeyring(keys []*key) (*Keyring, error) {
 	k := &Keyring{keys: keys, byID: make(map[string]*key, len(keys))}
 	for _, kk := range keys {
 		if _, dup := k.byID[kk.id]; dup {
-			return nil, fmt.Errorf("key id %q appears more than once", kk.id)
+			return nil, errors.New("two entries have the same key id")
 		}
 		k.byID[kk.id] = kk
 	}
@@ -128,15 +128,15 @@ func makeKey(id string, raw []byte) (*key, error) {
 		return nil, err
 	}
 	if len(raw) != KeySize {
-		return nil, fmt.Errorf("key %q is %d bytes long, but it must be exactly %d bytes", id, len(raw), KeySize)
+		return nil, fmt.Errorf("a key is %d bytes long, but it must be exactly %d bytes", len(raw), KeySize)
 	}
 	block, err := aes.NewCipher(raw)
 	if err != nil {
-		return nil, fmt.Errorf("prepare AES key %q: %w", id, err)
+		return nil, fmt.Errorf("prepare an AES key: %w", err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, fmt.Errorf("prepare AES-GCM for key %q: %w", id, err)
+		return nil, fmt.Errorf("prepare AES-GCM: %w", err)
 	}
 	return &key{id: id, raw: bytes.Clone(raw), aead: aead}, nil
 }
@@ -147,12 +147,12 @@ func validKeyID(id string) error {
 		return errors.New("a key id is empty")
 	}
 	if len(id) > maxKeyIDLen {
-		return fmt.Errorf("key id %q is longer than %d characters", id, maxKeyIDLen)
+		return fmt.Errorf("a key id is longer than %d characters", maxKeyIDLen)
 	}
 	for _, c := range []byte(id) {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 		if !ok {
-			return fmt.Errorf("key id %q may only contain letters, digits, '_' and '-'", id)
+			return errors.New("a key id may only contain letters, digits, '_' and '-'")
 		}
 	}
 	return nil
@@ -408,43 +408,51 @@ func parseKeys(entries []string) ([]*key, error) {
 	return keys, nil
 }
 
-// ParseEnv parses a COFFER_SECRET_KEY value: the base64 of 32 bytes, or
-// "id:base64,id:base64,..." with the active key first.
-func ParseEnv(value string) (*Keyring, error) {
+// splitEntries splits a key list at commas and line breaks, dropping empty
+// entries and lines that start with '#'.
+func splitEntries(value string) []string {
 	var entries []string
-	for _, e := range strings.Split(value, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			entries = append(entries, e)
+	for _, line := range strings.Split(value, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, e := range strings.Split(line, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				entries = append(entries, e)
+			}
 		}
 	}
-	keys, err := parseKeys(entries)
+	return entries
+}
+
+// ParseKeys parses a key list: the base64 of 32 bytes alone, or entries
+// "id:base64" separated by commas or line breaks, the active key first
+// (lines starting with '#' are ignored). Its errors say what is wrong
+// without repeating any part of value, so they are safe to show.
+func ParseKeys(value string) (*Keyring, error) {
+	keys, err := parseKeys(splitEntries(value))
 	if err != nil {
-		return nil, fmt.Errorf("%s is not usable: %s", EnvVar, err.Error())
+		return nil, err
 	}
-	k, err := newKeyring(keys)
+	return newKeyring(keys)
+}
+
+// ParseEnv parses a COFFER_SECRET_KEY value (see ParseKeys); its errors name
+// the variable.
+func ParseEnv(value string) (*Keyring, error) {
+	k, err := ParseKeys(value)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not usable: %s", EnvVar, err.Error())
+		return nil, fmt.Errorf("%s is not usable: %w", EnvVar, err)
 	}
 	return k, nil
 }
 
 // parseFile parses the key file contents; path names the file in errors.
 func parseFile(path string, data []byte) (*Keyring, error) {
-	var entries []string
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		entries = append(entries, line)
-	}
-	keys, err := parseKeys(entries)
+	k, err := ParseKeys(string(data))
 	if err != nil {
-		return nil, fmt.Errorf("the secret key file %s is not usable: %s; restore it from your backup or set %s", path, err.Error(), EnvVar)
-	}
-	k, err := newKeyring(keys)
-	if err != nil {
-		return nil, fmt.Errorf("the secret key file %s is not usable: %s", path, err.Error())
+		return nil, fmt.Errorf("the secret key file %s is not usable: %w; restore it from your backup or set %s", path, err, EnvVar)
 	}
 	return k, nil
 }

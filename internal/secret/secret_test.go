@@ -185,7 +185,7 @@ func TestParseEnv(t *testing.T) {
 		{"k1:" + short, "exactly 32 bytes"},
 		{"not base64!!", "base64"},
 		{b64Key(1) + "," + b64Key(2), "no key id"},
-		{"a:" + b64Key(1) + ",a:" + b64Key(2), "more than once"},
+		{"a:" + b64Key(1) + ",a:" + b64Key(2), "same key id"},
 		{"bad id:" + b64Key(1), "may only contain"},
 		{":" + b64Key(1), "empty"},
 		{strings.Repeat("x", 33) + ":" + b64Key(1), "longer than"},
@@ -200,9 +200,20 @@ func TestParseEnv(t *testing.T) {
 		if !strings.Contains(msg, "COFFER_SECRET_KEY") || !strings.Contains(msg, tc.want) {
 			t.Errorf("ParseEnv(%q) = %q; want it to name COFFER_SECRET_KEY and say %q", tc.value, msg, tc.want)
 		}
-		if strings.Contains(msg, b64Key(1)) || strings.Contains(msg, short) {
+		if strings.Contains(msg, b64Key(1)) || strings.Contains(msg, short) || strings.Contains(msg, "bad id") || strings.Contains(msg, "xxxx") {
 			t.Errorf("ParseEnv error reveals key material: %q", msg)
 		}
+	}
+}
+
+func TestParseKeysLineSeparated(t *testing.T) {
+	t.Parallel()
+	k, err := ParseKeys("# rotated keys\nnew:" + b64Key(2) + "\r\n\nold:" + b64Key(1) + ",older:" + b64Key(3) + "\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(k.KeyIDs(), ","); got != "new,old,older" {
+		t.Fatalf("ids %s", got)
 	}
 }
 
