@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+const connCols = "id, name, type, credentials, is_active, last_validated_at, last_validation_error, needs_reauth, created_at, updated_at"
+
+func scanConn(r rowScanner) (*Connection, error) {
+	var c Connection
+	if err := r.Scan(&c.ID, &c.Name, &c.Type, &c.Credentials, &c.IsActive, nullTimeCol{&c.LastValidatedAt},
+		&c.LastValidationError, &c.NeedsReauth, timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// CreateConnection inserts c and sets ID, CreatedAt and UpdatedAt.
+// ErrConflict when the name is taken.
+func (s *Store) CreateConnection(ctx context.Context, c *Connection) error {
+	if c.Name == "" || c.Type == "" {
+		return errors.New("create connection: the name and type are required")
+	}
+	t := now()
+	err := s.queryRow(ctx, s.db,
+		`INSERT INTO connections (name, type, credentials, is_active, last_validated_at, last_validation_error, needs_reauth, created_at, updated_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Name, c.Type, c.Credentials, c.IsActive, s.tsPtr(c.LastValidatedAt), c.LastValidationError, c.NeedsReauth,
+		s.ts(t), s.ts(t)).Scan(&c.ID)
+	if err != nil {
+		if errors.Is(mapErr(err), errUnique) {
+			return fmt.Errorf("create connection: a connection named %q already exists: %w", c.Name, ErrConflict)
+		}
+		return fmt.Errorf("create connection: %w", err)
+	}
+	c.CreatedAt, c.UpdatedAt, c.LastValidatedAt = t, t, normPtr(c.LastValidatedAt)
+	return nil
+}
+
+// GetConnection returns the connection with id.
+func (s *Store) GetConnection(ctx context.Context, id int64) (*Connection, error) {
+	c, err := scanConn(s.queryRow(ctx, s.db, "SELECT "+connCols+" FROM connections WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "get connection %d", id)
+	}
+	return c, nil
+}
+
+// ListConnections returns every connection ordered by name.
+func (s *Store) ListConnections(ctx context.Context) ([]Connection, error) {
+	rows, err := s.query(ctx, s.db, "SELECT "+connCols+" FROM connections ORDER BY name, id")
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := scanConn(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list connections: %w", err)
+		}
+		out = append(out, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateConnection writes name, credentials, is_active, the validation fields
+// and needs_reauth (the type never changes), and sets UpdatedAt.
+func (s *Store) UpdateConnection(ctx context.Context, c *Connection) error {
+	if c.Name == "" {
+		return errors.New("update connection: the name is required")
+	}
+	t := now()
+	res, err := s.exec(ctx, s.db,
+		`UPDATE connections SET name = ?, credentials = ?, is_active = ?, last_validated_at = ?, last_validation_error = ?,
+		 needs_reauth = ?, updated_at = ? WHERE id = ?`,
+		c.Name, c.Credentials, c.IsActive, s.tsPtr(c.LastValidatedAt), c.LastValidationError, c.NeedsReauth, s.ts(t), c.ID)
+	if err != nil {
+		if errors.Is(err, errUnique) {
+			return fmt.Errorf("update connection: a connection named %q already exists: %w", c.Name, ErrConflict)
+		}
+		return fmt.Errorf("update connection %d: %w", c.ID, err)
+	}
+	if err := oneRow(res, "update connection %d", c.ID); err != nil {
+		return err
+	}
+	c.UpdatedAt, c.LastValidatedAt = t, normPtr(c.LastValidatedAt)
+	return nil
+}
+
+// DeleteConnection removes a connection unless a backup (as source or
+// destination) or a restore in an active status refers to it (ErrConflict).
+// Finished operations keep their history with the reference set to NULL
+// (read back as 0).
+func (s *Store) DeleteConnection(ctx context.Context, id int64) error {
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		lock := ""
+		if s.dialect == DialectPostgres {
+			// Blocks concurrent inserts of operations that reference the row
+			// (they take KEY SHARE locks) until this transaction ends.
+			lock = " FOR UPDATE"
+		}
+		var got int64
+		if err := s.queryRow(ctx, tx, "SELECT id FROM connections WHERE id = ?"+lock, id).Scan(&got); err != nil {
+			return notFound(err, "delete connection %d", id)
+		}
+		in, args := inArgs(ActiveStatuses)
+		var n int64
+		q := "SELECT (SELECT COUNT(*) FROM backup_operations WHERE (source_connection_id = ? OR destination_connection_id = ?) AND status IN (" + in + "))" +
+			" + (SELECT COUNT(*) FROM restore_operations WHERE destination_connection_id = ? AND status IN (" + in + "))"
+		all := append([]any{id, id}, args...)
+		all = append(all, id)
+		all = append(all, args...)
+		if err := s.queryRow(ctx, tx, q, all...).Scan(&n); err != nil {
+			return fmt.Errorf("delete connection %d: count active operations: %w", id, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("delete connection %d: %d active operation(s) use it: %w", id, n, ErrConflict)
+		}
+		if _, err := s.exec(ctx, tx, "DELETE FROM connections WHERE id = ?", id); err != nil {
+			return fmt.Errorf("delete connection %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// SetConnectionValidation records the result of a live check (errMsg "" = ok).
+func (s *Store) SetConnectionValidation(ctx context.Context, id int64, at time.Time, errMsg string) error {
+	res, err := s.exec(ctx, s.db,
+		"UPDATE connections SET last_validated_at = ?, last_validation_error = ?, updated_at = ? WHERE id = ?",
+		s.ts(at), errMsg, s.ts(now()), id)
+	if err != nil {
+		return fmt.Errorf("record validation of connection %d: %w", id, err)
+	}
+	return oneRow(res, "record validation of connection %d", id)
+}
+
+// RotateCredentials passes every non-empty stored credential through reseal
+// and writes the results back in one transaction; any error rolls all back.
+// It returns how many credentials were rewritten.
+func (s *Store) RotateCredentials(ctx context.Context, reseal func(id int64, sealed []byte) ([]byte, error)) (int, error) {
+	count := 0
+	err := s.InTx(ctx, func(tx *sql.Tx) error {
+		type cred struct {
+			id     int64
+			sealed []byte
+		}
+		rows, err := s.query(ctx, tx, "SELECT id, credentials FROM connections ORDER BY id")
+		if err != nil {
+			return fmt.Errorf("read credentials: %w", err)
+		}
+		var creds []cred
+		for rows.Next() {
+			var c cred
+			if err := rows.Scan(&c.id, &c.sealed); err != nil {
+				rows.Close()
+				return fmt.Errorf("read credentials: %w", err)
+			}
+			if len(c.sealed) > 0 {
+				creds = append(creds, c)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read credentials: %w", err)
+		}
+		t := s.ts(now())
+		for _, c := range creds {
+			out, err := reseal(c.id, c.sealed)
+			if err != nil {
+				return fmt.Errorf("reseal credentials of connection %d: %w", c.id, err)
+			}
+			if _, err := s.exec(ctx, tx, "UPDATE connections SET credentials = ?, updated_at = ? WHERE id = ?", out, t, c.id); err != nil {
+				return fmt.Errorf("write credentials of connection %d: %w", c.id, err)
+			}
+		}
+		count = len(creds)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rotate credentials: %w", err)
+	}
+	return count, nil
+}

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// entryBatch is how many archive entries go into one INSERT.
+const entryBatch = 200
+
+// AcquireLease takes operation id of kind for owner when its lease is free
+// (no owner), stale (heartbeat older than now-staleAfter) or already owner's.
+// It bumps the fencing token, sets the heartbeat to now and returns the new
+// token. ErrLeaseLost when another owner holds a live lease, ErrNotFound for
+// an unknown id.
+func (s *Store) AcquireLease(ctx context.Context, kind string, id int64, owner string, now time.Time, staleAfter time.Duration) (int64, error) {
+	if owner == "" {
+		return 0, errors.New("acquire lease: the owner is empty")
+	}
+	table, err := opTable(kind)
+	if err != nil {
+		return 0, fmt.Errorf("acquire lease: %w", err)
+	}
+	var token int64
+	err = s.queryRow(ctx, s.db, "UPDATE "+table+` SET lease_owner = ?, lease_token = lease_token + 1, heartbeat_at = ?, updated_at = ?
+		WHERE id = ? AND (lease_owner = '' OR lease_owner = ? OR heartbeat_at IS NULL OR heartbeat_at < ?)
+		RETURNING lease_token`,
+		owner, s.ts(now), s.ts(now), id, owner, s.ts(now.Add(-staleAfter))).Scan(&token)
+	if err == nil {
+		return token, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("acquire lease on %s %d: %w", kind, id, mapErr(err))
+	}
+	var holder string
+	if err := s.queryRow(ctx, s.db, "SELECT lease_owner FROM "+table+" WHERE id = ?", id).Scan(&holder); err != nil {
+		return 0, notFound(err, "acquire lease on %s %d", kind, id)
+	}
+	return 0, fmt.Errorf("acquire lease on %s %d: %s holds a live lease: %w", kind, id, holder, ErrLeaseLost)
+}
+
+// fenced runs an UPDATE whose WHERE names id and the lease token; when it
+// changed no row it returns ErrNotFound for a missing row, else ErrLeaseLost.
+func (s *Store) fenced(ctx context.Context, q querier, table, kind string, id int64, res sql.Result, what string) error {
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var got int64
+	if err := s.queryRow(ctx, q, "SELECT id FROM "+table+" WHERE id = ?", id).Scan(&got); err != nil {
+		return notFound(err, "%s", what)
+	}
+	return fmt.Errorf("%s: %w", what, ErrLeaseLost)
+}
+
+// Heartbeat renews the lease held with token; ErrLeaseLost when the token is
+// no longer current or the lease was released.
+func (s *Store) Heartbeat(ctx context.Context, kind string, id int64, token int64, now time.Time) error {
+	table, err := opTable(kind)
+	if err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	what := fmt.Sprintf("heartbeat on %s %d", kind, id)
+	res, err := s.exec(ctx, s.db, "UPDATE "+table+" SET heartbeat_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
+		s.ts(now), id, token)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return s.fenced(ctx, s.db, table, kind, id, res, what)
+}
+
+// ReleaseLease clears owner and heartbeat when token is still current (the
+// token itself stays, so an old holder stays fenced out). ErrLeaseLost when
+// it is not.
+func (s *Store) ReleaseLease(ctx context.Context, kind string, id int64, token int64) error {
+	table, err := opTable(kind)
+	if err != nil {
+		return fmt.Errorf("release lease: %w", err)
+	}
+	what := fmt.Sprintf("release lease on %s %d", kind, id)
+	res, err := s.exec(ctx, s.db, "UPDATE "+table+" SET lease_owner = '', heartbeat_at = NULL, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
+		s.ts(now()), id, token)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return s.fenced(ctx, s.db, table, kind, id, res, what)
+}
+
+// StaleOperations lists, by id, the running operations of kind whose
+// heartbeat (or, without one, last update) is older than before.
+func (s *Store) StaleOperations(ctx context.Context, kind string, before time.Time) ([]int64, error) {
+	table, err := opTable(kind)
+	if err != nil {
+		return nil, fmt.Errorf("list stale operations: %w", err)
+	}
+	rows, err := s.query(ctx, s.db, "SELECT id FROM "+table+" WHERE status = ? AND COALESCE(heartbeat_at, updated_at) < ? ORDER BY id",
+		StatusRunning, s.ts(before))
+	if err != nil {
+		return nil, fmt.Errorf("list stale %s operations: %w", kind, err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list stale %s operations: %w", kind, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list stale %s operations: %w", kind, err)
+	}
+	return ids, nil
+}
+
+// SaveBackupCheckpoint writes progress, checkpoint and entries (inserted, or
+// replaced when their Seq is already stored) in one transaction, only while
+// token is current (ErrLeaseLost otherwise, and nothing is written). The
+// entries' BackupID is taken to be id.
+func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte, entries []ArchiveEntry) error {
+	what := fmt.Sprintf("save checkpoint of backup %d", id)
+	prog, err := progressArg(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	cp, err := jsonArg("checkpoint", checkpoint)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	for _, e := range entries {
+		if !jsonValid(e.Data) {
+			return fmt.Errorf("%s: archive entry %d is not valid JSON", what, e.Seq)
+		}
+	}
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, "UPDATE backup_operations SET progress = ?, checkpoint = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
+			prog, cp, s.ts(now()), id, token)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := s.fenced(ctx, tx, "backup_operations", KindBackup, id, res, what); err != nil {
+			return err
+		}
+		for start := 0; start < len(entries); start += entryBatch {
+			batch := entries[start:min(start+entryBatch, len(entries))]
+			q := "INSERT INTO archive_entries (backup_id, seq, data) VALUES "
+			args := make([]any, 0, 3*len(batch))
+			for i, e := range batch {
+				if i > 0 {
+					q += ", "
+				}
+				q += "(?, ?, ?)"
+				args = append(args, id, e.Seq, string(e.Data))
+			}
+			q += " ON CONFLICT (backup_id, seq) DO UPDATE SET data = excluded.data"
+			if _, err := s.exec(ctx, tx, q, args...); err != nil {
+				return fmt.Errorf("%s: store archive entries: %w", what, err)
+			}
+		}
+		return nil
+	})
+}
+
+// SaveRestoreCheckpoint writes progress and checkpoint of a restore while
+// token is current (ErrLeaseLost otherwise).
+func (s *Store) SaveRestoreCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte) error {
+	what := fmt.Sprintf("save checkpoint of restore %d", id)
+	prog, err := progressArg(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	cp, err := jsonArg("checkpoint", checkpoint)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	res, err := s.exec(ctx, s.db, "UPDATE restore_operations SET progress = ?, checkpoint = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
+		prog, cp, s.ts(now()), id, token)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return s.fenced(ctx, s.db, "restore_operations", KindRestore, id, res, what)
+}
+
+// SaveProgress writes only the progress, while token is current.
+func (s *Store) SaveProgress(ctx context.Context, kind string, id, token int64, p Progress) error {
+	table, err := opTable(kind)
+	if err != nil {
+		return fmt.Errorf("save progress: %w", err)
+	}
+	what := fmt.Sprintf("save progress of %s %d", kind, id)
+	prog, err := progressArg(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	res, err := s.exec(ctx, s.db, "UPDATE "+table+" SET progress = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
+		prog, s.ts(now()), id, token)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return s.fenced(ctx, s.db, table, kind, id, res, what)
+}
+
+// DefaultEntryLimit is how many archive entries ListArchiveEntries returns
+// when limit is not positive.
+const DefaultEntryLimit = 1000
+
+// ListArchiveEntries returns up to limit entries of a backup with Seq >
+// afterSeq in Seq order (afterSeq -1 starts at the beginning).
+func (s *Store) ListArchiveEntries(ctx context.Context, backupID, afterSeq int64, limit int) ([]ArchiveEntry, error) {
+	if limit <= 0 {
+		limit = DefaultEntryLimit
+	}
+	rows, err := s.query(ctx, s.db, "SELECT backup_id, seq, data FROM archive_entries WHERE backup_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+		backupID, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list archive entries of backup %d: %w", backupID, err)
+	}
+	defer rows.Close()
+	var out []ArchiveEntry
+	for rows.Next() {
+		var e ArchiveEntry
+		if err := rows.Scan(&e.BackupID, &e.Seq, jsonCol{&e.Data}); err != nil {
+			return nil, fmt.Errorf("list archive entries of backup %d: %w", backupID, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list archive entries of backup %d: %w", backupID, err)
+	}
+	return out, nil
+}
+
+// DeleteArchiveEntriesFrom removes a backup's entries with Seq >= seq.
+func (s *Store) DeleteArchiveEntriesFrom(ctx context.Context, backupID, seq int64) error {
+	if _, err := s.exec(ctx, s.db, "DELETE FROM archive_entries WHERE backup_id = ? AND seq >= ?", backupID, seq); err != nil {
+		return fmt.Errorf("delete archive entries of backup %d from %d: %w", backupID, seq, err)
+	}
+	return nil
+}
