@@ -1,0 +1,27 @@
+// Package archive implements coffer's archive format v1 (DESIGN.md §3): a PAX
+// tar stream compressed with gzip (parallel, the default) or zstd, holding
+// one entry per backed-up object or collection file and a manifest.json as
+// its last entry.
+//
+// The Writer streams entries through tar, the compressor and a SHA-256 of
+// the compressed bytes, and can be checkpointed between entries: the
+// current gzip member or zstd frame is closed, so that the bytes written so
+// far are a complete prefix that another process continues with
+// ResumeWriter. Concatenated members and frames are ordinary gzip and zstd
+// streams, so GNU tar, gzip and zstd read the result without coffer.
+//
+// The Reader detects the compression, refuses every entry that is not a
+// regular file with a safe relative name, and hashes the compressed bytes it
+// reads, so a restore can check the whole stream against the catalog.
+package archive
+
+import "errors"
+
+// ErrUnsafeEntry is wrapped by errors about entries that must not be
+// extracted: names that are not safe relative paths, and entries that are not
+// regular files (symbolic and hard links, directories, devices, FIFOs).
+var ErrUnsafeEntry = errors.New("the archive holds an unsafe entry")
+
+// ErrCorrupt is wrapped by errors about archive bytes that cannot be decoded:
+// damaged compression, a malformed tar header, a truncated stream.
+var ErrCorrupt = errors.New("the archive is damaged")

@@ -1,0 +1,97 @@
+package archive
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/connector"
+)
+
+// PAX record keys under which object metadata is kept. GNU tar ignores
+// unknown vendor records when extracting.
+const (
+	PAXKey                = "COFFER.key"
+	PAXETag               = "COFFER.etag"
+	PAXLastModified       = "COFFER.last_modified"
+	PAXContentType        = "COFFER.content_type"
+	PAXCacheControl       = "COFFER.cache_control"
+	PAXContentEncoding    = "COFFER.content_encoding"
+	PAXContentDisposition = "COFFER.content_disposition"
+	PAXContentLanguage    = "COFFER.content_language"
+	PAXExpires            = "COFFER.expires"
+	// PAXUserMetadata holds the user metadata as one JSON object, which keeps
+	// names with any characters and empty values exactly.
+	PAXUserMetadata = "COFFER.user_metadata"
+)
+
+// ObjectPAX returns the PAX records that keep o's exact key and metadata in
+// its archive entry. Empty fields are left out. Size is not recorded: it is
+// the entry's size.
+func ObjectPAX(o connector.Object) map[string]string {
+	m := map[string]string{PAXKey: o.Key}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set(PAXETag, o.ETag)
+	if !o.LastModified.IsZero() {
+		m[PAXLastModified] = o.LastModified.UTC().Format(time.RFC3339Nano)
+	}
+	set(PAXContentType, o.ContentType)
+	set(PAXCacheControl, o.CacheControl)
+	set(PAXContentEncoding, o.ContentEncoding)
+	set(PAXContentDisposition, o.ContentDisposition)
+	set(PAXContentLanguage, o.ContentLanguage)
+	set(PAXExpires, o.Expires)
+	if len(o.UserMetadata) > 0 {
+		// A map[string]string always marshals.
+		b, _ := json.Marshal(o.UserMetadata)
+		m[PAXUserMetadata] = string(b)
+	}
+	return m
+}
+
+// ObjectFromPAX rebuilds an object's key and metadata from the PAX records
+// of its entry. Size is left zero; Entry.Object fills it from the entry. An
+// entry without a key record or with malformed records is an error.
+func ObjectFromPAX(pax map[string]string) (connector.Object, error) {
+	var o connector.Object
+	key, ok := pax[PAXKey]
+	if !ok || key == "" {
+		return o, fmt.Errorf("%w: the entry has no %s record with the object's key", ErrCorrupt, PAXKey)
+	}
+	o.Key = key
+	o.ETag = pax[PAXETag]
+	if s, ok := pax[PAXLastModified]; ok {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return o, fmt.Errorf("%w: the %s record of object %s is not a time: %w",
+				ErrCorrupt, PAXLastModified, quoteShort(key), err)
+		}
+		o.LastModified = t
+	}
+	o.ContentType = pax[PAXContentType]
+	o.CacheControl = pax[PAXCacheControl]
+	o.ContentEncoding = pax[PAXContentEncoding]
+	o.ContentDisposition = pax[PAXContentDisposition]
+	o.ContentLanguage = pax[PAXContentLanguage]
+	o.Expires = pax[PAXExpires]
+	if s, ok := pax[PAXUserMetadata]; ok {
+		dec := json.NewDecoder(strings.NewReader(s))
+		var um map[string]string
+		if err := dec.Decode(&um); err != nil || dec.More() {
+			if err == nil {
+				err = fmt.Errorf("trailing data")
+			}
+			return o, fmt.Errorf("%w: the %s record of object %s is not a JSON object of strings: %w",
+				ErrCorrupt, PAXUserMetadata, quoteShort(key), err)
+		}
+		if len(um) > 0 {
+			o.UserMetadata = um
+		}
+	}
+	return o, nil
+}
