@@ -68,7 +68,7 @@ func TestExternalTools(t *testing.T) {
 				t.Fatalf("sha256sum -c: %q", out)
 			}
 			// The decompressor alone reads every member/frame to the end.
-			run(dir, decBin, "-t", archiveName)
+			run(dir, decBin, "-q", "-t", archiveName)
 
 			listed := strings.Split(strings.TrimSuffix(run(dir, tarBin, "--warning=no-unknown-keyword", tarFlag, "-tf", archiveName), "\n"), "\n")
 			var want []string
