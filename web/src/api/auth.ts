@@ -1,0 +1,30 @@
+import { useQuery } from "@tanstack/react-query";
+import { api } from "./endpoints";
+import { keys } from "./queries";
+import type { User } from "./types";
+
+/** useMe reads the signed-in user (GET /auth/me); a 401 means signed out. */
+export function useMe() {
+  return useQuery({ queryKey: keys.me, queryFn: api.me, retry: false, staleTime: 60_000 });
+}
+
+/** canWrite reports whether a user may change things (viewers may only look). */
+export function canWrite(user: User | undefined): boolean {
+  return user !== undefined && user.role !== "viewer";
+}
+
+/**
+ * safeNext returns the in-app path to go back to after login, refusing
+ * anything that could leave the site or loop back to the login page.
+ */
+export function safeNext(next: string | null): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  if (next === "/login" || next.startsWith("/login?")) return "/";
+  return next;
+}
+
+/** loginPath builds /login?next=<path> for a page the user should return to. */
+export function loginPath(current: string): string {
+  const next = safeNext(current);
+  return next === "/" ? "/login" : `/login?next=${encodeURIComponent(next)}`;
+}

@@ -1,0 +1,82 @@
+// Typed functions, one per API route used by the UI.
+import { query, request } from "./client";
+import type {
+  BackupFilters,
+  BackupInput,
+  BackupOperation,
+  Connection,
+  ConnectionInput,
+  ConnectionTestResult,
+  Dashboard,
+  ListPage,
+  LogEntry,
+  OperationKind,
+  RestoreInput,
+  RestoreOperation,
+  User,
+} from "./types";
+
+/** api groups every call the UI makes to the server. */
+export const api = {
+  login: (email: string, password: string) =>
+    request<User>("/auth/login", { method: "POST", body: { email, password } }),
+  logout: () => request<void>("/auth/logout", { method: "POST" }),
+  me: () => request<User>("/auth/me"),
+
+  dashboard: () => request<Dashboard>("/dashboard"),
+
+  listConnections: () => request<Connection[] | ListPage<Connection>>("/connections").then(unwrapList),
+  getConnection: (id: number) => request<Connection>(`/connections/${id}`),
+  createConnection: (input: ConnectionInput) =>
+    request<Connection>("/connections", { method: "POST", body: input }),
+  updateConnection: (id: number, input: ConnectionInput) =>
+    request<Connection>(`/connections/${id}`, { method: "PUT", body: input }),
+  deleteConnection: (id: number) => request<void>(`/connections/${id}`, { method: "DELETE" }),
+  testConnection: (id: number) =>
+    request<ConnectionTestResult>(`/connections/${id}/test`, { method: "POST" }),
+
+  listBackups: (f: BackupFilters) =>
+    request<ListPage<BackupOperation>>(
+      `/backups${query({
+        status: f.status,
+        source_id: f.source_id,
+        destination_id: f.destination_id,
+        page: f.page,
+        per_page: f.per_page,
+      })}`,
+    ),
+  getBackup: (id: number) => request<BackupOperation>(`/backups/${id}`),
+  createBackup: (input: BackupInput) => request<BackupOperation>("/backups", { method: "POST", body: input }),
+  backupAction: (id: number, action: "pause" | "resume" | "cancel") =>
+    request<BackupOperation | undefined>(`/backups/${id}/${action}`, { method: "POST" }),
+
+  listRestores: (page: number, perPage: number) =>
+    request<ListPage<RestoreOperation>>(`/restores${query({ page, per_page: perPage })}`),
+  getRestore: (id: number) => request<RestoreOperation>(`/restores/${id}`),
+  createRestore: (input: RestoreInput) =>
+    request<RestoreOperation>("/restores", { method: "POST", body: input }),
+  cancelRestore: (id: number) =>
+    request<RestoreOperation | undefined>(`/restores/${id}/cancel`, { method: "POST" }),
+
+  logs: (kind: OperationKind, id: number, after: number, limit: number, signal?: AbortSignal) =>
+    request<ListPage<LogEntry> | LogEntry[]>(
+      `/${kind}/${id}/logs${query({ after, limit })}`,
+      signal ? { signal } : {},
+    ).then(unwrapList),
+};
+
+/** googleDriveConnectUrl is where the browser goes to grant Drive access. */
+export function googleDriveConnectUrl(connectionId?: number): string {
+  return `/api/v1/oauth/google/start${connectionId === undefined ? "" : `?connection_id=${connectionId}`}`;
+}
+
+/** logStreamUrl is the SSE stream of an operation's log, starting after a log id. */
+export function logStreamUrl(kind: OperationKind, id: number, after: number): string {
+  return `/api/v1/${kind}/${id}/logs/stream${after > 0 ? `?after=${after}` : ""}`;
+}
+
+// Lists come as {items,...}; a bare array is accepted too so a server that
+// returns one for small collections does not break the UI.
+function unwrapList<T>(v: T[] | ListPage<T>): T[] {
+  return Array.isArray(v) ? v : (v?.items ?? []);
+}

@@ -1,0 +1,219 @@
+// Types mirroring the JSON shapes of the coffer HTTP API (DESIGN.md §5).
+// Field names are part of the contract with the Go server.
+
+/** Role a user holds; decides what the UI lets them do. */
+export type UserRole = "admin" | "operator" | "viewer";
+
+/** The signed-in user, from POST /auth/login and GET /auth/me. */
+export interface User {
+  id: number;
+  email: string;
+  role: UserRole;
+}
+
+/** Kind of external system a connection points at. */
+export type ConnectionType = "s3" | "mongodb" | "google_drive" | "local";
+
+/** What a connection may be used for. */
+export type ConnectionRole = "source" | "destination" | "restore_target";
+
+/** Credentials of an s3 connection; secrets come back masked ("****abcd"). */
+export interface S3Credentials {
+  access_key: string;
+  secret_key: string;
+  region: string;
+  bucket: string;
+  prefix?: string;
+  endpoint?: string;
+  force_path_style?: boolean;
+}
+
+/** Credentials of a mongodb connection. */
+export interface MongoCredentials {
+  uri: string;
+  database?: string;
+  auth_database?: string;
+}
+
+/** Credentials of a google_drive connection. */
+export interface GoogleDriveCredentials {
+  access_token?: string;
+  refresh_token?: string;
+  folder_id: string;
+  service_account_json?: string;
+}
+
+/** Credentials of a local directory destination. */
+export interface LocalCredentials {
+  path: string;
+}
+
+/** Credentials of any connection type, as a loose JSON object. */
+export type Credentials = Record<string, string | boolean | undefined>;
+
+/** A connection as the API shows it (credentials masked). */
+export interface Connection {
+  id: number;
+  name: string;
+  type: ConnectionType;
+  credentials: Credentials;
+  is_active: boolean;
+  last_validated_at: string | null;
+  last_validation_error: string | null;
+  needs_reauth: boolean;
+  roles: ConnectionRole[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** Body of POST /connections and PUT /connections/{id}. */
+export interface ConnectionInput {
+  name: string;
+  type: ConnectionType;
+  credentials: Credentials;
+}
+
+/** Result of POST /connections/{id}/test. */
+export interface ConnectionTestResult {
+  ok: boolean;
+  message: string;
+  free_bytes: number | null;
+  checked_at: string;
+}
+
+/** Backup operation states. */
+export type BackupStatus = "pending" | "running" | "paused" | "completed" | "failed" | "cancelled";
+
+/** Restore operation states (a restore cannot be paused). */
+export type RestoreStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
+
+/** Any operation state. */
+export type OperationStatus = BackupStatus | RestoreStatus;
+
+/** Progress counters of a running or finished operation. */
+export interface Progress {
+  items_done: number;
+  items_total?: number | null;
+  bytes_read: number;
+  bytes_written: number;
+}
+
+/** Compression codec of a backup archive. */
+export type Compression = "gzip" | "zstd";
+
+/** Options of a backup. */
+export interface BackupOptions {
+  compression?: Compression;
+}
+
+/** A backup operation. */
+export interface BackupOperation {
+  id: number;
+  status: BackupStatus;
+  source_connection_id: number;
+  destination_connection_id: number;
+  options: BackupOptions | null;
+  archive_path: string | null;
+  archive_size: number | null;
+  sha256: string | null;
+  progress: Progress | null;
+  error_message: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  created_at: string;
+}
+
+/** Restore settings for an s3 target. */
+export interface S3RestoreConfig {
+  bucket?: string;
+  prefix?: string;
+  include_prefix?: string;
+  overwrite?: boolean;
+}
+
+/** Restore settings for a mongodb target. */
+export interface MongoRestoreConfig {
+  database?: string;
+  collections?: string[];
+  drop?: boolean;
+}
+
+/** Restore settings for any target type. */
+export type RestoreConfig = S3RestoreConfig | MongoRestoreConfig;
+
+/** A restore operation. */
+export interface RestoreOperation {
+  id: number;
+  status: RestoreStatus;
+  backup_operation_id: number;
+  destination_connection_id: number;
+  destination_config: RestoreConfig | null;
+  progress: Progress | null;
+  error_message: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  created_at: string;
+}
+
+/** Severity of a log line. */
+export type LogLevel = "info" | "warning" | "error";
+
+/** One line of an operation's log. */
+export interface LogEntry {
+  id: number;
+  level: LogLevel;
+  message: string;
+  context: Record<string, unknown> | null;
+  created_at: string;
+}
+
+/** A page of a list endpoint. */
+export interface ListPage<T> {
+  items: T[];
+  page: number;
+  per_page: number;
+  total: number;
+}
+
+/** Connection health summary shown on the dashboard. */
+export interface DashboardConnections {
+  healthy: number;
+  failing: number;
+  unchecked: number;
+  items: Connection[];
+}
+
+/** Body of GET /dashboard. */
+export interface Dashboard {
+  backups_by_status: Partial<Record<BackupStatus, number>>;
+  restores_by_status: Partial<Record<RestoreStatus, number>>;
+  running: BackupOperation[];
+  recent_failures: BackupOperation[];
+  connections: DashboardConnections;
+}
+
+/** Filters of GET /backups. */
+export interface BackupFilters {
+  status?: BackupStatus | "";
+  source_id?: number | "";
+  destination_id?: number | "";
+  page?: number;
+  per_page?: number;
+}
+
+/** Body of POST /backups. */
+export interface BackupInput {
+  source_connection_id: number;
+  destination_connection_id: number;
+  options: BackupOptions;
+}
+
+/** Body of POST /restores. */
+export interface RestoreInput {
+  backup_operation_id: number;
+  destination_connection_id: number;
+  config: RestoreConfig;
+}
+
+/** Which operation collection a log belongs to. */
+export type OperationKind = "backups" | "restores";

@@ -1,0 +1,83 @@
+import { Ban, Pause, Play } from "lucide-react";
+import { useState } from "react";
+import type { OperationKind, OperationStatus } from "@/api/types";
+import { Button } from "@/components/ui/button";
+import {
+  Dialog,
+  DialogContent,
+  DialogDescription,
+  DialogFooter,
+  DialogHeader,
+  DialogTitle,
+} from "@/components/ui/dialog";
+import { allowedActions, type OperationAction } from "@/lib/status";
+
+/** Props of BackupControls. */
+export interface BackupControlsProps {
+  status: OperationStatus;
+  /** "backups" shows pause/resume/cancel; "restores" shows cancel only. */
+  kind?: OperationKind;
+  /** The action being sent now; every control is disabled meanwhile. */
+  busy?: OperationAction | null;
+  /** False hides the controls' effect for read-only users (viewer role). */
+  canControl?: boolean;
+  onAction: (action: OperationAction) => void;
+}
+
+/**
+ * BackupControls are the Pause / Resume / Cancel buttons of an operation,
+ * each enabled only where the status allows it. Cancel asks first.
+ */
+export function BackupControls({ status, kind = "backups", busy = null, canControl = true, onAction }: BackupControlsProps) {
+  const [confirmCancel, setConfirmCancel] = useState(false);
+  const allowed = allowedActions(status, kind);
+  const enabled = (a: OperationAction) => canControl && busy === null && allowed.has(a);
+  const noun = kind === "backups" ? "backup" : "restore";
+
+  return (
+    <div className="flex flex-wrap gap-2" role="group" aria-label={`${noun} controls`}>
+      {kind === "backups" && (
+        <>
+          <Button variant="outline" size="sm" disabled={!enabled("pause")} onClick={() => onAction("pause")}>
+            <Pause aria-hidden="true" />
+            {busy === "pause" ? "Pausing…" : "Pause"}
+          </Button>
+          <Button variant="outline" size="sm" disabled={!enabled("resume")} onClick={() => onAction("resume")}>
+            <Play aria-hidden="true" />
+            {busy === "resume" ? "Resuming…" : "Resume"}
+          </Button>
+        </>
+      )}
+      <Button variant="outline" size="sm" disabled={!enabled("cancel")} onClick={() => setConfirmCancel(true)}>
+        <Ban aria-hidden="true" />
+        {busy === "cancel" ? "Cancelling…" : "Cancel"}
+      </Button>
+      <Dialog open={confirmCancel} onOpenChange={setConfirmCancel}>
+        <DialogContent>
+          <DialogHeader>
+            <DialogTitle>Cancel this {noun}?</DialogTitle>
+            <DialogDescription>
+              {kind === "backups"
+                ? "The partial archive is deleted and the backup cannot be resumed afterwards."
+                : "The restore stops; data already written to the target stays there."}
+            </DialogDescription>
+          </DialogHeader>
+          <DialogFooter>
+            <Button variant="outline" onClick={() => setConfirmCancel(false)}>
+              Keep running
+            </Button>
+            <Button
+              variant="destructive"
+              onClick={() => {
+                setConfirmCancel(false);
+                onAction("cancel");
+              }}
+            >
+              Cancel {noun}
+            </Button>
+          </DialogFooter>
+        </DialogContent>
+      </Dialog>
+    </div>
+  );
+}

@@ -1,0 +1,296 @@
+import { CheckCircle2, ExternalLink, PlugZap, XCircle } from "lucide-react";
+import { useId, useState, type FormEvent } from "react";
+import { googleDriveConnectUrl } from "@/api/endpoints";
+import type { Connection, ConnectionInput, ConnectionTestResult, ConnectionType, Credentials } from "@/api/types";
+import { Alert } from "@/components/ui/alert";
+import { Button, buttonVariants } from "@/components/ui/button";
+import { Checkbox, Input, NativeSelect, Textarea } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { formatBytes, formatDate } from "@/lib/utils";
+import { CREDENTIAL_FIELDS, isSecretField, TYPE_LABELS, type CredentialField } from "./connectionFields";
+import { describedBy, FormField } from "./FormField";
+
+/** Props of ConnectionForm. */
+export interface ConnectionFormProps {
+  /** The connection being edited; absent when creating one. */
+  connection?: Connection;
+  /** Per-field reasons from the API (keys "name", "type", "secret_key" or "credentials.secret_key"). */
+  fieldErrors?: Record<string, string>;
+  /** A form-wide error from the API. */
+  formError?: string | null;
+  submitting?: boolean;
+  onSubmit: (input: ConnectionInput) => void;
+  /** Tests the saved connection; offered only when editing. */
+  onTest?: () => void;
+  testing?: boolean;
+  testResult?: ConnectionTestResult | null;
+  onCancel?: () => void;
+}
+
+type Values = Record<string, string | boolean>;
+
+const connectionTypes = Object.keys(TYPE_LABELS) as ConnectionType[];
+
+function initialValues(c: Connection | undefined): Values {
+  const out: Values = {};
+  if (!c) return out;
+  for (const f of CREDENTIAL_FIELDS[c.type]) {
+    const v = c.credentials[f.key];
+    if (f.kind === "checkbox") out[f.key] = v === true || v === "true";
+    else if (!isSecretField(f) && typeof v === "string") out[f.key] = v;
+  }
+  return out;
+}
+
+function maskedValue(c: Connection | undefined, key: string): string | undefined {
+  const v = c?.credentials[key];
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+/**
+ * ConnectionForm edits a connection: a type picker (when creating) and the
+ * credential fields of that type. Secrets are never shown: when editing, a
+ * secret field is empty with the masked value as placeholder, and leaving it
+ * empty keeps the stored secret (the masked value is sent back unchanged).
+ */
+export function ConnectionForm({
+  connection,
+  fieldErrors = {},
+  formError,
+  submitting = false,
+  onSubmit,
+  onTest,
+  testing = false,
+  testResult,
+  onCancel,
+}: ConnectionFormProps) {
+  const uid = useId();
+  const editing = connection !== undefined;
+  const [name, setName] = useState(connection?.name ?? "");
+  const [type, setType] = useState<ConnectionType>(connection?.type ?? "s3");
+  const [values, setValues] = useState<Values>(() => initialValues(connection));
+  const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
+
+  const fields = CREDENTIAL_FIELDS[type];
+  const errorFor = (key: string): string | undefined =>
+    localErrors[key] ?? fieldErrors[key] ?? fieldErrors[`credentials.${key}`];
+  const shownKeys = new Set(["name", "type", ...fields.flatMap((f) => [f.key, `credentials.${f.key}`])]);
+  const otherErrors = Object.entries(fieldErrors).filter(([k]) => !shownKeys.has(k));
+
+  const setValue = (key: string, v: string | boolean) => {
+    setValues((prev) => ({ ...prev, [key]: v }));
+    setLocalErrors((prev) => {
+      const { [key]: _removed, ...rest } = prev;
+      return rest;
+    });
+  };
+
+  const handleSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    const errors: Record<string, string> = {};
+    if (name.trim() === "") errors.name = "Enter a name for this connection.";
+    const credentials: Credentials = {};
+    for (const f of fields) {
+      const v = values[f.key];
+      if (f.kind === "checkbox") {
+        credentials[f.key] = v === true;
+        continue;
+      }
+      const s = typeof v === "string" ? (isSecretField(f) ? v : v.trim()) : "";
+      if (s !== "") {
+        credentials[f.key] = s;
+      } else if (isSecretField(f) && maskedValue(connection, f.key) !== undefined && connection?.type === type) {
+        // Unchanged secret: send the mask back so the server keeps the stored value.
+        credentials[f.key] = maskedValue(connection, f.key);
+      } else if (f.required) {
+        errors[f.key] = `Enter the ${f.label.toLowerCase()}.`;
+      }
+    }
+    setLocalErrors(errors);
+    if (Object.keys(errors).length > 0) return;
+    onSubmit({ name: name.trim(), type, credentials });
+  };
+
+  const nameId = `${uid}-name`;
+  const typeId = `${uid}-type`;
+
+  return (
+    <form onSubmit={handleSubmit} noValidate className="grid gap-5" aria-label="Connection">
+      {formError && <Alert variant="destructive">{formError}</Alert>}
+      {otherErrors.length > 0 && (
+        <Alert variant="destructive">
+          <ul className="list-disc pl-4">
+            {otherErrors.map(([k, v]) => (
+              <li key={k}>
+                {k}: {v}
+              </li>
+            ))}
+          </ul>
+        </Alert>
+      )}
+      {connection?.needs_reauth && (
+        <Alert variant="destructive">
+          Google Drive access has expired or was revoked. Use “Connect Google Drive” to grant it again.
+        </Alert>
+      )}
+
+      <FormField id={nameId} label="Name" error={errorFor("name")} required>
+        <Input
+          id={nameId}
+          name="name"
+          value={name}
+          autoComplete="off"
+          aria-invalid={errorFor("name") ? true : undefined}
+          aria-describedby={describedBy(nameId, errorFor("name"), undefined)}
+          onChange={(e) => {
+            setName(e.target.value);
+            setLocalErrors(({ name: _n, ...rest }) => rest);
+          }}
+        />
+      </FormField>
+
+      <FormField
+        id={typeId}
+        label="Type"
+        error={errorFor("type")}
+        help={editing ? "The type of a saved connection cannot change." : undefined}
+      >
+        <NativeSelect
+          id={typeId}
+          name="type"
+          value={type}
+          disabled={editing}
+          aria-invalid={errorFor("type") ? true : undefined}
+          aria-describedby={describedBy(
+            typeId,
+            errorFor("type"),
+            editing ? "The type of a saved connection cannot change." : undefined,
+          )}
+          onChange={(e) => setType(e.target.value as ConnectionType)}
+        >
+          {connectionTypes.map((t) => (
+            <option key={t} value={t}>
+              {TYPE_LABELS[t]}
+            </option>
+          ))}
+        </NativeSelect>
+      </FormField>
+
+      {type === "google_drive" && (
+        <div className="flex flex-wrap items-center gap-3 rounded-lg border border-dashed p-3 text-sm">
+          <a className={buttonVariants({ variant: "secondary", size: "sm" })} href={googleDriveConnectUrl(connection?.id)}>
+            <ExternalLink aria-hidden="true" />
+            Connect Google Drive
+          </a>
+          <span className="text-muted-foreground">
+            {editing
+              ? "Grant coffer access to your Drive; the tokens are stored for this connection."
+              : "Sign in with Google to create a Drive connection, or fill in a service-account key below."}
+          </span>
+        </div>
+      )}
+
+      <fieldset className="grid gap-4">
+        <legend className="mb-2 text-sm font-semibold">Credentials</legend>
+        {fields.map((f) => (
+          <CredentialInput
+            key={`${type}-${f.key}`}
+            id={`${uid}-${type}-${f.key}`}
+            field={f}
+            value={values[f.key]}
+            masked={connection?.type === type ? maskedValue(connection, f.key) : undefined}
+            error={errorFor(f.key)}
+            onChange={(v) => setValue(f.key, v)}
+          />
+        ))}
+      </fieldset>
+
+      {testResult && (
+        <Alert variant={testResult.ok ? "success" : "destructive"} data-testid="connection-test-result">
+          <div className="flex items-start gap-2">
+            {testResult.ok ? <CheckCircle2 className="size-4" /> : <XCircle className="size-4" />}
+            <div>
+              <p className="font-medium">{testResult.ok ? "Connection works." : "Connection failed."}</p>
+              <p>{testResult.message}</p>
+              {testResult.free_bytes !== null && <p>Free space: {formatBytes(testResult.free_bytes)}</p>}
+              <p className="text-xs opacity-80">Checked {formatDate(testResult.checked_at)}</p>
+            </div>
+          </div>
+        </Alert>
+      )}
+
+      <div className="flex flex-wrap items-center gap-2">
+        <Button type="submit" disabled={submitting}>
+          {submitting ? "Saving…" : editing ? "Save changes" : "Create connection"}
+        </Button>
+        {editing && onTest && (
+          <Button variant="outline" disabled={testing} onClick={onTest}>
+            <PlugZap aria-hidden="true" />
+            {testing ? "Testing…" : "Test connection"}
+          </Button>
+        )}
+        {onCancel && (
+          <Button variant="ghost" onClick={onCancel}>
+            Cancel
+          </Button>
+        )}
+        {!editing && (
+          <span className="text-xs text-muted-foreground">The server checks the connection before saving it.</span>
+        )}
+      </div>
+    </form>
+  );
+}
+
+interface CredentialInputProps {
+  id: string;
+  field: CredentialField;
+  value: string | boolean | undefined;
+  masked: string | undefined;
+  error: string | undefined;
+  onChange: (v: string | boolean) => void;
+}
+
+function CredentialInput({ id, field, value, masked, error, onChange }: CredentialInputProps) {
+  if (field.kind === "checkbox") {
+    return (
+      <div className="grid gap-1">
+        <div className="flex items-center gap-2">
+          <Checkbox id={id} checked={value === true} onChange={(e) => onChange(e.target.checked)} />
+          <Label htmlFor={id}>{field.label}</Label>
+        </div>
+        {error && (
+          <p id={`${id}-error`} className="text-xs font-medium text-destructive">
+            {error}
+          </p>
+        )}
+      </div>
+    );
+  }
+  const secret = isSecretField(field);
+  const help = secret && masked ? `Stored value ${masked}. Leave empty to keep it, or type a new one.` : field.help;
+  const common = {
+    id,
+    name: field.key,
+    value: typeof value === "string" ? value : "",
+    placeholder: secret && masked ? masked : field.placeholder,
+    autoComplete: "off",
+    spellCheck: false,
+    "aria-invalid": error ? true : undefined,
+    "aria-describedby": describedBy(id, error, help),
+  } as const;
+  return (
+    <FormField id={id} label={field.label} error={error} help={help} required={field.required && !masked}>
+      {field.kind === "textarea" ? (
+        <Textarea {...common} onChange={(e) => onChange(e.target.value)} />
+      ) : (
+        <Input
+          {...common}
+          type={secret ? "password" : "text"}
+          {...(secret ? { autoComplete: "new-password" } : {})}
+          onChange={(e) => onChange(e.target.value)}
+        />
+      )}
+    </FormField>
+  );
+}

@@ -1,0 +1,90 @@
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Archive, HardDriveDownload, LayoutDashboard, LogOut, Plug, RotateCcw } from "lucide-react";
+import { NavLink, Outlet, useNavigate } from "react-router";
+import { Navigate, useLocation } from "react-router";
+import { loginPath, useMe } from "@/api/auth";
+import { isApiError } from "@/api/client";
+import { api } from "@/api/endpoints";
+import { Button } from "@/components/ui/button";
+import { cn } from "@/lib/utils";
+import { LoadError, Loading } from "./QueryState";
+import { ThemeToggle } from "./ThemeToggle";
+
+const nav = [
+  { to: "/", label: "Dashboard", Icon: LayoutDashboard, end: true },
+  { to: "/connections", label: "Connections", Icon: Plug, end: false },
+  { to: "/backups", label: "Backups", Icon: Archive, end: false },
+  { to: "/restores", label: "Restores", Icon: RotateCcw, end: false },
+];
+
+/** Layout is the signed-in frame: navigation, theme toggle, sign out. It sends signed-out users to /login. */
+export function Layout() {
+  const me = useMe();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const logout = useMutation({
+    mutationFn: api.logout,
+    onSettled: () => {
+      qc.clear();
+      void navigate("/login", { replace: true });
+    },
+  });
+
+  if (me.isPending) return <Loading label="Checking your session…" />;
+  if (me.isError) {
+    if (isApiError(me.error) && me.error.status === 401) {
+      return <Navigate to={loginPath(location.pathname + location.search)} replace />;
+    }
+    return (
+      <div className="mx-auto max-w-xl p-8">
+        <LoadError error={me.error} onRetry={() => void me.refetch()} />
+      </div>
+    );
+  }
+
+  return (
+    <div className="min-h-screen">
+      <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:rounded focus:bg-background focus:p-2">
+        Skip to content
+      </a>
+      <header className="sticky top-0 z-40 border-b bg-background/90 backdrop-blur">
+        <div className="mx-auto flex h-14 max-w-6xl items-center gap-4 px-4">
+          <NavLink to="/" className="flex items-center gap-2 font-semibold">
+            <HardDriveDownload className="size-5" aria-hidden="true" />
+            coffer
+          </NavLink>
+          <nav aria-label="Main" className="flex flex-1 items-center gap-1 overflow-x-auto">
+            {nav.map(({ to, label, Icon, end }) => (
+              <NavLink
+                key={to}
+                to={to}
+                end={end}
+                className={({ isActive }) =>
+                  cn(
+                    "flex items-center gap-1.5 rounded-md px-2.5 py-1.5 text-sm text-muted-foreground transition-colors hover:text-foreground focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring",
+                    isActive && "bg-secondary font-medium text-foreground",
+                  )
+                }
+              >
+                <Icon className="size-4" aria-hidden="true" />
+                <span className="hidden sm:inline">{label}</span>
+                <span className="sr-only sm:hidden">{label}</span>
+              </NavLink>
+            ))}
+          </nav>
+          <span className="hidden text-sm text-muted-foreground md:inline" data-testid="current-user">
+            {me.data.email}
+          </span>
+          <ThemeToggle />
+          <Button variant="ghost" size="icon" aria-label="Sign out" title="Sign out" onClick={() => logout.mutate()}>
+            <LogOut aria-hidden="true" />
+          </Button>
+        </div>
+      </header>
+      <main id="main" className="mx-auto max-w-6xl px-4 py-8">
+        <Outlet />
+      </main>
+    </div>
+  );
+}
