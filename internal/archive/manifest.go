@@ -213,7 +213,7 @@ func ReadManifest(r io.Reader) (*Manifest, error) {
 	seen := make(map[string]struct{})
 	m, err := readManifest(r, MaxManifestBytes, func(e ManifestEntry) error {
 		if _, dup := seen[e.Name]; dup {
-			return fmt.Errorf("entry %s is listed twice", quoteShort(e.Name))
+			return fmt.Errorf("%w: the manifest is invalid: entry %s is listed twice", ErrCorrupt, quoteShort(e.Name))
 		}
 		seen[e.Name] = struct{}{}
 		entries = append(entries, e)
