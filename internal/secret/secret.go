@@ -391,7 +391,7 @@ func parseKeys(entries []string) ([]*key, error) {
 			return nil, fmt.Errorf("entry %d %s", i+1, err.Error())
 		}
 		if len(raw) != KeySize {
-			return nil, fmt.Errorf("entry %d decodes to %d bytes, but a key must be exactly %d bytes (base64 of 32 random bytes, e.g. from `openssl rand -base64 32`)", i+1, len(raw), KeySize)
+			return nil, fmt.Errorf("entry %d decodes to %d bytes instead of %d", i+1, len(raw), KeySize)
 		}
 		if hasID {
 			id = strings.TrimSpace(id)
@@ -443,7 +443,7 @@ func ParseKeys(value string) (*Keyring, error) {
 func ParseEnv(value string) (*Keyring, error) {
 	k, err := ParseKeys(value)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not usable: %w", EnvVar, err)
+		return nil, fmt.Errorf("%s is not usable: %w; set it to the base64 of 32 random bytes, e.g. from `openssl rand -base64 32`", EnvVar, err)
 	}
 	return k, nil
 }

@@ -181,8 +181,8 @@ func TestParseEnv(t *testing.T) {
 
 	short := base64.StdEncoding.EncodeToString(make([]byte, 16))
 	for _, tc := range []struct{ value, want string }{
-		{short, "exactly 32 bytes"},
-		{"k1:" + short, "exactly 32 bytes"},
+		{short, "instead of 32"},
+		{"k1:" + short, "instead of 32"},
 		{"not base64!!", "base64"},
 		{b64Key(1) + "," + b64Key(2), "no key id"},
 		{"a:" + b64Key(1) + ",a:" + b64Key(2), "same key id"},

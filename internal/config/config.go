@@ -1,0 +1,201 @@
+// Package config resolves coffer's settings once, at start: for each
+// setting a command-line flag (if given), else an environment variable (if
+// not empty), else a documented default. Everything is validated in
+// [Resolve]; the rest of coffer receives a [Config] and never reads the
+// environment itself.
+//
+// Secrets (COFFER_SECRET_KEY, COFFER_ADMIN_PASSWORD,
+// COFFER_GDRIVE_CLIENT_SECRET) have no flag taking the value itself, since
+// command lines are visible to other users of the machine; their flags
+// (--secret-key-file, ...) name a file holding the value instead. No error
+// message ever contains a secret or the database URL.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Config is coffer's resolved and validated configuration.
+type Config struct {
+	// DataDir is the absolute data directory (SQLite catalog, secret.key, default archives).
+	DataDir string
+	// DatabaseURL is "" for SQLite at <DataDir>/coffer.db, a postgres:// or
+	// postgresql:// URL, or "sqlite:<absolute path>". It may hold a password:
+	// log RedactedDatabaseURL instead.
+	DatabaseURL string
+	// Listen is the host:port the HTTP server listens on.
+	Listen string
+	// SecretKey is the value of COFFER_SECRET_KEY ("" = use <DataDir>/secret.key);
+	// pass it to secret.Load.
+	SecretKey string
+	// Workers is the number of operations one process runs at once (1..64).
+	Workers int
+	// AdminEmail and AdminPassword create the first admin on first start if
+	// no user exists; both or neither are set.
+	AdminEmail string
+	// AdminPassword is the first admin's password (a secret).
+	AdminPassword string
+	// PublicURL is the absolute http(s) URL users reach coffer at, without a
+	// trailing slash.
+	PublicURL string
+	// GDriveClientID and GDriveClientSecret are the Google OAuth client; both
+	// or neither are set.
+	GDriveClientID string
+	// GDriveClientSecret is the Google OAuth client secret (a secret).
+	GDriveClientSecret string
+	// GDriveAuthURL is the OAuth authorization endpoint.
+	GDriveAuthURL string
+	// GDriveTokenURL is the OAuth token endpoint.
+	GDriveTokenURL string
+	// GDriveAPIURL is the Drive API base URL; uploads go to /upload/drive/v3/ on its host.
+	GDriveAPIURL string
+	// LogRetentionDays is how many days operation logs are kept (>= 1).
+	LogRetentionDays int
+	// MetricsPublic serves /metrics without an API token.
+	MetricsPublic bool
+	// TLSCert and TLSKey are absolute paths of the PEM certificate and key;
+	// both or neither are set.
+	TLSCert string
+	// TLSKey is the absolute path of the PEM private key.
+	TLSKey string
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
+	// single addresses are full-length prefixes.
+	TrustedProxies []netip.Prefix
+	// LocalRoots are the absolute, cleaned directories that local
+	// destinations must lie under.
+	LocalRoots []string
+	// SessionTTL is how long a login session lasts.
+	SessionTTL time.Duration
+	// LogLevel is the minimum level of the server's own log.
+	LogLevel slog.Level
+	// LogFormat is "text" or "json".
+	LogFormat string
+}
+
+// Setting describes one setting for documentation: the README table and
+// --help are generated from Table.
+type Setting struct {
+	Field       string // the Config field it sets
+	Env         string // environment variable
+	Flag        string // flag name without dashes; for secrets, a flag naming a file
+	Default     string // the default, in words where it depends on other settings
+	Description string // one sentence
+	Secret      bool   // never shown in errors or logs
+}
+
+// Table returns every setting in the order Resolve reads them.
+func Table() []Setting {
+	specs := specs()
+	out := make([]Setting, len(specs))
+	for i, s := range specs {
+		out[i] = s.Setting
+	}
+	return out
+}
+
+// MarkdownTable renders Table as a Markdown table for the README.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Environment variable | Flag | Default | Description |\n")
+	b.WriteString("|---|---|---|---|\n")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	for _, s := range Table() {
+		def := "—"
+		if s.Default != "" {
+			def = "`" + s.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | `--%s` | %s | %s |\n", s.Env, s.Flag, cell(def), cell(s.Description))
+	}
+	return b.String()
+}
+
+// IsPostgres reports whether the catalog is on PostgreSQL.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// SQLitePath returns the SQLite database file, or "" when the catalog is on
+// PostgreSQL.
+func (c Config) SQLitePath() string {
+	switch {
+	case c.IsPostgres():
+		return ""
+	case c.DatabaseURL == "":
+		return filepath.Join(c.DataDir, "coffer.db")
+	default:
+		return strings.TrimPrefix(c.DatabaseURL, "sqlite:")
+	}
+}
+
+// TLS reports whether the server serves HTTPS itself.
+func (c Config) TLS() bool { return c.TLSCert != "" && c.TLSKey != "" }
+
+// OAuthRedirectURL is the Google OAuth redirect (callback) URL.
+func (c Config) OAuthRedirectURL() string {
+	return c.PublicURL + "/api/v1/oauth/google/callback"
+}
+
+// RedactedDatabaseURL returns DatabaseURL with any password replaced, for
+// logs and status pages.
+func (c Config) RedactedDatabaseURL() string {
+	if !c.IsPostgres() {
+		return c.DatabaseURL
+	}
+	u, err := url.Parse(c.DatabaseURL)
+	if err != nil {
+		return "postgres://(unparsable URL hidden)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// String prints the configuration with secrets hidden, so that logging a
+// Config by accident reveals nothing.
+func (c Config) String() string {
+	secret := map[string]bool{}
+	for _, s := range Table() {
+		secret[s.Field] = s.Secret
+	}
+	v := reflect.ValueOf(c)
+	t := v.Type()
+	var b strings.Builder
+	b.WriteString("config.Config{")
+	for i := range t.NumField() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		name := t.Field(i).Name
+		b.WriteString(name)
+		b.WriteString(": ")
+		switch {
+		case secret[name]:
+			if v.Field(i).String() == "" {
+				b.WriteString(`""`)
+			} else {
+				b.WriteString("(set, hidden)")
+			}
+		case name == "DatabaseURL":
+			fmt.Fprintf(&b, "%q", c.RedactedDatabaseURL())
+		case v.Field(i).Kind() == reflect.String:
+			fmt.Fprintf(&b, "%q", v.Field(i).String())
+		default:
+			fmt.Fprintf(&b, "%v", v.Field(i).Interface())
+		}
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// GoString is String, for %#v.
+func (c Config) GoString() string { return c.String() }
