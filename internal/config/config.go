@@ -199,3 +199,15 @@ func (c Config) String() string {
 
 // GoString is String, for %#v.
 func (c Config) GoString() string { return c.String() }
+
+// IsTrustedProxy reports whether addr (the peer of an HTTP connection) is
+// one of TrustedProxies, whose X-Forwarded-For may be believed.
+func (c Config) IsTrustedProxy(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	for _, p := range c.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}

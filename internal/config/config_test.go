@@ -581,3 +581,32 @@ func TestTableDefaultsMatchResolve(t *testing.T) {
 		}
 	}
 }
+
+func TestIsTrustedProxy(t *testing.T) {
+	t.Parallel()
+	c, err := Resolve(nil, nil, envFunc(map[string]string{"COFFER_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7, fd00::/8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"10.1.2.3":         true,
+		"::ffff:10.9.9.9":  true,
+		"192.168.1.7":      true,
+		"192.168.1.8":      false,
+		"fd12::1":          true,
+		"2001:db8::1":      false,
+		"127.0.0.1":        false,
+		"::ffff:127.0.0.1": false,
+	} {
+		if got := c.IsTrustedProxy(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("IsTrustedProxy(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	def, err := Resolve(nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.IsTrustedProxy(netip.MustParseAddr("127.0.0.1")) {
+		t.Error("no proxy is trusted by default")
+	}
+}
