@@ -1,0 +1,559 @@
+// Package local keeps archives in a directory on the coffer server: parts
+// are appended to "<name>.partial" with an fsync each, and the file is
+// renamed to its name when complete.
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/connector"
+)
+
+// PartSuffix is appended to an archive's name while it is being written.
+const PartSuffix = ".partial"
+
+// partSize is the size of every part; appends take any size, so it only
+// sets how much the engine buffers between checkpoints.
+const partSize = 8 << 20
+
+// Config is the credentials document of a "local" connection.
+type Config struct {
+	// Path is the absolute directory archives are kept in.
+	Path string `json:"path"`
+}
+
+// Validate checks that Path is an absolute, clean path inside one of roots
+// (the directories the server allows). Symlinks of the longest existing
+// ancestor are resolved first, so a link cannot lead outside the roots. It
+// returns field -> reason; an empty map means valid.
+func (c Config) Validate(roots []string) map[string]string {
+	errs := map[string]string{}
+	switch {
+	case c.Path == "":
+		errs["path"] = "is required"
+	case strings.ContainsRune(c.Path, 0):
+		errs["path"] = "must not contain NUL characters"
+	case !filepath.IsAbs(c.Path):
+		errs["path"] = "must be an absolute path such as /var/backups/coffer"
+	case filepath.Clean(c.Path) != c.Path:
+		errs["path"] = fmt.Sprintf("must be written in clean form (%s)", filepath.Clean(c.Path))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if len(roots) == 0 {
+		errs["path"] = "cannot be used: the server allows no directories for local destinations"
+		return errs
+	}
+	resolved, err := resolveExisting(c.Path)
+	if err != nil {
+		errs["path"] = fmt.Sprintf("cannot be checked: %v", err)
+		return errs
+	}
+	for _, root := range roots {
+		if root == "" {
+			continue
+		}
+		r, err := resolveExisting(filepath.Clean(root))
+		if err != nil {
+			continue
+		}
+		if within(r, resolved) {
+			return errs
+		}
+	}
+	errs["path"] = "must be inside one of the allowed directories: " + strings.Join(roots, ", ")
+	return errs
+}
+
+// within reports whether p is root or below it (both cleaned, absolute).
+func within(root, p string) bool {
+	if root == p {
+		return true
+	}
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+}
+
+// resolveExisting resolves symlinks in the longest existing ancestor of p
+// and appends the rest unchanged.
+func resolveExisting(p string) (string, error) {
+	rest := ""
+	cur := p
+	for {
+		r, err := filepath.EvalSymlinks(cur)
+		if err == nil {
+			return filepath.Join(r, rest), nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return "", err
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
+// Dir is a local directory destination. It is a connector.Checker,
+// connector.Destination and connector.Sweeper.
+type Dir struct {
+	root string
+}
+
+var (
+	_ connector.Checker     = (*Dir)(nil)
+	_ connector.Destination = (*Dir)(nil)
+	_ connector.Sweeper     = (*Dir)(nil)
+)
+
+// New returns the destination for cfg. The allowed roots are checked by
+// Config.Validate; New only needs an absolute, clean path.
+func New(cfg Config) (*Dir, error) {
+	if cfg.Path == "" || !filepath.IsAbs(cfg.Path) || filepath.Clean(cfg.Path) != cfg.Path {
+		return nil, apperr.InvalidFields("The local directory must be an absolute path.", map[string]string{"path": "must be an absolute, clean path"})
+	}
+	return &Dir{root: cfg.Path}, nil
+}
+
+// Root is the directory archives are kept in.
+func (d *Dir) Root() string { return d.root }
+
+// Check creates the directory if it is missing, proves it is writable
+// (create, write, fsync and remove a file) and reports the free space.
+func (d *Dir) Check(ctx context.Context) (connector.CheckResult, error) {
+	if err := os.MkdirAll(d.root, 0o750); err != nil {
+		return connector.CheckResult{}, d.explain(err, "create")
+	}
+	info, err := os.Stat(d.root)
+	if err != nil {
+		return connector.CheckResult{}, d.explain(err, "open")
+	}
+	if !info.IsDir() {
+		return connector.CheckResult{}, apperr.New(apperr.Invalid, "%s is a file, not a directory. Choose a directory for the backups.", d.root)
+	}
+	f, err := os.CreateTemp(d.root, ".coffer-check-*")
+	if err != nil {
+		return connector.CheckResult{}, d.explain(err, "write to")
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("coffer write check\n"))
+	if werr == nil {
+		werr = f.Sync()
+	}
+	cerr := f.Close()
+	rerr := os.Remove(name)
+	for _, err := range []error{werr, cerr, rerr} {
+		if err != nil {
+			return connector.CheckResult{}, d.explain(err, "write to")
+		}
+	}
+	free, err := d.FreeBytes()
+	if err != nil {
+		return connector.CheckResult{}, fmt.Errorf("checking the free space of %s: %w", d.root, err)
+	}
+	return connector.CheckResult{
+		Message:   fmt.Sprintf("Directory %s is writable; %s free.", d.root, humanBytes(free)),
+		FreeBytes: free,
+	}, nil
+}
+
+// FreeBytes is the space available to the server's user in the directory.
+func (d *Dir) FreeBytes() (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(d.root, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", d.root, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// explain turns a file system error into a sentence for the user.
+func (d *Dir) explain(err error, what string) error {
+	switch {
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EPERM):
+		return apperr.Wrap(apperr.Invalid, err, "The coffer server cannot %s directory %s: it is read-only or not writable by the server's user. Change its permissions or choose another directory.", what, d.root)
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+		return apperr.Wrap(apperr.Unavailable, err, "Directory %s is full. Free some space or choose another directory.", d.root)
+	case errors.Is(err, syscall.ENOTDIR):
+		return apperr.Wrap(apperr.Invalid, err, "Part of the path %s is a file, not a directory. Choose another directory.", d.root)
+	}
+	return fmt.Errorf("cannot %s directory %s: %w", what, d.root, err)
+}
+
+// validName checks an archive name: relative, slash-separated, clean, with
+// no "." or ".." segments and not a partial file's name.
+func validName(name string) error {
+	switch {
+	case name == "" || strings.HasPrefix(name, "/") || strings.ContainsRune(name, 0) || strings.Contains(name, "\\"):
+		return fmt.Errorf("archive name %q must be a non-empty relative path", name)
+	case path.Clean(name) != name:
+		return fmt.Errorf("archive name %q must be a clean relative path", name)
+	case strings.HasSuffix(name, PartSuffix):
+		return fmt.Errorf("archive name %q must not end in %s", name, PartSuffix)
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "." || seg == ".." {
+			return fmt.Errorf("archive name %q must not contain . or .. segments", name)
+		}
+	}
+	return nil
+}
+
+// path returns the file of an archive name, making sure that, with the
+// symlinks that exist now resolved, it stays inside the root.
+func (d *Dir) path(name string) (string, error) {
+	if err := validName(name); err != nil {
+		return "", err
+	}
+	p := filepath.Join(d.root, filepath.FromSlash(name))
+	root, err := resolveExisting(d.root)
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", d.root, err)
+	}
+	rp, err := resolveExisting(filepath.Dir(p))
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", p, err)
+	}
+	if !within(root, rp) {
+		return "", fmt.Errorf("archive name %q leads outside %s", name, d.root)
+	}
+	return p, nil
+}
+
+// Location is the archive's absolute path.
+func (d *Dir) Location(name string) string {
+	return filepath.Join(d.root, filepath.FromSlash(name))
+}
+
+// uploadState is the JSON an Upload's State returns.
+type uploadState struct {
+	Name   string `json:"name"`
+	Offset int64  `json:"offset"`
+	Parts  int    `json:"parts"`
+}
+
+type upload struct {
+	d     *Dir
+	st    uploadState
+	final string
+	f     *os.File
+}
+
+// NewUpload starts writing <root>/<name>.partial (replacing any earlier one).
+func (d *Dir) NewUpload(ctx context.Context, name string) (connector.Upload, error) {
+	final, err := d.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return nil, d.explain(err, "create a folder in")
+	}
+	f, err := os.OpenFile(final+PartSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return nil, d.explain(err, "write to")
+	}
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &upload{d: d, st: uploadState{Name: name}, final: final, f: f}, nil
+}
+
+// ResumeUpload reopens the .partial file of a State, cuts off anything
+// written after that state (a crash may have appended more), and goes on.
+func (d *Dir) ResumeUpload(ctx context.Context, state json.RawMessage) (connector.Upload, error) {
+	var st uploadState
+	if err := json.Unmarshal(state, &st); err != nil {
+		return nil, fmt.Errorf("reading the saved local upload state: %w", err)
+	}
+	if st.Offset < 0 || st.Parts < 0 {
+		return nil, fmt.Errorf("the saved local upload state of %q is not valid", st.Name)
+	}
+	final, err := d.path(st.Name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(final+PartSuffix, os.O_WRONLY, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("the unfinished archive %s%s no longer exists: %w", final, PartSuffix, connector.ErrNotExist)
+		}
+		return nil, d.explain(err, "write to")
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat %s%s: %w", final, PartSuffix, err)
+	}
+	if info.Size() < st.Offset {
+		f.Close()
+		return nil, fmt.Errorf("the unfinished archive %s%s has %d bytes but the saved state needs %d; start the backup again", final, PartSuffix, info.Size(), st.Offset)
+	}
+	if err := f.Truncate(st.Offset); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("truncating %s%s: %w", final, PartSuffix, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fsync %s%s: %w", final, PartSuffix, err)
+	}
+	return &upload{d: d, st: st, final: final, f: f}, nil
+}
+
+// PartSize is 8 MiB for every part.
+func (u *upload) PartSize(int) int64 { return partSize }
+
+// WritePart appends part n at the recorded offset and fsyncs it.
+func (u *upload) WritePart(ctx context.Context, n int, data []byte) error {
+	if u.f == nil {
+		return fmt.Errorf("local upload of %s is already finished", u.st.Name)
+	}
+	if n != u.st.Parts+1 {
+		return fmt.Errorf("local upload of %s: part %d written after part %d", u.st.Name, n, u.st.Parts)
+	}
+	if err := u.append(data); err != nil {
+		return err
+	}
+	u.st.Parts++
+	return nil
+}
+
+func (u *upload) append(data []byte) error {
+	if _, err := u.f.WriteAt(data, u.st.Offset); err != nil {
+		return u.d.explain(err, "write to")
+	}
+	if err := u.f.Sync(); err != nil {
+		return u.d.explain(err, "write to")
+	}
+	u.st.Offset += int64(len(data))
+	return nil
+}
+
+// State is {name, offset, parts}.
+func (u *upload) State() json.RawMessage {
+	b, err := json.Marshal(u.st)
+	if err != nil {
+		panic(fmt.Sprintf("local: marshalling upload state: %v", err)) // plain struct cannot fail
+	}
+	return b
+}
+
+// Complete appends last, fsyncs, renames the .partial file to the archive's
+// name and fsyncs the directory. It returns the archive's size.
+func (u *upload) Complete(ctx context.Context, last []byte) (int64, error) {
+	if u.f == nil {
+		return 0, fmt.Errorf("local upload of %s is already finished", u.st.Name)
+	}
+	if len(last) > 0 {
+		if err := u.append(last); err != nil {
+			return 0, err
+		}
+	}
+	// Drop anything beyond the offset (possible after an odd resume).
+	if err := u.f.Truncate(u.st.Offset); err != nil {
+		return 0, fmt.Errorf("truncating %s%s: %w", u.final, PartSuffix, err)
+	}
+	if err := u.f.Sync(); err != nil {
+		return 0, u.d.explain(err, "write to")
+	}
+	if err := u.f.Close(); err != nil {
+		return 0, u.d.explain(err, "write to")
+	}
+	u.f = nil
+	if err := os.Rename(u.final+PartSuffix, u.final); err != nil {
+		return 0, u.d.explain(err, "write to")
+	}
+	if err := syncDir(filepath.Dir(u.final)); err != nil {
+		return 0, err
+	}
+	return u.st.Offset, nil
+}
+
+// Abort removes the .partial file.
+func (u *upload) Abort(ctx context.Context) error {
+	if u.f != nil {
+		_ = u.f.Close()
+		u.f = nil
+	}
+	if err := os.Remove(u.final + PartSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return u.d.explain(err, "remove a file from")
+	}
+	return nil
+}
+
+// PutFile writes a small file atomically (temporary file, fsync, rename).
+func (d *Dir) PutFile(ctx context.Context, name string, data []byte) error {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return d.explain(err, "create a folder in")
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return d.explain(err, "write to")
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o640)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return d.explain(err, "write to")
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return d.explain(err, "write to")
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// Open reads an archive from byte offset on.
+func (d *Dir) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
+	p, err := d.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("opening %s: negative offset %d", p, offset)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", p, connector.ErrNotExist)
+		}
+		return nil, d.explain(err, "read from")
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("seeking %s to %d: %w", p, offset, err)
+	}
+	return f, nil
+}
+
+// Size returns the size of a stored archive (ErrNotExist when absent).
+func (d *Dir) Size(ctx context.Context, name string) (int64, error) {
+	p, err := d.path(name)
+	if err != nil {
+		return 0, err
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("%s: %w", p, connector.ErrNotExist)
+		}
+		return 0, d.explain(err, "read from")
+	}
+	if !info.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s is not a regular file", p)
+	}
+	return info.Size(), nil
+}
+
+// Delete removes an archive or file; absent is not an error.
+func (d *Dir) Delete(ctx context.Context, name string) error {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return d.explain(err, "remove a file from")
+	}
+	return nil
+}
+
+// Sweep removes *.partial files under the directory last modified before
+// olderThan, unless keep claims the archive's relative name (as in an
+// upload State, "conn/x.tar.gz") or the partial file's ("conn/x.tar.gz.partial").
+// It returns how many it removed.
+func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, keep func(id string) bool) (int, error) {
+	removed := 0
+	err := filepath.WalkDir(d.root, func(p string, entry fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == d.root {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if !entry.Type().IsRegular() || !strings.HasSuffix(entry.Name(), PartSuffix) {
+			return nil
+		}
+		info, err := entry.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !info.ModTime().Before(olderThan) {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if keep != nil && (keep(strings.TrimSuffix(rel, PartSuffix)) || keep(rel)) {
+			return nil
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("sweeping partial archives in %s: %w", d.root, err)
+	}
+	return removed, nil
+}
+
+// syncDir fsyncs a directory so a rename or create in it is durable.
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening directory %s: %w", dir, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
