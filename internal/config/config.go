@@ -38,7 +38,7 @@ type Config struct {
 	// Workers is the number of operations one process runs at once (1..64).
 	Workers int
 	// AdminEmail and AdminPassword create the first admin on first start if
-	// no user exists; both or neither are set.
+	// no user exists; with an email alone a password is generated and printed once.
 	AdminEmail string
 	// AdminPassword is the first admin's password (a secret).
 	AdminPassword string

@@ -395,7 +395,6 @@ func TestInvalidValues(t *testing.T) {
 		env       map[string]string
 		name, msg string
 	}{
-		{map[string]string{"COFFER_ADMIN_EMAIL": "a@example.com"}, "COFFER_ADMIN_PASSWORD", "set together with COFFER_ADMIN_EMAIL"},
 		{map[string]string{"COFFER_ADMIN_PASSWORD": testAdminPass}, "COFFER_ADMIN_EMAIL", "set together with COFFER_ADMIN_PASSWORD"},
 		{map[string]string{"COFFER_GDRIVE_CLIENT_ID": "id"}, "COFFER_GDRIVE_CLIENT_SECRET", "set together with COFFER_GDRIVE_CLIENT_ID"},
 		{map[string]string{"COFFER_GDRIVE_CLIENT_SECRET": testGDriveSec}, "COFFER_GDRIVE_CLIENT_ID", "set together with COFFER_GDRIVE_CLIENT_SECRET"},

@@ -435,9 +435,7 @@ func applyAdminEmail(c *Config, in input) error {
 func applyAdminPassword(c *Config, in input) error {
 	emailName := in.names["AdminEmail"]
 	if !in.set() {
-		if c.AdminEmail != "" {
-			return fmt.Errorf("%s must be set together with %s, but only %s is set", in.name, emailName, emailName)
-		}
+		// An email alone is fine: the first start generates a password and prints it once.
 		return nil
 	}
 	if c.AdminEmail == "" {
