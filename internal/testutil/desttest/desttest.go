@@ -1,0 +1,258 @@
+// Package desttest is the contract suite every archive destination (S3,
+// Google Drive, a local directory) runs against a real peer: parts written
+// and resumed from State in a fresh instance, Complete, Abort, empty
+// archives, small files, reads from an offset, deletion and Sweep.
+package desttest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/connector"
+)
+
+// Dest is what the suite needs of a destination.
+type Dest interface {
+	connector.Destination
+	connector.Sweeper
+}
+
+// Harness is one destination over fresh, empty storage.
+type Harness struct {
+	// Open returns a destination over the storage; each call is a new
+	// instance, as another process would make.
+	Open func(t *testing.T) Dest
+	// Incomplete counts unfinished uploads left in the storage (multipart
+	// uploads, .partial files, open sessions).
+	Incomplete func(t *testing.T) int
+}
+
+// Run runs the suite; newHarness is called once per case, which may run in
+// parallel with the others.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	t.Run("ResumeInNewInstance", func(t *testing.T) { t.Parallel(); resume(t, newHarness(t)) })
+	t.Run("Abort", func(t *testing.T) { t.Parallel(); abort(t, newHarness(t)) })
+	t.Run("EmptyArchive", func(t *testing.T) { t.Parallel(); empty(t, newHarness(t)) })
+	t.Run("Files", func(t *testing.T) { t.Parallel(); files(t, newHarness(t)) })
+	t.Run("Sweep", func(t *testing.T) { t.Parallel(); sweep(t, newHarness(t)) })
+}
+
+func randBytes(n int64, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, 99))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func read(t *testing.T, d Dest, name string, offset int64) []byte {
+	t.Helper()
+	rc, err := d.Open(context.Background(), name, offset)
+	if err != nil {
+		t.Fatalf("Open(%s, %d): %v", name, offset, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("reading %s: %v", name, err)
+	}
+	return b
+}
+
+func resume(t *testing.T, h Harness) {
+	ctx := context.Background()
+	name := "conn/20260101T000000Z-1.tar.gz"
+	first := h.Open(t)
+	up, err := first.NewUpload(ctx, name)
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	p1, p2, p3 := up.PartSize(1), up.PartSize(2), up.PartSize(3)
+	data := randBytes(p1+p2+p3+777, 1)
+	if err := up.WritePart(ctx, 1, data[:p1]); err != nil {
+		t.Fatalf("WritePart 1: %v", err)
+	}
+	saved := up.State()
+	// Written, but the process dies before this part's checkpoint.
+	if err := up.WritePart(ctx, 2, bytes.Repeat([]byte{0xEE}, int(p2))); err != nil {
+		t.Fatalf("WritePart 2: %v", err)
+	}
+	if _, err := first.Size(ctx, name); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Size before Complete = %v, want ErrNotExist", err)
+	}
+
+	second := h.Open(t)
+	resumed, err := second.ResumeUpload(ctx, saved)
+	if err != nil {
+		t.Fatalf("ResumeUpload: %v", err)
+	}
+	if got := resumed.PartSize(2); got != p2 {
+		t.Fatalf("PartSize(2) after resume = %d, want %d", got, p2)
+	}
+	if err := resumed.WritePart(ctx, 2, data[p1:p1+p2]); err != nil {
+		t.Fatalf("WritePart 2 again: %v", err)
+	}
+	if err := resumed.WritePart(ctx, 3, data[p1+p2:p1+p2+p3]); err != nil {
+		t.Fatalf("WritePart 3: %v", err)
+	}
+	size, err := resumed.Complete(ctx, data[p1+p2+p3:])
+	if err != nil || size != int64(len(data)) {
+		t.Fatalf("Complete = %d, %v; want %d", size, err, len(data))
+	}
+
+	third := h.Open(t)
+	if n, err := third.Size(ctx, name); err != nil || n != int64(len(data)) {
+		t.Fatalf("Size = %d, %v; want %d", n, err, len(data))
+	}
+	if !bytes.Equal(read(t, third, name, 0), data) {
+		t.Fatal("archive bytes differ")
+	}
+	off := p1 + 5
+	if !bytes.Equal(read(t, third, name, off), data[off:]) {
+		t.Fatalf("bytes from offset %d differ", off)
+	}
+	if got := read(t, third, name, int64(len(data))); len(got) != 0 {
+		t.Fatalf("%d bytes read from the end", len(got))
+	}
+	if n := h.Incomplete(t); n != 0 {
+		t.Fatalf("%d unfinished uploads left after Complete", n)
+	}
+	if loc := third.Location(name); !strings.Contains(loc, name) {
+		t.Errorf("Location(%s) = %s", name, loc)
+	}
+}
+
+func abort(t *testing.T, h Harness) {
+	ctx := context.Background()
+	d := h.Open(t)
+	up, err := d.NewUpload(ctx, "abort/me.tar.gz")
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	if err := up.WritePart(ctx, 1, randBytes(up.PartSize(1), 2)); err != nil {
+		t.Fatalf("WritePart: %v", err)
+	}
+	if n := h.Incomplete(t); n != 1 {
+		t.Fatalf("%d unfinished uploads while writing, want 1", n)
+	}
+	if err := up.Abort(ctx); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if n := h.Incomplete(t); n != 0 {
+		t.Fatalf("%d unfinished uploads after Abort", n)
+	}
+	if _, err := d.Size(ctx, "abort/me.tar.gz"); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Size after Abort = %v, want ErrNotExist", err)
+	}
+	if _, err := h.Open(t).ResumeUpload(ctx, up.State()); err == nil {
+		t.Fatal("ResumeUpload of an aborted upload succeeded")
+	}
+}
+
+func empty(t *testing.T, h Harness) {
+	ctx := context.Background()
+	d := h.Open(t)
+	up, err := d.NewUpload(ctx, "empty.tar.gz")
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	if size, err := up.Complete(ctx, nil); err != nil || size != 0 {
+		t.Fatalf("Complete(nil) = %d, %v", size, err)
+	}
+	if n, err := d.Size(ctx, "empty.tar.gz"); err != nil || n != 0 {
+		t.Fatalf("Size = %d, %v", n, err)
+	}
+	if got := read(t, d, "empty.tar.gz", 0); len(got) != 0 {
+		t.Fatalf("read %d bytes of an empty archive", len(got))
+	}
+	if n := h.Incomplete(t); n != 0 {
+		t.Fatalf("%d unfinished uploads left", n)
+	}
+}
+
+func files(t *testing.T, h Harness) {
+	ctx := context.Background()
+	d := h.Open(t)
+	name := "conn/a.tar.gz.sha256"
+	if err := d.PutFile(ctx, name, []byte("old\n")); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	body := []byte("0123456789abcdef  a.tar.gz\n")
+	if err := d.PutFile(ctx, name, body); err != nil {
+		t.Fatalf("PutFile over an existing file: %v", err)
+	}
+	if got := read(t, d, name, 0); !bytes.Equal(got, body) {
+		t.Fatalf("read %q", got)
+	}
+	if got := read(t, d, name, 4); !bytes.Equal(got, body[4:]) {
+		t.Fatalf("read from 4: %q", got)
+	}
+	if n, err := d.Size(ctx, name); err != nil || n != int64(len(body)) {
+		t.Fatalf("Size = %d, %v", n, err)
+	}
+	if err := d.Delete(ctx, name); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if _, err := d.Size(ctx, name); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Size after Delete = %v", err)
+	}
+	if _, err := d.Open(ctx, name, 0); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Open after Delete = %v", err)
+	}
+	if err := d.Delete(ctx, name); err != nil {
+		t.Fatalf("Delete of an absent file: %v", err)
+	}
+	if _, err := d.Size(ctx, "never/was.tar.gz"); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Size of a never-written name = %v", err)
+	}
+}
+
+func sweep(t *testing.T, h Harness) {
+	ctx := context.Background()
+	d := h.Open(t)
+	live, err := d.NewUpload(ctx, "s/live.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := d.NewUpload(ctx, "s/dead.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, up := range []connector.Upload{live, dead} {
+		if err := up.WritePart(ctx, 1, randBytes(up.PartSize(1), 3)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	liveState := string(live.State())
+	// The engine's keep: is the id inside the state of a live operation?
+	keep := func(id string) bool { return id != "" && strings.Contains(liveState, id) }
+	if n, err := d.Sweep(ctx, time.Now().Add(-time.Hour), keep); err != nil || n != 0 {
+		t.Fatalf("Sweep of recent uploads = %d, %v; want 0", n, err)
+	}
+	if n, err := d.Sweep(ctx, time.Now().Add(time.Minute), keep); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	if n := h.Incomplete(t); n != 1 {
+		t.Fatalf("%d unfinished uploads after Sweep, want the live one", n)
+	}
+	if _, err := h.Open(t).ResumeUpload(ctx, dead.State()); err == nil {
+		t.Fatal("a swept upload could be resumed")
+	}
+	resumed, err := h.Open(t).ResumeUpload(ctx, live.State())
+	if err != nil {
+		t.Fatalf("ResumeUpload of the kept upload: %v", err)
+	}
+	if _, err := resumed.Complete(ctx, []byte("tail")); err != nil {
+		t.Fatalf("Complete of the kept upload: %v", err)
+	}
+	if n := h.Incomplete(t); n != 0 {
+		t.Fatalf("%d unfinished uploads left", n)
+	}
+}
