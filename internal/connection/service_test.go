@@ -1,0 +1,399 @@
+package connection_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/connection"
+	"github.com/coffer-backup/coffer/internal/secret"
+	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/storetest"
+	"github.com/coffer-backup/coffer/internal/testutil/s3test"
+)
+
+type bundle struct {
+	svc  *connection.Service
+	cat  *store.Store
+	keys *secret.Keyring
+	dir  string
+}
+
+func setup(t *testing.T, cat *store.Store) bundle {
+	t.Helper()
+	keys, err := secret.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	svc, err := connection.New(cat, keys, []string{dir}, func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bundle{svc: svc, cat: cat, keys: keys, dir: dir}
+}
+
+// fields asserts err is a 422 *apperr.Error and returns its fields.
+func fields(t *testing.T, err error) map[string]string {
+	t.Helper()
+	e, ok := apperr.As(err)
+	if !ok || e.Code != apperr.Invalid {
+		t.Fatalf("want a 422 apperr, got %v", err)
+	}
+	return e.Fields
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const s3Secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+func s3Creds(secretKey string) json.RawMessage {
+	return json.RawMessage(`{"access_key":"AKIAEXAMPLE","secret_key":"` + secretKey + `","region":"us-east-1","bucket":"my-bucket"}`)
+}
+
+func TestCreateMasksAndSealsSecrets(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, cat *store.Store) {
+		b := setup(t, cat)
+		ctx := context.Background()
+		v, err := b.svc.Create(ctx, "  prod bucket ", "s3", s3Creds(s3Secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Name != "prod bucket" || v.Type != "s3" || !v.IsActive || v.LastValidatedAt != nil || v.LastValidationError != nil {
+			t.Fatalf("unexpected view %+v", v)
+		}
+		if got := mustJSON(t, v.Roles); got != `["source","destination","restore_target"]` {
+			t.Fatalf("roles = %s", got)
+		}
+		out := mustJSON(t, v)
+		if strings.Contains(out, s3Secret) {
+			t.Fatalf("secret in view: %s", out)
+		}
+		var creds map[string]any
+		if err := json.Unmarshal(v.Credentials, &creds); err != nil {
+			t.Fatal(err)
+		}
+		if creds["secret_key"] != "****EKEY" || creds["access_key"] != "AKIAEXAMPLE" || creds["bucket"] != "my-bucket" {
+			t.Fatalf("credentials = %v", creds)
+		}
+		// The catalog holds ciphertext only.
+		stored, err := cat.GetConnection(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(stored.Credentials), s3Secret) || strings.Contains(string(stored.Credentials), "AKIAEXAMPLE") {
+			t.Fatal("credentials stored in plaintext")
+		}
+		cfg, err := b.svc.S3Config(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.SecretKey != s3Secret || cfg.Bucket != "my-bucket" {
+			t.Fatalf("S3Config = %+v", cfg)
+		}
+		list, err := b.svc.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 || strings.Contains(mustJSON(t, list), s3Secret) {
+			t.Fatalf("list = %s", mustJSON(t, list))
+		}
+		if _, err := b.svc.Create(ctx, "prod bucket", "s3", s3Creds(s3Secret)); err == nil {
+			t.Fatal("duplicate name accepted")
+		} else if e, ok := apperr.As(err); !ok || e.Code != apperr.Conflict {
+			t.Fatalf("duplicate name: %v", err)
+		}
+	})
+}
+
+func TestCreateRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storetest.SQLite(t))
+	ctx := context.Background()
+	cases := []struct {
+		name, typ, creds string
+		field            string
+	}{
+		{"x", "ftp", `{}`, "type"},
+		{"x", "", `{}`, "type"},
+		{"", "s3", string(s3Creds(s3Secret)), "name"},
+		{strings.Repeat("n", 101), "s3", string(s3Creds(s3Secret)), "name"},
+		{"a/b", "s3", string(s3Creds(s3Secret)), "name"},
+		{"x", "s3", `{"access_key":"a","secret_key":"b","region":"us-east-1","bucket":"bkt","colour":"red"}`, "credentials.colour"},
+		{"x", "s3", `{"access_key":"a","secret_key":"b","region":"us-east-1","bucket":42}`, "credentials.bucket"},
+		{"x", "s3", `{"access_key":"a","secret_key":"b","region":"us-east-1"}`, "credentials.bucket"},
+		{"x", "s3", `{"access_key":"a","secret_key":"` + strings.Repeat("s", 5000) + `","region":"us-east-1","bucket":"bkt"}`, "credentials.secret_key"},
+		{"x", "s3", ``, "credentials"},
+		{"x", "s3", `[1]`, "credentials"},
+		{"x", "s3", `{"access_key":"a"} {}`, "credentials"},
+		{"x", "mongodb", `{"uri":"http://example.com"}`, "credentials.uri"},
+		{"x", "mongodb", `{"uri":"mongodb://u:p@h:99999/"}`, "credentials.uri"},
+		{"x", "mongodb", `{"uri":"mongodb+srv://u:p@h1,h2/"}`, "credentials.uri"},
+		{"x", "mongodb", `{"uri":"mongodb://h/","database":"a.b"}`, "credentials.database"},
+		{"x", "google_drive", `{"refresh_token":"r"}`, "credentials.folder_id"},
+		{"x", "google_drive", `{"folder_id":"f"}`, "credentials.refresh_token"},
+		{"x", "google_drive", `{"folder_id":"f","service_account_json":"{nope"}`, "credentials.service_account_json"},
+		{"x", "google_drive", `{"folder_id":"f","service_account_json":"{\"type\":\"service_account\"}"}`, "credentials.service_account_json"},
+		{"x", "google_drive", `{"folder_id":"f","refresh_token":"r","service_account_json":"{}"}`, "credentials.service_account_json"},
+	}
+	for _, c := range cases {
+		_, err := b.svc.Create(ctx, c.name, c.typ, json.RawMessage(c.creds))
+		f := fields(t, err)
+		if f[c.field] == "" {
+			t.Errorf("create(%q, %q, %.60s): fields %v lack %q", c.name, c.typ, c.creds, f, c.field)
+		}
+	}
+	list, err := b.svc.List(ctx)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("refused input was stored: %v %v", list, err)
+	}
+}
+
+func TestValidCredentialsOfEveryType(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storetest.SQLite(t))
+	ctx := context.Background()
+	ok := []struct{ typ, creds string }{
+		{"mongodb", `{"uri":"mongodb://app:pw@db1:27017,db2:27018/admin?replicaSet=rs0","database":"shop"}`},
+		{"mongodb", `{"uri":"mongodb+srv://cluster0.example.net/?retryWrites=true"}`},
+		{"mongodb", `{"uri":"mongodb://[::1]:27017"}`},
+		{"google_drive", `{"folder_id":"1AbC_d-E","refresh_token":"1//0gRefresh"}`},
+		{"google_drive", `{"folder_id":"1AbC","service_account_json":"{\"type\":\"service_account\",\"client_email\":\"a@b.iam.gserviceaccount.com\",\"private_key\":\"-----BEGIN PRIVATE KEY-----\"}"}`},
+	}
+	for i, c := range ok {
+		if _, err := b.svc.Create(ctx, "c"+string(rune('a'+i)), c.typ, json.RawMessage(c.creds)); err != nil {
+			t.Errorf("create %s %s: %v", c.typ, c.creds, err)
+		}
+	}
+	if got := connection.Roles("google_drive"); len(got) != 1 || got[0] != connection.RoleDestination {
+		t.Fatalf("google_drive roles = %v", got)
+	}
+	if connection.HasRole("local", connection.RoleSource) || !connection.HasRole("mongodb", connection.RoleRestoreTarget) {
+		t.Fatal("HasRole is wrong")
+	}
+	if connection.Roles("ftp") != nil {
+		t.Fatal("unknown type has roles")
+	}
+	if _, err := connection.Validate("ftp", json.RawMessage(`{}`), nil); fields(t, err)["type"] == "" {
+		t.Fatal("Validate accepted an unknown type")
+	}
+}
+
+func TestMaskedSecretsSurviveUpdate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storetest.SQLite(t))
+	ctx := context.Background()
+	v, err := b.svc.Create(ctx, "s3", "s3", s3Creds(s3Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Send back what was shown, with another bucket: the secret stays.
+	var shown map[string]any
+	if err := json.Unmarshal(v.Credentials, &shown); err != nil {
+		t.Fatal(err)
+	}
+	shown["bucket"] = "other-bucket"
+	name := "renamed"
+	active := false
+	v2, err := b.svc.Update(ctx, v.ID, &name, json.RawMessage(mustJSON(t, shown)), &active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.Name != "renamed" || v2.IsActive {
+		t.Fatalf("update ignored: %+v", v2)
+	}
+	cfg, err := b.svc.S3Config(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SecretKey != s3Secret || cfg.Bucket != "other-bucket" {
+		t.Fatalf("after masked update: %+v", cfg)
+	}
+	// A new value replaces it.
+	if _, err := b.svc.Update(ctx, v.ID, nil, s3Creds("brand-new-secret-value"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ = b.svc.S3Config(ctx, v.ID); cfg.SecretKey != "brand-new-secret-value" {
+		t.Fatalf("new secret not stored: %q", cfg.SecretKey)
+	}
+	// Invalid updates change nothing.
+	if _, err := b.svc.Update(ctx, v.ID, nil, json.RawMessage(`{"bucket":"x"}`), nil); len(fields(t, err)) == 0 {
+		t.Fatal("no fields")
+	}
+	if _, err := b.svc.Update(ctx, 9999, &name, nil, nil); !isCode(err, apperr.NotFound) {
+		t.Fatalf("update of a missing connection: %v", err)
+	}
+
+	// MongoDB: only the password inside the URI is secret.
+	const uri = "mongodb://backup:s3cr%2Ft-pass@db.example.com:27017/shop?authSource=admin"
+	m, err := b.svc.Create(ctx, "mongo", "mongodb", json.RawMessage(`{"uri":"`+uri+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mc map[string]string
+	if err := json.Unmarshal(m.Credentials, &mc); err != nil {
+		t.Fatal(err)
+	}
+	if mc["uri"] != "mongodb://backup:****@db.example.com:27017/shop?authSource=admin" {
+		t.Fatalf("masked uri = %q", mc["uri"])
+	}
+	// Masked URI sent back unchanged: stored URI stays.
+	if _, err := b.svc.Update(ctx, m.ID, nil, json.RawMessage(`{"uri":"`+mc["uri"]+`","database":"shop"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.svc.MongoConfig(ctx, m.ID)
+	if err != nil || got.URI != uri || got.Database != "shop" {
+		t.Fatalf("MongoConfig = %+v, %v", got, err)
+	}
+	// Another host with the masked password keeps the password.
+	if _, err := b.svc.Update(ctx, m.ID, nil, json.RawMessage(`{"uri":"mongodb://backup:****@db2.example.com/"}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ = b.svc.MongoConfig(ctx, m.ID); got.URI != "mongodb://backup:s3cr%2Ft-pass@db2.example.com/" {
+		t.Fatalf("host change lost the password: %q", got.URI)
+	}
+	// Another user with the masked password is refused, not stored as "****".
+	if _, err := b.svc.Update(ctx, m.ID, nil, json.RawMessage(`{"uri":"mongodb://other:****@db2.example.com/"}`), nil); fields(t, err)["credentials.uri"] == "" {
+		t.Fatal("masked password for another user accepted")
+	}
+	// Connection of the wrong type for a typed accessor.
+	if _, err := b.svc.S3Config(ctx, m.ID); err == nil {
+		t.Fatal("S3Config of a mongodb connection")
+	}
+	_, plain, err := b.svc.Open(ctx, m.ID)
+	if err != nil || !strings.Contains(string(plain), "s3cr%2Ft-pass") {
+		t.Fatalf("Open = %s, %v", plain, err)
+	}
+}
+
+func isCode(err error, code apperr.Code) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Code == code
+}
+
+func TestDeleteRefusedWhileInUse(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, cat *store.Store) {
+		b := setup(t, cat)
+		ctx := context.Background()
+		src, err := b.svc.Create(ctx, "src", "s3", s3Creds(s3Secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := b.svc.Create(ctx, "dst", "mongodb", json.RawMessage(`{"uri":"mongodb://h/"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := &store.BackupOperation{SourceConnectionID: src.ID, DestinationConnectionID: dst.ID, Status: store.StatusRunning}
+		if err := cat.InTx(ctx, func(tx *sql.Tx) error { return cat.CreateBackup(ctx, tx, op) }); err != nil {
+			t.Fatal(err)
+		}
+		err = b.svc.Delete(ctx, src.ID)
+		e, ok := apperr.As(err)
+		if !ok || e.Code != apperr.Conflict || !strings.Contains(e.Message, `"src" is used by a pending, running or paused operation`) {
+			t.Fatalf("delete in use: %v", err)
+		}
+		op.Status = store.StatusCompleted
+		if err := cat.UpdateBackup(ctx, op); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.svc.Delete(ctx, src.ID); err != nil {
+			t.Fatalf("delete after the operation finished: %v", err)
+		}
+		if _, err := b.svc.Get(ctx, src.ID); !isCode(err, apperr.NotFound) {
+			t.Fatalf("get after delete: %v", err)
+		}
+		if err := b.svc.Delete(ctx, src.ID); !isCode(err, apperr.NotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+	})
+}
+
+func TestLiveCheckS3(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	b := setup(t, storetest.SQLite(t))
+	ctx := context.Background()
+
+	cfg := srv.Config(bucket)
+	good, err := b.svc.Create(ctx, "good", "s3", json.RawMessage(mustJSON(t, cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.svc.Test(ctx, good.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK || res.Message == "" || !res.CheckedAt.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Fatalf("good check = %+v", res)
+	}
+	v, _ := b.svc.Get(ctx, good.ID)
+	if v.Health() != connection.HealthHealthy || v.LastValidationError != nil || v.LastValidatedAt == nil {
+		t.Fatalf("after a good check: %+v", v)
+	}
+
+	cfg.SecretKey = "wrong-secret-key-0123456789"
+	bad, err := b.svc.Create(ctx, "bad", "s3", json.RawMessage(mustJSON(t, cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = b.svc.Test(ctx, bad.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK || res.Message == "" || strings.Contains(res.Message, cfg.SecretKey) {
+		t.Fatalf("bad check = %+v", res)
+	}
+	v, _ = b.svc.Get(ctx, bad.ID)
+	if v.Health() != connection.HealthFailing || v.LastValidationError == nil || *v.LastValidationError != res.Message {
+		t.Fatalf("after a failed check: %+v", v)
+	}
+	// New credentials clear the old result.
+	cfg.SecretKey = srv.SecretKey
+	v, err = b.svc.Update(ctx, bad.ID, nil, json.RawMessage(mustJSON(t, cfg)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Health() != connection.HealthUnchecked {
+		t.Fatalf("after new credentials: %+v", v)
+	}
+
+	if _, err := b.svc.Test(ctx, 12345); !isCode(err, apperr.NotFound) {
+		t.Fatalf("test of a missing connection: %v", err)
+	}
+}
+
+func TestChecksNotAvailableAreNotFaked(t *testing.T) {
+	t.Parallel()
+	b := setup(t, storetest.SQLite(t))
+	ctx := context.Background()
+	m, err := b.svc.Create(ctx, "m", "mongodb", json.RawMessage(`{"uri":"mongodb://127.0.0.1:1/"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.svc.Test(ctx, m.ID)
+	if !isCode(err, apperr.Unavailable) {
+		t.Fatalf("mongodb check: %v", err)
+	}
+	v, _ := b.svc.Get(ctx, m.ID)
+	if v.LastValidatedAt != nil {
+		t.Fatal("an unavailable check was recorded")
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		t.Fatal("wrong error")
+	}
+}
