@@ -140,6 +140,7 @@ export function ConnectionForm({
           name="name"
           value={name}
           autoComplete="off"
+          aria-required
           aria-invalid={errorFor("name") ? true : undefined}
           aria-describedby={describedBy(nameId, errorFor("name"), undefined)}
           onChange={(e) => {
@@ -277,6 +278,7 @@ function CredentialInput({ id, field, value, masked, error, onChange }: Credenti
     autoComplete: "off",
     spellCheck: false,
     "aria-invalid": error ? true : undefined,
+    "aria-required": field.required && !masked ? true : undefined,
     "aria-describedby": describedBy(id, error, help),
   } as const;
   return (

@@ -15,14 +15,8 @@ export interface FormFieldProps {
 export function FormField({ id, label, error, help, required, children }: FormFieldProps) {
   return (
     <div className="grid gap-1.5">
-      <Label htmlFor={id}>
+      <Label htmlFor={id} className={required ? "after:ml-0.5 after:text-destructive after:content-['*']" : undefined}>
         {label}
-        {required && (
-          <span className="text-destructive" aria-hidden="true">
-            {" "}
-            *
-          </span>
-        )}
       </Label>
       {children}
       {help && !error && (
