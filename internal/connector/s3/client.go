@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -222,6 +223,9 @@ func (c *Client) explain(err error, what string) error {
 		if errors.As(err, &re) && re.Response != nil {
 			region = re.Response.Header.Get("X-Amz-Bucket-Region")
 		}
+		if m := expectingRegion.FindStringSubmatch(err.Error()); region == "" && m != nil {
+			region = m[1]
+		}
 		if region != "" && region != c.cfg.Region {
 			return apperr.Wrap(apperr.Invalid, err, "Bucket %q is in region %s, not %s. Set the region to %s.", bucket, region, c.cfg.Region, region)
 		}
@@ -249,6 +253,10 @@ func (c *Client) endpointName() string {
 	}
 	return "for region " + c.cfg.Region
 }
+
+// expectingRegion finds the right region in an AuthorizationHeaderMalformed
+// message ("the region 'x' is wrong; expecting 'y'").
+var expectingRegion = regexp.MustCompile(`expecting ['"]([a-z0-9-]+)['"]`)
 
 // isUnreachable reports network failures: refused or failed dials, DNS
 // errors and timeouts.

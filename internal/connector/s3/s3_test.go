@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -174,6 +175,8 @@ func TestCheck(t *testing.T) {
 	}
 	closedAddr := l.Addr().String()
 	l.Close()
+	wrongRegion := srv.Config(bucket)
+	wrongRegion.Region = "eu-west-3"
 	unreachable := srv.Config(bucket)
 	unreachable.Endpoint = "http://" + closedAddr
 
@@ -187,6 +190,7 @@ func TestCheck(t *testing.T) {
 		{"wrong access key", wrongKey, "the access key or secret key is wrong", apperr.Invalid},
 		{"missing bucket", missing, `Bucket "no-such-bucket-here" does not exist`, apperr.Invalid},
 		{"unreachable", unreachable, "could not be reached", apperr.Unavailable},
+		{"wrong region", wrongRegion, "is in region us-east-1, not eu-west-3", apperr.Invalid},
 	} {
 		_, err := newClient(t, tc.cfg, s3conn.Options{}).Check(ctx)
 		if err == nil {
@@ -836,5 +840,30 @@ func TestGetResumesAfterCutBodies(t *testing.T) {
 	_, err = io.ReadAll(body)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was being read") {
 		t.Fatalf("reading a changed object: %v", err)
+	}
+}
+
+// The connection's own keys are the only ones used: the environment's AWS
+// credentials are ignored unless the connection asks for them. Not parallel:
+// it sets environment variables.
+func TestAmbientCredentialsOnlyWhenAsked(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
+	ctx := context.Background()
+	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+	own := srv.Config(bucket)
+	own.AccessKey, own.SecretKey = "OWNKEY", "own-secret-that-is-wrong"
+	if _, err := newClient(t, own, s3conn.Options{}).Check(ctx); err == nil || !strings.Contains(err.Error(), "access key or secret key is wrong") {
+		t.Fatalf("Check with wrong own keys and right env keys = %v; the env keys must not be used", err)
+	}
+	ambient := srv.Config(bucket)
+	ambient.AccessKey, ambient.SecretKey, ambient.UseAmbientCredentials = "", "", true
+	if _, err := newClient(t, ambient, s3conn.Options{}).Check(ctx); err != nil {
+		t.Fatalf("Check with ambient credentials: %v", err)
 	}
 }
