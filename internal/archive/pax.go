@@ -9,21 +9,23 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector"
 )
 
-// PAX record keys under which object metadata is kept. GNU tar ignores
-// unknown vendor records when extracting.
+// PAX record keys under which object metadata is kept. They are extended
+// attributes in the "user.coffer." namespace (the SCHILY.xattr records GNU
+// tar and bsdtar know): plain extraction ignores them silently, and
+// `tar --xattrs -x` puts them on the extracted files.
 const (
-	PAXKey                = "COFFER.key"
-	PAXETag               = "COFFER.etag"
-	PAXLastModified       = "COFFER.last_modified"
-	PAXContentType        = "COFFER.content_type"
-	PAXCacheControl       = "COFFER.cache_control"
-	PAXContentEncoding    = "COFFER.content_encoding"
-	PAXContentDisposition = "COFFER.content_disposition"
-	PAXContentLanguage    = "COFFER.content_language"
-	PAXExpires            = "COFFER.expires"
+	PAXKey                = "SCHILY.xattr.user.coffer.key"
+	PAXETag               = "SCHILY.xattr.user.coffer.etag"
+	PAXLastModified       = "SCHILY.xattr.user.coffer.last_modified"
+	PAXContentType        = "SCHILY.xattr.user.coffer.content_type"
+	PAXCacheControl       = "SCHILY.xattr.user.coffer.cache_control"
+	PAXContentEncoding    = "SCHILY.xattr.user.coffer.content_encoding"
+	PAXContentDisposition = "SCHILY.xattr.user.coffer.content_disposition"
+	PAXContentLanguage    = "SCHILY.xattr.user.coffer.content_language"
+	PAXExpires            = "SCHILY.xattr.user.coffer.expires"
 	// PAXUserMetadata holds the user metadata as one JSON object, which keeps
 	// names with any characters and empty values exactly.
-	PAXUserMetadata = "COFFER.user_metadata"
+	PAXUserMetadata = "SCHILY.xattr.user.coffer.user_metadata"
 )
 
 // ObjectPAX returns the PAX records that keep o's exact key and metadata in

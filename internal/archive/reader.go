@@ -27,7 +27,7 @@ type Entry struct {
 	// ModTime is the entry's modification time.
 	ModTime time.Time
 	// PAXRecords holds every PAX record of the entry, the standard ones
-	// ("path", "mtime", ...) and coffer's "COFFER.*" ones.
+	// ("path", "mtime", ...) and coffer's "SCHILY.xattr.user.coffer.*" ones.
 	PAXRecords map[string]string
 }
 

@@ -1,0 +1,560 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/joblog"
+	"github.com/coffer-backup/coffer/internal/queue"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// backupCheckpoint is everything a new process needs to continue a backup
+// exactly where the last one stopped: the destination's upload state, the
+// archive writer's state (hash and counters, at a closed compressed member),
+// the archive bytes not yet uploaded, and the position in the source.
+type backupCheckpoint struct {
+	Version     int             `json:"v"`
+	ArchiveName string          `json:"archive_name"`
+	Compression string          `json:"compression"`
+	Upload      json.RawMessage `json:"upload"`
+	NextPart    int             `json:"next_part"`
+	Tail        []byte          `json:"tail,omitempty"`
+	Archive     archive.State   `json:"archive"`
+	LastKey     string          `json:"last_key"`
+	Entries     int64           `json:"entries"`
+	// Final is set once the whole archive (manifest included) is written and
+	// only the last part remains to be completed.
+	Final *finalState `json:"final,omitempty"`
+}
+
+type finalState struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// RunBackup runs, or continues from its checkpoint, backup id. It returns an
+// error only for River: queue.Stopping() when the process is shutting down
+// and the job must go on later; operation failures are recorded on the
+// operation itself.
+func (e *Engine) RunBackup(ctx context.Context, id int64) error {
+	op, err := e.cat.GetBackup(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load backup %d: %w", id, err)
+	}
+	if op.Status != store.StatusPending && op.Status != store.StatusRunning {
+		return nil // paused, cancelled or finished meanwhile
+	}
+	r, err := e.startRun(ctx, store.KindBackup, id)
+	if errors.Is(err, errLeaseHeld) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.end()
+	lg := joblog.New(e.cat, store.KindBackup, id, e.log)
+
+	op, err = e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending, store.StatusRunning}, store.StatusRunning)
+	if err != nil {
+		return nil // cancelled between the check and the lease
+	}
+	if op.StartedAt == nil {
+		t := e.now()
+		op.StartedAt = &t
+		if err := e.cat.UpdateBackup(ctx, op); err != nil {
+			return fmt.Errorf("record the start of backup %d: %w", id, err)
+		}
+	}
+
+	b := &backupRun{e: e, r: r, op: op, lg: lg}
+	runErr := b.run()
+	return e.settleBackup(r, b, lg, runErr)
+}
+
+// settleBackup records how a run ended.
+func (e *Engine) settleBackup(r *run, b *backupRun, lg *joblog.Logger, runErr error) error {
+	ctx, cancel := r.bg()
+	defer cancel()
+	id := r.id
+	if runErr == nil {
+		return nil
+	}
+	reason := r.stopReason()
+	switch {
+	case errors.Is(reason, errLeaseLost):
+		lg.Warn(ctx, "Another worker took this backup over; this worker stopped without writing more.")
+		return nil
+	case errors.Is(reason, errPauseRequested):
+		if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning}, store.StatusPaused); err != nil {
+			return fmt.Errorf("mark backup %d paused: %w", id, err)
+		}
+		lg.Info(ctx, "Backup paused at a checkpoint; resume continues from here.", "items_done", b.progress.ItemsDone, "bytes_written", b.progress.BytesWritten)
+		return nil
+	case errors.Is(reason, errCancelRequested):
+		e.discardBackup(ctx, b, lg)
+		if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning, store.StatusPending, store.StatusPaused}, store.StatusCancelled); err != nil {
+			return fmt.Errorf("mark backup %d cancelled: %w", id, err)
+		}
+		e.markDone(ctx, store.KindBackup, id, "")
+		lg.Info(ctx, "Backup cancelled; the partial archive was removed from the destination.")
+		return nil
+	case errors.Is(reason, context.Canceled):
+		// The process is stopping: the checkpoint is saved; hand the job back.
+		if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning}, store.StatusPending); err != nil {
+			return fmt.Errorf("hand backup %d back to the queue: %w", id, err)
+		}
+		lg.Info(ctx, "Worker stopping: backup saved at a checkpoint and will continue on the next worker.")
+		return queue.Stopping()
+	}
+	msg := userMessage(runErr)
+	lg.Error(ctx, "Backup failed: "+msg)
+	if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning, store.StatusPending}, store.StatusFailed); err != nil {
+		return fmt.Errorf("mark backup %d failed: %w", id, err)
+	}
+	e.markDone(ctx, store.KindBackup, id, msg)
+	return nil
+}
+
+// discardBackup aborts the upload of a cancelled backup and forgets its entries.
+func (e *Engine) discardBackup(ctx context.Context, b *backupRun, lg *joblog.Logger) {
+	if b.up != nil {
+		if err := b.up.Abort(ctx); err != nil {
+			lg.Warn(ctx, "Could not remove the partial archive: "+userMessage(err))
+		}
+	}
+	if err := e.cat.DeleteArchiveEntriesFrom(ctx, b.op.ID, 0); err != nil {
+		lg.Warn(ctx, "Could not forget the archive entries of the cancelled backup.", "err", err.Error())
+	}
+}
+
+// backupRun is one worker's pass over a backup.
+type backupRun struct {
+	e  *Engine
+	r  *run
+	op *store.BackupOperation
+	lg *joblog.Logger
+
+	dst      destination
+	up       connector.Upload
+	pw       *partWriter
+	aw       *archive.Writer
+	upCtx    context.Context // uploads and object reads: not ended by a pause, only by cancel
+	upCancel context.CancelFunc
+
+	cp        backupCheckpoint
+	progress  store.Progress
+	pending   []store.ArchiveEntry
+	lastCP    time.Time
+	cpParts   int
+	lastSave  time.Time
+	lastLog   time.Time
+	listedAll bool
+}
+
+func (b *backupRun) run() error {
+	e, ctx := b.e, b.r.ctx
+	b.upCtx, b.upCancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer b.upCancel()
+	go func() {
+		// Only a cancel or a lost lease stops uploads mid-part; a pause lets the part finish.
+		<-ctx.Done()
+		if c := context.Cause(ctx); errors.Is(c, errCancelRequested) || errors.Is(c, errLeaseLost) {
+			b.upCancel()
+		}
+	}()
+
+	srcConn, src, err := e.openSource(ctx, b.op.SourceConnectionID)
+	if err != nil {
+		return err
+	}
+	dstConn, dst, err := e.openDestination(ctx, b.op.DestinationConnectionID)
+	if err != nil {
+		return err
+	}
+	b.dst = dst
+	b.progress = b.op.Progress
+
+	if len(b.op.Checkpoint) > 0 && string(b.op.Checkpoint) != "null" {
+		if err := json.Unmarshal(b.op.Checkpoint, &b.cp); err != nil {
+			return fmt.Errorf("read the checkpoint of backup %d: %w", b.op.ID, err)
+		}
+	}
+	if b.cp.Final != nil {
+		return b.complete(ctx)
+	}
+
+	if b.cp.ArchiveName == "" {
+		var opts BackupOptions
+		if len(b.op.Options) > 0 {
+			_ = json.Unmarshal(b.op.Options, &opts)
+		}
+		comp, err := archive.ParseCompression(opts.Compression)
+		if err != nil {
+			return err
+		}
+		started := b.op.CreatedAt
+		if b.op.StartedAt != nil {
+			started = *b.op.StartedAt
+		}
+		b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
+			ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
+		b.up, err = dst.NewUpload(b.upCtx, b.cp.ArchiveName)
+		if err != nil {
+			return fmt.Errorf("start writing the archive to %s: %w", dst.Location(b.cp.ArchiveName), err)
+		}
+		b.pw = newPartWriter(b.upCtx, b.up, 1, nil)
+		if b.aw, err = archive.NewWriter(b.pw, comp); err != nil {
+			return err
+		}
+		b.lg.Info(ctx, fmt.Sprintf("Backup of %s %q to %s started.", srcConn.Type, srcConn.Name, dst.Location(b.cp.ArchiveName)),
+			"compression", string(comp))
+		// Save the upload's identity at once, so a cancel or a sweep can find it.
+		if err := b.checkpoint(ctx); err != nil {
+			return err
+		}
+	} else {
+		b.up, err = dst.ResumeUpload(b.upCtx, b.cp.Upload)
+		if err != nil {
+			return fmt.Errorf("continue the upload of %s: %w", dst.Location(b.cp.ArchiveName), err)
+		}
+		b.pw = newPartWriter(b.upCtx, b.up, b.cp.NextPart, b.cp.Tail)
+		if b.aw, err = archive.ResumeWriter(b.pw, b.cp.Archive); err != nil {
+			return err
+		}
+		// Entries recorded after this checkpoint belong to a run that died; forget them.
+		if err := e.cat.DeleteArchiveEntriesFrom(ctx, b.op.ID, b.cp.Entries); err != nil {
+			return fmt.Errorf("trim archive entries: %w", err)
+		}
+		b.lg.Info(ctx, "Backup continues from its checkpoint.", "after_key", b.cp.LastKey,
+			"entries_done", b.cp.Entries, "bytes_uploaded", b.cp.Archive.CompressedBytes-int64(len(b.cp.Tail)))
+	}
+	defer b.pw.close()
+	_ = dstConn
+	b.lastCP = e.now()
+	b.cpParts, _ = b.pw.uploaded()
+
+	if err := b.copyObjects(ctx, src); err != nil {
+		return err
+	}
+	return b.finish(ctx, srcConn)
+}
+
+// copyObjects streams every object after the checkpoint into the archive.
+func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource) error {
+	f := newFetcher(ctx, b.upCtx, src, b.cp.LastKey, b.e.opt.FetchConcurrency, b.e.opt.SmallObject, b.lg)
+	defer f.stop()
+	for {
+		if reason := b.r.stopReason(); reason != nil {
+			return b.stopAtBoundary(reason)
+		}
+		item, ok := f.next()
+		if !ok {
+			break
+		}
+		if item.err != nil {
+			if b.r.stopReason() != nil {
+				continue // the loop head handles the stop
+			}
+			if errors.Is(item.err, connector.ErrNotExist) {
+				b.lg.Warn(ctx, fmt.Sprintf("Object %q was deleted after it was listed; it is not in this backup.", item.obj.Key))
+				continue
+			}
+			return fmt.Errorf("read object %q: %w", item.obj.Key, item.err)
+		}
+		if err := b.writeObject(item); err != nil {
+			return err
+		}
+		if err := b.afterEntry(ctx, f); err != nil {
+			return err
+		}
+	}
+	if err := f.err(); err != nil {
+		if reason := b.r.stopReason(); reason != nil {
+			return b.stopAtBoundary(reason)
+		}
+		return fmt.Errorf("list the source: %w", err)
+	}
+	total := b.progress.ItemsDone
+	b.progress.ItemsTotal = &total
+	return nil
+}
+
+func (b *backupRun) writeObject(item fetched) error {
+	body, obj := item.body, item.obj
+	defer body.Close()
+	name, escaped := archive.ObjectEntryName(obj.Key)
+	sum, err := b.aw.WriteEntry(archive.EntryHeader{Name: name, Size: obj.Size, ModTime: obj.LastModified, PAXRecords: archive.ObjectPAX(obj)}, body)
+	if err != nil {
+		return fmt.Errorf("archive object %q: %w", obj.Key, err)
+	}
+	if escaped {
+		b.lg.Warn(b.r.ctx, fmt.Sprintf("Key %q is not a safe file name; it is stored as %s (the manifest keeps the exact key).", obj.Key, name))
+	}
+	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &archive.ObjectMetadata{
+		ETag: obj.ETag, LastModified: obj.LastModified, ContentType: obj.ContentType, CacheControl: obj.CacheControl,
+		ContentEncoding: obj.ContentEncoding, ContentDisposition: obj.ContentDisposition, ContentLanguage: obj.ContentLanguage,
+		Expires: obj.Expires, UserMetadata: obj.UserMetadata,
+	}}
+	data, err := json.Marshal(entry)
+	if err != nil {
+		return err
+	}
+	b.pending = append(b.pending, store.ArchiveEntry{BackupID: b.op.ID, Seq: b.cp.Entries, Data: data})
+	b.cp.Entries++
+	b.cp.LastKey = obj.Key
+	b.progress.ItemsDone++
+	b.progress.BytesRead += obj.Size
+	b.progress.BytesWritten = b.aw.CompressedBytes()
+	return nil
+}
+
+// afterEntry saves a checkpoint after uploaded parts, progress every few seconds, and logs.
+func (b *backupRun) afterEntry(ctx context.Context, f *fetcher) error {
+	now := b.e.now()
+	if err := b.pw.failed(); err != nil {
+		return err
+	}
+	parts, _ := b.pw.uploaded()
+	if parts > b.cpParts && now.Sub(b.lastCP) >= b.e.opt.CheckpointEvery {
+		if err := b.checkpoint(ctx); err != nil {
+			return err
+		}
+	} else if now.Sub(b.lastSave) >= b.e.opt.ProgressEvery {
+		if err := b.e.cat.SaveProgress(ctx, store.KindBackup, b.op.ID, b.r.token, b.progress); err != nil {
+			if errors.Is(err, store.ErrLeaseLost) {
+				b.r.cancel(errLeaseLost)
+				return errLeaseLost
+			}
+			return fmt.Errorf("save progress: %w", err)
+		}
+		b.lastSave = now
+	}
+	if now.Sub(b.lastLog) >= 5*time.Second {
+		b.lastLog = now
+		_, up := b.pw.uploaded()
+		b.lg.Info(ctx, fmt.Sprintf("%d objects, %s read, %s uploaded.", b.progress.ItemsDone, humanBytes(b.progress.BytesRead), humanBytes(up)),
+			"items_done", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "bytes_uploaded", up, "listed", f.listed())
+	}
+	return nil
+}
+
+// checkpoint closes the compressed member, waits for queued parts, and saves
+// everything needed to continue, fenced by the lease.
+func (b *backupRun) checkpoint(ctx context.Context) error {
+	st, err := b.aw.Checkpoint()
+	if err != nil {
+		return fmt.Errorf("checkpoint the archive: %w", err)
+	}
+	if err := b.pw.sync(); err != nil {
+		return err
+	}
+	b.cp.Upload = b.up.State()
+	b.cp.NextPart = b.pw.next
+	b.cp.Tail = b.pw.tail()
+	b.cp.Archive = st
+	b.progress.BytesWritten = b.aw.CompressedBytes()
+	data, err := json.Marshal(b.cp)
+	if err != nil {
+		return err
+	}
+	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.pending); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			b.r.cancel(errLeaseLost)
+			return errLeaseLost
+		}
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	b.pending = b.pending[:0]
+	b.lastCP = b.e.now()
+	b.lastSave = b.lastCP
+	b.cpParts, _ = b.pw.uploaded()
+	return nil
+}
+
+// stopAtBoundary saves a checkpoint when the run stops for a pause or a
+// shutdown (a cancel needs none) and returns the reason.
+func (b *backupRun) stopAtBoundary(reason error) error {
+	if errors.Is(reason, errPauseRequested) || errors.Is(reason, context.Canceled) {
+		if err := b.checkpoint(context.WithoutCancel(b.r.ctx)); err != nil {
+			return fmt.Errorf("save the checkpoint before stopping: %w", err)
+		}
+	}
+	return reason
+}
+
+// finish writes the manifest, completes the upload, writes the sidecar and
+// records the result.
+func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error {
+	if err := b.checkpoint(ctx); err != nil { // every entry is now in the catalog
+		return err
+	}
+	spool, err := os.CreateTemp("", "coffer-manifest-*.json")
+	if err != nil {
+		return fmt.Errorf("create the manifest spool file: %w", err)
+	}
+	defer os.Remove(spool.Name())
+	defer spool.Close()
+	started := b.op.CreatedAt
+	if b.op.StartedAt != nil {
+		started = *b.op.StartedAt
+	}
+	head := archive.ManifestHeader{
+		CofferVersion: b.e.opt.Version,
+		Source:        archive.ManifestSource{Type: srcConn.Type, Name: srcConn.Name},
+		StartedAt:     started.UTC(),
+		FinishedAt:    b.e.now(),
+		Compression:   archive.Compression(b.cp.Compression),
+	}
+	if err := archive.WriteManifest(spool, head, b.entryIterator(ctx)); err != nil {
+		return fmt.Errorf("write the manifest: %w", err)
+	}
+	size, err := spool.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	sum, total, err := b.aw.Finish(spool, size)
+	if err != nil {
+		return fmt.Errorf("finish the archive: %w", err)
+	}
+	if err := b.pw.sync(); err != nil {
+		return err
+	}
+	b.cp.Final = &finalState{SHA256: sum, Size: total}
+	b.cp.Upload = b.up.State()
+	b.cp.NextPart = b.pw.next
+	b.cp.Tail = b.pw.tail()
+	b.progress.BytesWritten = total
+	data, err := json.Marshal(b.cp)
+	if err != nil {
+		return err
+	}
+	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, nil); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			b.r.cancel(errLeaseLost)
+			return errLeaseLost
+		}
+		return fmt.Errorf("save the final checkpoint: %w", err)
+	}
+	return b.complete(ctx)
+}
+
+// complete makes the archive visible, writes its sidecar and marks the
+// backup completed. It is safe to repeat after a crash.
+func (b *backupRun) complete(ctx context.Context) error {
+	fin := b.cp.Final
+	name := b.cp.ArchiveName
+	if b.up == nil {
+		up, err := b.dst.ResumeUpload(b.upCtx, b.cp.Upload)
+		if err != nil {
+			return fmt.Errorf("continue the upload of %s: %w", b.dst.Location(name), err)
+		}
+		b.up = up
+	}
+	stored, err := b.dst.Size(b.upCtx, name)
+	if err != nil || stored != fin.Size {
+		stored, err = b.up.Complete(b.upCtx, b.cp.Tail)
+		if err != nil {
+			return fmt.Errorf("complete the archive at %s: %w", b.dst.Location(name), err)
+		}
+	}
+	if stored != fin.Size {
+		return fmt.Errorf("the destination holds %d bytes for %s but %d were written", stored, b.dst.Location(name), fin.Size)
+	}
+	if err := b.dst.PutFile(b.upCtx, name+".sha256", []byte(archive.SidecarLine(fin.SHA256, path.Base(name)))); err != nil {
+		return fmt.Errorf("write the checksum file next to the archive: %w", err)
+	}
+	op, err := b.e.cat.GetBackup(context.WithoutCancel(ctx), b.op.ID)
+	if err != nil {
+		return err
+	}
+	now := b.e.now()
+	op.Status = store.StatusCompleted
+	op.ArchivePath = name
+	op.ArchiveSize = fin.Size
+	op.SHA256 = fin.SHA256
+	op.CompletedAt = &now
+	op.Progress = b.progress
+	op.RequestedAction = store.RequestNone
+	op.ErrorMessage = ""
+	if err := b.e.cat.UpdateBackup(context.WithoutCancel(ctx), op); err != nil {
+		return fmt.Errorf("record the completed backup: %w", err)
+	}
+	took := now.Sub(*op.StartedAt)
+	b.lg.Info(ctx, fmt.Sprintf("Backup completed: %d objects, %s read, archive %s (%s) at %s in %s.",
+		b.progress.ItemsDone, humanBytes(b.progress.BytesRead), humanBytes(fin.Size), fin.SHA256[:12],
+		b.dst.Location(name), took.Round(time.Millisecond)),
+		"items", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "archive_size", fin.Size, "sha256", fin.SHA256)
+	return nil
+}
+
+// entryIterator pages the backup's entries out of the catalog for the manifest.
+func (b *backupRun) entryIterator(ctx context.Context) func() (archive.ManifestEntry, error) {
+	var (
+		buf   []store.ArchiveEntry
+		after int64 = -1
+		done  bool
+	)
+	return func() (archive.ManifestEntry, error) {
+		if len(buf) == 0 && !done {
+			page, err := b.e.cat.ListArchiveEntries(context.WithoutCancel(ctx), b.op.ID, after, 1000)
+			if err != nil {
+				return archive.ManifestEntry{}, err
+			}
+			if len(page) < 1000 {
+				done = true
+			}
+			buf = page
+		}
+		if len(buf) == 0 {
+			return archive.ManifestEntry{}, io.EOF
+		}
+		var me archive.ManifestEntry
+		if err := json.Unmarshal(buf[0].Data, &me); err != nil {
+			return me, fmt.Errorf("read archive entry %d: %w", buf[0].Seq, err)
+		}
+		after = buf[0].Seq
+		buf = buf[1:]
+		return me, nil
+	}
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// pathSafe turns a connection name into one path segment.
+func pathSafe(name string) string {
+	s := strings.Trim(unsafeName.ReplaceAllString(name, "-"), "-.")
+	if s == "" {
+		s = "connection"
+	}
+	return s
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

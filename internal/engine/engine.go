@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/secret"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// Enqueuer inserts the job of an operation inside the transaction that
+// creates or resumes it. *queue.Queue implements it.
+type Enqueuer interface {
+	InsertBackupTx(ctx context.Context, tx *sql.Tx, id int64) error
+	InsertRestoreTx(ctx context.Context, tx *sql.Tx, id int64) error
+	Healthy(ctx context.Context) error
+}
+
+// Options tune the engine. Zero values take the defaults noted.
+type Options struct {
+	// Heartbeat is how often a running operation renews its lease and looks
+	// for pause/cancel requests (default 2 s).
+	Heartbeat time.Duration
+	// LeaseTimeout is how old a heartbeat must be before another worker may
+	// take the operation over (default 30 s).
+	LeaseTimeout time.Duration
+	// CheckpointEvery is the least time between two checkpoints taken after
+	// uploaded parts (default 0: after every part). Pause always checkpoints.
+	CheckpointEvery time.Duration
+	// ProgressEvery is how often progress is saved (default 2 s).
+	ProgressEvery time.Duration
+	// FetchConcurrency bounds how many objects are fetched at once (default 16).
+	FetchConcurrency int
+	// SmallObject is the size up to which fetched objects are held in memory
+	// while they wait their turn (default 1 MiB); larger ones are streamed.
+	SmallObject int64
+	// S3MinPartSize and S3MaxParts override the S3 destination's part rules (tests).
+	S3MinPartSize int64
+	S3MaxParts    int
+	// LocalRoots confines local destinations (COFFER_LOCAL_ROOTS).
+	LocalRoots []string
+	// LogRetention is how long job logs are kept (default 30 days).
+	LogRetention time.Duration
+	// SweepAfter is how old a leftover upload must be before the sweeper removes it (default 24 h).
+	SweepAfter time.Duration
+	// Owner names this process in leases (default hostname + random suffix).
+	Owner string
+	// Version is written into manifests.
+	Version string
+}
+
+// Engine starts, runs and controls operations. It implements queue.Runner
+// for the workers and the operations half of the HTTP API.
+type Engine struct {
+	cat  store.Catalog
+	keys *secret.Keyring
+	q    Enqueuer
+	opt  Options
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// New returns an Engine.
+func New(cat store.Catalog, keys *secret.Keyring, q Enqueuer, opt Options, log *slog.Logger) *Engine {
+	if opt.Heartbeat <= 0 {
+		opt.Heartbeat = 2 * time.Second
+	}
+	if opt.LeaseTimeout <= 0 {
+		opt.LeaseTimeout = 30 * time.Second
+	}
+	if opt.ProgressEvery <= 0 {
+		opt.ProgressEvery = 2 * time.Second
+	}
+	if opt.FetchConcurrency <= 0 {
+		opt.FetchConcurrency = 16
+	}
+	if opt.SmallObject <= 0 {
+		opt.SmallObject = 1 << 20
+	}
+	if opt.LogRetention <= 0 {
+		opt.LogRetention = 30 * 24 * time.Hour
+	}
+	if opt.SweepAfter <= 0 {
+		opt.SweepAfter = 24 * time.Hour
+	}
+	if opt.Owner == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		opt.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if opt.Version == "" {
+		opt.Version = "dev"
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Engine{cat: cat, keys: keys, q: q, opt: opt, log: log, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// QueueHealthy reports whether the job queue answers.
+func (e *Engine) QueueHealthy(ctx context.Context) error { return e.q.Healthy(ctx) }
+
+// connection loads a connection and its decrypted credentials.
+func (e *Engine) connection(ctx context.Context, id int64) (*store.Connection, []byte, error) {
+	c, err := e.cat.GetConnection(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load connection %d: %w", id, err)
+	}
+	plain, err := e.keys.Open(c.Credentials)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decrypt the credentials of connection %q: %w", c.Name, err)
+	}
+	return c, plain, nil
+}
+
+// decodeStrict decodes credentials JSON into v.
+func decodeCreds(c *store.Connection, plain []byte, v any) error {
+	if err := json.Unmarshal(plain, v); err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "the stored credentials of connection %q cannot be read; edit and save the connection again", c.Name)
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/joblog"
+)
+
+// fetched is one object ready to be archived, in key order.
+type fetched struct {
+	obj  connector.Object
+	body io.ReadCloser
+	err  error
+}
+
+// fetcher lists the source after a key and fetches objects several at a
+// time, handing them on strictly in key order. Small objects are read into
+// memory ahead of their turn; larger ones are opened when their turn comes,
+// so memory stays bounded by concurrency x small-object size.
+type fetcher struct {
+	ctx     context.Context // listing and prefetching; ended by pause or cancel
+	bodyCtx context.Context // reading the object being archived; a pause lets it finish
+	src     connector.ObjectSource
+	small   int64
+	lg      *joblog.Logger
+
+	cancel  context.CancelFunc
+	slots   chan *slot
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	nListed atomic.Int64
+	mu      sync.Mutex
+	listErr error
+}
+
+type slot struct {
+	obj  connector.Object
+	done chan fetched // buffered 1; nil for objects opened at their turn
+}
+
+func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger) *fetcher {
+	ctx, cancel := context.WithCancel(ctx)
+	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, cancel: cancel,
+		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency)}
+	f.wg.Add(1)
+	go f.list(after)
+	return f
+}
+
+func (f *fetcher) list(after string) {
+	defer f.wg.Done()
+	defer close(f.slots)
+	pages := 0
+	err := f.src.List(f.ctx, after, func(page []connector.Object) error {
+		pages++
+		n := f.nListed.Add(int64(len(page)))
+		if f.lg != nil {
+			f.lg.Info(f.ctx, fmt.Sprintf("Listed page %d of the source: %d objects (%d so far).", pages, len(page), n), "page", pages, "objects", len(page))
+		}
+		for _, o := range page {
+			s := &slot{obj: o}
+			if o.Size <= f.small {
+				s.done = make(chan fetched, 1)
+				select {
+				case f.sem <- struct{}{}:
+				case <-f.ctx.Done():
+					return f.ctx.Err()
+				}
+				f.wg.Add(1)
+				go f.prefetch(s)
+			}
+			select {
+			case f.slots <- s:
+			case <-f.ctx.Done():
+				return f.ctx.Err()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.mu.Lock()
+		f.listErr = err
+		f.mu.Unlock()
+	}
+}
+
+func (f *fetcher) prefetch(s *slot) {
+	defer f.wg.Done()
+	defer func() { <-f.sem }()
+	body, obj, err := f.src.Get(f.ctx, s.obj.Key)
+	if err != nil {
+		s.done <- fetched{obj: s.obj, err: err}
+		return
+	}
+	data, err := io.ReadAll(io.LimitReader(body, obj.Size+1))
+	body.Close()
+	if err == nil && int64(len(data)) != obj.Size {
+		err = fmt.Errorf("object %q changed while it was read: %d bytes instead of %d", obj.Key, len(data), obj.Size)
+	}
+	s.done <- fetched{obj: obj, body: io.NopCloser(bytes.NewReader(data)), err: err}
+}
+
+// next returns the next object in key order; ok is false after the last.
+func (f *fetcher) next() (fetched, bool) {
+	s, ok := <-f.slots
+	if !ok {
+		return fetched{}, false
+	}
+	if s.done != nil {
+		return <-s.done, true
+	}
+	body, obj, err := f.src.Get(f.bodyCtx, s.obj.Key)
+	if err != nil {
+		return fetched{obj: s.obj, err: err}, true
+	}
+	return fetched{obj: obj, body: body}, true
+}
+
+// err is the listing's error, if it failed.
+func (f *fetcher) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listErr
+}
+
+func (f *fetcher) listed() int64 { return f.nListed.Load() }
+
+// stop ends listing and prefetching and releases what was fetched ahead.
+func (f *fetcher) stop() {
+	f.cancel()
+	for s := range f.slots {
+		if s.done != nil {
+			if r := <-s.done; r.body != nil {
+				r.body.Close()
+			}
+		}
+	}
+	f.wg.Wait()
+}

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/coffer-backup/coffer/internal/joblog"
+	"github.com/coffer-backup/coffer/internal/queue"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// Maintain runs one periodic housekeeping task (queue.Task*).
+func (e *Engine) Maintain(ctx context.Context, task string) error {
+	switch task {
+	case queue.TaskReap:
+		return e.reap(ctx)
+	case queue.TaskSweep:
+		return e.sweep(ctx)
+	case queue.TaskLogs:
+		n, err := e.cat.DeleteLogsBefore(ctx, e.now().Add(-e.opt.LogRetention))
+		if err != nil {
+			return fmt.Errorf("delete old logs: %w", err)
+		}
+		if n > 0 {
+			e.log.Info("deleted old job logs", "lines", n)
+		}
+		return nil
+	case queue.TaskSessions:
+		_, err := e.cat.DeleteExpiredSessions(ctx, e.now())
+		return err
+	}
+	return fmt.Errorf("unknown maintenance task %q", task)
+}
+
+// reap hands operations whose worker stopped heartbeating (killed, lost its
+// host) to a new job, which continues from the last checkpoint.
+func (e *Engine) reap(ctx context.Context) error {
+	before := e.now().Add(-e.opt.LeaseTimeout)
+	for _, kind := range []string{store.KindBackup, store.KindRestore} {
+		ids, err := e.cat.StaleOperations(ctx, kind, before)
+		if err != nil {
+			return fmt.Errorf("find stale %s operations: %w", kind, err)
+		}
+		for _, id := range ids {
+			err := e.cat.InTx(ctx, func(tx *sql.Tx) error {
+				if kind == store.KindBackup {
+					return e.q.InsertBackupTx(ctx, tx, id)
+				}
+				return e.q.InsertRestoreTx(ctx, tx, id)
+			})
+			if err != nil {
+				return err
+			}
+			joblog.New(e.cat, kind, id, e.log).Warn(ctx, "The worker running this operation stopped responding; it continues from its last checkpoint on another worker.")
+		}
+	}
+	return nil
+}
+
+// sweep removes partial uploads that belong to no operation that could still
+// continue (pending, running, paused or failed).
+func (e *Engine) sweep(ctx context.Context) error {
+	var live []string
+	for _, status := range []string{store.StatusPending, store.StatusRunning, store.StatusPaused, store.StatusFailed} {
+		for page := 1; ; page++ {
+			ops, total, err := e.cat.ListBackups(ctx, store.BackupFilter{Status: status}, store.Page{Page: page, PerPage: 100})
+			if err != nil {
+				return fmt.Errorf("list backups: %w", err)
+			}
+			for _, op := range ops {
+				var cp backupCheckpoint
+				if json.Unmarshal(op.Checkpoint, &cp) == nil && len(cp.Upload) > 0 {
+					live = append(live, string(cp.Upload))
+				}
+			}
+			if int64(page*100) >= total {
+				break
+			}
+		}
+	}
+	keep := func(id string) bool {
+		for _, s := range live {
+			if strings.Contains(s, id) {
+				return true
+			}
+		}
+		return false
+	}
+	conns, err := e.cat.ListConnections(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if !isDestination(c.Type) || !c.IsActive {
+			continue
+		}
+		_, dst, err := e.openDestination(ctx, c.ID)
+		if err != nil {
+			continue
+		}
+		n, err := dst.Sweep(ctx, e.now().Add(-e.opt.SweepAfter), keep)
+		if err != nil {
+			e.log.Warn("sweep destination", "connection", c.Name, "err", err)
+			continue
+		}
+		if n > 0 {
+			e.log.Info("removed leftover partial archives", "connection", c.Name, "count", n)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/joblog"
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// StartBackup validates a backup request, then records the operation and
+// its job in one transaction. Validation failures are 422 errors naming the field.
+func (e *Engine) StartBackup(ctx context.Context, actor Actor, req BackupRequest) (*store.BackupOperation, error) {
+	fields := map[string]string{}
+	src := e.checkConnection(ctx, req.SourceConnectionID, "source_connection_id", "a source", isSource, fields)
+	dst := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a destination", isDestination, fields)
+	var opts BackupOptions
+	if len(req.Options) > 0 && string(req.Options) != "null" {
+		if err := strictJSON(req.Options, &opts); err != nil {
+			fields["options"] = err.Error()
+		} else if _, err := archive.ParseCompression(opts.Compression); err != nil {
+			fields["options.compression"] = `must be "gzip" or "zstd"`
+		}
+	}
+	if len(fields) > 0 {
+		return nil, apperr.InvalidFields("the backup request is not valid", fields)
+	}
+	optJSON, err := json.Marshal(opts)
+	if err != nil {
+		return nil, err
+	}
+	op := &store.BackupOperation{
+		SourceConnectionID:      src.ID,
+		DestinationConnectionID: dst.ID,
+		Status:                  store.StatusPending,
+		Options:                 optJSON,
+		Metadata:                json.RawMessage(`{}`),
+	}
+	err = e.cat.InTx(ctx, func(tx *sql.Tx) error {
+		if err := e.cat.CreateBackup(ctx, tx, op); err != nil {
+			return err
+		}
+		return e.q.InsertBackupTx(ctx, tx, op.ID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record the backup: %w", err)
+	}
+	joblog.New(e.cat, store.KindBackup, op.ID, e.log).Info(ctx,
+		fmt.Sprintf("Backup of %q to %q queued by %s.", src.Name, dst.Name, actor.Email))
+	return op, nil
+}
+
+// checkConnection loads a connection for a request and records why it cannot serve.
+func (e *Engine) checkConnection(ctx context.Context, id int64, field, role string, ok func(string) bool, fields map[string]string) *store.Connection {
+	if id <= 0 {
+		fields[field] = "is required"
+		return nil
+	}
+	c, err := e.cat.GetConnection(ctx, id)
+	if err != nil {
+		fields[field] = fmt.Sprintf("connection %d does not exist", id)
+		return nil
+	}
+	switch {
+	case !ok(c.Type):
+		fields[field] = fmt.Sprintf("connection %q is a %s connection, which cannot be %s", c.Name, c.Type, role)
+	case !c.IsActive:
+		fields[field] = fmt.Sprintf("connection %q is not active", c.Name)
+	}
+	return c
+}
+
+// PauseBackup pauses a pending backup at once, or asks a running one to
+// stop at its next checkpoint (within seconds, from any process).
+func (e *Engine) PauseBackup(ctx context.Context, actor Actor, id int64) (*store.BackupOperation, error) {
+	if op, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending}, store.StatusPaused); err == nil {
+		joblog.New(e.cat, store.KindBackup, id, e.log).Info(ctx, fmt.Sprintf("Backup paused by %s before it started.", actor.Email))
+		return op, nil
+	} else if !errors.Is(err, store.ErrConflict) {
+		return nil, err
+	}
+	op, err := e.cat.RequestBackupAction(ctx, id, store.RequestPause, []string{store.StatusRunning})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, e.transitionConflict(ctx, id, "paused", "a pending or running backup")
+	}
+	if err != nil {
+		return nil, err
+	}
+	joblog.New(e.cat, store.KindBackup, id, e.log).Info(ctx, fmt.Sprintf("Pause requested by %s; the backup stops at its next checkpoint.", actor.Email))
+	return op, nil
+}
+
+// ResumeBackup continues a paused or failed backup from its checkpoint on
+// whichever worker takes the job.
+func (e *Engine) ResumeBackup(ctx context.Context, actor Actor, id int64) (*store.BackupOperation, error) {
+	var op *store.BackupOperation
+	err := e.cat.InTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		op, err = e.cat.TransitionBackup(ctx, tx, id, []string{store.StatusPaused, store.StatusFailed}, store.StatusPending)
+		if err != nil {
+			return err
+		}
+		return e.q.InsertBackupTx(ctx, tx, id)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, e.transitionConflict(ctx, id, "resumed", "a paused or failed backup")
+	}
+	if err != nil {
+		return nil, err
+	}
+	joblog.New(e.cat, store.KindBackup, id, e.log).Info(ctx, fmt.Sprintf("Resume requested by %s; the backup continues from its checkpoint.", actor.Email))
+	return op, nil
+}
+
+// CancelBackup cancels a pending or paused backup at once (removing its
+// partial archive), or asks a running one to stop and clean up.
+func (e *Engine) CancelBackup(ctx context.Context, actor Actor, id int64) (*store.BackupOperation, error) {
+	lg := joblog.New(e.cat, store.KindBackup, id, e.log)
+	op, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending, store.StatusPaused, store.StatusFailed}, store.StatusCancelled)
+	if err == nil {
+		e.abortStoredUpload(ctx, op, lg)
+		e.markDone(ctx, store.KindBackup, id, "")
+		lg.Info(ctx, fmt.Sprintf("Backup cancelled by %s.", actor.Email))
+		return e.cat.GetBackup(ctx, id)
+	}
+	if !errors.Is(err, store.ErrConflict) {
+		return nil, err
+	}
+	op, err = e.cat.RequestBackupAction(ctx, id, store.RequestCancel, []string{store.StatusRunning})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, e.transitionConflict(ctx, id, "cancelled", "a pending, running, paused or failed backup")
+	}
+	if err != nil {
+		return nil, err
+	}
+	lg.Info(ctx, fmt.Sprintf("Cancel requested by %s; the backup stops within seconds and its partial archive is removed.", actor.Email))
+	return op, nil
+}
+
+// abortStoredUpload discards the partial archive of a backup that no worker runs.
+func (e *Engine) abortStoredUpload(ctx context.Context, op *store.BackupOperation, lg *joblog.Logger) {
+	if len(op.Checkpoint) == 0 || string(op.Checkpoint) == "null" {
+		return
+	}
+	var cp backupCheckpoint
+	if err := json.Unmarshal(op.Checkpoint, &cp); err != nil || len(cp.Upload) == 0 {
+		return
+	}
+	_, dst, err := e.openDestination(ctx, op.DestinationConnectionID)
+	if err != nil {
+		lg.Warn(ctx, "Could not reach the destination to remove the partial archive: "+userMessage(err))
+		return
+	}
+	up, err := dst.ResumeUpload(ctx, cp.Upload)
+	if err == nil {
+		err = up.Abort(ctx)
+	}
+	if err != nil {
+		lg.Warn(ctx, "Could not remove the partial archive; the periodic sweep will retry: "+userMessage(err))
+	}
+	if err := e.cat.DeleteArchiveEntriesFrom(ctx, op.ID, 0); err != nil {
+		lg.Warn(ctx, "Could not forget the archive entries of the cancelled backup.")
+	}
+}
+
+func (e *Engine) transitionConflict(ctx context.Context, id int64, verb, allowed string) error {
+	op, err := e.cat.GetBackup(ctx, id)
+	if err != nil {
+		return err
+	}
+	return apperr.New(apperr.Conflict, "backup %d is %s and cannot be %s; only %s can", id, op.Status, verb, allowed)
+}
+
+// StartRestore validates a restore request and records it with its job.
+func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreRequest) (*store.RestoreOperation, error) {
+	fields := map[string]string{}
+	var backup *store.BackupOperation
+	if req.BackupOperationID <= 0 {
+		fields["backup_operation_id"] = "is required"
+	} else if b, err := e.cat.GetBackup(ctx, req.BackupOperationID); err != nil {
+		fields["backup_operation_id"] = fmt.Sprintf("backup %d does not exist", req.BackupOperationID)
+	} else if b.Status != store.StatusCompleted {
+		fields["backup_operation_id"] = fmt.Sprintf("backup %d is %s; only a completed backup can be restored", b.ID, b.Status)
+	} else {
+		backup = b
+	}
+	tgt := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a restore target", isTarget, fields)
+	var cfg json.RawMessage = json.RawMessage(`{}`)
+	if backup != nil && tgt != nil && len(fields) == 0 {
+		src, err := e.cat.GetConnection(ctx, backup.SourceConnectionID)
+		if err == nil && src.Type != tgt.Type {
+			fields["destination_connection_id"] = fmt.Sprintf("a backup of a %s connection restores to a %s connection, not %s", src.Type, src.Type, tgt.Type)
+		}
+		switch tgt.Type {
+		case store.TypeS3:
+			var c S3RestoreConfig
+			if len(req.Config) > 0 && string(req.Config) != "null" {
+				if err := strictJSON(req.Config, &c); err != nil {
+					fields["config"] = err.Error()
+				}
+			}
+			cfg, _ = json.Marshal(c)
+		case store.TypeMongoDB:
+			var c MongoRestoreConfig
+			if len(req.Config) > 0 && string(req.Config) != "null" {
+				if err := strictJSON(req.Config, &c); err != nil {
+					fields["config"] = err.Error()
+				}
+			}
+			cfg, _ = json.Marshal(c)
+		}
+	}
+	if len(fields) > 0 {
+		return nil, apperr.InvalidFields("the restore request is not valid", fields)
+	}
+	op := &store.RestoreOperation{
+		BackupOperationID:       backup.ID,
+		DestinationConnectionID: tgt.ID,
+		DestinationConfig:       cfg,
+		Status:                  store.StatusPending,
+	}
+	err := e.cat.InTx(ctx, func(tx *sql.Tx) error {
+		if err := e.cat.CreateRestore(ctx, tx, op); err != nil {
+			return err
+		}
+		return e.q.InsertRestoreTx(ctx, tx, op.ID)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record the restore: %w", err)
+	}
+	joblog.New(e.cat, store.KindRestore, op.ID, e.log).Info(ctx,
+		fmt.Sprintf("Restore of backup %d to %q queued by %s.", backup.ID, tgt.Name, actor.Email))
+	return op, nil
+}
+
+// CancelRestore cancels a pending restore at once or asks a running one to stop.
+func (e *Engine) CancelRestore(ctx context.Context, actor Actor, id int64) (*store.RestoreOperation, error) {
+	lg := joblog.New(e.cat, store.KindRestore, id, e.log)
+	if op, err := e.cat.TransitionRestore(ctx, nil, id, []string{store.StatusPending}, store.StatusCancelled); err == nil {
+		e.markDone(ctx, store.KindRestore, id, "")
+		lg.Info(ctx, fmt.Sprintf("Restore cancelled by %s before it started.", actor.Email))
+		return op, nil
+	} else if !errors.Is(err, store.ErrConflict) {
+		return nil, err
+	}
+	op, err := e.cat.RequestRestoreAction(ctx, id, store.RequestCancel, []string{store.StatusRunning})
+	if errors.Is(err, store.ErrConflict) {
+		cur, gerr := e.cat.GetRestore(ctx, id)
+		if gerr != nil {
+			return nil, gerr
+		}
+		return nil, apperr.New(apperr.Conflict, "restore %d is %s and cannot be cancelled; only a pending or running restore can", id, cur.Status)
+	}
+	if err != nil {
+		return nil, err
+	}
+	lg.Info(ctx, fmt.Sprintf("Cancel requested by %s; the restore stops within seconds.", actor.Email))
+	return op, nil
+}
+
+// markDone records the end time and the error message of a finished operation.
+func (e *Engine) markDone(ctx context.Context, kind string, id int64, msg string) {
+	now := e.now()
+	switch kind {
+	case store.KindBackup:
+		if op, err := e.cat.GetBackup(ctx, id); err == nil {
+			op.CompletedAt, op.ErrorMessage, op.RequestedAction = &now, msg, store.RequestNone
+			_ = e.cat.UpdateBackup(ctx, op)
+		}
+	case store.KindRestore:
+		if op, err := e.cat.GetRestore(ctx, id); err == nil {
+			op.CompletedAt, op.ErrorMessage, op.RequestedAction = &now, msg, store.RequestNone
+			_ = e.cat.UpdateRestore(ctx, op)
+		}
+	}
+}
+
+// userMessage is the sentence kept in error_message and shown to users.
+func userMessage(err error) string {
+	if ae, ok := apperr.As(err); ok {
+		return ae.Message
+	}
+	return err.Error() + ". Fix the cause, then resume the backup or start the restore again."
+}
+
+// strictJSON decodes b into v, refusing unknown fields and trailing data.
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("is not valid: %s", err.Error())
+	}
+	if dec.More() {
+		return errors.New("has data after the JSON object")
+	}
+	return nil
+}
