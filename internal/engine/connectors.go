@@ -12,9 +12,11 @@ import (
 )
 
 // Roles a connection type can play.
-func isSource(typ string) bool      { return typ == store.TypeS3 || typ == store.TypeMongoDB }
-func isDestination(typ string) bool { return typ == store.TypeS3 || typ == store.TypeLocal || typ == store.TypeGoogleDrive }
-func isTarget(typ string) bool      { return typ == store.TypeS3 || typ == store.TypeMongoDB }
+func isSource(typ string) bool { return typ == store.TypeS3 || typ == store.TypeMongoDB }
+func isDestination(typ string) bool {
+	return typ == store.TypeS3 || typ == store.TypeLocal || typ == store.TypeGoogleDrive
+}
+func isTarget(typ string) bool { return typ == store.TypeS3 || typ == store.TypeMongoDB }
 
 func (e *Engine) s3Client(ctx context.Context, c *store.Connection, plain []byte) (*s3conn.Client, error) {
 	var cfg s3conn.Config
