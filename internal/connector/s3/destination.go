@@ -339,10 +339,11 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 }
 
 // Sweep aborts the incomplete multipart uploads under the connection's
-// prefix that were started before olderThan and whose upload id keep does
+// prefix (taken as a folder; with no prefix, the whole bucket) that were started before olderThan and whose upload id keep does
 // not claim. It returns how many it aborted.
 func (c *Client) Sweep(ctx context.Context, olderThan time.Time, keep func(id string) bool) (int, error) {
-	in := &awss3.ListMultipartUploadsInput{Bucket: aws.String(c.cfg.Bucket), Prefix: prefixPtr(c.cfg.Prefix)}
+	// The prefix as a folder: "backups" must not sweep "backups2/...".
+	in := &awss3.ListMultipartUploadsInput{Bucket: aws.String(c.cfg.Bucket), Prefix: prefixPtr(c.objectKey(""))}
 	removed := 0
 	for {
 		out, err := c.api.ListMultipartUploads(ctx, in)

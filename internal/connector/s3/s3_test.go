@@ -583,7 +583,7 @@ func TestSweep(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	ctx := context.Background()
 	cfg := srv.Config(bucket)
-	cfg.Prefix = "mine/"
+	cfg.Prefix = "mine"
 	c := newClient(t, cfg, s3conn.Options{})
 	ids := map[string]string{}
 	for _, name := range []string{"keep.tar.gz", "stale1.tar.gz", "stale2.tar.gz"} {
@@ -598,7 +598,7 @@ func TestSweep(t *testing.T) {
 		ids[name] = st.UploadID
 	}
 	// Another prefix's upload is not ours to sweep.
-	foreign, err := srv.Client(t).CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("other/x")})
+	foreign, err := srv.Client(t).CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("mine2/x")})
 	if err != nil {
 		t.Fatal(err)
 	}
