@@ -4,7 +4,7 @@ import { ApiError, request } from "./client";
 
 afterEach(() => vi.unstubAllGlobals());
 
-function respond(status: number, body: string, type = "application/json") {
+function respond(status: number, body: string | null, type = "application/json") {
   const fetchFn = vi.fn(async () => new Response(body, { status, headers: { "Content-Type": type } }));
   vi.stubGlobal("fetch", fetchFn);
   return fetchFn;
@@ -38,7 +38,7 @@ describe("request", () => {
     const e = (await request("/dashboard").catch((x: unknown) => x)) as ApiError;
     expect(e.status).toBe(502);
     expect(e.message).toMatch(/server failed/);
-    respond(204, "");
+    respond(204, null);
     await expect(request("/connections/1", { method: "DELETE" })).resolves.toBeUndefined();
   });
 
