@@ -73,6 +73,9 @@ type Config struct {
 	LocalRoots []string
 	// SessionTTL is how long a login session lasts.
 	SessionTTL time.Duration
+	// LeaseTimeout is how stale a running operation's heartbeat must be before
+	// another worker takes it over.
+	LeaseTimeout time.Duration
 	// LogLevel is the minimum level of the server's own log.
 	LogLevel slog.Level
 	// LogFormat is "text" or "json".

@@ -74,6 +74,7 @@ func TestDefaults(t *testing.T) {
 		LogRetentionDays: 30,
 		LocalRoots:       []string{filepath.Join(dataDir, "archives")},
 		SessionTTL:       12 * time.Hour,
+		LeaseTimeout:     30 * time.Second,
 		LogLevel:         slog.LevelInfo,
 		LogFormat:        "text",
 	}
@@ -124,6 +125,7 @@ func fullEnv(t *testing.T) (map[string]string, Config) {
 		"COFFER_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7,::1, 2001:db8::1/32",
 		"COFFER_LOCAL_ROOTS":          "/srv/backups," + "/mnt/nas/" + string(os.PathListSeparator) + "/srv/backups",
 		"COFFER_SESSION_TTL":          "30m",
+		"COFFER_LEASE_TIMEOUT":        "45s",
 		"COFFER_LOG_LEVEL":            "DEBUG",
 		"COFFER_LOG_FORMAT":           "json",
 	}
@@ -149,10 +151,11 @@ func fullEnv(t *testing.T) (map[string]string, Config) {
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
 			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("2001:db8::/32"),
 		},
-		LocalRoots: []string{"/srv/backups", "/mnt/nas"},
-		SessionTTL: 30 * time.Minute,
-		LogLevel:   slog.LevelDebug,
-		LogFormat:  "json",
+		LocalRoots:   []string{"/srv/backups", "/mnt/nas"},
+		SessionTTL:   30 * time.Minute,
+		LeaseTimeout: 45 * time.Second,
+		LogLevel:     slog.LevelDebug,
+		LogFormat:    "json",
 	}
 	return env, want
 }
@@ -243,6 +246,7 @@ func TestFlagOverEnv(t *testing.T) {
 		TrustedProxies:     []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")},
 		LocalRoots:         []string{"/flag/root"},
 		SessionTTL:         2 * time.Hour,
+		LeaseTimeout:       45 * time.Second,
 		LogLevel:           slog.LevelError,
 		LogFormat:          "text",
 	}
@@ -372,6 +376,7 @@ func TestInvalidValues(t *testing.T) {
 		{"COFFER_LOCAL_ROOTS", ",,", "COFFER_LOCAL_ROOTS", "at least one"},
 		{"COFFER_SESSION_TTL", "forever", "COFFER_SESSION_TTL", `such as 12h or 90m, got "forever"`},
 		{"COFFER_SESSION_TTL", "30s", "COFFER_SESSION_TTL", "from 1m"},
+		{"COFFER_LEASE_TIMEOUT", "1s", "COFFER_LEASE_TIMEOUT", "from 2s to 10m"},
 		{"COFFER_SESSION_TTL", "10000h", "COFFER_SESSION_TTL", "to 8784h"},
 		{"COFFER_LOG_LEVEL", "verbose", "COFFER_LOG_LEVEL", "debug, info, warn or error"},
 		{"COFFER_LOG_FORMAT", "xml", "COFFER_LOG_FORMAT", "text or json"},

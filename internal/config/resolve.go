@@ -28,6 +28,7 @@ const (
 	DefaultGDriveAPIURL     = "https://www.googleapis.com/"
 	DefaultLogRetentionDays = 30
 	DefaultSessionTTL       = 12 * time.Hour
+	DefaultLeaseTimeout     = 30 * time.Second
 )
 
 // Limits on numeric settings.
@@ -126,6 +127,9 @@ func specs() []spec {
 		{Setting: Setting{Field: "SessionTTL", Env: "COFFER_SESSION_TTL", Flag: "session-ttl", Default: "12h",
 			Description: "How long a login session lasts, as a Go duration such as 12h or 90m."},
 			apply: applySessionTTL},
+		{Setting: Setting{Field: "LeaseTimeout", Env: "COFFER_LEASE_TIMEOUT", Flag: "lease-timeout", Default: "30s",
+			Description: "How long a running operation may go without a heartbeat before another worker continues it from its last checkpoint (2s to 10m)."},
+			apply: applyLeaseTimeout},
 		{Setting: Setting{Field: "LogLevel", Env: "COFFER_LOG_LEVEL", Flag: "log-level", Default: "info",
 			Description: "Server log level: debug, info, warn or error."},
 			apply: applyLogLevel},
@@ -561,6 +565,19 @@ func applySessionTTL(c *Config, in input) error {
 		return in.errorf("must be a duration from 1m to %s, such as 12h or 90m, got %q", strings.TrimSuffix(MaxSessionTTL.String(), "0m0s"), in.raw)
 	}
 	c.SessionTTL = d
+	return nil
+}
+
+func applyLeaseTimeout(c *Config, in input) error {
+	if !in.set() {
+		c.LeaseTimeout = DefaultLeaseTimeout
+		return nil
+	}
+	d, err := time.ParseDuration(in.raw)
+	if err != nil || d < 2*time.Second || d > 10*time.Minute {
+		return in.errorf("must be a duration from 2s to 10m, such as 30s, got %q", in.raw)
+	}
+	c.LeaseTimeout = d
 	return nil
 }
 
