@@ -218,6 +218,7 @@ func TestFlagOverEnv(t *testing.T) {
 		"--trusted-proxies", "172.16.0.0/12",
 		"--local-roots", "/flag/root",
 		"--session-ttl", "2h",
+		"--lease-timeout", "1m",
 		"--log-level", "error",
 		"--log-format", "text",
 	}
@@ -246,7 +247,7 @@ func TestFlagOverEnv(t *testing.T) {
 		TrustedProxies:     []netip.Prefix{netip.MustParsePrefix("172.16.0.0/12")},
 		LocalRoots:         []string{"/flag/root"},
 		SessionTTL:         2 * time.Hour,
-		LeaseTimeout:       45 * time.Second,
+		LeaseTimeout:       time.Minute,
 		LogLevel:           slog.LevelError,
 		LogFormat:          "text",
 	}
