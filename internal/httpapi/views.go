@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/store"
+)
+
+// emptyObject stands in for JSON documents that were never set.
+var emptyObject = json.RawMessage(`{}`)
+
+func orEmpty(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || string(raw) == "null" {
+		return emptyObject
+	}
+	return raw
+}
+
+// utc returns t in UTC, or nil.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// operationView is the API shape of a backup (DESIGN §5 "operation").
+type operationView struct {
+	ID                      int64           `json:"id"`
+	Status                  string          `json:"status"`
+	SourceConnectionID      int64           `json:"source_connection_id"`
+	DestinationConnectionID int64           `json:"destination_connection_id"`
+	Options                 json.RawMessage `json:"options"`
+	ArchivePath             string          `json:"archive_path"`
+	ArchiveSize             int64           `json:"archive_size"`
+	SHA256                  string          `json:"sha256"`
+	Progress                store.Progress  `json:"progress"`
+	ErrorMessage            string          `json:"error_message"`
+	StartedAt               *time.Time      `json:"started_at"`
+	CompletedAt             *time.Time      `json:"completed_at"`
+	CreatedAt               time.Time       `json:"created_at"`
+}
+
+func viewBackup(op *store.BackupOperation) *operationView {
+	return &operationView{
+		ID:                      op.ID,
+		Status:                  op.Status,
+		SourceConnectionID:      op.SourceConnectionID,
+		DestinationConnectionID: op.DestinationConnectionID,
+		Options:                 orEmpty(op.Options),
+		ArchivePath:             op.ArchivePath,
+		ArchiveSize:             op.ArchiveSize,
+		SHA256:                  op.SHA256,
+		Progress:                op.Progress,
+		ErrorMessage:            op.ErrorMessage,
+		StartedAt:               utc(op.StartedAt),
+		CompletedAt:             utc(op.CompletedAt),
+		CreatedAt:               op.CreatedAt.UTC(),
+	}
+}
+
+// restoreView is the API shape of a restore (DESIGN §5 "restore").
+type restoreView struct {
+	ID                      int64           `json:"id"`
+	Status                  string          `json:"status"`
+	BackupOperationID       int64           `json:"backup_operation_id"`
+	DestinationConnectionID int64           `json:"destination_connection_id"`
+	DestinationConfig       json.RawMessage `json:"destination_config"`
+	Progress                store.Progress  `json:"progress"`
+	ErrorMessage            string          `json:"error_message"`
+	StartedAt               *time.Time      `json:"started_at"`
+	CompletedAt             *time.Time      `json:"completed_at"`
+	CreatedAt               time.Time       `json:"created_at"`
+}
+
+func viewRestore(op *store.RestoreOperation) *restoreView {
+	return &restoreView{
+		ID:                      op.ID,
+		Status:                  op.Status,
+		BackupOperationID:       op.BackupOperationID,
+		DestinationConnectionID: op.DestinationConnectionID,
+		DestinationConfig:       orEmpty(op.DestinationConfig),
+		Progress:                op.Progress,
+		ErrorMessage:            op.ErrorMessage,
+		StartedAt:               utc(op.StartedAt),
+		CompletedAt:             utc(op.CompletedAt),
+		CreatedAt:               op.CreatedAt.UTC(),
+	}
+}
+
+// logView is the API shape of one log line.
+type logView struct {
+	ID        int64           `json:"id"`
+	Level     string          `json:"level"`
+	Message   string          `json:"message"`
+	Context   json.RawMessage `json:"context"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+func viewLog(l *store.JobLog) logView {
+	return logView{ID: l.ID, Level: l.Level, Message: l.Message, Context: orEmpty(l.Context), CreatedAt: l.CreatedAt.UTC()}
+}
+
+// listView is the API shape of a paged list.
+type listView[T any] struct {
+	Items   []T   `json:"items"`
+	Page    int   `json:"page"`
+	PerPage int   `json:"per_page"`
+	Total   int64 `json:"total"`
+}
