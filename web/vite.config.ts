@@ -36,5 +36,7 @@ export default defineConfig({
     setupFiles: ["./src/test/setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
     css: false,
+    // The machine is shared with Go test runs; typing tests can be slow there.
+    testTimeout: 20_000,
   },
 });

@@ -35,7 +35,7 @@ describe("BackupControls (backups)", () => {
 
   it("sends pause and resume at once", async () => {
     const onAction = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { rerender } = render(<BackupControls status="running" onAction={onAction} />);
     await user.click(screen.getByRole("button", { name: /pause/i }));
     expect(onAction).toHaveBeenLastCalledWith("pause");
@@ -46,7 +46,7 @@ describe("BackupControls (backups)", () => {
 
   it("asks before cancelling", async () => {
     const onAction = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<BackupControls status="running" onAction={onAction} />);
     await user.click(screen.getByRole("button", { name: /^cancel$/i }));
     expect(onAction).not.toHaveBeenCalled();

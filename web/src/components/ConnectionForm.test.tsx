@@ -28,7 +28,7 @@ async function pickType(user: ReturnType<typeof userEvent.setup>, label: string)
 describe("ConnectionForm: creating", () => {
   it("s3: sends every field, booleans as booleans, empty optionals left out", async () => {
     const onSubmit = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<ConnectionForm onSubmit={onSubmit} />);
     await user.type(screen.getByLabelText("Name"), "  media  ");
     await user.type(screen.getByLabelText(/Access key ID/), "AKIA1");
@@ -55,7 +55,7 @@ describe("ConnectionForm: creating", () => {
 
   it("mongodb: shows its own fields and requires the URI", async () => {
     const onSubmit = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<ConnectionForm onSubmit={onSubmit} />);
     await pickType(user, "MongoDB");
     expect(screen.queryByLabelText(/Bucket/)).toBeNull();
@@ -76,7 +76,7 @@ describe("ConnectionForm: creating", () => {
 
   it("google_drive: offers Connect Google Drive and needs only a folder", async () => {
     const onSubmit = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<ConnectionForm onSubmit={onSubmit} />);
     await pickType(user, "Google Drive");
     expect(screen.getByRole("link", { name: /Connect Google Drive/ })).toHaveAttribute("href", "/api/v1/oauth/google/start");
@@ -88,7 +88,7 @@ describe("ConnectionForm: creating", () => {
 
   it("local: a directory path", async () => {
     const onSubmit = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<ConnectionForm onSubmit={onSubmit} />);
     await pickType(user, "Local directory");
     expect(screen.queryByRole("link", { name: /Connect Google Drive/ })).toBeNull();
@@ -100,7 +100,7 @@ describe("ConnectionForm: creating", () => {
 
   it("checks the name and required s3 fields before sending", async () => {
     const onSubmit = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<ConnectionForm onSubmit={onSubmit} />);
     await user.click(screen.getByRole("button", { name: "Create connection" }));
     expect(onSubmit).not.toHaveBeenCalled();
@@ -150,7 +150,7 @@ describe("ConnectionForm: editing", () => {
 
   it("never shows a secret: the mask is a placeholder and is sent back unchanged", async () => {
     const onSubmit = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<ConnectionForm connection={s3} onSubmit={onSubmit} />);
     const secret = screen.getByLabelText(/Secret access key/);
     expect(secret).toHaveValue("");
@@ -168,7 +168,7 @@ describe("ConnectionForm: editing", () => {
 
   it("replaces a secret when a new one is typed", async () => {
     const onSubmit = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     render(<ConnectionForm connection={s3} onSubmit={onSubmit} />);
     await user.type(screen.getByLabelText(/Secret access key/), "n3w");
     await user.click(screen.getByRole("button", { name: "Save changes" }));
@@ -177,7 +177,7 @@ describe("ConnectionForm: editing", () => {
 
   it("offers Test and shows its result", async () => {
     const onTest = vi.fn();
-    const user = userEvent.setup();
+    const user = userEvent.setup({ delay: null });
     const { rerender } = render(<ConnectionForm connection={s3} onSubmit={() => {}} onTest={onTest} />);
     await user.click(screen.getByRole("button", { name: "Test connection" }));
     expect(onTest).toHaveBeenCalledOnce();
