@@ -60,7 +60,7 @@ export default function BackupDetailPage() {
       <PageHeader
         title={`Backup #${b.id}`}
         description={
-          <span className="flex items-center gap-2">
+          <span className="flex items-center gap-2" data-testid="page-status">
             <OperationStatusBadge status={b.status} />
             {nameOf(names, b.source_connection_id)} → {nameOf(names, b.destination_connection_id)}
           </span>

@@ -52,7 +52,7 @@ export default function RestoreDetailPage() {
       <PageHeader
         title={`Restore #${r.id}`}
         description={
-          <span className="flex items-center gap-2">
+          <span className="flex items-center gap-2" data-testid="page-status">
             <OperationStatusBadge status={r.status} />
             Backup #{r.backup_operation_id} → {nameOf(names, r.destination_connection_id)}
           </span>
