@@ -665,7 +665,7 @@ func TestObjectFromPAXErrors(t *testing.T) {
 	}
 }
 
-// TestTarWriterRecordsSurvive checks a plain GNU-style archive (no COFFER
+// TestPlainTarReads checks that a plain archive (no coffer
 // records, written by archive/tar with default options) reads fine.
 func TestPlainTarReads(t *testing.T) {
 	t.Parallel()
