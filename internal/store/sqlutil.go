@@ -267,7 +267,10 @@ type constraintError struct {
 	err  error
 }
 
+// Error returns the driver's message.
 func (e *constraintError) Error() string { return e.err.Error() }
+
+// Unwrap exposes both the sentinel and the driver error.
 func (e *constraintError) Unwrap() []error {
 	return []error{e.kind, e.err}
 }
@@ -342,11 +345,13 @@ type where struct {
 	args  []any
 }
 
+// add appends a condition and its arguments.
 func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 	w.args = append(w.args, args...)
 }
 
+// String is the clause, empty when there are no conditions.
 func (w *where) String() string {
 	if len(w.conds) == 0 {
 		return ""
