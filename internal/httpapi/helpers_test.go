@@ -97,12 +97,26 @@ type env struct {
 	logMu *sync.Mutex
 }
 
-type envOption func(*Deps, *timings)
+// envSetup is what an envOption may change before the server starts.
+type envSetup struct {
+	deps  *Deps
+	tm    *timings
+	cat   *store.Store
+	keys  *secret.Keyring
+	roots string
+}
 
-func withUI(ui fs.FS) envOption { return func(d *Deps, _ *timings) { d.UI = ui } }
+type envOption func(*envSetup)
+
+func withUI(ui fs.FS) envOption { return func(s *envSetup) { s.deps.UI = ui } }
 
 func withConfig(f func(*config.Config)) envOption {
-	return func(d *Deps, _ *timings) { f(&d.Config) }
+	return func(s *envSetup) { f(&s.deps.Config) }
+}
+
+// withOps replaces the refusing Operations with what build returns.
+func withOps(build func(cat *store.Store, keys *secret.Keyring, roots string) Operations) envOption {
+	return func(s *envSetup) { s.deps.Ops = build(s.cat, s.keys, s.roots) }
 }
 
 const testTTL = time.Hour
@@ -133,7 +147,7 @@ func newEnv(t *testing.T, cat *store.Store, opts ...envOption) *env {
 	}
 	tm := timings{pollInterval: 20 * time.Millisecond, heartbeatInterval: 100 * time.Millisecond, touchEvery: time.Minute}
 	for _, o := range opts {
-		o(&d, &tm)
+		o(&envSetup{deps: &d, tm: &tm, cat: cat, keys: keys, roots: roots})
 	}
 	h, err := newHandler(d, tm)
 	if err != nil {

@@ -149,6 +149,9 @@ func (s *server) streamLogs(w http.ResponseWriter, r *http.Request, kind string,
 	h.Set("Cache-Control", "no-cache, no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
 	if _, err := fmt.Fprint(w, "retry: 3000\n\n"); err != nil {
 		return nil
 	}
