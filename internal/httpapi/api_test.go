@@ -451,6 +451,7 @@ func TestUI(t *testing.T) {
 		t.Fatal("API 404 without a JSON error")
 	}
 	e.expect(e.do(cred{}, "GET", "/api/other", ""), http.StatusNotFound)
+	e.expect(e.do(cred{}, "GET", "/api", ""), http.StatusNotFound)
 
 	// Without a built UI, / explains how to build it.
 	bare := newEnv(t, nil, withUI(fstest.MapFS{".gitkeep": {}}))

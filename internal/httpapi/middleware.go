@@ -66,7 +66,7 @@ func (sr *statusRecorder) Flush() {
 // which may hold tokens), status, size, duration and client address.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := s.now()
+		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		status := rec.status
@@ -78,7 +78,7 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 			"path", r.URL.Path,
 			"status", status,
 			"bytes", rec.bytes,
-			"duration", s.now().Sub(start).Round(time.Microsecond),
+			"duration", time.Since(start).Round(time.Microsecond),
 			"ip", s.clientIP(r))
 	})
 }

@@ -253,9 +253,11 @@ func (s *server) mux() (*http.ServeMux, error) {
 			writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: fmt.Sprintf("%s is not allowed here; use %s.", r.Method, allow)})
 		})
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	apiNotFound := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "There is no API endpoint at this path."})
-	})
+	}
+	mux.HandleFunc("/api/", apiNotFound)
+	mux.HandleFunc("/api", apiNotFound)
 	ui, err := s.uiHandler()
 	if err != nil {
 		return nil, err
