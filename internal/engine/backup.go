@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/joblog"
@@ -33,6 +34,9 @@ type backupCheckpoint struct {
 	Archive     archive.State   `json:"archive"`
 	LastKey     string          `json:"last_key"`
 	Entries     int64           `json:"entries"`
+	// Progress is the progress at this checkpoint; a run that continues
+	// from here counts on from it (what a dead run read after it is not counted twice).
+	Progress store.Progress `json:"progress"`
 	// Final is set once the whole archive (manifest included) is written and
 	// only the last part remains to be completed.
 	Final *finalState `json:"final,omitempty"`
@@ -193,6 +197,9 @@ func (b *backupRun) run() error {
 			return fmt.Errorf("read the checkpoint of backup %d: %w", b.op.ID, err)
 		}
 	}
+	if b.cp.ArchiveName != "" {
+		b.progress = b.cp.Progress
+	}
 	if b.cp.Final != nil {
 		return b.complete(ctx)
 	}
@@ -212,11 +219,15 @@ func (b *backupRun) run() error {
 		}
 		b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
 			ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
+		if err := b.checkSpace(ctx, src); err != nil {
+			return err
+		}
 		b.up, err = dst.NewUpload(b.upCtx, b.cp.ArchiveName)
 		if err != nil {
 			return fmt.Errorf("start writing the archive to %s: %w", dst.Location(b.cp.ArchiveName), err)
 		}
 		b.pw = newPartWriter(b.upCtx, b.up, 1, nil)
+		b.pw.onPart = func() { b.e.crashPoint("mid-part") }
 		if b.aw, err = archive.NewWriter(b.pw, comp); err != nil {
 			return err
 		}
@@ -232,6 +243,7 @@ func (b *backupRun) run() error {
 			return fmt.Errorf("continue the upload of %s: %w", dst.Location(b.cp.ArchiveName), err)
 		}
 		b.pw = newPartWriter(b.upCtx, b.up, b.cp.NextPart, b.cp.Tail)
+		b.pw.onPart = func() { b.e.crashPoint("mid-part") }
 		if b.aw, err = archive.ResumeWriter(b.pw, b.cp.Archive); err != nil {
 			return err
 		}
@@ -243,6 +255,7 @@ func (b *backupRun) run() error {
 			"entries_done", b.cp.Entries, "bytes_uploaded", b.cp.Archive.CompressedBytes-int64(len(b.cp.Tail)))
 	}
 	defer b.pw.close()
+	defer b.aw.Abort() // frees the compressor's goroutines when the run stops early; a no-op after Finish
 	_ = dstConn
 	b.lastCP = e.now()
 	b.cpParts, _ = b.pw.uploaded()
@@ -253,9 +266,53 @@ func (b *backupRun) run() error {
 	return b.finish(ctx, srcConn)
 }
 
+// freeSpacer is a destination that knows its free space (a local directory).
+type freeSpacer interface {
+	FreeBytes() (int64, error)
+}
+
+// spaceFactor is how much smaller than the source the archive can plausibly
+// be: a destination with less than size/spaceFactor free clearly cannot
+// hold the backup, and the run fails before it starts.
+const spaceFactor = 4
+
+// checkSpace compares a destination's free space with the source's size
+// before a backup starts.
+func (b *backupRun) checkSpace(ctx context.Context, src connector.ObjectSource) error {
+	fs, ok := b.dst.(freeSpacer)
+	if !ok {
+		return nil
+	}
+	free, err := fs.FreeBytes()
+	if err != nil || free < 0 {
+		return nil
+	}
+	var size, count int64
+	err = src.List(ctx, "", func(page []connector.Object) error {
+		for _, o := range page {
+			size += o.Size
+		}
+		count += int64(len(page))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list the source to estimate its size: %w", err)
+	}
+	if free < size/spaceFactor {
+		return apperr.New(apperr.Invalid, "the destination has %s free but the source holds %s in %d objects; the archive cannot fit even if it compresses %d:1. Free space at the destination or choose another one",
+			humanBytes(free), humanBytes(size), count, spaceFactor)
+	}
+	if free < size {
+		b.lg.Warn(ctx, fmt.Sprintf("The destination has %s free and the source holds %s; the backup fits only if it compresses well.", humanBytes(free), humanBytes(size)))
+	} else {
+		b.lg.Info(ctx, fmt.Sprintf("Source holds %s in %d objects; the destination has %s free.", humanBytes(size), count, humanBytes(free)))
+	}
+	return nil
+}
+
 // copyObjects streams every object after the checkpoint into the archive.
 func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource) error {
-	f := newFetcher(ctx, b.upCtx, src, b.cp.LastKey, b.e.opt.FetchConcurrency, b.e.opt.SmallObject, b.lg)
+	f := newFetcher(ctx, b.upCtx, src, b.cp.LastKey, b.e.opt.FetchConcurrency, b.e.opt.SmallObject, b.lg, func() { b.e.crashPoint("listing") })
 	defer f.stop()
 	for {
 		if reason := b.r.stopReason(); reason != nil {
@@ -367,6 +424,7 @@ func (b *backupRun) checkpoint(ctx context.Context) error {
 	b.cp.Tail = b.pw.tail()
 	b.cp.Archive = st
 	b.progress.BytesWritten = b.aw.CompressedBytes()
+	b.cp.Progress = b.progress
 	data, err := json.Marshal(b.cp)
 	if err != nil {
 		return err
@@ -379,6 +437,7 @@ func (b *backupRun) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("save checkpoint: %w", err)
 	}
 	b.pending = b.pending[:0]
+	b.e.crashPoint("after-checkpoint")
 	b.lastCP = b.e.now()
 	b.lastSave = b.lastCP
 	b.cpParts, _ = b.pw.uploaded()
@@ -441,6 +500,7 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 	b.cp.NextPart = b.pw.next
 	b.cp.Tail = b.pw.tail()
 	b.progress.BytesWritten = total
+	b.cp.Progress = b.progress
 	data, err := json.Marshal(b.cp)
 	if err != nil {
 		return err
@@ -452,6 +512,7 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 		}
 		return fmt.Errorf("save the final checkpoint: %w", err)
 	}
+	b.e.crashPoint("finalize")
 	return b.complete(ctx)
 }
 
@@ -477,6 +538,7 @@ func (b *backupRun) complete(ctx context.Context) error {
 	if stored != fin.Size {
 		return fmt.Errorf("the destination holds %d bytes for %s but %d were written", stored, b.dst.Location(name), fin.Size)
 	}
+	b.e.crashPoint("completed-upload")
 	if err := b.dst.PutFile(b.upCtx, name+".sha256", []byte(archive.SidecarLine(fin.SHA256, path.Base(name)))); err != nil {
 		return fmt.Errorf("write the checksum file next to the archive: %w", err)
 	}

@@ -55,6 +55,12 @@ type Options struct {
 	Owner string
 	// Version is written into manifests.
 	Version string
+	// CrashAt, when set, is called at named points of a backup
+	// ("listing", "mid-part", "after-checkpoint", "finalize",
+	// "completed-upload") and of a restore ("restore-entry"). The crash
+	// tests use it to kill the process at exact places; it is nil in
+	// normal operation.
+	CrashAt func(point string)
 }
 
 // Engine starts, runs and controls operations. It implements queue.Runner
@@ -104,6 +110,12 @@ func New(cat store.Catalog, keys *secret.Keyring, q Enqueuer, opt Options, log *
 		log = slog.Default()
 	}
 	return &Engine{cat: cat, keys: keys, q: q, opt: opt, log: log, now: func() time.Time { return time.Now().UTC() }}
+}
+
+func (e *Engine) crashPoint(point string) {
+	if e.opt.CrashAt != nil {
+		e.opt.CrashAt(point)
+	}
 }
 
 // QueueHealthy reports whether the job queue answers.

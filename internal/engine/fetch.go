@@ -29,6 +29,7 @@ type fetcher struct {
 	src     connector.ObjectSource
 	small   int64
 	lg      *joblog.Logger
+	onPage  func()
 
 	cancel  context.CancelFunc
 	slots   chan *slot
@@ -44,9 +45,9 @@ type slot struct {
 	done chan fetched // buffered 1; nil for objects opened at their turn
 }
 
-func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger) *fetcher {
+func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func()) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, cancel: cancel,
+	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, cancel: cancel,
 		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency)}
 	f.wg.Add(1)
 	go f.list(after)
@@ -59,6 +60,9 @@ func (f *fetcher) list(after string) {
 	pages := 0
 	err := f.src.List(f.ctx, after, func(page []connector.Object) error {
 		pages++
+		if f.onPage != nil {
+			f.onPage()
+		}
 		n := f.nListed.Add(int64(len(page)))
 		if f.lg != nil {
 			f.lg.Info(f.ctx, fmt.Sprintf("Listed page %d of the source: %d objects (%d so far).", pages, len(page), n), "page", pages, "objects", len(page))

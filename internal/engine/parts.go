@@ -12,9 +12,10 @@ import (
 // and uploads them in the background, one at a time and in order, while the
 // next part fills. At most two parts and the filling buffer are in memory.
 type partWriter struct {
-	up   connector.Upload
-	next int    // number of the next part to cut
-	buf  []byte // written but not yet cut into a part (the checkpoint's tail)
+	up     connector.Upload
+	onPart func() // called before each part upload (fault injection in tests)
+	next   int    // number of the next part to cut
+	buf    []byte // written but not yet cut into a part (the checkpoint's tail)
 
 	ctx     context.Context
 	parts   chan part
@@ -45,6 +46,9 @@ func (p *partWriter) uploader() {
 		failed := p.err != nil
 		p.mu.Unlock()
 		if !failed {
+			if p.onPart != nil {
+				p.onPart()
+			}
 			if err := p.up.WritePart(p.ctx, pt.n, pt.data); err != nil {
 				p.mu.Lock()
 				p.err = fmt.Errorf("upload part %d: %w", pt.n, err)

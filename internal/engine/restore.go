@@ -188,6 +188,7 @@ func (rr *restoreRun) run() error {
 			seq++
 			continue // handled by an earlier run
 		}
+		rr.e.crashPoint("restore-entry")
 		if err := rr.restoreEntry(ctx, ar, ent, want, cfg, target); err != nil {
 			return err
 		}

@@ -1,0 +1,229 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/testutil/faultproxy"
+	"github.com/coffer-backup/coffer/internal/testutil/s3test"
+)
+
+// slowSource fills a bucket and returns a connection that reaches it through
+// a proxy adding latency, so a backup runs long enough to be paused.
+func slowSource(t *testing.T, e *env, srv *s3test.Server, n, size int, latency time.Duration) (int64, *faultproxy.Proxy, []object, int64) {
+	t.Helper()
+	cl := srv.Client(t)
+	bucket := srv.NewBucket(t)
+	var corpus []object
+	var total int64
+	for i := range n {
+		o := object{key: fmt.Sprintf("slow/%04d", i), data: randBytes(t, size)}
+		put(t, cl, bucket, o)
+		corpus = append(corpus, o)
+		total += int64(size)
+	}
+	proxy := faultproxy.New(t, srv.Endpoint, faultproxy.Options{Latency: latency})
+	cfg := srv.Config(bucket)
+	cfg.Endpoint = proxy.URL
+	return e.conn("slow-src", store.TypeS3, cfg), proxy, corpus, total
+}
+
+func waitProgress(t *testing.T, e *env, id int64, items int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		op, err := e.st.GetBackup(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op.Progress.ItemsDone >= items {
+			return
+		}
+		if op.Status != store.StatusRunning && op.Status != store.StatusPending {
+			t.Fatalf("backup is %s before reaching %d items: %s", op.Status, items, op.ErrorMessage)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("backup %d did not reach %d items", id, items)
+}
+
+func incompleteUploads(t *testing.T, cl *awss3.Client, bucket string) int {
+	t.Helper()
+	out, err := cl.ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Uploads)
+}
+
+// TestPauseResumeReadsNothingTwice pauses a running backup, checks it stops
+// within 15 s and stays still, resumes it and checks that every object was
+// fetched from the source exactly once and the archive restores identical.
+func TestPauseResumeReadsNothingTwice(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	src, proxy, corpus, total := slowSource(t, e, srv, 160, 128<<10, 15*time.Millisecond)
+	destBucket := srv.NewBucket(t)
+	dst := e.s3Conn("dest", destBucket)
+
+	id := startBackup(t, e, src, dst, "")
+	waitProgress(t, e, id, 50)
+	asked := time.Now()
+	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+		t.Fatal(err)
+	}
+	paused := e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	t.Logf("paused %s after the request at %d/%d objects, %d bytes read", time.Since(asked).Round(time.Millisecond),
+		paused.Progress.ItemsDone, len(corpus), paused.Progress.BytesRead)
+	if paused.Progress.ItemsDone >= int64(len(corpus)) {
+		t.Fatal("the backup finished before the pause took effect; make the source slower")
+	}
+	if incompleteUploads(t, srv.Client(t), destBucket) != 1 {
+		t.Fatal("a paused backup must keep its multipart upload")
+	}
+	time.Sleep(600 * time.Millisecond)
+	still, _ := e.st.GetBackup(context.Background(), id)
+	if still.Progress != paused.Progress || still.Status != store.StatusPaused {
+		t.Fatalf("progress moved while paused: %+v -> %+v", paused.Progress, still.Progress)
+	}
+	// Invalid transitions answer with a conflict.
+	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err == nil {
+		t.Fatal("pausing a paused backup succeeded")
+	}
+	requestsBefore := proxy.Requests()
+
+	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
+		t.Fatal(err)
+	}
+	done := e.waitBackup(id, store.StatusCompleted, 2*time.Minute)
+	if done.Progress.BytesRead != total || done.Progress.ItemsDone != int64(len(corpus)) {
+		t.Fatalf("bytes_read %d items %d, want exactly %d and %d (nothing read twice)", done.Progress.BytesRead, done.Progress.ItemsDone, total, len(corpus))
+	}
+	// After the resume: one listing request plus one GET per remaining object.
+	remaining := int64(len(corpus)) - paused.Progress.ItemsDone
+	if got := proxy.Requests() - requestsBefore; got > remaining+2 {
+		t.Fatalf("the resumed run made %d source requests for %d remaining objects: something was fetched again", got, remaining)
+	}
+	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err == nil {
+		t.Fatal("resuming a completed backup succeeded")
+	}
+	if n := incompleteUploads(t, srv.Client(t), destBucket); n != 0 {
+		t.Fatalf("%d incomplete multipart uploads after completion", n)
+	}
+	target := srv.NewBucket(t)
+	rid := startRestore(t, e, id, e.s3Conn("tgt", target), `{}`)
+	e.waitRestore(rid, store.StatusCompleted, time.Minute)
+	checkRestored(t, srv.Client(t), target, "", corpus)
+}
+
+// TestCancelLeavesNothing cancels a running and a paused backup: both end
+// cancelled with no multipart upload and no archive at the destination.
+func TestCancelLeavesNothing(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	src, _, _, _ := slowSource(t, e, srv, 120, 128<<10, 15*time.Millisecond)
+	cl := srv.Client(t)
+
+	for _, paused := range []bool{false, true} {
+		t.Run(fmt.Sprintf("paused=%v", paused), func(t *testing.T) {
+			bucket := srv.NewBucket(t)
+			id := startBackup(t, e, src, e.s3Conn(fmt.Sprintf("d-%v", paused), bucket), "")
+			waitProgress(t, e, id, 50)
+			if paused {
+				if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+					t.Fatal(err)
+				}
+				e.waitBackup(id, store.StatusPaused, 15*time.Second)
+			}
+			asked := time.Now()
+			if _, err := e.eng.CancelBackup(context.Background(), actor, id); err != nil {
+				t.Fatal(err)
+			}
+			e.waitBackup(id, store.StatusCancelled, 15*time.Second)
+			t.Logf("cancelled in %s", time.Since(asked).Round(time.Millisecond))
+			if n := incompleteUploads(t, cl, bucket); n != 0 {
+				t.Fatalf("%d incomplete multipart uploads after cancel", n)
+			}
+			list, err := cl.ListObjectsV2(context.Background(), &awss3.ListObjectsV2Input{Bucket: &bucket})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list.Contents) != 0 {
+				t.Fatalf("%d objects left at the destination after cancel", len(list.Contents))
+			}
+			if _, err := e.eng.CancelBackup(context.Background(), actor, id); err == nil {
+				t.Fatal("cancelling a cancelled backup succeeded")
+			}
+		})
+	}
+}
+
+// TestFaultyNetwork runs a backup and a restore through a proxy that answers
+// 503 or resets the connection on 5% of requests.
+func TestFaultyNetwork(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20})
+	cl := srv.Client(t)
+	bucket := srv.NewBucket(t)
+	var corpus []object
+	for i := range 150 {
+		o := object{key: fmt.Sprintf("f/%03d", i), data: randBytes(t, 1000+i*700)}
+		put(t, cl, bucket, o)
+		corpus = append(corpus, o)
+	}
+	big := object{key: "f/big", data: randBytes(t, 12<<20)}
+	put(t, cl, bucket, big)
+	corpus = append(corpus, big)
+
+	proxy := faultproxy.New(t, srv.Endpoint, faultproxy.Options{FailRate: 0.05, Seed: 7})
+	through := func(bucket string) any {
+		cfg := srv.Config(bucket)
+		cfg.Endpoint = proxy.URL
+		return cfg
+	}
+	src := e.conn("faulty-src", store.TypeS3, through(bucket))
+	dst := e.conn("faulty-dst", store.TypeS3, through(srv.NewBucket(t)))
+	id := startBackup(t, e, src, dst, "")
+	e.waitBackup(id, store.StatusCompleted, 2*time.Minute)
+	target := srv.NewBucket(t)
+	rid := startRestore(t, e, id, e.conn("faulty-tgt", store.TypeS3, through(target)), `{}`)
+	e.waitRestore(rid, store.StatusCompleted, 2*time.Minute)
+	checkRestored(t, cl, target, "", corpus)
+	t.Logf("%d requests through the proxy, %d faults (503 %d, reset %d, cut body %d)", proxy.Requests(), proxy.Faults(),
+		proxy.FaultsOf(faultproxy.Fault503), proxy.FaultsOf(faultproxy.FaultReset), proxy.FaultsOf(faultproxy.FaultCutBody))
+	if proxy.Faults() == 0 {
+		t.Fatal("the proxy injected no fault")
+	}
+}
+
+// TestLocalSpaceCheck fails early when the local destination clearly cannot hold the source.
+func TestValidationErrors(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{})
+	s3c := e.s3Conn("s3", srv.NewBucket(t))
+	loc := e.localConn("loc")
+	for _, tc := range []struct {
+		name string
+		req  engine.BackupRequest
+	}{
+		{"local as source", engine.BackupRequest{SourceConnectionID: loc, DestinationConnectionID: s3c}},
+		{"missing source", engine.BackupRequest{SourceConnectionID: 999, DestinationConnectionID: loc}},
+		{"no destination", engine.BackupRequest{SourceConnectionID: s3c}},
+		{"bad compression", engine.BackupRequest{SourceConnectionID: s3c, DestinationConnectionID: loc, Options: []byte(`{"compression":"lz4"}`)}},
+		{"unknown option", engine.BackupRequest{SourceConnectionID: s3c, DestinationConnectionID: loc, Options: []byte(`{"speed":1}`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.eng.StartBackup(context.Background(), actor, tc.req)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			t.Log(err)
+		})
+	}
+}
