@@ -5,6 +5,7 @@
 //      COFFER_E2E_S3_BUCKET, COFFER_E2E_LOCAL_DIR (a directory the server writes
 //      to and this process can read).
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { createBucket, env, filesUnder, gate, launch, listKeys, login, putObject, shot, waitForStatus } from "./lib.mjs";
@@ -27,20 +28,21 @@ test("backup S3 to a local dir with pause/resume, then restore into a new bucket
   if (!gate(t, NEEDS)) return;
   const run = `e2e${Date.now().toString(36)}`;
   const prefix = `${run}/`;
-  const objects = Number(process.env.COFFER_E2E_OBJECTS ?? 200);
-  const objectKB = Number(process.env.COFFER_E2E_OBJECT_KB ?? 64);
+  // Incompressible data, several 8 MiB archive parts, so the backup reaches a
+  // checkpoint (where a pause takes effect) before it finishes.
+  const objects = Number(process.env.COFFER_E2E_OBJECTS ?? 300);
+  const objectKB = Number(process.env.COFFER_E2E_OBJECT_KB ?? 1024);
   const restoreBucket = cfg.s3.restoreBucket || `${cfg.s3.bucket}-${run}`.toLowerCase().slice(0, 63);
 
   // Source data under a run-specific prefix, and an empty target bucket.
   await createBucket(cfg.s3, cfg.s3.bucket);
   const names = [];
-  const blob = "x".repeat(objectKB * 1024);
   for (let i = 0; i < objects; i += 16) {
     const batch = [];
     for (let j = i; j < Math.min(objects, i + 16); j++) {
       const name = `obj-${String(j).padStart(5, "0")}.txt`;
       names.push(name);
-      batch.push(putObject(cfg.s3, cfg.s3.bucket, `${prefix}${name}`, `${name}\n${blob}`));
+      batch.push(putObject(cfg.s3, cfg.s3.bucket, `${prefix}${name}`, randomBytes(objectKB * 1024)));
     }
     await Promise.all(batch);
   }
@@ -168,6 +170,9 @@ test("backup S3 to a local dir with pause/resume, then restore into a new bucket
     await shot(page, "40-dashboard-after");
 
     assert.deepEqual(b.consoleErrors, [], "no uncaught errors in the page");
+  } catch (err) {
+    await shot(b.page, `failure-flow`).catch(() => {});
+    throw err;
   } finally {
     await b.close();
   }

@@ -65,6 +65,9 @@ test("login, dashboard, theme, session expiry and sign out", { timeout: 120_000 
     await page.waitForURL(/\/login/);
 
     assert.deepEqual(b.consoleErrors, [], "no uncaught errors in the page");
+  } catch (err) {
+    await shot(b.page, `failure-smoke`).catch(() => {});
+    throw err;
   } finally {
     await b.close();
   }

@@ -15,9 +15,15 @@ export interface FormFieldProps {
 export function FormField({ id, label, error, help, required, children }: FormFieldProps) {
   return (
     <div className="grid gap-1.5">
-      <Label htmlFor={id} className={required ? "after:ml-0.5 after:text-destructive after:content-['*']" : undefined}>
-        {label}
-      </Label>
+      <div className="flex items-baseline gap-0.5">
+        <Label htmlFor={id}>{label}</Label>
+        {/* Outside the label so the field's accessible name stays "label"; inputs carry aria-required. */}
+        {required && (
+          <span className="text-sm text-destructive" aria-hidden="true">
+            *
+          </span>
+        )}
+      </div>
       {children}
       {help && !error && (
         <p id={`${id}-help`} className="text-xs text-muted-foreground">

@@ -176,6 +176,7 @@ export default function DashboardPage() {
             )}
             <div className="mt-3 flex flex-wrap gap-2 text-xs text-muted-foreground">
               <span>Restores:</span>
+              {restoreStatuses.every((s) => !d.restores_by_status[s]) && <span>none yet</span>}
               {restoreStatuses.map((s) =>
                 d.restores_by_status[s] ? (
                   <span key={s}>

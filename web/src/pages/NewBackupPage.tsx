@@ -84,6 +84,7 @@ export default function NewBackupPage() {
             <FormField id="backup-source" label="Source" error={err("source_connection_id")} required>
               <NativeSelect
                 id="backup-source"
+                aria-required
                 value={sourceId}
                 aria-invalid={err("source_connection_id") ? true : undefined}
                 aria-describedby={describedBy("backup-source", err("source_connection_id"), undefined)}
@@ -100,6 +101,7 @@ export default function NewBackupPage() {
             <FormField id="backup-destination" label="Destination" error={err("destination_connection_id")} required>
               <NativeSelect
                 id="backup-destination"
+                aria-required
                 value={destinationId}
                 aria-invalid={err("destination_connection_id") ? true : undefined}
                 aria-describedby={describedBy("backup-destination", err("destination_connection_id"), undefined)}

@@ -137,6 +137,7 @@ export default function NewRestorePage() {
             <FormField id="restore-target" label="Restore into" error={err("destination_connection_id")} required>
               <NativeSelect
                 id="restore-target"
+                aria-required
                 value={targetId}
                 aria-invalid={err("destination_connection_id") ? true : undefined}
                 aria-describedby={describedBy("restore-target", err("destination_connection_id"), undefined)}
