@@ -13,7 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/auth"
@@ -102,11 +105,19 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		}
 	}
 
-	q, err := queue.New(ctx, st, queue.Options{DatabaseURL: databaseURL(cfg), Workers: cfg.Workers, Logger: log})
+	q, err := queue.New(ctx, st, queue.Options{
+		DatabaseURL:  databaseURL(cfg),
+		Workers:      cfg.Workers,
+		ReapInterval: min(10*time.Second, cfg.LeaseTimeout/2),
+		Logger:       log,
+	})
 	if err != nil {
 		return err
 	}
 	eng := engine.New(st, keys, q, engine.Options{
+		LeaseTimeout: cfg.LeaseTimeout,
+		Heartbeat:    min(2*time.Second, cfg.LeaseTimeout/5),
+		CrashAt:      crashHook(os.Getenv("COFFER_TEST_CRASH_AT")),
 		LocalRoots:   cfg.LocalRoots,
 		LogRetention: time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
 		Version:      version.Version,
@@ -188,6 +199,36 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	_ = srv.Shutdown(sctx)
 	stopQueue()
 	return nil
+}
+
+// crashHook returns the engine's crash hook for the crash tests: with
+// COFFER_TEST_CRASH_AT=point:n the process kills itself with SIGKILL the
+// n-th time it reaches point. It is never set in normal operation.
+func crashHook(spec string) func(string) {
+	point, nth, ok := strings.Cut(spec, ":")
+	if spec == "" || !ok {
+		return nil
+	}
+	want, err := strconv.Atoi(nth)
+	if err != nil || want < 1 {
+		return nil
+	}
+	var mu sync.Mutex
+	seen := 0
+	return func(p string) {
+		if p != point {
+			return
+		}
+		mu.Lock()
+		seen++
+		hit := seen == want
+		mu.Unlock()
+		if hit {
+			fmt.Fprintf(os.Stderr, "COFFER_TEST_CRASH_AT: killing the process at %s #%d\n", p, want)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
 }
 
 // bootstrapAdmin creates the first admin from COFFER_ADMIN_EMAIL when no user
