@@ -1,7 +1,6 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Archive, HardDriveDownload, LayoutDashboard, LogOut, Plug, RotateCcw } from "lucide-react";
-import { NavLink, Outlet, useNavigate } from "react-router";
-import { Navigate, useLocation } from "react-router";
+import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { loginPath, useMe } from "@/api/auth";
 import { isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
