@@ -18,6 +18,16 @@ import { connectionNames, nameOf } from "@/lib/connections";
 import { isTerminal, type OperationAction } from "@/lib/status";
 import { formatDate } from "@/lib/utils";
 
+const CONFIG_LABELS: Record<string, string> = {
+  bucket: "Bucket",
+  prefix: "Key prefix",
+  include_prefix: "Only keys starting with",
+  overwrite: "Overwrite existing objects",
+  database: "Database",
+  collections: "Collections",
+  drop: "Drop collections first",
+};
+
 /** RestoreDetailPage shows one restore: metadata, live progress, cancel and its log. */
 export default function RestoreDetailPage() {
   const id = Number(useParams().id);
@@ -94,7 +104,7 @@ export default function RestoreDetailPage() {
             </MetaItem>
             <MetaItem label="Target">{nameOf(names, r.destination_connection_id)}</MetaItem>
             {Object.entries(cfg).map(([k, v]) => (
-              <MetaItem key={k} label={k}>
+              <MetaItem key={k} label={CONFIG_LABELS[k] ?? k}>
                 {Array.isArray(v) ? v.join(", ") || "—" : typeof v === "boolean" ? (v ? "yes" : "no") : String(v ?? "—")}
               </MetaItem>
             ))}

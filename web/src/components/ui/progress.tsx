@@ -21,7 +21,7 @@ export function Progress({ value, label, className }: ProgressProps) {
     >
       <div
         className={cn(
-          "h-full bg-primary transition-[width] duration-500",
+          "h-full bg-primary transition-[width] duration-300",
           clamped === null && "w-1/3 animate-pulse",
         )}
         style={clamped === null ? undefined : { width: `${clamped}%` }}
