@@ -1,0 +1,279 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// DefaultBatchSize is the cursor batch size Scan uses when given none.
+const DefaultBatchSize = 1000
+
+// scanRetries is how many times Scan reopens its cursor after a transient
+// failure (or a cursor the server timed out) without progress in between.
+const scanRetries = 3
+
+// Measure is the first pass over db.coll: it finds the largest _id now
+// (upTo) and the exact number of documents and of raw BSON bytes with
+// _id <= upTo, so the engine can declare the archive entry's size before
+// Scan streams it. An empty collection gives 0, 0 and a zero upTo.
+//
+// Documents inserted below upTo or deleted between Measure and Scan change
+// what Scan returns; the engine must compare the counts it streams.
+func (c *Client) Measure(ctx context.Context, db, coll string) (docs, bytes int64, upTo bson.RawValue, err error) {
+	col := c.mc.Database(db).Collection(coll)
+	what := fmt.Sprintf("read collection %s.%s", db, coll)
+	top, err := col.FindOne(ctx, bson.D{},
+		options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, 0, bson.RawValue{}, nil
+	}
+	if err != nil {
+		return 0, 0, bson.RawValue{}, c.explain(err, what)
+	}
+	id, err := top.LookupErr("_id")
+	if err != nil {
+		return 0, 0, bson.RawValue{}, fmt.Errorf("measuring %s.%s: a document has no _id", db, coll)
+	}
+	upTo = bson.RawValue{Type: id.Type, Value: append([]byte(nil), id.Value...)}
+
+	filter, empty := rangeFilter(bson.RawValue{}, upTo)
+	if empty {
+		return 0, 0, upTo, nil
+	}
+	docs, bytes, err = c.measureAggregate(ctx, col, filter)
+	if err == nil {
+		return docs, bytes, upTo, nil
+	}
+	var sse mongo.ServerError
+	if !errors.As(err, &sse) || IsTransient(err) {
+		return 0, 0, bson.RawValue{}, c.explain(err, what)
+	}
+	// The server cannot sum $bsonSize (FerretDB, old MongoDB): count on this side.
+	docs, bytes = 0, 0
+	err = c.Scan(ctx, db, coll, bson.RawValue{}, upTo, DefaultBatchSize, func(doc bson.Raw) error {
+		docs++
+		bytes += int64(len(doc))
+		return nil
+	})
+	if err != nil {
+		return 0, 0, bson.RawValue{}, err
+	}
+	return docs, bytes, upTo, nil
+}
+
+// measureAggregate counts and sums document sizes on the server.
+func (c *Client) measureAggregate(ctx context.Context, col *mongo.Collection, filter bson.D) (docs, bytes int64, err error) {
+	pipeline := mongo.Pipeline{
+		{{Key: "$match", Value: filter}},
+		{{Key: "$group", Value: bson.D{
+			{Key: "_id", Value: nil},
+			{Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}},
+			{Key: "b", Value: bson.D{{Key: "$sum", Value: bson.D{{Key: "$bsonSize", Value: "$$ROOT"}}}}},
+		}}},
+	}
+	cur, err := col.Aggregate(ctx, pipeline)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cur.Close(context.WithoutCancel(ctx)) //nolint:errcheck // read-only cursor
+	if !cur.Next(ctx) {
+		if err := cur.Err(); err != nil {
+			return 0, 0, err
+		}
+		return 0, 0, nil
+	}
+	n, okN := cur.Current.Lookup("n").AsInt64OK()
+	b, okB := cur.Current.Lookup("b").AsInt64OK()
+	if !okN || !okB {
+		return 0, 0, mongo.CommandError{Code: 2, Message: "unexpected $group result"}
+	}
+	return n, b, nil
+}
+
+// Scan streams the raw documents of db.coll with after < _id <= upTo in
+// ascending _id order (BSON order across types, as MongoDB sorts), through
+// one batched cursor (batchSize documents per round trip, DefaultBatchSize
+// when <= 0), calling fn for each. A zero after means from the start; a zero
+// upTo means nothing to scan. doc is only valid until fn returns: copy it to
+// keep it. fn's error stops the scan and is returned as is.
+//
+// When the cursor dies (a network error, or the server timed it out while fn
+// was slow) Scan reopens it after the last _id handed to fn, so no document
+// is given twice and none is skipped.
+func (c *Client) Scan(ctx context.Context, db, coll string, after, upTo bson.RawValue, batchSize int32, fn func(doc bson.Raw) error) error {
+	if upTo.Type == 0 {
+		return nil
+	}
+	if batchSize <= 0 {
+		batchSize = DefaultBatchSize
+	}
+	col := c.mc.Database(db).Collection(coll)
+	what := fmt.Sprintf("read collection %s.%s", db, coll)
+	last := after
+	var lastBuf []byte
+	failures := 0
+	for {
+		filter, empty := rangeFilter(last, upTo)
+		if empty {
+			return nil
+		}
+		progressed := false
+		err := func() error {
+			cur, err := col.Find(ctx, filter,
+				options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(batchSize))
+			if err != nil {
+				return err
+			}
+			defer cur.Close(context.WithoutCancel(ctx)) //nolint:errcheck // read-only cursor
+			for cur.Next(ctx) {
+				doc := cur.Current
+				id, err := doc.LookupErr("_id")
+				if err != nil {
+					return &fnError{fmt.Errorf("reading %s.%s: a document has no _id", db, coll)}
+				}
+				if err := fn(doc); err != nil {
+					return &fnError{err}
+				}
+				lastBuf = append(lastBuf[:0], id.Value...)
+				last = bson.RawValue{Type: id.Type, Value: lastBuf}
+				progressed = true
+			}
+			return cur.Err()
+		}()
+		if err == nil {
+			return nil
+		}
+		var fe *fnError
+		if errors.As(err, &fe) {
+			return fe.err
+		}
+		if ctx.Err() != nil {
+			return c.explain(err, what)
+		}
+		if progressed {
+			failures = 0
+			// lastBuf is reused by the next cursor: give the filter its own copy.
+			last = bson.RawValue{Type: last.Type, Value: append([]byte(nil), last.Value...)}
+			lastBuf = nil
+		}
+		if !(isCursorNotFound(err) || IsTransient(err)) || failures >= scanRetries {
+			return c.explain(err, what)
+		}
+		failures++
+		select {
+		case <-ctx.Done():
+			return c.explain(ctx.Err(), what)
+		case <-time.After(time.Duration(failures) * 500 * time.Millisecond):
+		}
+	}
+}
+
+// fnError carries the callback's own error out of the cursor loop untouched.
+type fnError struct{ err error }
+
+func (e *fnError) Error() string { return e.err.Error() }
+
+func isCursorNotFound(err error) bool {
+	var sse mongo.ServerError
+	return errors.As(err, &sse) && sse.HasErrorCode(43)
+}
+
+// typeBracket is the rank of a BSON type in MongoDB's comparison order.
+// Query operators ($gt, $lte...) only match values of the same bracket as
+// their operand, while sorting orders all brackets, so a range over _id
+// values of several types needs one branch per bracket.
+func typeBracket(t bson.Type) int {
+	switch t {
+	case bson.TypeMinKey:
+		return 0
+	case bson.TypeNull, bson.TypeUndefined:
+		return 1
+	case bson.TypeDouble, bson.TypeInt32, bson.TypeInt64, bson.TypeDecimal128:
+		return 2
+	case bson.TypeString, bson.TypeSymbol:
+		return 3
+	case bson.TypeEmbeddedDocument:
+		return 4
+	case bson.TypeArray:
+		return 5
+	case bson.TypeBinary:
+		return 6
+	case bson.TypeObjectID:
+		return 7
+	case bson.TypeBoolean:
+		return 8
+	case bson.TypeDateTime:
+		return 9
+	case bson.TypeTimestamp:
+		return 10
+	case bson.TypeRegex:
+		return 11
+	case bson.TypeDBPointer:
+		return 12
+	case bson.TypeJavaScript:
+		return 13
+	case bson.TypeCodeWithScope:
+		return 14
+	case bson.TypeMaxKey:
+		return 15
+	}
+	return -1
+}
+
+// bracketTypes are the $type codes of each bracket.
+var bracketTypes = [...][]int32{
+	{-1}, {10, 6}, {1, 16, 18, 19}, {2, 14}, {3}, {4}, {5}, {7}, {8}, {9}, {17}, {11}, {12}, {13}, {15}, {127},
+}
+
+// typesBetween returns the $type codes of the brackets strictly between lo
+// and hi.
+func typesBetween(lo, hi int) []int32 {
+	var out []int32
+	for b := lo + 1; b < hi && b < len(bracketTypes); b++ {
+		out = append(out, bracketTypes[b]...)
+	}
+	return out
+}
+
+// rangeFilter builds the query for after < _id <= upTo in BSON order. A zero
+// after means no lower bound. empty is true when no _id can be in the range.
+func rangeFilter(after, upTo bson.RawValue) (filter bson.D, empty bool) {
+	hiB := typeBracket(upTo.Type)
+	loB := -1 // no lower bound: every bracket from the first counts
+	if after.Type != 0 {
+		loB = typeBracket(after.Type)
+	}
+	if hiB < 0 || (after.Type != 0 && loB < 0) {
+		// Unknown types: fall back to plain comparison operators.
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: upTo}}}}, false
+	}
+	const minB, maxB = 0, 15
+	if after.Type != 0 && loB == hiB {
+		if loB == minB || loB == maxB {
+			return nil, true // a single possible value, not above itself
+		}
+		return bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: upTo}}}}, false
+	}
+	var or bson.A
+	if after.Type != 0 && loB != minB { // nothing of the MinKey bracket is above MinKey
+		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}})
+	}
+	if mid := typesBetween(loB, hiB); len(mid) > 0 {
+		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: mid}}}})
+	}
+	if hiB == maxB { // $lte MaxKey would match everything
+		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: 127}}}})
+	} else {
+		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$lte", Value: upTo}}}})
+	}
+	if len(or) == 1 {
+		return or[0].(bson.D), false
+	}
+	return bson.D{{Key: "$or", Value: or}}, false
+}
