@@ -360,7 +360,7 @@ type reader struct {
 }
 
 func (r *reader) open() error {
-	call := r.c.svc.Files.Get(r.id).SupportsAllDrives(true).AcknowledgeAbuse(false)
+	call := r.c.svc.Files.Get(r.id).SupportsAllDrives(true)
 	call.Header().Set("Range", fmt.Sprintf("bytes=%d-", r.pos))
 	resp, err := call.Context(r.ctx).Download()
 	if err != nil {

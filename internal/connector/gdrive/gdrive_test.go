@@ -593,11 +593,14 @@ func TestRetries(t *testing.T) {
 	if _, err := c.Check(ctx); err != nil {
 		t.Fatalf("Check after two 503s: %v", err)
 	}
-	b.srv.FailNext(2, http.StatusTooManyRequests)
+	b.srv.FailNextUploads(2, http.StatusTooManyRequests)
 	if err := c.PutFile(ctx, "r/x.txt", []byte("x")); err != nil {
 		t.Fatalf("PutFile after two 429s: %v", err)
 	}
-	b.srv.FailNext(2, http.StatusServiceUnavailable)
+	if got := readAll(t, c, "r/x.txt", 0); string(got) != "x" {
+		t.Fatalf("read %q after retried PutFile", got)
+	}
+	b.srv.FailNextUploads(2, http.StatusServiceUnavailable)
 	up, err := c.NewUpload(ctx, "r/up.tar.gz")
 	if err != nil {
 		t.Fatalf("NewUpload after two 503s: %v", err)
@@ -620,6 +623,15 @@ func TestRetries(t *testing.T) {
 	}
 	if _, err := up.Complete(ctx, nil); err != nil {
 		t.Fatal(err)
+	}
+	var failed int
+	for _, r := range b.srv.Requests() {
+		if r.Status == http.StatusServiceUnavailable || r.Status == http.StatusTooManyRequests {
+			failed++
+		}
+	}
+	if failed != 2+2+2+2+3+3 {
+		t.Fatalf("%d requests failed by injection, want 14", failed)
 	}
 }
 

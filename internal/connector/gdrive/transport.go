@@ -39,6 +39,9 @@ func (t *tokens) token(ctx context.Context) (*oauth2.Token, error) {
 		if errors.As(err, &re) && (re.ErrorCode == "invalid_grant" || re.ErrorCode == "unauthorized_client") {
 			return nil, fmt.Errorf("%w (the token endpoint answered %s)", ErrReauth, re.ErrorCode)
 		}
+		if errors.As(err, &re) && re.ErrorCode == "invalid_client" {
+			return nil, fmt.Errorf("Google refused the server's OAuth client; check COFFER_GDRIVE_CLIENT_ID and COFFER_GDRIVE_CLIENT_SECRET: %w", err)
+		}
 		return nil, fmt.Errorf("getting a Google access token failed: %w", err)
 	}
 	if tok.RefreshToken == "" && t.cur != nil {
@@ -75,11 +78,11 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
+	a.tokens.refused(used)
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return resp, nil // cannot be sent again
 	}
 	drain(resp)
-	a.tokens.refused(used)
 	resp, _, err = a.send(req, true)
 	return resp, err
 }

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -349,7 +350,11 @@ func (u *upload) send(ctx context.Context, off int64, data []byte, total int64) 
 	req.Header.Set("X-GUploader-No-308", "yes")
 	resp, err := u.c.raw.Do(req)
 	if err != nil {
-		return 0, nil, err
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the session URI is a capability; keep it out of messages
+		}
+		return 0, nil, fmt.Errorf("sending to the Google Drive upload session failed: %w", err)
 	}
 	defer drain(resp)
 	incomplete := resp.StatusCode == http.StatusPermanentRedirect ||

@@ -130,9 +130,7 @@ type Server struct {
 	refresh    map[string]bool
 	codes      map[string]string // authorization code -> redirect_uri
 	accounts   map[string]serviceAccount
-	failStatus int
-	failCount  int
-	failChunks int // like failCount, for session requests only
+	failures   []failRule
 	loseChunk  bool
 	cutAfter   int64 // -1: no cut
 	quotaLimit int64 // -1: unlimited
@@ -216,20 +214,52 @@ func (s *Server) TokenRequests() int {
 	return s.tokenCalls
 }
 
+// failRule fails the next n requests that match.
+type failRule struct {
+	n, status int
+	match     func(r *http.Request, session bool) bool
+}
+
 // FailNext answers the next n API and upload requests with status (503,
 // 429, ...) without acting on them.
 func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failCount, s.failStatus = n, status
+	s.addFailure(n, status, func(*http.Request, bool) bool { return true })
 }
 
 // FailNextChunks answers the next n requests to upload session URIs
 // (chunks and status queries) with status, leaving other requests alone.
 func (s *Server) FailNextChunks(n, status int) {
+	s.addFailure(n, status, func(_ *http.Request, session bool) bool { return session })
+}
+
+// FailNextUploads answers the next n requests under /upload/ that are not
+// session requests (multipart uploads, session starts) with status.
+func (s *Server) FailNextUploads(n, status int) {
+	s.addFailure(n, status, func(r *http.Request, session bool) bool {
+		return !session && strings.HasPrefix(r.URL.Path, "/upload/")
+	})
+}
+
+func (s *Server) addFailure(n, status int, match func(*http.Request, bool) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.failChunks, s.failStatus = n, status
+	s.failures = append(s.failures, failRule{n: n, status: status, match: match})
+}
+
+// injectedFailureLocked returns the status to fail r with, or 0.
+func (s *Server) injectedFailureLocked(r *http.Request, session bool) int {
+	for i := range s.failures {
+		f := &s.failures[i]
+		if f.n > 0 && f.match(r, session) {
+			f.n--
+			status := f.status
+			if f.n == 0 {
+				s.failures = slices.Delete(s.failures, i, i+1)
+			}
+			return status
+		}
+	}
+	return 0
 }
 
 // LoseNextChunkResponse makes the next upload chunk be stored but its
@@ -485,14 +515,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	if s.failCount > 0 || (session && s.failChunks > 0) {
-		if session && s.failChunks > 0 {
-			s.failChunks--
-		} else {
-			s.failCount--
-		}
-		status := s.failStatus
-		s.mu.Unlock()
+	status := s.injectedFailureLocked(r, session)
+	s.mu.Unlock()
+	if status != 0 {
 		_, _ = io.Copy(io.Discard, r.Body)
 		reason := "backendError"
 		if status == http.StatusTooManyRequests {
@@ -501,7 +526,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		apiError(rec, status, reason, "Injected failure; try again.")
 		return
 	}
-	s.mu.Unlock()
 
 	p := r.URL.Path
 	switch {
