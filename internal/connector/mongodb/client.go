@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -28,6 +29,10 @@ type Client struct {
 	hosts  string   // host list for messages (no credentials)
 	secret []string // the password as typed and unescaped, hidden from error texts
 	mc     *mongo.Client
+
+	// basicTypes is set once the server refused a $type code: range
+	// queries then name only the types every server knows.
+	basicTypes atomic.Bool
 }
 
 // checkTimeout bounds how long Check waits for a server.
@@ -219,6 +224,10 @@ func (c *Client) Collections(ctx context.Context, db string) ([]Collection, erro
 // indexes lists the index specifications of db.coll as the server gives them.
 func (c *Client) indexes(ctx context.Context, db, coll string) ([]bson.Raw, error) {
 	cur, err := c.mc.Database(db).Collection(coll).Indexes().List(ctx)
+	var sse mongo.ServerError
+	if errors.As(err, &sse) && sse.HasErrorCode(26) { // NamespaceNotFound: no collection, no indexes
+		return []bson.Raw{}, nil
+	}
 	if err != nil {
 		return nil, c.explain(err, fmt.Sprintf("list the indexes of %s.%s", db, coll))
 	}

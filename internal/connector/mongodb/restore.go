@@ -103,12 +103,23 @@ func isDuplicateCode(code int) bool {
 
 // CreateIndexes recreates coll's indexes on db.<coll.Name> with their names
 // and every option (unique, sparse, partialFilterExpression, collation,
-// expireAfterSeconds...), except the automatic _id_ index and the obsolete
-// ns field, which names the source database. Existing identical indexes are
-// left as they are. Views have no indexes and are skipped.
+// expireAfterSeconds...), except the automatic _id_ index, the obsolete ns
+// field (it names the source database) and the index format version v,
+// which the target server chooses (not every server accepts it, and v:0 is
+// no longer supported). Existing identical indexes are left as they are.
+// Views have no indexes and are skipped.
 func (c *Client) CreateIndexes(ctx context.Context, db string, coll Collection) error {
 	if coll.Type == "view" {
 		return nil
+	}
+	existing, err := c.indexes(ctx, db, coll.Name)
+	if err != nil {
+		return err
+	}
+	have := map[string]bson.RawValue{}
+	for _, ix := range existing {
+		name, _ := ix.Lookup("name").StringValueOK()
+		have[name] = ix.Lookup("key")
 	}
 	var specs bson.A
 	for i, idx := range coll.Indexes {
@@ -116,13 +127,20 @@ func (c *Client) CreateIndexes(ctx context.Context, db string, coll Collection) 
 		if name == "_id_" {
 			continue
 		}
+		if key, ok := have[name]; ok {
+			if key.Equal(idx.Lookup("key")) {
+				continue // already there (a re-run without drop)
+			}
+			return apperr.New(apperr.Conflict,
+				"%s.%s already has an index named %q on other keys; drop it, or restore with the drop option.", db, coll.Name, name)
+		}
 		elems, err := idx.Elements()
 		if err != nil {
 			return fmt.Errorf("recreating the indexes of %s.%s: index %d is not valid BSON: %w", db, coll.Name, i, err)
 		}
 		spec := bson.D{}
 		for _, e := range elems {
-			if e.Key() == "ns" {
+			if e.Key() == "ns" || e.Key() == "v" {
 				continue
 			}
 			spec = append(spec, bson.E{Key: e.Key(), Value: e.Value()})

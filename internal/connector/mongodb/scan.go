@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -42,11 +44,15 @@ func (c *Client) Measure(ctx context.Context, db, coll string) (docs, bytes int6
 	}
 	upTo = bson.RawValue{Type: id.Type, Value: append([]byte(nil), id.Value...)}
 
-	filter, empty := rangeFilter(bson.RawValue{}, upTo)
+	filter, empty := rangeFilter(bson.RawValue{}, upTo, c.basicTypes.Load())
 	if empty {
 		return 0, 0, upTo, nil
 	}
 	docs, bytes, err = c.measureAggregate(ctx, col, filter)
+	if isTypeUnsupported(err) && !c.basicTypes.Swap(true) {
+		filter, _ = rangeFilter(bson.RawValue{}, upTo, true)
+		docs, bytes, err = c.measureAggregate(ctx, col, filter)
+	}
 	if err == nil {
 		return docs, bytes, upTo, nil
 	}
@@ -119,7 +125,7 @@ func (c *Client) Scan(ctx context.Context, db, coll string, after, upTo bson.Raw
 	var lastBuf []byte
 	failures := 0
 	for {
-		filter, empty := rangeFilter(last, upTo)
+		filter, empty := rangeFilter(last, upTo, c.basicTypes.Load())
 		if empty {
 			return nil
 		}
@@ -155,6 +161,9 @@ func (c *Client) Scan(ctx context.Context, db, coll string, after, upTo bson.Raw
 		}
 		if ctx.Err() != nil {
 			return c.explain(err, what)
+		}
+		if !progressed && isTypeUnsupported(err) && !c.basicTypes.Swap(true) {
+			continue // the server knows fewer types; ask again without the others
 		}
 		if progressed {
 			failures = 0
@@ -231,19 +240,39 @@ var bracketTypes = [...][]int32{
 	{-1}, {10, 6}, {1, 16, 18, 19}, {2, 14}, {3}, {4}, {5}, {7}, {8}, {9}, {17}, {11}, {12}, {13}, {15}, {127},
 }
 
+// basicTypes are the $type codes every MongoDB-compatible server knows. A
+// server that refuses the others (FerretDB has no MinKey, MaxKey,
+// Decimal128, Undefined, DBPointer, JavaScript or Symbol) cannot store such
+// values either, so leaving them out of its queries loses nothing.
+var basicTypes = []int32{1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 16, 17, 18}
+
 // typesBetween returns the $type codes of the brackets strictly between lo
-// and hi.
-func typesBetween(lo, hi int) []int32 {
+// and hi (only basicTypes when basic is set).
+func typesBetween(lo, hi int, basic bool) []int32 {
 	var out []int32
 	for b := lo + 1; b < hi && b < len(bracketTypes); b++ {
-		out = append(out, bracketTypes[b]...)
+		for _, code := range bracketTypes[b] {
+			if !basic || slices.Contains(basicTypes, code) {
+				out = append(out, code)
+			}
+		}
 	}
 	return out
 }
 
+// isTypeUnsupported reports whether the server refused a $type code.
+func isTypeUnsupported(err error) bool {
+	var ce mongo.CommandError
+	if !errors.As(err, &ce) || !(ce.Code == 238 || ce.Code == 2 || ce.Code == 14) {
+		return false
+	}
+	msg := strings.ToLower(ce.Message)
+	return strings.Contains(msg, "type code") || strings.Contains(msg, "type name alias") || strings.Contains(msg, "$type")
+}
+
 // rangeFilter builds the query for after < _id <= upTo in BSON order. A zero
 // after means no lower bound. empty is true when no _id can be in the range.
-func rangeFilter(after, upTo bson.RawValue) (filter bson.D, empty bool) {
+func rangeFilter(after, upTo bson.RawValue, basic bool) (filter bson.D, empty bool) {
 	hiB := typeBracket(upTo.Type)
 	loB := -1 // no lower bound: every bracket from the first counts
 	if after.Type != 0 {
@@ -264,7 +293,7 @@ func rangeFilter(after, upTo bson.RawValue) (filter bson.D, empty bool) {
 	if after.Type != 0 && loB != minB { // nothing of the MinKey bracket is above MinKey
 		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}})
 	}
-	if mid := typesBetween(loB, hiB); len(mid) > 0 {
+	if mid := typesBetween(loB, hiB, basic); len(mid) > 0 {
 		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: mid}}}})
 	}
 	if hiB == maxB { // $lte MaxKey would match everything
