@@ -521,15 +521,17 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 func (b *backupRun) complete(ctx context.Context) error {
 	fin := b.cp.Final
 	name := b.cp.ArchiveName
-	if b.up == nil {
-		up, err := b.dst.ResumeUpload(b.upCtx, b.cp.Upload)
-		if err != nil {
-			return fmt.Errorf("continue the upload of %s: %w", b.dst.Location(name), err)
-		}
-		b.up = up
-	}
+	// A run that died after completing the upload left the archive in place:
+	// only the sidecar and the catalog remain to be written.
 	stored, err := b.dst.Size(b.upCtx, name)
 	if err != nil || stored != fin.Size {
+		if b.up == nil {
+			up, err := b.dst.ResumeUpload(b.upCtx, b.cp.Upload)
+			if err != nil {
+				return fmt.Errorf("continue the upload of %s: %w", b.dst.Location(name), err)
+			}
+			b.up = up
+		}
 		stored, err = b.up.Complete(b.upCtx, b.cp.Tail)
 		if err != nil {
 			return fmt.Errorf("complete the archive at %s: %w", b.dst.Location(name), err)
