@@ -344,7 +344,7 @@ func (c *Client) explain(err error, what string) error {
 	case isTLSError(err, lower):
 		return apperr.Wrap(apperr.Unavailable, herr,
 			"The TLS connection to MongoDB at %s failed (%s). Check the tls options and certificate files in the URI, and that the server expects TLS.", c.hosts, tlsReason(err, lower))
-	case isDNSError(err):
+	case isDNSError(err), strings.Contains(lower, "no such host"):
 		return apperr.Wrap(apperr.Unavailable, herr,
 			"The MongoDB host name in %s could not be resolved. Check the host in the connection URI.", c.hosts)
 	case errors.Is(err, context.DeadlineExceeded) && !strings.Contains(lower, "server selection"):

@@ -485,6 +485,7 @@ func TestCheckUnreachableHidesPassword(t *testing.T) {
 			t.Fatalf("Check of %s succeeded", mongodb.Redact(uri))
 		}
 		msg := err.Error()
+		t.Log(msg)
 		if strings.Contains(msg, password) {
 			t.Fatalf("the error shows the password: %s", msg)
 		}
