@@ -106,10 +106,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	}
 
 	q, err := queue.New(ctx, st, queue.Options{
-		DatabaseURL:  databaseURL(cfg),
-		Workers:      cfg.Workers,
-		ReapInterval: min(10*time.Second, cfg.LeaseTimeout/2),
-		Logger:       log,
+		DatabaseURL: databaseURL(cfg),
+		Workers:     cfg.Workers,
+		Logger:      log,
 	})
 	if err != nil {
 		return err
@@ -126,6 +125,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
+	go eng.RunReaper(ctx, min(10*time.Second, cfg.LeaseTimeout/2))
 	stopQueue := func() {
 		// Running operations stop at a checkpoint and continue after the restart.
 		sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

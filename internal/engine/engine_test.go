@@ -51,7 +51,7 @@ func newEnv(t *testing.T, s3srv *s3test.Server, opt engine.Options) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	q, err := queue.New(ctx, st, queue.Options{DatabaseURL: st.URL(), Workers: 2, ReapInterval: time.Second, Logger: log})
+	q, err := queue.New(ctx, st, queue.Options{DatabaseURL: st.URL(), Workers: 2, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/queue"
@@ -15,8 +16,6 @@ import (
 // Maintain runs one periodic housekeeping task (queue.Task*).
 func (e *Engine) Maintain(ctx context.Context, task string) error {
 	switch task {
-	case queue.TaskReap:
-		return e.reap(ctx)
 	case queue.TaskSweep:
 		return e.sweep(ctx)
 	case queue.TaskLogs:
@@ -36,7 +35,10 @@ func (e *Engine) Maintain(ctx context.Context, task string) error {
 }
 
 // reap hands operations whose worker stopped heartbeating (killed, lost its
-// host) to a new job, which continues from the last checkpoint.
+// host) to a new job, which continues from the last checkpoint. It first
+// takes the lease itself and gives it back: that fences out the old worker
+// (should it only have been cut off) and restarts the staleness clock, so
+// the operation is not handed out again while its new job waits for a worker.
 func (e *Engine) reap(ctx context.Context) error {
 	before := e.now().Add(-e.opt.LeaseTimeout)
 	for _, kind := range []string{store.KindBackup, store.KindRestore} {
@@ -45,7 +47,14 @@ func (e *Engine) reap(ctx context.Context) error {
 			return fmt.Errorf("find stale %s operations: %w", kind, err)
 		}
 		for _, id := range ids {
-			err := e.cat.InTx(ctx, func(tx *sql.Tx) error {
+			token, err := e.cat.AcquireLease(ctx, kind, id, "reaper:"+e.opt.Owner, e.now(), e.opt.LeaseTimeout)
+			if err != nil {
+				continue // another process got there first
+			}
+			if err := e.cat.ReleaseLease(ctx, kind, id, token); err != nil {
+				continue
+			}
+			err = e.cat.InTx(ctx, func(tx *sql.Tx) error {
 				if kind == store.KindBackup {
 					return e.q.InsertBackupTx(ctx, tx, id)
 				}
@@ -58,6 +67,24 @@ func (e *Engine) reap(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// RunReaper looks for operations whose worker died every interval until ctx
+// ends. Every worker process runs it (not only the queue's elected leader),
+// so a dead worker's operation moves on within about LeaseTimeout + interval.
+func (e *Engine) RunReaper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := e.reap(ctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("looking for stale operations", "err", err)
+			}
+		}
+	}
 }
 
 // sweep removes partial uploads that belong to no operation that could still

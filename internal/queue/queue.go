@@ -30,7 +30,6 @@ const (
 
 // Maintenance tasks run periodically by the elected leader.
 const (
-	TaskReap     = "reap"     // re-enqueue operations whose worker stopped heartbeating
 	TaskSweep    = "sweep"    // remove partial uploads of operations that no longer run
 	TaskLogs     = "logs"     // delete job logs past the retention period
 	TaskSessions = "sessions" // delete expired login sessions
@@ -74,8 +73,6 @@ type Options struct {
 	// Workers is how many operations this process runs at once; 0 makes an
 	// insert-only queue (no workers, no maintenance).
 	Workers int
-	// ReapInterval is how often stale operations are looked for (default 10 s).
-	ReapInterval time.Duration
 	// SweepInterval is how often leftovers are swept (default 1 h).
 	SweepInterval time.Duration
 	// ID names this process among River's clients (default: River's own).
@@ -94,9 +91,6 @@ type Queue struct {
 
 // New builds the queue. Call SetRunner before Start.
 func New(ctx context.Context, cat store.Catalog, opts Options) (*Queue, error) {
-	if opts.ReapInterval <= 0 {
-		opts.ReapInterval = 10 * time.Second
-	}
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Hour
 	}
@@ -124,7 +118,6 @@ func New(ctx context.Context, cat store.Catalog, opts Options) (*Queue, error) {
 			QueueMaintenance: {MaxWorkers: 1},
 		}
 		cfg.PeriodicJobs = []*river.PeriodicJob{
-			periodic(opts.ReapInterval, TaskReap),
 			periodic(opts.SweepInterval, TaskSweep),
 			periodic(6*time.Hour, TaskLogs),
 			periodic(time.Hour, TaskSessions),
