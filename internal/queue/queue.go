@@ -132,8 +132,7 @@ func New(ctx context.Context, cat store.Catalog, opts Options) (*Queue, error) {
 		}
 		q.client, err = river.NewClient(riverdatabasesql.NewWithPgxListener(cat.DB(), q.listener), cfg)
 	} else {
-		path := strings.TrimPrefix(opts.DatabaseURL, "sqlite:")
-		q.riverDB, err = sql.Open("sqlite", store.SQLiteDSN(path))
+		q.riverDB, err = sql.Open("sqlite", store.SQLiteDSN(store.SQLitePath(opts.DatabaseURL)))
 		if err != nil {
 			return nil, fmt.Errorf("open the job queue's SQLite pool: %w", err)
 		}
