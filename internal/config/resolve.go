@@ -92,7 +92,7 @@ func specs() []spec {
 			Description: "Backups and restores one process runs at once (1 to 64)."},
 			apply: applyWorkers},
 		{Setting: Setting{Field: "AdminEmail", Env: "COFFER_ADMIN_EMAIL", Flag: "admin-email",
-			Description: "E-mail of the first admin, created on first start when no user exists; set together with the password."},
+			Description: "E-mail of the first admin, created on first start when no user exists; without a password one is generated and printed once."},
 			apply: applyAdminEmail},
 		{Setting: Setting{Field: "AdminPassword", Env: "COFFER_ADMIN_PASSWORD", Flag: "admin-password-file", Secret: true,
 			Description: "Password of the first admin (at least 8 characters); the flag names a file holding the value."},
