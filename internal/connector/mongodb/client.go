@@ -33,6 +33,9 @@ type Client struct {
 	// basicTypes is set once the server refused a $type code: range
 	// queries then name only the types every server knows.
 	basicTypes atomic.Bool
+	// noBSONSize is set once the server refused to sum $bsonSize: Measure
+	// then counts on this side.
+	noBSONSize atomic.Bool
 }
 
 // checkTimeout bounds how long Check waits for a server.

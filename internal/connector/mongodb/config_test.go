@@ -191,16 +191,16 @@ func TestExplainServerErrors(t *testing.T) {
 func TestRangeFilter(t *testing.T) {
 	t.Parallel()
 	// Same bracket: a plain, fully indexable range.
-	f, empty := rangeFilter(mustValue(t, int32(1)), mustValue(t, int64(9)), false)
+	f, empty := rangeFilter(mustValue(t, int32(1)), false, mustValue(t, int64(9)), false)
 	if empty || len(f) != 1 || f[0].Key != "_id" {
 		t.Fatalf("same-bracket filter = %v", f)
 	}
 	// Nothing is above MaxKey, and MinKey is a single value.
-	if _, empty := rangeFilter(mustValue(t, bson.MaxKey{}), mustValue(t, bson.MaxKey{}), false); !empty {
+	if _, empty := rangeFilter(mustValue(t, bson.MaxKey{}), false, mustValue(t, bson.MaxKey{}), false); !empty {
 		t.Error("(MaxKey, MaxKey] is not empty")
 	}
 	// Across brackets: one $or branch per part.
-	f, _ = rangeFilter(mustValue(t, "s"), mustValue(t, true), false)
+	f, _ = rangeFilter(mustValue(t, "s"), false, mustValue(t, true), false)
 	if f[0].Key != "$or" {
 		t.Fatalf("cross-bracket filter = %v", f)
 	}
@@ -211,7 +211,7 @@ func TestRangeFilter(t *testing.T) {
 		}
 	}
 	// Basic mode leaves out MinKey/MaxKey/Decimal128 codes.
-	f, _ = rangeFilter(mustValue(t, nil), mustValue(t, "x"), true)
+	f, _ = rangeFilter(mustValue(t, nil), true, mustValue(t, "x"), true)
 	if s := fmt.Sprint(f); strings.Contains(s, "-1") || strings.Contains(s, "19") {
 		t.Errorf("basic filter %s names codes the server refused", s)
 	}

@@ -30,35 +30,38 @@ const scanRetries = 3
 func (c *Client) Measure(ctx context.Context, db, coll string) (docs, bytes int64, upTo bson.RawValue, err error) {
 	col := c.mc.Database(db).Collection(coll)
 	what := fmt.Sprintf("read collection %s.%s", db, coll)
-	top, err := col.FindOne(ctx, bson.D{},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Raw()
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, 0, bson.RawValue{}, nil
-	}
+	upTo, err = c.edgeID(ctx, col, -1)
 	if err != nil {
 		return 0, 0, bson.RawValue{}, c.explain(err, what)
 	}
-	id, err := top.LookupErr("_id")
-	if err != nil {
-		return 0, 0, bson.RawValue{}, fmt.Errorf("measuring %s.%s: a document has no _id", db, coll)
+	if upTo.Type == 0 {
+		return 0, 0, bson.RawValue{}, nil
 	}
-	upTo = bson.RawValue{Type: id.Type, Value: append([]byte(nil), id.Value...)}
-
-	filter, empty := rangeFilter(bson.RawValue{}, upTo, c.basicTypes.Load())
+	first, err := c.edgeID(ctx, col, 1)
+	if err != nil {
+		return 0, 0, bson.RawValue{}, c.explain(err, what)
+	}
+	if first.Type == 0 { // emptied meanwhile
+		return 0, 0, upTo, nil
+	}
+	filter, empty := rangeFilter(first, true, upTo, c.basicTypes.Load())
 	if empty {
 		return 0, 0, upTo, nil
 	}
-	docs, bytes, err = c.measureAggregate(ctx, col, filter)
-	if isTypeUnsupported(err) && !c.basicTypes.Swap(true) {
-		filter, _ = rangeFilter(bson.RawValue{}, upTo, true)
+	if !c.noBSONSize.Load() {
 		docs, bytes, err = c.measureAggregate(ctx, col, filter)
-	}
-	if err == nil {
-		return docs, bytes, upTo, nil
-	}
-	var sse mongo.ServerError
-	if !errors.As(err, &sse) || IsTransient(err) {
-		return 0, 0, bson.RawValue{}, c.explain(err, what)
+		if isTypeUnsupported(err) && !c.basicTypes.Swap(true) {
+			filter, _ = rangeFilter(first, true, upTo, true)
+			docs, bytes, err = c.measureAggregate(ctx, col, filter)
+		}
+		if err == nil {
+			return docs, bytes, upTo, nil
+		}
+		var sse mongo.ServerError
+		if !errors.As(err, &sse) || IsTransient(err) {
+			return 0, 0, bson.RawValue{}, c.explain(err, what)
+		}
+		c.noBSONSize.Store(true)
 	}
 	// The server cannot sum $bsonSize (FerretDB, old MongoDB): count on this side.
 	docs, bytes = 0, 0
@@ -121,11 +124,23 @@ func (c *Client) Scan(ctx context.Context, db, coll string, after, upTo bson.Raw
 	}
 	col := c.mc.Database(db).Collection(coll)
 	what := fmt.Sprintf("read collection %s.%s", db, coll)
-	last := after
+	last, inclusive := after, false
+	if after.Type == 0 {
+		// From the start: from the smallest _id, so a collection of one
+		// type gets a plain range query.
+		first, err := c.edgeID(ctx, col, 1)
+		if err != nil {
+			return c.explain(err, what)
+		}
+		if first.Type == 0 {
+			return nil
+		}
+		last, inclusive = first, true
+	}
 	var lastBuf []byte
 	failures := 0
 	for {
-		filter, empty := rangeFilter(last, upTo, c.basicTypes.Load())
+		filter, empty := rangeFilter(last, inclusive, upTo, c.basicTypes.Load())
 		if empty {
 			return nil
 		}
@@ -147,7 +162,7 @@ func (c *Client) Scan(ctx context.Context, db, coll string, after, upTo bson.Raw
 					return &fnError{err}
 				}
 				lastBuf = append(lastBuf[:0], id.Value...)
-				last = bson.RawValue{Type: id.Type, Value: lastBuf}
+				last, inclusive = bson.RawValue{Type: id.Type, Value: lastBuf}, false
 				progressed = true
 			}
 			return cur.Err()
@@ -270,39 +285,71 @@ func isTypeUnsupported(err error) bool {
 	return strings.Contains(msg, "type code") || strings.Contains(msg, "type name alias") || strings.Contains(msg, "$type")
 }
 
-// rangeFilter builds the query for after < _id <= upTo in BSON order. A zero
-// after means no lower bound. empty is true when no _id can be in the range.
-func rangeFilter(after, upTo bson.RawValue, basic bool) (filter bson.D, empty bool) {
-	hiB := typeBracket(upTo.Type)
-	loB := -1 // no lower bound: every bracket from the first counts
-	if after.Type != 0 {
-		loB = typeBracket(after.Type)
-	}
-	if hiB < 0 || (after.Type != 0 && loB < 0) {
-		// Unknown types: fall back to plain comparison operators.
-		return bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: upTo}}}}, false
-	}
+// rangeFilter builds the query for lo < _id <= upTo (lo <= _id <= upTo when
+// loInclusive) in BSON order. empty is true when no _id can be in the range.
+// When both bounds are of one type bracket (the usual case: all ObjectIDs)
+// it is a plain range on _id; otherwise an $or of the part of lo's bracket
+// above lo, the brackets in between (by $type) and the part of upTo's
+// bracket up to upTo.
+func rangeFilter(lo bson.RawValue, loInclusive bool, upTo bson.RawValue, basic bool) (filter bson.D, empty bool) {
 	const minB, maxB = 0, 15
-	if after.Type != 0 && loB == hiB {
-		if loB == minB || loB == maxB {
-			return nil, true // a single possible value, not above itself
+	loB, hiB := typeBracket(lo.Type), typeBracket(upTo.Type)
+	gt := "$gt"
+	if loInclusive {
+		gt = "$gte"
+	}
+	idRange := func(ops ...bson.E) bson.D { return bson.D{{Key: "_id", Value: bson.D(ops)}} }
+	switch {
+	case loB < 0 || hiB < 0 || loB > hiB:
+		if loB >= 0 && hiB >= 0 {
+			return nil, true
 		}
-		return bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}, {Key: "$lte", Value: upTo}}}}, false
+		// Types this code does not know: plain comparison operators.
+		return idRange(bson.E{Key: gt, Value: lo}, bson.E{Key: "$lte", Value: upTo}), false
+	case loB == hiB && (loB == minB || loB == maxB):
+		// MinKey and MaxKey are single values ($gte MinKey would match everything).
+		if !loInclusive {
+			return nil, true
+		}
+		return idRange(bson.E{Key: "$type", Value: bracketTypes[loB][0]}), false
+	case loB == hiB:
+		return idRange(bson.E{Key: gt, Value: lo}, bson.E{Key: "$lte", Value: upTo}), false
 	}
 	var or bson.A
-	if after.Type != 0 && loB != minB { // nothing of the MinKey bracket is above MinKey
-		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}})
+	switch {
+	case loB == minB && loInclusive:
+		or = append(or, idRange(bson.E{Key: "$type", Value: int32(-1)}))
+	case loB != minB:
+		or = append(or, idRange(bson.E{Key: gt, Value: lo}))
 	}
 	if mid := typesBetween(loB, hiB, basic); len(mid) > 0 {
-		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: mid}}}})
+		or = append(or, idRange(bson.E{Key: "$type", Value: mid}))
 	}
 	if hiB == maxB { // $lte MaxKey would match everything
-		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$type", Value: 127}}}})
+		or = append(or, idRange(bson.E{Key: "$type", Value: int32(127)}))
 	} else {
-		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$lte", Value: upTo}}}})
+		or = append(or, idRange(bson.E{Key: "$lte", Value: upTo}))
 	}
 	if len(or) == 1 {
 		return or[0].(bson.D), false
 	}
 	return bson.D{{Key: "$or", Value: or}}, false
+}
+
+// edgeID returns the smallest (dir 1) or largest (dir -1) _id of col, or a
+// zero value when the collection is empty. The value is a copy.
+func (c *Client) edgeID(ctx context.Context, col *mongo.Collection, dir int32) (bson.RawValue, error) {
+	doc, err := col.FindOne(ctx, bson.D{},
+		options.FindOne().SetSort(bson.D{{Key: "_id", Value: dir}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return bson.RawValue{}, nil
+	}
+	if err != nil {
+		return bson.RawValue{}, err
+	}
+	id, err := doc.LookupErr("_id")
+	if err != nil {
+		return bson.RawValue{}, fmt.Errorf("a document of %s has no _id", col.Name())
+	}
+	return bson.RawValue{Type: id.Type, Value: append([]byte(nil), id.Value...)}, nil
 }
