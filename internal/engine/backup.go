@@ -15,6 +15,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -110,10 +111,9 @@ func (e *Engine) settleBackup(r *run, b *backupRun, lg *joblog.Logger, runErr er
 		return nil
 	case errors.Is(reason, errCancelRequested):
 		e.discardBackup(ctx, b, lg)
-		if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning, store.StatusPending, store.StatusPaused}, store.StatusCancelled); err != nil {
-			return fmt.Errorf("mark backup %d cancelled: %w", id, err)
+		if err := e.finish(ctx, store.KindBackup, id, store.StatusCancelled, ""); err != nil {
+			return err
 		}
-		e.markDone(ctx, store.KindBackup, id, "")
 		lg.Info(ctx, "Backup cancelled; the partial archive was removed from the destination.")
 		return nil
 	case errors.Is(reason, context.Canceled):
@@ -124,13 +124,12 @@ func (e *Engine) settleBackup(r *run, b *backupRun, lg *joblog.Logger, runErr er
 		lg.Info(ctx, "Worker stopping: backup saved at a checkpoint and will continue on the next worker.")
 		return queue.Stopping()
 	}
+	if errors.Is(runErr, gdrive.ErrReauth) {
+		e.markReauth(ctx, b.op.DestinationConnectionID)
+	}
 	msg := userMessage(runErr)
 	lg.Error(ctx, "Backup failed: "+msg)
-	if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning, store.StatusPending}, store.StatusFailed); err != nil {
-		return fmt.Errorf("mark backup %d failed: %w", id, err)
-	}
-	e.markDone(ctx, store.KindBackup, id, msg)
-	return nil
+	return e.finish(ctx, store.KindBackup, id, store.StatusFailed, msg)
 }
 
 // discardBackup aborts the upload of a cancelled backup and forgets its entries.
@@ -271,6 +270,11 @@ type freeSpacer interface {
 	FreeBytes() (int64, error)
 }
 
+// quotaSpacer is a destination whose free space is a remote quota (Google Drive).
+type quotaSpacer interface {
+	FreeBytesCtx(ctx context.Context) (int64, error)
+}
+
 // spaceFactor is how much smaller than the source the archive can plausibly
 // be: a destination with less than size/spaceFactor free clearly cannot
 // hold the backup, and the run fails before it starts.
@@ -279,16 +283,25 @@ const spaceFactor = 4
 // checkSpace compares a destination's free space with the source's size
 // before a backup starts.
 func (b *backupRun) checkSpace(ctx context.Context, src connector.ObjectSource) error {
-	fs, ok := b.dst.(freeSpacer)
-	if !ok {
-		return nil
+	var free int64 = -1
+	switch d := b.dst.(type) {
+	case freeSpacer:
+		n, err := d.FreeBytes()
+		if err == nil {
+			free = n
+		}
+	case quotaSpacer:
+		n, err := d.FreeBytesCtx(ctx)
+		if err != nil {
+			return fmt.Errorf("read the destination's storage quota: %w", err)
+		}
+		free = n
 	}
-	free, err := fs.FreeBytes()
-	if err != nil || free < 0 {
-		return nil
+	if free < 0 {
+		return nil // unknown or unlimited
 	}
 	var size, count int64
-	err = src.List(ctx, "", func(page []connector.Object) error {
+	err := src.List(ctx, "", func(page []connector.Object) error {
 		for _, o := range page {
 			size += o.Size
 		}

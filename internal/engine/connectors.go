@@ -2,10 +2,15 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/connector/local"
 	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -74,8 +79,18 @@ func (e *Engine) openDestination(ctx context.Context, id int64) (*store.Connecti
 			return c, nil, fmt.Errorf("open the local directory of %q: %w", c.Name, err)
 		}
 		return c, d, nil
+	case store.TypeGoogleDrive:
+		var cfg gdrive.Config
+		if err := decodeCreds(c, plain, &cfg); err != nil {
+			return c, nil, err
+		}
+		cl, err := gdrive.New(ctx, cfg, gdrive.Options{OAuth: e.opt.GDrive, OnToken: e.saveDriveToken(c.ID)})
+		if err != nil {
+			return c, nil, fmt.Errorf("connect to Google Drive for %q: %w", c.Name, err)
+		}
+		return c, driveDestination{cl}, nil
 	default:
-		return c, nil, apperr.New(apperr.Invalid, "archives cannot be stored on %s connections yet", c.Type)
+		return c, nil, apperr.New(apperr.Invalid, "archives cannot be stored on %s connections", c.Type)
 	}
 }
 
@@ -100,4 +115,54 @@ func firstReason(fields map[string]string) string {
 		return k + " " + v
 	}
 	return "invalid"
+}
+
+// driveDestination adapts the Drive client's context-taking FreeBytes to the
+// engine's space check.
+type driveDestination struct{ *gdrive.Client }
+
+func (d driveDestination) FreeBytesCtx(ctx context.Context) (int64, error) {
+	return d.Client.FreeBytes(ctx)
+}
+
+// saveDriveToken returns the callback that stores a refreshed OAuth token of
+// connection id, sealed, so the next process starts from it.
+func (e *Engine) saveDriveToken(id int64) func(*oauth2.Token) {
+	return func(tok *oauth2.Token) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, plain, err := e.connection(ctx, id)
+		if err != nil {
+			e.log.Warn("save refreshed Google Drive token", "connection", id, "err", err)
+			return
+		}
+		var cfg gdrive.Config
+		if err := json.Unmarshal(plain, &cfg); err != nil {
+			return
+		}
+		cfg.AccessToken, cfg.Expiry = tok.AccessToken, tok.Expiry
+		if tok.RefreshToken != "" {
+			cfg.RefreshToken = tok.RefreshToken
+		}
+		data, err := json.Marshal(cfg)
+		if err != nil {
+			return
+		}
+		if c.Credentials, err = e.keys.Seal(data); err != nil {
+			return
+		}
+		if err := e.cat.UpdateConnection(ctx, c); err != nil {
+			e.log.Warn("save refreshed Google Drive token", "connection", id, "err", err)
+		}
+	}
+}
+
+// markReauth flags a connection whose OAuth grant was revoked or expired.
+func (e *Engine) markReauth(ctx context.Context, id int64) {
+	c, err := e.cat.GetConnection(ctx, id)
+	if err != nil {
+		return
+	}
+	c.NeedsReauth = true
+	_ = e.cat.UpdateConnection(ctx, c)
 }

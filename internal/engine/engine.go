@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -45,6 +46,8 @@ type Options struct {
 	// S3MinPartSize and S3MaxParts override the S3 destination's part rules (tests).
 	S3MinPartSize int64
 	S3MaxParts    int
+	// GDrive is the Google OAuth client and endpoints for google_drive connections.
+	GDrive gdrive.OAuth
 	// LocalRoots confines local destinations (COFFER_LOCAL_ROOTS).
 	LocalRoots []string
 	// LogRetention is how long job logs are kept (default 30 days).

@@ -74,10 +74,9 @@ func (e *Engine) RunRestore(ctx context.Context, id int64) error {
 		lg.Warn(bg, "Another worker took this restore over; this worker stopped.")
 		return nil
 	case errors.Is(reason, errCancelRequested):
-		if _, err := e.cat.TransitionRestore(bg, nil, id, []string{store.StatusRunning, store.StatusPending}, store.StatusCancelled); err != nil {
-			return fmt.Errorf("mark restore %d cancelled: %w", id, err)
+		if err := e.finish(bg, store.KindRestore, id, store.StatusCancelled, ""); err != nil {
+			return err
 		}
-		e.markDone(bg, store.KindRestore, id, "")
 		lg.Info(bg, fmt.Sprintf("Restore cancelled after %d objects; objects already written stay in place.", rr.cp.Written))
 		return nil
 	case errors.Is(reason, context.Canceled):
@@ -90,11 +89,7 @@ func (e *Engine) RunRestore(ctx context.Context, id int64) error {
 	}
 	msg := userMessage(runErr)
 	lg.Error(bg, "Restore failed: "+msg)
-	if _, err := e.cat.TransitionRestore(bg, nil, id, []string{store.StatusRunning, store.StatusPending}, store.StatusFailed); err != nil {
-		return fmt.Errorf("mark restore %d failed: %w", id, err)
-	}
-	e.markDone(bg, store.KindRestore, id, msg)
-	return nil
+	return e.finish(bg, store.KindRestore, id, store.StatusFailed, msg)
 }
 
 type restoreRun struct {

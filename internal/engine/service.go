@@ -10,6 +10,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -264,6 +265,34 @@ func (e *Engine) CancelRestore(ctx context.Context, actor Actor, id int64) (*sto
 	return op, nil
 }
 
+// finish records the final status of an operation this worker runs, with
+// its end time and error message, in one write (the lease holder is the
+// only writer of a running operation's status).
+func (e *Engine) finish(ctx context.Context, kind string, id int64, status, msg string) error {
+	now := e.now()
+	switch kind {
+	case store.KindBackup:
+		op, err := e.cat.GetBackup(ctx, id)
+		if err != nil {
+			return fmt.Errorf("load backup %d: %w", id, err)
+		}
+		op.Status, op.ErrorMessage, op.CompletedAt, op.RequestedAction = status, msg, &now, store.RequestNone
+		if err := e.cat.UpdateBackup(ctx, op); err != nil {
+			return fmt.Errorf("mark backup %d %s: %w", id, status, err)
+		}
+	case store.KindRestore:
+		op, err := e.cat.GetRestore(ctx, id)
+		if err != nil {
+			return fmt.Errorf("load restore %d: %w", id, err)
+		}
+		op.Status, op.ErrorMessage, op.CompletedAt, op.RequestedAction = status, msg, &now, store.RequestNone
+		if err := e.cat.UpdateRestore(ctx, op); err != nil {
+			return fmt.Errorf("mark restore %d %s: %w", id, status, err)
+		}
+	}
+	return nil
+}
+
 // markDone records the end time and the error message of a finished operation.
 func (e *Engine) markDone(ctx context.Context, kind string, id int64, msg string) {
 	now := e.now()
@@ -285,6 +314,9 @@ func (e *Engine) markDone(ctx context.Context, kind string, id int64, msg string
 func userMessage(err error) string {
 	if ae, ok := apperr.As(err); ok {
 		return ae.Message
+	}
+	if errors.Is(err, gdrive.ErrReauth) {
+		return "Google Drive access was revoked or expired: reconnect the Google Drive connection (Connections → Connect Google Drive), then resume the backup."
 	}
 	return err.Error() + ". Fix the cause, then resume the backup or start the restore again."
 }
