@@ -126,7 +126,9 @@ func TestQueue(t *testing.T) {
 		})
 		eventually(t, "the restore job", func() bool { return rec.count(func() int { return len(rec.restores) }) == 1 })
 		eventually(t, "maintenance tasks", func() bool {
-			return rec.count(func() int { return rec.tasks[queue.TaskSweep] + rec.tasks[queue.TaskLogs] + rec.tasks[queue.TaskSessions] }) >= 3
+			return rec.count(func() int {
+				return rec.tasks[queue.TaskSweep] + rec.tasks[queue.TaskLogs] + rec.tasks[queue.TaskSessions]
+			}) >= 3
 		})
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
