@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -36,6 +38,11 @@ type Service struct {
 	roots        []string
 	now          func() time.Time
 	checkTimeout time.Duration
+
+	driveMu sync.RWMutex
+	drive   driveSettings
+	// states remembers the Google connect states already used, until they expire.
+	states *usedStates
 }
 
 // New returns a Service storing connections in cat, sealing credentials with
@@ -51,7 +58,8 @@ func New(cat store.Catalog, keys Sealer, roots []string, now func() time.Time) (
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{cat: cat, keys: keys, roots: append([]string(nil), roots...), now: now, checkTimeout: defaultCheckTimeout}, nil
+	return &Service{cat: cat, keys: keys, roots: append([]string(nil), roots...), now: now, checkTimeout: defaultCheckTimeout,
+		states: newUsedStates()}, nil
 }
 
 // View is a connection as the API shows it: credentials masked.
@@ -253,7 +261,9 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 // (last_validated_at, last_validation_error). A check that ran and failed is
 // not an error: it comes back with OK false and the reason. Errors are a 404
 // when the connection does not exist and a 503 when this type cannot be
-// checked live yet.
+// checked live yet. A google_drive connection whose grant was revoked or
+// expired is marked needs_reauth (and a passing check clears the mark); a
+// refreshed access token is stored in place of the old one.
 func (s *Service) Test(ctx context.Context, id int64) (CheckView, error) {
 	c, plaintext, err := s.Open(ctx, id)
 	if err != nil {
@@ -266,13 +276,19 @@ func (s *Service) Test(ctx context.Context, id int64) (CheckView, error) {
 	var (
 		result   CheckView
 		checkErr error
+		drive    *driveRun // the grant learned by a Drive check
 	)
 	cfg, errs := sp.decode(plaintext, s.roots)
 	if len(errs) > 0 {
 		checkErr = staleCredentials(c.Name, errs)
 	} else {
+		check := sp.check
+		if sp.typ == store.TypeGoogleDrive {
+			drive = &driveRun{}
+			check = s.driveCheck(drive)
+		}
 		checkCtx, cancel := context.WithTimeout(ctx, s.checkTimeout)
-		res, err := sp.check(checkCtx, cfg, s.roots)
+		res, err := check(checkCtx, cfg, s.roots)
 		timedOut := checkCtx.Err() != nil && ctx.Err() == nil
 		cancel()
 		if e, ok := apperr.As(err); ok && e.Code == apperr.Unavailable {
@@ -296,6 +312,15 @@ func (s *Service) Test(ctx context.Context, id int64) (CheckView, error) {
 		return CheckView{}, fmt.Errorf("check connection %d: %w", id, ctx.Err())
 	}
 	result.CheckedAt = s.now().UTC()
+	if drive != nil {
+		used := cfg.(DriveConfig)
+		if err := s.recordDriveGrant(ctx, id, used, drive, checkErr); err != nil {
+			return CheckView{}, err
+		}
+		if errors.Is(checkErr, gdrive.ErrReauth) {
+			checkErr = errors.New(reauthMessage(c.Name, used))
+		}
+	}
 	errMsg := ""
 	if checkErr != nil {
 		errMsg = scrub(userMessage(checkErr), secretValues(sp, plaintext))
@@ -328,7 +353,7 @@ func (s *Service) Open(ctx context.Context, id int64) (*store.Connection, json.R
 }
 
 // Decrypt opens c's credentials and decodes them into the typed config of
-// its type: s3.Config, local.Config, MongoConfig or DriveConfig.
+// its type: s3.Config, local.Config, MongoConfig or DriveConfig (gdrive.Config).
 func (s *Service) Decrypt(_ context.Context, c *store.Connection) (any, error) {
 	sp, err := specFor(c.Type)
 	if err != nil {
