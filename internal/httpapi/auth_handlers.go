@@ -234,6 +234,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 		return errBadLogin()
 	}
 	if u.Disabled {
+		details, _ := json.Marshal(map[string]string{"email": u.Email, "reason": "disabled"})
+		s.audit(r, &u.ID, u.Email, "auth.login_failed", "user", strconv.FormatInt(u.ID, 10), details)
 		return apperr.New(apperr.Forbidden, "This account is disabled; ask an administrator to enable it.")
 	}
 	s.accountLim.Reset(accountKey)

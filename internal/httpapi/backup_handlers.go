@@ -56,10 +56,16 @@ func (s *server) createBackup(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) > 0 {
 		return apperr.InvalidFields("The backup was not started; correct the fields marked.", fields)
 	}
+	if err := s.allowStart(w, r); err != nil {
+		return err
+	}
+	s.learnSecrets(r.Context(), req.SourceConnectionID, req.DestinationConnectionID)
 	op, err := s.ops.StartBackup(r.Context(), actorOf(r), req)
 	if err != nil {
 		return err
 	}
+	s.auditBy(r, "backup.start", "backup", op.ID, map[string]int64{
+		"source_connection_id": op.SourceConnectionID, "destination_connection_id": op.DestinationConnectionID})
 	w.Header().Set("Location", apiPrefix+"/backups/"+strconv.FormatInt(op.ID, 10))
 	writeJSON(w, http.StatusAccepted, viewBackup(op))
 	return nil
@@ -91,7 +97,7 @@ func (s *server) backup(ctx context.Context, id int64) (*store.BackupOperation, 
 }
 
 // backupAction runs one of the engine's steering calls on the backup in the path.
-func (s *server) backupAction(act func(context.Context, engine.Actor, int64) (*store.BackupOperation, error)) handlerFunc {
+func (s *server) backupAction(action string, act func(context.Context, engine.Actor, int64) (*store.BackupOperation, error)) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r, "id")
 		if err != nil {
@@ -104,19 +110,20 @@ func (s *server) backupAction(act func(context.Context, engine.Actor, int64) (*s
 			}
 			return err
 		}
+		s.auditBy(r, action, "backup", id, nil)
 		writeJSON(w, http.StatusOK, viewBackup(op))
 		return nil
 	}
 }
 
 func (s *server) pauseBackup(w http.ResponseWriter, r *http.Request) error {
-	return s.backupAction(s.ops.PauseBackup)(w, r)
+	return s.backupAction("backup.pause", s.ops.PauseBackup)(w, r)
 }
 
 func (s *server) resumeBackup(w http.ResponseWriter, r *http.Request) error {
-	return s.backupAction(s.ops.ResumeBackup)(w, r)
+	return s.backupAction("backup.resume", s.ops.ResumeBackup)(w, r)
 }
 
 func (s *server) cancelBackup(w http.ResponseWriter, r *http.Request) error {
-	return s.backupAction(s.ops.CancelBackup)(w, r)
+	return s.backupAction("backup.cancel", s.ops.CancelBackup)(w, r)
 }

@@ -45,6 +45,7 @@ func (s *server) createConnection(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	s.secrets.AddCredentials(req.Credentials)
 	v, err := s.conns.Create(r.Context(), req.Name, req.Type, req.Credentials)
 	if err != nil {
 		return err
@@ -76,6 +77,7 @@ func (s *server) updateConnection(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	s.secrets.AddCredentials(req.Credentials)
 	if req.Type != nil {
 		cur, err := s.conns.Get(r.Context(), id)
 		if err != nil {
@@ -113,6 +115,7 @@ func (s *server) testConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.learnSecrets(r.Context(), id)
 	res, err := s.conns.Test(r.Context(), id)
 	if err != nil {
 		return err

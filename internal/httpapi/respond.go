@@ -73,7 +73,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if status >= 500 {
 			s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 		}
-		writeJSON(w, status, errorBody{Error: e.Message, Fields: e.Fields})
+		writeJSON(w, status, errorBody{Error: s.secrets.String(e.Message), Fields: s.redactFields(e.Fields)})
 		return
 	}
 	switch {

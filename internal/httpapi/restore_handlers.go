@@ -69,10 +69,19 @@ func (s *server) createRestore(w http.ResponseWriter, r *http.Request) error {
 	if len(fields) > 0 {
 		return apperr.InvalidFields("The restore was not started; correct the fields marked.", fields)
 	}
+	if err := s.allowStart(w, r); err != nil {
+		return err
+	}
+	s.learnSecrets(r.Context(), req.DestinationConnectionID)
+	if b, err := s.cat.GetBackup(r.Context(), req.BackupOperationID); err == nil {
+		s.learnSecrets(r.Context(), b.DestinationConnectionID)
+	}
 	op, err := s.ops.StartRestore(r.Context(), actorOf(r), req)
 	if err != nil {
 		return err
 	}
+	s.auditBy(r, "restore.start", "restore", op.ID, map[string]int64{
+		"backup_operation_id": op.BackupOperationID, "destination_connection_id": op.DestinationConnectionID})
 	w.Header().Set("Location", apiPrefix+"/restores/"+strconv.FormatInt(op.ID, 10))
 	writeJSON(w, http.StatusAccepted, viewRestore(op))
 	return nil
@@ -115,6 +124,7 @@ func (s *server) cancelRestore(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	s.auditBy(r, "restore.cancel", "restore", id, nil)
 	writeJSON(w, http.StatusOK, viewRestore(op))
 	return nil
 }

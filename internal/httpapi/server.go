@@ -13,13 +13,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/auth"
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -51,6 +52,10 @@ type Deps struct {
 	UI fs.FS
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Secrets is the registry of exact secret values hidden from logs and
+	// error messages. When nil, the registry of Logger's redact.Handler is
+	// used, or a new one. The server log is always passed through redact.
+	Secrets *redact.Secrets
 }
 
 // access is who may call a route.
@@ -61,8 +66,10 @@ const (
 	public access = iota
 	// reader routes need any logged-in user or API token.
 	reader
-	// operator routes change things: admins and operators only.
+	// operator routes change connections and operations: admins and operators only.
 	operator
+	// admin routes manage users and read the audit log: admins only.
+	admin
 )
 
 // handlerFunc is an API handler; a returned error is written by writeError.
@@ -110,6 +117,9 @@ type server struct {
 	proxies    proxySet
 	accountLim *auth.Limiter
 	ipLim      *auth.Limiter
+	secrets    *redact.Secrets
+	startLim   *auth.RateLimiter // backup and restore initiations per user
+	userMu     sync.Mutex        // serialises user changes (the last-admin rule)
 }
 
 // New returns the HTTP handler serving the API, the UI and everything
@@ -169,6 +179,15 @@ func newServer(d Deps, t timings) (*server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.secrets = d.Secrets
+	if s.secrets == nil {
+		s.secrets = redact.SecretsOf(s.log.Handler())
+	}
+	if s.secrets == nil {
+		s.secrets = redact.NewSecrets()
+	}
+	s.log = slog.New(redact.NewHandler(s.log.Handler(), s.secrets))
+	s.startLim = auth.NewRateLimiter(startsPerMinute, time.Minute)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -194,6 +213,7 @@ func (s *server) routes() []route {
 		{"POST", "/auth/login", public, s.login},
 		{"POST", "/auth/logout", reader, s.logout},
 		{"GET", "/auth/me", reader, s.me},
+		{"POST", "/auth/password", reader, s.changeOwnPassword},
 
 		{"GET", "/connections", reader, s.listConnections},
 		{"POST", "/connections", operator, s.createConnection},
@@ -201,6 +221,9 @@ func (s *server) routes() []route {
 		{"PUT", "/connections/{id}", operator, s.updateConnection},
 		{"DELETE", "/connections/{id}", operator, s.deleteConnection},
 		{"POST", "/connections/{id}/test", operator, s.testConnection},
+
+		{"GET", "/oauth/google/start", operator, s.googleStart},
+		{"GET", "/oauth/google/callback", operator, s.googleCallback},
 
 		{"GET", "/backups", reader, s.listBackups},
 		{"POST", "/backups", operator, s.createBackup},
@@ -223,6 +246,13 @@ func (s *server) routes() []route {
 		{"GET", "/tokens", reader, s.listTokens},
 		{"POST", "/tokens", reader, s.createToken},
 		{"DELETE", "/tokens/{id}", reader, s.deleteToken},
+
+		{"GET", "/users", admin, s.listUsers},
+		{"POST", "/users", admin, s.createUser},
+		{"PUT", "/users/{id}", admin, s.updateUser},
+		{"POST", "/users/{id}/password", admin, s.resetUserPassword},
+
+		{"GET", "/audit", admin, s.listAudit},
 
 		{"GET", "/healthz", public, s.healthz},
 	}
@@ -276,8 +306,8 @@ func (s *server) wrap(rt route) http.Handler {
 				s.writeError(w, r, err)
 				return
 			}
-			if rt.access == operator && p.user.Role == store.RoleViewer {
-				s.writeError(w, r, apperr.New(apperr.Forbidden, "Your role (viewer) can only read; ask an administrator for operator access."))
+			if err := checkRole(rt.access, p.user.Role); err != nil {
+				s.writeError(w, r, err)
 				return
 			}
 			r = r.WithContext(withPrincipal(r.Context(), p))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -54,7 +55,7 @@ func viewBackup(op *store.BackupOperation) *operationView {
 		ArchiveSize:             op.ArchiveSize,
 		SHA256:                  op.SHA256,
 		Progress:                op.Progress,
-		ErrorMessage:            op.ErrorMessage,
+		ErrorMessage:            redact.String(op.ErrorMessage),
 		StartedAt:               utc(op.StartedAt),
 		CompletedAt:             utc(op.CompletedAt),
 		CreatedAt:               op.CreatedAt.UTC(),
@@ -83,7 +84,7 @@ func viewRestore(op *store.RestoreOperation) *restoreView {
 		DestinationConnectionID: op.DestinationConnectionID,
 		DestinationConfig:       orEmpty(op.DestinationConfig),
 		Progress:                op.Progress,
-		ErrorMessage:            op.ErrorMessage,
+		ErrorMessage:            redact.String(op.ErrorMessage),
 		StartedAt:               utc(op.StartedAt),
 		CompletedAt:             utc(op.CompletedAt),
 		CreatedAt:               op.CreatedAt.UTC(),
@@ -100,7 +101,7 @@ type logView struct {
 }
 
 func viewLog(l *store.JobLog) logView {
-	return logView{ID: l.ID, Level: l.Level, Message: l.Message, Context: orEmpty(l.Context), CreatedAt: l.CreatedAt.UTC()}
+	return logView{ID: l.ID, Level: l.Level, Message: redact.String(l.Message), Context: orEmpty(l.Context), CreatedAt: l.CreatedAt.UTC()}
 }
 
 // listView is the API shape of a paged list.

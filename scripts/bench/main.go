@@ -1,0 +1,485 @@
+// Command bench measures coffer against the issue's targets (`make bench`):
+//
+//   - S3 → S3: a versitygw holding 2,000 objects of 64 KiB and 4 of 64 MiB,
+//     the source reached through a loopback proxy that adds 20 ms to every
+//     request. A sequential baseline (download everything to a temp dir with
+//     aws-sdk-go-v2, tar + klauspost/pgzip into a file, PutObject it) runs
+//     first, then a real `coffer serve` backs the same bucket up to S3 through
+//     its API. It reports both wall times, the speed-up, coffer's peak RSS
+//     (VmHWM), the largest file in coffer's TMPDIR during the run, and the
+//     time to restore the archive into a new bucket (checked byte for byte).
+//   - CPU-bound: about 500 MB of partly compressible data on the same
+//     versitygw without the proxy, backed up to a local destination; coffer's
+//     MB/s beside raw pgzip throughput on the same bytes in this process.
+//
+// Everything runs on 127.0.0.1 under one temp dir that is removed at the end.
+// It exits 1 when a step fails (and with -strict, when a target is missed).
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/pgzip"
+	"golang.org/x/sync/errgroup"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+)
+
+// settings are the bench's flags.
+type settings struct {
+	coffer, versitygw string
+	cases             string
+	small, smallKiB   int
+	large, largeMiB   int
+	delay             time.Duration
+	cpuMB             int
+	keep, strict      bool
+}
+
+func main() {
+	var s settings
+	flag.StringVar(&s.coffer, "coffer", "", "coffer binary (default <module root>/bin/coffer)")
+	flag.StringVar(&s.versitygw, "versitygw", "", "versitygw binary (default $COFFER_VERSITYGW, else <module root>/.tools/bin/versitygw)")
+	flag.StringVar(&s.cases, "cases", "s3,cpu", "which cases to run: s3, cpu or both")
+	flag.IntVar(&s.small, "small", 2000, "S3 case: number of small objects")
+	flag.IntVar(&s.smallKiB, "small-kib", 64, "S3 case: size of a small object in KiB")
+	flag.IntVar(&s.large, "large", 4, "S3 case: number of large objects")
+	flag.IntVar(&s.largeMiB, "large-mib", 64, "S3 case: size of a large object in MiB")
+	flag.DurationVar(&s.delay, "delay", 20*time.Millisecond, "S3 case: delay the proxy adds to every source request")
+	flag.IntVar(&s.cpuMB, "cpu-mb", 500, "CPU case: source size in MB")
+	flag.BoolVar(&s.keep, "keep", false, "keep the work dir (prints its path)")
+	flag.BoolVar(&s.strict, "strict", false, "exit 1 when a target is missed")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	missed, err := run(ctx, s)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench failed: %v\n", err)
+		os.Exit(1)
+	}
+	if missed > 0 && s.strict {
+		fmt.Fprintf(os.Stderr, "bench: %d target(s) missed\n", missed)
+		os.Exit(1)
+	}
+}
+
+// row is one line of the result table.
+type row struct{ figure, value, target, met string }
+
+func run(ctx context.Context, s settings) (missed int, err error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return 0, err
+	}
+	if s.coffer == "" {
+		s.coffer = filepath.Join(root, "bin", "coffer")
+	}
+	if s.versitygw == "" {
+		s.versitygw = os.Getenv("COFFER_VERSITYGW")
+	}
+	if s.versitygw == "" {
+		s.versitygw = filepath.Join(root, ".tools", "bin", "versitygw")
+	}
+	work, err := os.MkdirTemp("", "coffer-bench-*")
+	if err != nil {
+		return 0, fmt.Errorf("work dir: %w", err)
+	}
+	defer func() {
+		if s.keep {
+			fmt.Printf("work dir kept: %s\n", work)
+			return
+		}
+		if rmErr := os.RemoveAll(work); rmErr != nil && err == nil {
+			err = fmt.Errorf("removing the work dir: %w", rmErr)
+		}
+	}()
+
+	gw, err := startGateway(ctx, s.versitygw, filepath.Join(work, "s3"))
+	if err != nil {
+		return 0, err
+	}
+	defer gw.stop()
+	logf("versitygw at %s (data in %s)", gw.endpoint, filepath.Join(work, "s3"))
+
+	var rows []row
+	if strings.Contains(s.cases, "s3") {
+		r, err := s3Case(ctx, s, gw, work)
+		rows = append(rows, r...)
+		if err != nil {
+			printTable(rows)
+			return 0, err
+		}
+	}
+	if strings.Contains(s.cases, "cpu") {
+		r, err := cpuCase(ctx, s, gw, work)
+		rows = append(rows, r...)
+		if err != nil {
+			printTable(rows)
+			return 0, err
+		}
+	}
+	printTable(rows)
+	for _, r := range rows {
+		if r.met == "no" {
+			missed++
+		}
+	}
+	return missed, nil
+}
+
+func s3Case(ctx context.Context, s settings, gw *gateway, work string) ([]row, error) {
+	const src, dst, restored = "bench-src", "bench-archives", "bench-restored"
+	for _, b := range []string{src, dst, restored} {
+		if err := gw.createBucket(ctx, b); err != nil {
+			return nil, err
+		}
+	}
+	var objs []object
+	for i := range s.small {
+		objs = append(objs, object{key: fmt.Sprintf("small/%05d.bin", i), size: s.smallKiB * kib, seed: uint64(i), randomShare: 0.75})
+	}
+	for i := range s.large {
+		objs = append(objs, object{key: fmt.Sprintf("large/%02d.bin", i), size: s.largeMiB * mib, seed: uint64(1_000_000 + i), randomShare: 0.75})
+	}
+	start := time.Now()
+	corpus, err := fillBucket(ctx, gw, src, objs)
+	if err != nil {
+		return nil, err
+	}
+	logf("S3 case: %d objects, %s, put into %s in %s", len(objs), sizeMiB(corpus.bytes), src, secs(time.Since(start)))
+
+	proxy, err := startDelayProxy(gw.endpoint, s.delay)
+	if err != nil {
+		return nil, err
+	}
+	defer proxy.close()
+	logf("S3 case: source proxy at %s adds %s per request", proxy.url, s.delay)
+
+	// Sequential baseline.
+	baseDir := filepath.Join(work, "baseline")
+	before := proxy.requests.Load()
+	base, err := runBaseline(ctx, gw.client(proxy.url), gw.client(gw.endpoint), src, dst, baseDir)
+	if err != nil {
+		return nil, err
+	}
+	baseRequests := proxy.requests.Load() - before
+	if err := os.RemoveAll(baseDir); err != nil {
+		return nil, fmt.Errorf("removing the baseline's temp dir: %w", err)
+	}
+	logf("baseline: %s (download %s, tar+pgzip %s, upload %s), %d objects, archive %s, %d source requests",
+		secs(base.total()), secs(base.download), secs(base.archive), secs(base.upload), base.objects, sizeMiB(base.archiveSize), baseRequests)
+	if base.objects != len(objs) {
+		return nil, fmt.Errorf("baseline saw %d objects, want %d", base.objects, len(objs))
+	}
+
+	// coffer.
+	cp, err := startCoffer(ctx, s.coffer, filepath.Join(work, "coffer-s3"))
+	if err != nil {
+		return nil, err
+	}
+	defer cp.stop()
+	srcID, err := cp.createConnection(ctx, "bench source (slow)", "s3", gw.s3creds(proxy.url, src))
+	if err != nil {
+		return nil, err
+	}
+	dstID, err := cp.createConnection(ctx, "bench archives", "s3", gw.s3creds(gw.endpoint, dst))
+	if err != nil {
+		return nil, err
+	}
+	restID, err := cp.createConnection(ctx, "bench restore target", "s3", gw.s3creds(gw.endpoint, restored))
+	if err != nil {
+		return nil, err
+	}
+	// The whole process's peak is the larger of the peak before the backup
+	// (start, first-admin bootstrap, login) and the backup's own peak,
+	// measured from a reset just before it starts.
+	preHWM, err := procStatus(cp.pid(), "VmHWM")
+	if err != nil {
+		return nil, err
+	}
+	idleRSS, _ := procStatus(cp.pid(), "VmRSS")
+	phaseReset := resetPeakRSS(cp.pid()) == nil
+	before = proxy.requests.Load()
+	w := watch(cp.pid(), cp.tmpDir, 25*time.Millisecond)
+	op, wall, err := cp.run(ctx, "backups", map[string]any{"source_connection_id": srcID, "destination_connection_id": dstID}, 10*time.Minute)
+	maxRSS, largest, largestName, samples := w.finish()
+	if err != nil {
+		return nil, err
+	}
+	phaseHWM, err := procStatus(cp.pid(), "VmHWM")
+	if err != nil {
+		return nil, err
+	}
+	hwm := max(preHWM, phaseHWM)
+	if !phaseReset {
+		phaseHWM = -1
+	}
+	if err := checkArchive(ctx, gw, dst, op); err != nil {
+		return nil, err
+	}
+	cofferRequests := proxy.requests.Load() - before
+	logf("coffer backup: %s wall (engine %s), %d items, read %s, archive %s at %s, %d source requests",
+		secs(wall), secs(op.engineTime()), op.Progress.ItemsDone, sizeMiB(op.Progress.BytesRead), sizeMiB(op.ArchiveSize), op.ArchivePath, cofferRequests)
+	logf("coffer backup: VmHWM whole process %s (before the backup: peak %s, RSS %s; during the backup: peak %s, largest RSS sample %s)",
+		sizeMiB(hwm), sizeMiB(preHWM), sizeMiB(idleRSS), sizeMiB(phaseHWM), sizeMiB(maxRSS))
+	logf("coffer backup: largest temp file %s %s (%d samples of %s)", sizeMiB(largest), filepath.Base(largestName), samples, cp.tmpDir)
+	if op.Progress.ItemsDone != int64(len(objs)) {
+		return nil, fmt.Errorf("coffer backed up %d items, want %d", op.Progress.ItemsDone, len(objs))
+	}
+
+	// Restore into a new bucket, then check every object.
+	restoreHWM := int64(-1)
+	if err := resetPeakRSS(cp.pid()); err != nil {
+		logf("restore: %v; its peak RSS is not reported", err)
+	}
+	rop, rwall, err := cp.run(ctx, "restores", map[string]any{
+		"backup_operation_id": op.ID, "destination_connection_id": restID, "config": map[string]any{"bucket": restored},
+	}, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if v, err := procStatus(cp.pid(), "VmHWM"); err == nil {
+		restoreHWM = v
+	}
+	logf("coffer restore: %s wall (engine %s), %d items, VmHWM since reset %s", secs(rwall), secs(rop.engineTime()), rop.Progress.ItemsDone, sizeMiB(restoreHWM))
+	if err := verifyBucket(ctx, gw, restored, corpus); err != nil {
+		return nil, err
+	}
+	logf("restore verified: %d objects byte-identical in %s", len(objs), restored)
+	cp.stop()
+
+	speedup := base.total().Seconds() / wall.Seconds()
+	return []row{
+		{"S3→S3 data", fmt.Sprintf("%d × %d KiB + %d × %d MiB = %s, source +%s/request", s.small, s.smallKiB, s.large, s.largeMiB, sizeMiB(corpus.bytes), s.delay), "", ""},
+		{"baseline, sequential (SDK GET → dir → tar+pgzip → PutObject)", fmt.Sprintf("%s (download %s, tar+pgzip %s, upload %s)", secs(base.total()), secs(base.download), secs(base.archive), secs(base.upload)), "", ""},
+		{"coffer backup S3→S3 (POST → completed)", secs(wall), "", ""},
+		{"speed-up", fmt.Sprintf("%.1f×", speedup), "≥ 4×", yesNo(speedup >= 4)},
+		{"coffer peak RSS (VmHWM, whole process)", sizeMiB(hwm), "≤ 150 MiB", yesNo(hwm <= 150*mib)},
+		{"  of which: peak before the backup (start, bootstrap, login) / during the backup", fmt.Sprintf("%s / %s", sizeMiB(preHWM), sizeMiB(phaseHWM)), "", ""},
+		{"largest temp file during backup", sizeMiB(largest), "≤ 16 MiB (2 parts)", yesNo(largest <= 16*mib)},
+		{"restore to a new bucket (verified)", fmt.Sprintf("%s, peak RSS %s", secs(rwall), sizeMiB(restoreHWM)), "", ""},
+	}, nil
+}
+
+// checkArchive checks that the backup's archive and its .sha256 sidecar are
+// in bucket with the size the operation reports.
+func checkArchive(ctx context.Context, gw *gateway, bucket string, op operation) error {
+	cl := gw.client(gw.endpoint)
+	head, err := cl.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(op.ArchivePath)})
+	if err != nil {
+		return fmt.Errorf("the archive %s in %s: %w", op.ArchivePath, bucket, err)
+	}
+	if aws.ToInt64(head.ContentLength) != op.ArchiveSize {
+		return fmt.Errorf("the archive %s is %d bytes, the operation says %d", op.ArchivePath, aws.ToInt64(head.ContentLength), op.ArchiveSize)
+	}
+	if _, err := cl.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(op.ArchivePath + ".sha256")}); err != nil {
+		return fmt.Errorf("the sidecar %s.sha256 in %s: %w", op.ArchivePath, bucket, err)
+	}
+	return nil
+}
+
+// verifyBucket checks that bucket holds exactly the corpus, byte for byte.
+func verifyBucket(ctx context.Context, gw *gateway, bucket string, c *corpusInfo) error {
+	cl := gw.client(gw.endpoint)
+	var keys []string
+	pager := awss3.NewListObjectsV2Paginator(cl, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for pager.HasMorePages() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", bucket, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	if len(keys) != len(c.sums) {
+		return fmt.Errorf("restored bucket %s holds %d objects, want %d", bucket, len(keys), len(c.sums))
+	}
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(8)
+	for _, key := range keys {
+		eg.Go(func() error {
+			want, ok := c.sums[key]
+			if !ok {
+				return fmt.Errorf("restored bucket holds %q, which was not in the source", key)
+			}
+			out, err := cl.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil {
+				return fmt.Errorf("getting restored %s: %w", key, err)
+			}
+			defer out.Body.Close()
+			h := sha256.New()
+			if _, err := io.Copy(h, out.Body); err != nil {
+				return fmt.Errorf("reading restored %s: %w", key, err)
+			}
+			if [sha256.Size]byte(h.Sum(nil)) != want {
+				return fmt.Errorf("restored %s differs from the source", key)
+			}
+			return nil
+		})
+	}
+	return eg.Wait()
+}
+
+func cpuCase(ctx context.Context, s settings, gw *gateway, work string) ([]row, error) {
+	const bucket = "bench-cpu"
+	if err := gw.createBucket(ctx, bucket); err != nil {
+		return nil, err
+	}
+	const smallN, smallSize, largeSize = 400, 64 * kib, 8 * mib
+	largeN := max(1, (s.cpuMB*1_000_000-smallN*smallSize)/largeSize)
+	var objs []object
+	for i := range largeN {
+		objs = append(objs, object{key: fmt.Sprintf("cpu/large/%03d.bin", i), size: largeSize, seed: uint64(2_000_000 + i), randomShare: 0.5})
+	}
+	for i := range smallN {
+		objs = append(objs, object{key: fmt.Sprintf("cpu/small/%04d.bin", i), size: smallSize, seed: uint64(3_000_000 + i), randomShare: 0.5})
+	}
+	start := time.Now()
+	corpus, err := fillBucket(ctx, gw, bucket, objs)
+	if err != nil {
+		return nil, err
+	}
+	logf("CPU case: %d objects, %s, put into %s in %s", len(objs), sizeMiB(corpus.bytes), bucket, secs(time.Since(start)))
+
+	pgz, gzSize, err := pgzipThroughput(objs)
+	if err != nil {
+		return nil, err
+	}
+	logf("raw pgzip (default settings → io.Discard): %.1f MB/s, %s compressed to %s", pgz, sizeMiB(corpus.bytes), sizeMiB(gzSize))
+
+	cp, err := startCoffer(ctx, s.coffer, filepath.Join(work, "coffer-cpu"))
+	if err != nil {
+		return nil, err
+	}
+	defer cp.stop()
+	srcID, err := cp.createConnection(ctx, "bench cpu source", "s3", gw.s3creds(gw.endpoint, bucket))
+	if err != nil {
+		return nil, err
+	}
+	dstID, err := cp.createConnection(ctx, "bench local", "local", map[string]any{"path": filepath.Join(cp.roots, "cpu")})
+	if err != nil {
+		return nil, err
+	}
+	w := watch(cp.pid(), cp.tmpDir, 50*time.Millisecond)
+	op, wall, err := cp.run(ctx, "backups", map[string]any{"source_connection_id": srcID, "destination_connection_id": dstID}, 10*time.Minute)
+	_, largest, _, _ := w.finish()
+	if err != nil {
+		return nil, err
+	}
+	hwm, _ := procStatus(cp.pid(), "VmHWM")
+	archive := filepath.Join(cp.roots, "cpu", filepath.FromSlash(op.ArchivePath))
+	st, err := os.Stat(archive)
+	if err != nil {
+		return nil, fmt.Errorf("the local archive %s: %w", archive, err)
+	}
+	if st.Size() != op.ArchiveSize || op.Progress.ItemsDone != int64(len(objs)) {
+		return nil, fmt.Errorf("local archive is %d bytes with %d items, the operation says %d bytes, want %d items",
+			st.Size(), op.Progress.ItemsDone, op.ArchiveSize, len(objs))
+	}
+	mbps := float64(corpus.bytes) / 1e6 / wall.Seconds()
+	engine := float64(corpus.bytes) / 1e6 / op.engineTime().Seconds()
+	logf("coffer S3→local: %s wall (engine %s) = %.1f MB/s (engine %.1f MB/s), archive %s, VmHWM %s, largest temp file %s",
+		secs(wall), secs(op.engineTime()), mbps, engine, sizeMiB(op.ArchiveSize), sizeMiB(hwm), sizeMiB(largest))
+	cp.stop()
+	ratio := mbps / pgz
+	return []row{
+		{"CPU-bound data", fmt.Sprintf("%d objects, %s, half random half text; archive %s", len(objs), sizeMiB(corpus.bytes), sizeMiB(op.ArchiveSize)), "", ""},
+		{"raw pgzip, same bytes, in process", fmt.Sprintf("%.1f MB/s", pgz), "", ""},
+		{"coffer backup S3 (no delay) → local", fmt.Sprintf("%.1f MB/s (%s; engine-side %.1f MB/s), peak RSS %s", mbps, secs(wall), engine, sizeMiB(hwm)), "", ""},
+		{"coffer / raw pgzip", fmt.Sprintf("%.0f%%", ratio*100), "≥ 70%", yesNo(ratio >= 0.7)},
+	}, nil
+}
+
+// pgzipThroughput compresses the objects' bytes with klauspost/pgzip's
+// default settings into io.Discard and returns MB/s (source bytes per
+// second of wall time) and the compressed size. The bytes are generated
+// before the clock starts.
+func pgzipThroughput(objs []object) (float64, int64, error) {
+	data := make([][]byte, len(objs))
+	var mu sync.Mutex
+	var eg errgroup.Group
+	eg.SetLimit(runtime.GOMAXPROCS(0))
+	var total int64
+	for i, o := range objs {
+		eg.Go(func() error {
+			b := o.generate()
+			mu.Lock()
+			data[i] = b
+			total += int64(len(b))
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	defer debug.FreeOSMemory()
+	counter := &countWriter{}
+	start := time.Now()
+	zw := pgzip.NewWriter(counter)
+	for _, b := range data {
+		if _, err := zw.Write(b); err != nil {
+			return 0, 0, fmt.Errorf("pgzip: %w", err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return 0, 0, fmt.Errorf("pgzip: %w", err)
+	}
+	elapsed := time.Since(start)
+	return float64(total) / 1e6 / elapsed.Seconds(), counter.n, nil
+}
+
+// countWriter is io.Discard that counts.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+func printTable(rows []row) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Println()
+	fmt.Println("| figure | value | target | met |")
+	fmt.Println("|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Printf("| %s | %s | %s | %s |\n", r.figure, r.value, r.target, r.met)
+	}
+}
+
+func yesNo(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func sizeMiB(n int64) string {
+	if n < 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/mib)
+}
+
+func logf(format string, args ...any) {
+	fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
