@@ -4,10 +4,11 @@
 // its last entry.
 //
 // The Writer streams entries through tar, the compressor and a SHA-256 of
-// the compressed bytes, and can be checkpointed between entries: the
-// current gzip member or zstd frame is closed, so that the bytes written so
-// far are a complete prefix that another process continues with
-// ResumeWriter. Concatenated members and frames are ordinary gzip and zstd
+// the compressed bytes, and can be checkpointed between entries and in the
+// middle of an entry's body (BeginEntry/WriteBody/EndEntry): the current
+// gzip member or zstd frame is closed, so that the bytes written so far are
+// a complete prefix that another process continues with ResumeWriter. The
+// decompressed tar stream is the same wherever the checkpoints fall. Concatenated members and frames are ordinary gzip and zstd
 // streams, so GNU tar, gzip and zstd read the result without coffer.
 //
 // The Reader detects the compression, refuses every entry that is not a

@@ -30,23 +30,60 @@ type EntryHeader struct {
 // State is what ResumeWriter needs to continue an archive after Checkpoint,
 // possibly in another process. It marshals to JSON for the checkpoint.
 type State struct {
-	Compression     Compression `json:"compression"`
-	CompressedBytes int64       `json:"compressed_bytes"`
-	HashState       []byte      `json:"hash_state"`
-	Entries         int64       `json:"entries"`
+	// Compression is the codec of the whole archive.
+	Compression Compression `json:"compression"`
+	// CompressedBytes is the number of compressed bytes written so far.
+	CompressedBytes int64 `json:"compressed_bytes"`
+	// HashState is the marshalled SHA-256 state of those compressed bytes.
+	HashState []byte `json:"hash_state"`
+	// Entries is the number of entries finished so far (an open entry is not
+	// counted).
+	Entries int64 `json:"entries"`
+	// Open is the entry begun with BeginEntry and not yet ended when the
+	// checkpoint was taken in the middle of its body; nil between entries.
+	Open *OpenEntryState `json:"open,omitempty"`
+}
+
+// OpenEntryState is the part of a State that describes an entry whose body
+// was interrupted by a Checkpoint: its header and the first Written body
+// bytes are already in the archive.
+type OpenEntryState struct {
+	// Name is the entry's name, as given to BeginEntry.
+	Name string `json:"name"`
+	// Size is the body size declared in the entry's header.
+	Size int64 `json:"size"`
+	// Written is the number of body bytes already written (0 to Size).
+	Written int64 `json:"written"`
+	// HashState is the marshalled SHA-256 state of those Written bytes.
+	HashState []byte `json:"hash_state"`
 }
 
 // Writer writes an archive: tar (PAX) -> compressor -> out, hashing
 // (SHA-256) and counting the compressed bytes on the way. Its methods are
 // not safe for concurrent use, except CompressedBytes.
 type Writer struct {
-	c       Compression
-	sink    *hashSink
-	comp    io.WriteCloser // nil between a Checkpoint and the next entry
+	c    Compression
+	sink *hashSink
+	comp io.WriteCloser // nil between a Checkpoint and the next write
+	// tw is the tar writer of the current member; nil while comp is nil and
+	// while the body of an entry interrupted by a Checkpoint is continued
+	// raw (a fresh one is made for the next header).
 	tw      *tar.Writer
+	cur     *openEntry // the entry begun and not yet ended, or nil
 	entries int64
 	err     error // sticky: the stream is broken
-	done    bool
+}
+
+// openEntry is an entry between BeginEntry and EndEntry.
+type openEntry struct {
+	name    string
+	size    int64
+	written int64
+	sum     hash.Hash
+	// raw is set once a Checkpoint closed the member the header was written
+	// to: the tar.Writer that wrote it is gone, so the rest of the body and
+	// its padding go straight into the compressor.
+	raw bool
 }
 
 // errFinished and errAborted are the sticky errors of a closed Writer.
@@ -66,6 +103,8 @@ func NewWriter(out io.Writer, c Compression) (*Writer, error) {
 // ResumeWriter continues an archive after a Checkpoint whose State is st:
 // it starts a new gzip member or zstd frame on out and goes on hashing from
 // the saved hash state, so the final SHA-256 and size cover the whole stream.
+// With st.Open set it continues that entry's body: WriteBody goes on from
+// st.Open.Written and EndEntry returns the hash of the whole body.
 func ResumeWriter(out io.Writer, st State) (*Writer, error) {
 	if !st.Compression.valid() {
 		return nil, fmt.Errorf("resuming an archive: unsupported compression %q", string(st.Compression))
@@ -73,13 +112,9 @@ func ResumeWriter(out io.Writer, st State) (*Writer, error) {
 	if st.CompressedBytes < 0 || st.Entries < 0 {
 		return nil, fmt.Errorf("resuming an archive: the saved state has negative counters")
 	}
-	h := sha256.New()
-	u, ok := h.(encoding.BinaryUnmarshaler)
-	if !ok {
-		return nil, fmt.Errorf("resuming an archive: SHA-256 state cannot be restored")
-	}
-	if err := u.UnmarshalBinary(st.HashState); err != nil {
-		return nil, fmt.Errorf("resuming an archive: the saved hash state is invalid: %w", err)
+	h, err := unmarshalSHA256(st.HashState)
+	if err != nil {
+		return nil, fmt.Errorf("resuming an archive: %w", err)
 	}
 	if n, ok := hashedLength(st.HashState); ok && n != uint64(st.CompressedBytes) {
 		return nil, fmt.Errorf("resuming an archive: the saved hash state covers %d bytes but the state says %d",
@@ -87,7 +122,57 @@ func ResumeWriter(out io.Writer, st State) (*Writer, error) {
 	}
 	s := &hashSink{out: out, h: h}
 	s.n.Store(st.CompressedBytes)
-	return &Writer{c: st.Compression, sink: s, entries: st.Entries}, nil
+	w := &Writer{c: st.Compression, sink: s, entries: st.Entries}
+	if st.Open != nil {
+		cur, err := resumeEntry(*st.Open)
+		if err != nil {
+			return nil, err
+		}
+		w.cur = cur
+	}
+	return w, nil
+}
+
+// resumeEntry rebuilds the open entry of a State.
+func resumeEntry(o OpenEntryState) (*openEntry, error) {
+	if err := SafeEntryName(o.Name); err != nil {
+		return nil, fmt.Errorf("resuming an archive: the saved open entry: %w", err)
+	}
+	if o.Size < 0 || o.Written < 0 || o.Written > o.Size {
+		return nil, fmt.Errorf("resuming an archive: the saved open entry %s has %d of %d bytes written",
+			quoteShort(o.Name), o.Written, o.Size)
+	}
+	sum, err := unmarshalSHA256(o.HashState)
+	if err != nil {
+		return nil, fmt.Errorf("resuming archive entry %s: %w", quoteShort(o.Name), err)
+	}
+	if n, ok := hashedLength(o.HashState); ok && n != uint64(o.Written) {
+		return nil, fmt.Errorf("resuming archive entry %s: the saved hash state covers %d bytes but %d were written",
+			quoteShort(o.Name), n, o.Written)
+	}
+	return &openEntry{name: o.Name, size: o.Size, written: o.Written, sum: sum, raw: true}, nil
+}
+
+// unmarshalSHA256 returns a SHA-256 continuing from a marshalled state.
+func unmarshalSHA256(state []byte) (hash.Hash, error) {
+	h := sha256.New()
+	u, ok := h.(encoding.BinaryUnmarshaler)
+	if !ok {
+		return nil, fmt.Errorf("SHA-256 state cannot be restored")
+	}
+	if err := u.UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("the saved hash state is invalid: %w", err)
+	}
+	return h, nil
+}
+
+// marshalSHA256 saves the state of a SHA-256.
+func marshalSHA256(h hash.Hash) ([]byte, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, fmt.Errorf("SHA-256 cannot be marshalled")
+	}
+	return m.MarshalBinary()
 }
 
 // hashedLength reads the byte count from a marshalled SHA-256 state
@@ -105,19 +190,71 @@ func hashedLength(state []byte) (n uint64, ok bool) {
 // mode 0644, the PAX records), then exactly h.Size bytes streamed from body.
 // A body shorter or longer than h.Size is an error. It returns the
 // SHA-256 (hex) of the body. An error after the header was started leaves the
-// Writer unusable.
+// Writer unusable. It is BeginEntry, WriteBody and EndEntry in one call, and
+// an error while an entry begun with BeginEntry is open.
 func (w *Writer) WriteEntry(h EntryHeader, body io.Reader) (sha256Hex string, err error) {
-	if w.err != nil {
+	if err := w.BeginEntry(h); err != nil {
+		return "", err
+	}
+	n, err := io.CopyN(bodyWriter{w}, body, h.Size)
+	switch {
+	case w.err != nil:
 		return "", w.err
+	case errors.Is(err, io.EOF):
+		return "", w.fail(fmt.Errorf("writing archive entry %s: its body ended after %d of %d bytes",
+			quoteShort(h.Name), n, h.Size))
+	case err != nil:
+		return "", w.fail(fmt.Errorf("writing archive entry %s: %w", quoteShort(h.Name), err))
+	}
+	var one [1]byte
+	switch k, err := io.ReadFull(body, one[:]); {
+	case k > 0:
+		return "", w.fail(fmt.Errorf("writing archive entry %s: its body is longer than the %d bytes announced",
+			quoteShort(h.Name), h.Size))
+	case err != nil && !errors.Is(err, io.EOF):
+		return "", w.fail(fmt.Errorf("writing archive entry %s: reading past its end: %w", quoteShort(h.Name), err))
+	}
+	sum, err := w.EndEntry()
+	if err != nil {
+		return "", w.fail(err)
+	}
+	return sum, nil
+}
+
+// bodyWriter is the io.Writer of WriteBody.
+type bodyWriter struct{ w *Writer }
+
+func (b bodyWriter) Write(p []byte) (int, error) {
+	if err := b.w.WriteBody(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// BeginEntry writes the header of a regular-file entry whose h.Size body
+// bytes follow through WriteBody; EndEntry finishes it. The header is the
+// one WriteEntry writes. Until EndEntry, Checkpoint may interrupt the body
+// and ResumeWriter continue it. Beginning an entry while another is open is
+// an error that writes nothing.
+func (w *Writer) BeginEntry(h EntryHeader) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.cur != nil {
+		return fmt.Errorf("writing archive entry %s: entry %s is still open; end it first",
+			quoteShort(h.Name), quoteShort(w.cur.name))
 	}
 	if err := SafeEntryName(h.Name); err != nil {
-		return "", fmt.Errorf("writing an archive entry: %w", err)
+		return fmt.Errorf("writing an archive entry: %w", err)
 	}
 	if h.Size < 0 {
-		return "", fmt.Errorf("writing archive entry %s: negative size %d", quoteShort(h.Name), h.Size)
+		return fmt.Errorf("writing archive entry %s: negative size %d", quoteShort(h.Name), h.Size)
 	}
 	if err := w.open(); err != nil {
-		return "", err
+		return err
+	}
+	if w.tw == nil {
+		w.tw = tar.NewWriter(w.comp)
 	}
 	mtime := h.ModTime
 	if mtime.IsZero() {
@@ -133,30 +270,96 @@ func (w *Writer) WriteEntry(h EntryHeader, body io.Reader) (sha256Hex string, er
 		PAXRecords: maps.Clone(h.PAXRecords),
 	}
 	if err := w.tw.WriteHeader(hdr); err != nil {
-		return "", w.fail(fmt.Errorf("writing the header of archive entry %s: %w", quoteShort(h.Name), err))
+		return w.fail(fmt.Errorf("writing the header of archive entry %s: %w", quoteShort(h.Name), err))
 	}
-	sum := sha256.New()
-	n, err := io.CopyN(io.MultiWriter(w.tw, sum), body, h.Size)
-	switch {
-	case errors.Is(err, io.EOF):
-		return "", w.fail(fmt.Errorf("writing archive entry %s: its body ended after %d of %d bytes",
-			quoteShort(h.Name), n, h.Size))
-	case err != nil:
-		return "", w.fail(fmt.Errorf("writing archive entry %s: %w", quoteShort(h.Name), err))
-	}
-	var one [1]byte
-	switch k, err := io.ReadFull(body, one[:]); {
-	case k > 0:
-		return "", w.fail(fmt.Errorf("writing archive entry %s: its body is longer than the %d bytes announced",
-			quoteShort(h.Name), h.Size))
-	case err != nil && !errors.Is(err, io.EOF):
-		return "", w.fail(fmt.Errorf("writing archive entry %s: reading past its end: %w", quoteShort(h.Name), err))
-	}
-	w.entries++
-	return hex.EncodeToString(sum.Sum(nil)), nil
+	w.cur = &openEntry{name: h.Name, size: h.Size, sum: sha256.New()}
+	return nil
 }
 
-// open starts a new compressed member if none is open.
+// WriteBody writes body bytes of the open entry. Writing more than the size
+// declared to BeginEntry is an error that writes nothing of p and leaves the
+// entry open; so is calling it with no open entry.
+func (w *Writer) WriteBody(p []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	e := w.cur
+	if e == nil {
+		return fmt.Errorf("writing an archive entry's body: no entry is open; call BeginEntry first")
+	}
+	if int64(len(p)) > e.size-e.written {
+		return fmt.Errorf("writing archive entry %s: %d more bytes would exceed its declared size (%d of %d written)",
+			quoteShort(e.name), len(p), e.written, e.size)
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if err := w.open(); err != nil {
+		return err
+	}
+	var err error
+	if e.raw {
+		_, err = w.comp.Write(p)
+	} else {
+		_, err = w.tw.Write(p)
+	}
+	if err != nil {
+		return w.fail(fmt.Errorf("writing archive entry %s: %w", quoteShort(e.name), err))
+	}
+	e.sum.Write(p)
+	e.written += int64(len(p))
+	return nil
+}
+
+// blockSize is the tar block size.
+const blockSize = 512
+
+// EndEntry finishes the open entry and returns the SHA-256 (hex) of its
+// whole body, including bytes written by a Writer before a Checkpoint. Fewer
+// bytes written than declared is an error that leaves the entry open.
+func (w *Writer) EndEntry() (sha256Hex string, err error) {
+	if w.err != nil {
+		return "", w.err
+	}
+	e := w.cur
+	if e == nil {
+		return "", fmt.Errorf("ending an archive entry: no entry is open")
+	}
+	if e.written != e.size {
+		return "", fmt.Errorf("ending archive entry %s: only %d of its %d bytes were written",
+			quoteShort(e.name), e.written, e.size)
+	}
+	if e.raw {
+		// The tar.Writer that wrote the header is gone (w.tw is nil): pad
+		// the body to the block boundary as it would have; BeginEntry makes
+		// a fresh one for the next header.
+		if pad := (blockSize - e.size%blockSize) % blockSize; pad > 0 {
+			if err := w.open(); err != nil {
+				return "", err
+			}
+			var zeros [blockSize]byte
+			if _, err := w.comp.Write(zeros[:pad]); err != nil {
+				return "", w.fail(fmt.Errorf("padding archive entry %s: %w", quoteShort(e.name), err))
+			}
+		}
+	}
+	w.cur = nil
+	w.entries++
+	return hex.EncodeToString(e.sum.Sum(nil)), nil
+}
+
+// OpenEntry reports the entry begun with BeginEntry and not yet ended: its
+// name, declared size and the body bytes written so far (by this Writer and
+// by those before the Checkpoint it resumed from).
+func (w *Writer) OpenEntry() (name string, size, written int64, ok bool) {
+	if w.cur == nil {
+		return "", 0, 0, false
+	}
+	return w.cur.name, w.cur.size, w.cur.written, true
+}
+
+// open starts a new compressed member if none is open. The tar.Writer is
+// made by BeginEntry: in the middle of an interrupted body there is none.
 func (w *Writer) open() error {
 	if w.comp != nil {
 		return nil
@@ -166,7 +369,6 @@ func (w *Writer) open() error {
 		return w.fail(err)
 	}
 	w.comp = comp
-	w.tw = tar.NewWriter(comp)
 	return nil
 }
 
@@ -179,26 +381,35 @@ func (w *Writer) fail(err error) error {
 }
 
 // closeMember pads the last tar entry, ends the compressed member and
-// flushes it to out.
+// flushes it to out. With an entry open, the body stops where it is (the
+// tar.Writer wrote every byte it was given straight through) and the rest
+// of it goes raw into the next member.
 func (w *Writer) closeMember() error {
 	if w.comp == nil {
 		return nil
 	}
-	if err := w.tw.Flush(); err != nil {
-		return w.fail(fmt.Errorf("finishing the last archive entry: %w", err))
+	if w.tw != nil && w.cur == nil {
+		if err := w.tw.Flush(); err != nil {
+			return w.fail(fmt.Errorf("finishing the last archive entry: %w", err))
+		}
 	}
 	if err := w.comp.Close(); err != nil {
 		return w.fail(fmt.Errorf("closing the compressed stream: %w", err))
 	}
 	w.comp, w.tw = nil, nil
+	if w.cur != nil {
+		w.cur.raw = true
+	}
 	return nil
 }
 
 // Checkpoint ends the current gzip member or zstd frame and flushes it to
 // out, so that everything written so far is a complete prefix of the archive
 // that ResumeWriter can continue in another process. It returns the state to
-// save. Call it only between entries. With nothing written since the last
-// checkpoint it adds no bytes.
+// save. It may be called between entries and in the middle of an entry's
+// body (after BeginEntry and any number of WriteBody calls): State.Open then
+// holds what is needed to continue that body. With nothing written since the
+// last checkpoint it adds no bytes.
 func (w *Writer) Checkpoint() (State, error) {
 	if w.err != nil {
 		return State{}, w.err
@@ -206,15 +417,19 @@ func (w *Writer) Checkpoint() (State, error) {
 	if err := w.closeMember(); err != nil {
 		return State{}, err
 	}
-	m, ok := w.sink.h.(encoding.BinaryMarshaler)
-	if !ok {
-		return State{}, w.fail(fmt.Errorf("saving the archive hash state: SHA-256 cannot be marshalled"))
-	}
-	hs, err := m.MarshalBinary()
+	hs, err := marshalSHA256(w.sink.h)
 	if err != nil {
 		return State{}, w.fail(fmt.Errorf("saving the archive hash state: %w", err))
 	}
-	return State{Compression: w.c, CompressedBytes: w.sink.n.Load(), HashState: hs, Entries: w.entries}, nil
+	st := State{Compression: w.c, CompressedBytes: w.sink.n.Load(), HashState: hs, Entries: w.entries}
+	if e := w.cur; e != nil {
+		ehs, err := marshalSHA256(e.sum)
+		if err != nil {
+			return State{}, w.fail(fmt.Errorf("saving the hash state of archive entry %s: %w", quoteShort(e.name), err))
+		}
+		st.Open = &OpenEntryState{Name: e.name, Size: e.size, Written: e.written, HashState: ehs}
+	}
+	return st, nil
 }
 
 // Finish writes the manifest (exactly manifestSize bytes) as the last entry
@@ -224,6 +439,9 @@ func (w *Writer) Checkpoint() (State, error) {
 func (w *Writer) Finish(manifest io.Reader, manifestSize int64) (sha256Hex string, size int64, err error) {
 	if w.err != nil {
 		return "", 0, w.err
+	}
+	if w.cur != nil {
+		return "", 0, fmt.Errorf("finishing the archive: entry %s is still open; end it first", quoteShort(w.cur.name))
 	}
 	if _, err := w.WriteEntry(EntryHeader{Name: ManifestName, Size: manifestSize, ModTime: time.Now()}, manifest); err != nil {
 		return "", 0, fmt.Errorf("writing the manifest: %w", err)
@@ -250,6 +468,7 @@ func (w *Writer) Abort() {
 		_ = w.comp.Close() // writes go nowhere now; only resources are released
 		w.comp, w.tw = nil, nil
 	}
+	w.cur = nil
 	w.err = errAborted
 }
 
