@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 
 	"golang.org/x/oauth2"
@@ -25,7 +24,6 @@ type DriveConfig = gdrive.Config
 type driveSettings struct {
 	oauth       gdrive.OAuth
 	redirectURL string
-	httpClient  *http.Client
 }
 
 // SetDrive gives the Service the server's Google OAuth client (from
@@ -39,13 +37,6 @@ func (s *Service) SetDrive(o gdrive.OAuth, redirectURL string) {
 	defer s.driveMu.Unlock()
 	s.drive.oauth = o
 	s.drive.redirectURL = redirectURL
-}
-
-// setDriveHTTPClient sets the base HTTP client of Drive calls (tests).
-func (s *Service) setDriveHTTPClient(c *http.Client) {
-	s.driveMu.Lock()
-	defer s.driveMu.Unlock()
-	s.drive.httpClient = c
 }
 
 func (s *Service) driveSettings() driveSettings {
@@ -120,7 +111,7 @@ func (s *Service) driveCheck(run *driveRun) func(ctx context.Context, cfg any, _
 		if c.ServiceAccountJSON == "" && c.RefreshToken != "" && !d.configured() {
 			return connector.CheckResult{}, errDriveNotConfigured()
 		}
-		client, err := gdrive.New(ctx, c, gdrive.Options{OAuth: d.oauth, HTTPClient: d.httpClient, OnToken: run.onToken})
+		client, err := gdrive.New(ctx, c, gdrive.Options{OAuth: d.oauth, OnToken: run.onToken})
 		if err != nil {
 			return connector.CheckResult{}, fmt.Errorf("prepare the Google Drive client: %w", err)
 		}

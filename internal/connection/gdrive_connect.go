@@ -237,9 +237,6 @@ func (s *Service) FinishDriveConnect(ctx context.Context, target DriveTarget, co
 	}
 	xctx, cancel := context.WithTimeout(ctx, s.checkTimeout)
 	defer cancel()
-	if d.httpClient != nil {
-		xctx = context.WithValue(xctx, oauth2.HTTPClient, d.httpClient)
-	}
 	tok, err := gdrive.Exchange(xctx, d.oauth, d.redirectURL, code)
 	if err != nil {
 		return nil, exchangeError(err)
