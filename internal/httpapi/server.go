@@ -20,6 +20,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/metrics"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -120,6 +121,7 @@ type server struct {
 	secrets    *redact.Secrets
 	startLim   *auth.RateLimiter // backup and restore initiations per user
 	userMu     sync.Mutex        // serialises user changes (the last-admin rule)
+	metrics    *metrics.Metrics  // GET /metrics and the HTTP latency histograms
 }
 
 // New returns the HTTP handler serving the API, the UI and everything
@@ -150,7 +152,7 @@ func newHandler(d Deps, t timings) (http.Handler, error) {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, errorBody{Error: "Cross-origin requests are refused; use coffer from its own address."})
 	}))
-	return s.logRequests(s.securityHeaders(cop.Handler(mux))), nil
+	return s.observeRequests(s.logRequests(s.securityHeaders(cop.Handler(mux)))), nil
 }
 
 func newServer(d Deps, t timings) (*server, error) {
@@ -179,6 +181,7 @@ func newServer(d Deps, t timings) (*server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.metrics = metrics.New(d.Catalog, s.log)
 	s.secrets = d.Secrets
 	if s.secrets == nil {
 		s.secrets = redact.SecretsOf(s.log.Handler())
@@ -286,6 +289,7 @@ func (s *server) mux() (*http.ServeMux, error) {
 	apiNotFound := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "There is no API endpoint at this path."})
 	}
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("/api/", apiNotFound)
 	mux.HandleFunc("/api", apiNotFound)
 	ui, err := s.uiHandler()
