@@ -283,9 +283,26 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// usersUsage lists the users subcommands.
+const usersUsage = `usage:
+  coffer users list
+  coffer users create --email E [--role admin|operator|viewer]   (the password is read from standard input)
+  coffer users disable --email E
+  coffer users reset-password --email E                          (the new password is read from standard input)`
+
 func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "list":
+			return cmdUsersList(ctx, args[1:], stdout, stderr)
+		case "disable":
+			return cmdUsersDisable(ctx, args[1:], stdout, stderr)
+		case "reset-password":
+			return cmdUsersResetPassword(ctx, args[1:], stdin, stdout, stderr)
+		}
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New(`usage: coffer users create --email E [--role admin|operator|viewer] (the password is read from standard input)`)
+		return errors.New(usersUsage)
 	}
 	var email, role string
 	cfg, _, err := loadConfig("users create", args[1:], stderr, func(fs *flag.FlagSet) {
@@ -377,5 +394,146 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func cmdVersion(stdout io.Writer) error {
 	fmt.Fprintf(stdout, "coffer %s\n", version.Version)
+	return nil
+}
+
+// readPassword reads one line from stdin as a password of at least 8 characters.
+func readPassword(stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the password from standard input: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if len(pw) < 8 {
+		return "", errors.New("the password (read from standard input) must have at least 8 characters")
+	}
+	if len(pw) > auth.MaxPasswordLen {
+		return "", fmt.Errorf("the password (read from standard input) must have at most %d bytes", auth.MaxPasswordLen)
+	}
+	return pw, nil
+}
+
+// userByEmailFlag parses --email for a users subcommand, opens the catalog
+// and loads that user. The caller closes the returned store.
+func userByEmailFlag(ctx context.Context, name string, args []string, stderr io.Writer) (*store.Store, *store.User, error) {
+	var email string
+	cfg, _, err := loadConfig(name, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "the user's email")
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return nil, nil, errors.New("--email is required")
+	}
+	st, err := openCatalog(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := st.GetUserByEmail(ctx, email)
+	if err != nil {
+		st.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, fmt.Errorf("there is no user with email %s; see `coffer users list`", email)
+		}
+		return nil, nil, fmt.Errorf("look up user %s: %w", email, err)
+	}
+	return st, u, nil
+}
+
+func cmdUsersList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig("users list", args, stderr, nil)
+	if err != nil {
+		return err
+	}
+	st, err := openCatalog(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	users, err := st.ListUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	if len(users) == 0 {
+		fmt.Fprintln(stdout, "No users yet; create one with: coffer users create --email you@example.com --role admin")
+		return nil
+	}
+	fmt.Fprintf(stdout, "%-6s %-40s %-9s %-8s %s\n", "ID", "EMAIL", "ROLE", "STATUS", "CREATED")
+	for _, u := range users {
+		status := "active"
+		if u.Disabled {
+			status = "disabled"
+		}
+		fmt.Fprintf(stdout, "%-6d %-40s %-9s %-8s %s\n", u.ID, u.Email, u.Role, status, u.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func cmdUsersDisable(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	st, u, err := userByEmailFlag(ctx, "users disable", args, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if u.Disabled {
+		fmt.Fprintf(stdout, "user %s is already disabled\n", u.Email)
+		return nil
+	}
+	if u.Role == store.RoleAdmin {
+		users, err := st.ListUsers(ctx)
+		if err != nil {
+			return fmt.Errorf("list users: %w", err)
+		}
+		active := 0
+		for _, o := range users {
+			if o.Role == store.RoleAdmin && !o.Disabled {
+				active++
+			}
+		}
+		if active <= 1 {
+			return fmt.Errorf("%s is the last active administrator and cannot be disabled; make another user an administrator first", u.Email)
+		}
+	}
+	u.Disabled = true
+	if err := st.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("disable user %s: %w", u.Email, err)
+	}
+	if err := st.DeleteUserSessions(ctx, u.ID); err != nil {
+		return fmt.Errorf("end the sessions of %s (the user is disabled): %w", u.Email, err)
+	}
+	if err := st.AppendAudit(ctx, &store.AuditEvent{ActorEmail: "cli", Action: "user.disable", TargetType: "user", TargetID: strconv.FormatInt(u.ID, 10), Details: []byte(`{"disabled":true}`)}); err != nil {
+		fmt.Fprintf(stderr, "warning: could not record the audit event: %v\n", err)
+	}
+	fmt.Fprintf(stdout, "user %s disabled; their sessions ended and their API tokens are refused\n", u.Email)
+	return nil
+}
+
+func cmdUsersResetPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	st, u, err := userByEmailFlag(ctx, "users reset-password", args, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	pw, err := readPassword(stdin)
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = hash
+	if err := st.UpdateUser(ctx, u); err != nil {
+		return fmt.Errorf("store the new password of %s: %w", u.Email, err)
+	}
+	if err := st.DeleteUserSessions(ctx, u.ID); err != nil {
+		return fmt.Errorf("end the sessions of %s (the password is changed): %w", u.Email, err)
+	}
+	if err := st.AppendAudit(ctx, &store.AuditEvent{ActorEmail: "cli", Action: "user.password_reset", TargetType: "user", TargetID: strconv.FormatInt(u.ID, 10)}); err != nil {
+		fmt.Fprintf(stderr, "warning: could not record the audit event: %v\n", err)
+	}
+	fmt.Fprintf(stdout, "password of %s reset; their sessions ended\n", u.Email)
 	return nil
 }
