@@ -290,6 +290,11 @@ func (s *server) mux() (*http.ServeMux, error) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "There is no API endpoint at this path."})
 	}
 	mux.Handle("GET /metrics", s.metricsHandler())
+	oa, err := s.openapiHandler()
+	if err != nil {
+		return nil, fmt.Errorf("build the OpenAPI document: %w", err)
+	}
+	mux.Handle("GET "+apiPrefix+openapiPath, oa)
 	mux.HandleFunc("/api/", apiNotFound)
 	mux.HandleFunc("/api", apiNotFound)
 	ui, err := s.uiHandler()
