@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/auth"
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
+	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/httpapi"
 	"github.com/coffer-backup/coffer/internal/queue"
@@ -117,6 +118,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		LeaseTimeout: cfg.LeaseTimeout,
 		Heartbeat:    min(2*time.Second, cfg.LeaseTimeout/5),
 		CrashAt:      crashHook(os.Getenv("COFFER_TEST_CRASH_AT")),
+		GDrive:       driveOAuth(cfg),
 		LocalRoots:   cfg.LocalRoots,
 		LogRetention: time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
 		Version:      version.Version,
@@ -148,6 +150,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		stopQueue()
 		return err
 	}
+	conns.SetDrive(driveOAuth(cfg), cfg.OAuthRedirectURL())
 	handler, err := httpapi.New(httpapi.Deps{
 		Catalog:     st,
 		Connections: conns,
@@ -199,6 +202,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	_ = srv.Shutdown(sctx)
 	stopQueue()
 	return nil
+}
+
+// driveOAuth is the Google OAuth client and endpoints from the configuration.
+func driveOAuth(cfg config.Config) gdrive.OAuth {
+	return gdrive.OAuth{ClientID: cfg.GDriveClientID, ClientSecret: cfg.GDriveClientSecret,
+		AuthURL: cfg.GDriveAuthURL, TokenURL: cfg.GDriveTokenURL, APIURL: cfg.GDriveAPIURL}
 }
 
 // crashHook returns the engine's crash hook for the crash tests: with

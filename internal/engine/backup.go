@@ -35,6 +35,8 @@ type backupCheckpoint struct {
 	Archive     archive.State   `json:"archive"`
 	LastKey     string          `json:"last_key"`
 	Entries     int64           `json:"entries"`
+	// Mongo is the position in a MongoDB source.
+	Mongo *mongoPos `json:"mongo,omitempty"`
 	// Progress is the progress at this checkpoint; a run that continues
 	// from here counts on from it (what a dead run read after it is not counted twice).
 	Progress store.Progress `json:"progress"`
@@ -180,11 +182,12 @@ func (b *backupRun) run() error {
 		}
 	}()
 
-	srcConn, src, err := e.openSource(ctx, b.op.SourceConnectionID)
+	srcConn, src, err := e.openBackupSource(ctx, b.op.SourceConnectionID)
 	if err != nil {
 		return err
 	}
-	dstConn, dst, err := e.openDestination(ctx, b.op.DestinationConnectionID)
+	defer src.close()
+	_, dst, err := e.openDestination(ctx, b.op.DestinationConnectionID)
 	if err != nil {
 		return err
 	}
@@ -218,8 +221,10 @@ func (b *backupRun) run() error {
 		}
 		b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
 			ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
-		if err := b.checkSpace(ctx, src); err != nil {
-			return err
+		if src.objects != nil {
+			if err := b.checkSpace(ctx, src.objects); err != nil {
+				return err
+			}
 		}
 		b.up, err = dst.NewUpload(b.upCtx, b.cp.ArchiveName)
 		if err != nil {
@@ -237,32 +242,51 @@ func (b *backupRun) run() error {
 			return err
 		}
 	} else {
-		b.up, err = dst.ResumeUpload(b.upCtx, b.cp.Upload)
-		if err != nil {
-			return fmt.Errorf("continue the upload of %s: %w", dst.Location(b.cp.ArchiveName), err)
-		}
-		b.pw = newPartWriter(b.upCtx, b.up, b.cp.NextPart, b.cp.Tail)
-		b.pw.onPart = func() { b.e.crashPoint("mid-part") }
-		if b.aw, err = archive.ResumeWriter(b.pw, b.cp.Archive); err != nil {
+		if err := b.openFrom(b.cp); err != nil {
 			return err
-		}
-		// Entries recorded after this checkpoint belong to a run that died; forget them.
-		if err := e.cat.DeleteArchiveEntriesFrom(ctx, b.op.ID, b.cp.Entries); err != nil {
-			return fmt.Errorf("trim archive entries: %w", err)
 		}
 		b.lg.Info(ctx, "Backup continues from its checkpoint.", "after_key", b.cp.LastKey,
 			"entries_done", b.cp.Entries, "bytes_uploaded", b.cp.Archive.CompressedBytes-int64(len(b.cp.Tail)))
 	}
-	defer b.pw.close()
-	defer b.aw.Abort() // frees the compressor's goroutines when the run stops early; a no-op after Finish
-	_ = dstConn
+	defer func() { b.pw.close() }()
+	defer func() { b.aw.Abort() }() // frees the compressor's goroutines when the run stops early; a no-op after Finish
 	b.lastCP = e.now()
 	b.cpParts, _ = b.pw.uploaded()
 
-	if err := b.copyObjects(ctx, src); err != nil {
+	if src.objects != nil {
+		err = b.copyObjects(ctx, src.objects)
+	} else {
+		err = b.copyCollections(ctx, src.mongo)
+	}
+	if err != nil {
 		return err
 	}
 	return b.finish(ctx, srcConn)
+}
+
+// openFrom sets up the upload, the part writer and the archive writer to go
+// on from checkpoint cp (in this process or another one), and forgets the
+// archive entries recorded after it.
+func (b *backupRun) openFrom(cp backupCheckpoint) error {
+	up, err := b.dst.ResumeUpload(b.upCtx, cp.Upload)
+	if err != nil {
+		return fmt.Errorf("continue the upload of %s: %w", b.dst.Location(cp.ArchiveName), err)
+	}
+	pw := newPartWriter(b.upCtx, up, cp.NextPart, cp.Tail)
+	pw.onPart = func() { b.e.crashPoint("mid-part") }
+	aw, err := archive.ResumeWriter(pw, cp.Archive)
+	if err != nil {
+		pw.close()
+		return err
+	}
+	if err := b.e.cat.DeleteArchiveEntriesFrom(b.r.ctx, b.op.ID, cp.Entries); err != nil {
+		pw.close()
+		return fmt.Errorf("trim archive entries: %w", err)
+	}
+	b.up, b.pw, b.aw, b.cp = up, pw, aw, cp
+	b.pending = b.pending[:0]
+	b.progress = cp.Progress
+	return nil
 }
 
 // freeSpacer is a destination that knows its free space (a local directory).
@@ -416,8 +440,13 @@ func (b *backupRun) afterEntry(ctx context.Context, f *fetcher) error {
 	if now.Sub(b.lastLog) >= 5*time.Second {
 		b.lastLog = now
 		_, up := b.pw.uploaded()
-		b.lg.Info(ctx, fmt.Sprintf("%d objects, %s read, %s uploaded.", b.progress.ItemsDone, humanBytes(b.progress.BytesRead), humanBytes(up)),
-			"items_done", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "bytes_uploaded", up, "listed", f.listed())
+		kv := []any{"items_done", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "bytes_uploaded", up}
+		word := "documents"
+		if f != nil {
+			word = "objects"
+			kv = append(kv, "listed", f.listed())
+		}
+		b.lg.Info(ctx, fmt.Sprintf("%d %s, %s read, %s uploaded.", b.progress.ItemsDone, word, humanBytes(b.progress.BytesRead), humanBytes(up)), kv...)
 	}
 	return nil
 }
@@ -557,11 +586,24 @@ func (b *backupRun) complete(ctx context.Context) error {
 	if err := b.dst.PutFile(b.upCtx, name+".sha256", []byte(archive.SidecarLine(fin.SHA256, path.Base(name)))); err != nil {
 		return fmt.Errorf("write the checksum file next to the archive: %w", err)
 	}
+	now := b.e.now()
+	started := now
+	if b.op.StartedAt != nil {
+		started = *b.op.StartedAt
+	}
+	took := now.Sub(started)
+	word := "objects"
+	if b.cp.Mongo != nil {
+		word = "documents"
+	}
+	b.lg.Info(ctx, fmt.Sprintf("Backup completed: %d %s, %s read, archive %s (%s) at %s in %s.",
+		b.progress.ItemsDone, word, humanBytes(b.progress.BytesRead), humanBytes(fin.Size), fin.SHA256[:12],
+		b.dst.Location(name), took.Round(time.Millisecond)),
+		"items", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "archive_size", fin.Size, "sha256", fin.SHA256)
 	op, err := b.e.cat.GetBackup(context.WithoutCancel(ctx), b.op.ID)
 	if err != nil {
 		return err
 	}
-	now := b.e.now()
 	op.Status = store.StatusCompleted
 	op.ArchivePath = name
 	op.ArchiveSize = fin.Size
@@ -573,11 +615,6 @@ func (b *backupRun) complete(ctx context.Context) error {
 	if err := b.e.cat.UpdateBackup(context.WithoutCancel(ctx), op); err != nil {
 		return fmt.Errorf("record the completed backup: %w", err)
 	}
-	took := now.Sub(*op.StartedAt)
-	b.lg.Info(ctx, fmt.Sprintf("Backup completed: %d objects, %s read, archive %s (%s) at %s in %s.",
-		b.progress.ItemsDone, humanBytes(b.progress.BytesRead), humanBytes(fin.Size), fin.SHA256[:12],
-		b.dst.Location(name), took.Round(time.Millisecond)),
-		"items", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "archive_size", fin.Size, "sha256", fin.SHA256)
 	return nil
 }
 

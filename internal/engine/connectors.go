@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/connector/local"
+	"github.com/coffer-backup/coffer/internal/connector/mongodb"
 	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -35,19 +36,60 @@ func (e *Engine) s3Client(ctx context.Context, c *store.Connection, plain []byte
 	return cl, nil
 }
 
-// openSource returns the object source behind a source connection.
-func (e *Engine) openSource(ctx context.Context, id int64) (*store.Connection, connector.ObjectSource, error) {
+// backupSource is what a backup reads: the objects of a bucket or the
+// collections of MongoDB databases (exactly one is set).
+type backupSource struct {
+	objects connector.ObjectSource
+	mongo   *mongodb.Client
+}
+
+func (s backupSource) close() {
+	if s.mongo != nil {
+		_ = s.mongo.Close()
+	}
+}
+
+// openBackupSource returns the source behind a source connection.
+func (e *Engine) openBackupSource(ctx context.Context, id int64) (*store.Connection, backupSource, error) {
 	c, plain, err := e.connection(ctx, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, backupSource{}, err
 	}
 	switch c.Type {
 	case store.TypeS3:
 		cl, err := e.s3Client(ctx, c, plain)
-		return c, cl, err
+		return c, backupSource{objects: cl}, err
+	case store.TypeMongoDB:
+		mc, err := e.mongoClient(ctx, c, plain)
+		return c, backupSource{mongo: mc}, err
 	default:
-		return c, nil, apperr.New(apperr.Invalid, "backups from %s connections are not supported yet", c.Type)
+		return c, backupSource{}, apperr.New(apperr.Invalid, "backups from %s connections are not supported", c.Type)
 	}
+}
+
+func (e *Engine) mongoClient(ctx context.Context, c *store.Connection, plain []byte) (*mongodb.Client, error) {
+	var cfg mongodb.Config
+	if err := decodeCreds(c, plain, &cfg); err != nil {
+		return nil, err
+	}
+	mc, err := mongodb.New(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to MongoDB for %q: %w", c.Name, err)
+	}
+	return mc, nil
+}
+
+// openMongoTarget returns the MongoDB client a restore writes to.
+func (e *Engine) openMongoTarget(ctx context.Context, id int64) (*store.Connection, *mongodb.Client, error) {
+	c, plain, err := e.connection(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Type != store.TypeMongoDB {
+		return c, nil, apperr.New(apperr.Invalid, "a MongoDB backup can only be restored to a mongodb connection, not %s", c.Type)
+	}
+	mc, err := e.mongoClient(ctx, c, plain)
+	return c, mc, err
 }
 
 // destination is what the engine needs of a destination connection.

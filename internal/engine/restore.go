@@ -113,8 +113,17 @@ func (rr *restoreRun) run() error {
 		return apperr.New(apperr.Conflict, "backup %d is %s; only a completed backup can be restored", backup.ID, backup.Status)
 	}
 	var cfg S3RestoreConfig
+	var mcfg MongoRestoreConfig
+	tgtConn, err := e.cat.GetConnection(ctx, rr.op.DestinationConnectionID)
+	if err != nil {
+		return fmt.Errorf("load the restore target: %w", err)
+	}
+	into := any(&cfg)
+	if tgtConn.Type == store.TypeMongoDB {
+		into = &mcfg
+	}
 	if len(rr.op.DestinationConfig) > 0 {
-		if err := json.Unmarshal(rr.op.DestinationConfig, &cfg); err != nil {
+		if err := json.Unmarshal(rr.op.DestinationConfig, into); err != nil {
 			return apperr.Wrap(apperr.Invalid, err, "the restore configuration cannot be read")
 		}
 	}
@@ -132,9 +141,20 @@ func (rr *restoreRun) run() error {
 	if err != nil {
 		return err
 	}
-	tgtConn, target, err := e.openObjectTarget(ctx, rr.op.DestinationConnectionID, cfg)
-	if err != nil {
-		return err
+	var target connector.ObjectTarget
+	var mt *mongoTarget
+	if tgtConn.Type == store.TypeMongoDB {
+		_, mc, err := e.openMongoTarget(ctx, rr.op.DestinationConnectionID)
+		if err != nil {
+			return err
+		}
+		defer mc.Close()
+		mt = newMongoTarget(rr, mc, mcfg)
+	} else {
+		_, target, err = e.openObjectTarget(ctx, rr.op.DestinationConnectionID, cfg)
+		if err != nil {
+			return err
+		}
 	}
 	stream, err := src.Open(ctx, backup.ArchivePath, 0)
 	if err != nil {
@@ -148,7 +168,7 @@ func (rr *restoreRun) run() error {
 	}
 	if rr.cp.Entries == 0 {
 		rr.lg.Info(ctx, fmt.Sprintf("Restore of backup %d (%s) to %q started.", backup.ID, src.Location(backup.ArchivePath), tgtConn.Name),
-			"bucket", cfg.Bucket, "prefix", cfg.Prefix, "include_prefix", cfg.IncludePrefix, "overwrite", cfg.Overwrite)
+			"config", json.RawMessage(rr.op.DestinationConfig))
 	} else {
 		rr.lg.Info(ctx, fmt.Sprintf("Restore continues after %d entries.", rr.cp.Entries))
 	}
@@ -180,11 +200,21 @@ func (rr *restoreRun) run() error {
 			return fmt.Errorf("archive entry %d is %q (%d bytes) but the catalog recorded %q (%d bytes): the archive does not belong to this backup or is damaged", seq, ent.Name, ent.Size, want.Name, want.Size)
 		}
 		if seq < rr.cp.Entries {
+			if mt != nil {
+				if err := mt.remember(ar, ent, want); err != nil {
+					return err
+				}
+			}
 			seq++
 			continue // handled by an earlier run
 		}
 		rr.e.crashPoint("restore-entry")
-		if err := rr.restoreEntry(ctx, ar, ent, want, cfg, target); err != nil {
+		if mt != nil {
+			err = mt.restoreEntry(ctx, ar, ent, want)
+		} else {
+			err = rr.restoreEntry(ctx, ar, ent, want, cfg, target)
+		}
+		if err != nil {
 			return err
 		}
 		seq++
@@ -193,12 +223,20 @@ func (rr *restoreRun) run() error {
 		rr.progress.BytesRead = counted.n
 		rr.tick(ctx)
 	}
+	if mt != nil {
+		if err := mt.finish(ctx); err != nil {
+			return err
+		}
+	}
 	got := ar.SHA256Hex()
 	if got != backup.SHA256 {
 		return fmt.Errorf("the archive's SHA-256 is %s but the backup recorded %s: the stored archive is damaged (every object written was verified on its own)", got, backup.SHA256)
 	}
 	rr.progress.BytesRead = counted.n
 	rr.save(ctx)
+	rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; archive checksum verified.",
+		rr.cp.Written, rr.cp.Skipped, humanBytes(rr.progress.BytesWritten)),
+		"written", rr.cp.Written, "skipped", rr.cp.Skipped, "sha256", got)
 	bg, cancel := rr.r.bg()
 	defer cancel()
 	op, err := e.cat.GetRestore(bg, rr.op.ID)
@@ -213,9 +251,6 @@ func (rr *restoreRun) run() error {
 	if err := e.cat.UpdateRestore(bg, op); err != nil {
 		return fmt.Errorf("record the completed restore: %w", err)
 	}
-	rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; archive checksum verified.",
-		rr.cp.Written, rr.cp.Skipped, humanBytes(rr.progress.BytesWritten)),
-		"written", rr.cp.Written, "skipped", rr.cp.Skipped, "sha256", got)
 	return nil
 }
 
