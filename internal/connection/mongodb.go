@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/connector/mongodb"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -49,8 +50,14 @@ func mongoSpec() *spec {
 			}
 			return c, nil
 		},
-		check: func(context.Context, any, []string) (connector.CheckResult, error) {
-			return connector.CheckResult{}, errCheckUnavailable(store.TypeMongoDB)
+		check: func(ctx context.Context, cfg any, _ []string) (connector.CheckResult, error) {
+			c := cfg.(MongoConfig)
+			mc, err := mongodb.New(ctx, mongodb.Config{URI: c.URI, Database: c.Database, AuthDatabase: c.AuthDatabase})
+			if err != nil {
+				return connector.CheckResult{}, err
+			}
+			defer mc.Close()
+			return mc.Check(ctx)
 		},
 	}
 }
