@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/httpapi"
 	"github.com/coffer-backup/coffer/internal/queue"
+	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/version"
@@ -88,7 +89,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, stderr)
+	// Every line the server logs passes through the redactor: secret shapes
+	// (URI passwords, tokens, signatures) and the exact secret values of the
+	// connections this process opened are replaced before they are written.
+	secrets := redact.NewSecrets()
+	secrets.Add(cfg.GDriveClientSecret, cfg.AdminPassword)
+	log := slog.New(redact.NewHandler(newLogger(cfg, stderr).Handler(), secrets))
 	slog.SetDefault(log)
 
 	st, err := openCatalog(ctx, cfg)
@@ -119,6 +125,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		Heartbeat:    min(2*time.Second, cfg.LeaseTimeout/5),
 		CrashAt:      crashHook(os.Getenv("COFFER_TEST_CRASH_AT")),
 		GDrive:       driveOAuth(cfg),
+		Secrets:      secrets,
 		LocalRoots:   cfg.LocalRoots,
 		LogRetention: time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
 		Version:      version.Version,
@@ -157,6 +164,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		Ops:         eng,
 		Config:      cfg,
 		Logger:      log,
+		Secrets:     secrets,
 		UI:          web.Dist(),
 	})
 	if err != nil {

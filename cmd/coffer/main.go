@@ -22,6 +22,9 @@ Usage:
   coffer worker     workers only (more hosts on the same PostgreSQL)
   coffer migrate    apply database migrations and exit
   coffer users create --email E [--role admin|operator|viewer]   (password on stdin)
+  coffer users list
+  coffer users disable --email E
+  coffer users reset-password --email E   (new password on stdin)
   coffer keys rotate   re-encrypt every stored credential under a new key
   coffer version
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
+	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -46,6 +47,9 @@ type Options struct {
 	// S3MinPartSize and S3MaxParts override the S3 destination's part rules (tests).
 	S3MinPartSize int64
 	S3MaxParts    int
+	// Secrets learns the exact secret values of every connection the engine
+	// opens, so that logs and error messages never show them (nil: patterns only).
+	Secrets *redact.Secrets
 	// GDrive is the Google OAuth client and endpoints for google_drive connections.
 	GDrive gdrive.OAuth
 	// LocalRoots confines local destinations (COFFER_LOCAL_ROOTS).
@@ -134,6 +138,7 @@ func (e *Engine) connection(ctx context.Context, id int64) (*store.Connection, [
 	if err != nil {
 		return nil, nil, fmt.Errorf("decrypt the credentials of connection %q: %w", c.Name, err)
 	}
+	e.opt.Secrets.AddCredentials(plain)
 	return c, plain, nil
 }
 

@@ -25,15 +25,19 @@ type mongoPos struct {
 }
 
 type mongoCur struct {
-	Key        string           `json:"key"`
-	Entry      string           `json:"entry"`
-	Size       int64            `json:"size"`
-	Docs       int64            `json:"docs"`     // documents measured
-	Written    int64            `json:"written"`  // documents written so far
-	UpTo       rawValue         `json:"up_to"`    // the largest _id at measuring time
-	LastID     rawValue         `json:"last_id"`  // the last _id written (zero before the first)
-	Attempts   int              `json:"attempts"` // how often the collection was measured again after it changed
-	RewindFrom *json.RawMessage `json:"rewind_from,omitempty"`
+	Key      string   `json:"key"`
+	Entry    string   `json:"entry"`
+	Size     int64    `json:"size"`
+	Docs     int64    `json:"docs"`     // documents measured
+	Written  int64    `json:"written"`  // documents written so far
+	UpTo     rawValue `json:"up_to"`    // the largest _id at measuring time
+	LastID   rawValue `json:"last_id"`  // the last _id written (zero before the first)
+	Attempts int      `json:"attempts"` // how often the collection was measured again after it changed
+	// RewindFrom is the checkpoint taken before the entry began, kept in
+	// memory only (it would double every checkpoint's size): a run that
+	// continues mid-collection after a crash cannot rewind, and fails
+	// clearly should the collection change under it.
+	RewindFrom *json.RawMessage `json:"-"`
 }
 
 // rawValue is a BSON value (type and bytes) that survives JSON.
