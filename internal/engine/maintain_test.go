@@ -1,0 +1,70 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/queue"
+	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/testutil/s3test"
+)
+
+// TestMaintenance checks log retention and the sweep of leftover uploads:
+// an orphaned multipart upload is aborted, a paused backup's upload is kept.
+func TestMaintenance(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{LogRetention: 24 * time.Hour, SweepAfter: time.Nanosecond, S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	ctx := context.Background()
+
+	old := &store.JobLog{OperationKind: store.KindBackup, OperationID: 1, Level: store.LevelInfo, Message: "old", CreatedAt: time.Now().Add(-48 * time.Hour)}
+	recent := &store.JobLog{OperationKind: store.KindBackup, OperationID: 1, Level: store.LevelInfo, Message: "recent"}
+	for _, l := range []*store.JobLog{old, recent} {
+		if err := e.st.AppendLog(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.eng.Maintain(ctx, queue.TaskLogs); err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := e.st.ListLogs(ctx, store.KindBackup, 1, 0, 10)
+	if len(logs) != 1 || logs[0].Message != "recent" {
+		t.Fatalf("after the retention job: %+v", logs)
+	}
+
+	// A paused backup keeps its upload; an orphan in the same bucket goes.
+	src, _, _, _ := slowSource(t, e, srv, 80, 128<<10, 15*time.Millisecond)
+	bucket := srv.NewBucket(t)
+	id := startBackup(t, e, src, e.s3Conn("sweep-dst", bucket), "")
+	waitProgress(t, e, id, 10)
+	if _, err := e.eng.PauseBackup(ctx, actor, id); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	cl := srv.Client(t)
+	if _, err := cl.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("orphan/left-behind.tar.gz")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := incompleteUploads(t, cl, bucket); n != 2 {
+		t.Fatalf("%d incomplete uploads before the sweep, want 2", n)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if err := e.eng.Maintain(ctx, queue.TaskSweep); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cl.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: &bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Uploads) != 1 || aws.ToString(out.Uploads[0].Key) == "orphan/left-behind.tar.gz" {
+		t.Fatalf("after the sweep: %d uploads left (%v); want only the paused backup's", len(out.Uploads), out.Uploads)
+	}
+	if _, err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBackup(id, store.StatusCompleted, time.Minute)
+}
