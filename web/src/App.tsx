@@ -7,6 +7,7 @@ import { errorMessage, isApiError } from "@/api/client";
 import { keys } from "@/api/queries";
 import { Layout } from "@/components/Layout";
 import { Loading } from "@/components/QueryState";
+import { RequireRole } from "@/components/RequireRole";
 
 // Pages are split into their own chunks; only login/layout code loads first.
 function page(load: () => Promise<{ default: ComponentType }>) {
@@ -18,6 +19,16 @@ function page(load: () => Promise<{ default: ComponentType }>) {
   );
 }
 
+// Pages that only change things; viewers get a sentence instead of a form.
+function operatorOnly(load: () => Promise<{ default: ComponentType }>) {
+  return <RequireRole role="operator">{page(load)}</RequireRole>;
+}
+
+// Administrators' pages: users and the audit log.
+function adminOnly(load: () => Promise<{ default: ComponentType }>) {
+  return <RequireRole role="admin">{page(load)}</RequireRole>;
+}
+
 const routes: RouteObject[] = [
   { path: "/login", element: page(() => import("@/pages/LoginPage")) },
   {
@@ -25,14 +36,16 @@ const routes: RouteObject[] = [
     children: [
       { index: true, element: page(() => import("@/pages/DashboardPage")) },
       { path: "connections", element: page(() => import("@/pages/ConnectionsPage")) },
-      { path: "connections/new", element: page(() => import("@/pages/ConnectionEditPage")) },
+      { path: "connections/new", element: operatorOnly(() => import("@/pages/ConnectionEditPage")) },
       { path: "connections/:id/edit", element: page(() => import("@/pages/ConnectionEditPage")) },
       { path: "backups", element: page(() => import("@/pages/BackupsPage")) },
-      { path: "backups/new", element: page(() => import("@/pages/NewBackupPage")) },
+      { path: "backups/new", element: operatorOnly(() => import("@/pages/NewBackupPage")) },
       { path: "backups/:id", element: page(() => import("@/pages/BackupDetailPage")) },
-      { path: "backups/:id/restore", element: page(() => import("@/pages/NewRestorePage")) },
+      { path: "backups/:id/restore", element: operatorOnly(() => import("@/pages/NewRestorePage")) },
       { path: "restores", element: page(() => import("@/pages/RestoresPage")) },
       { path: "restores/:id", element: page(() => import("@/pages/RestoreDetailPage")) },
+      { path: "users", element: adminOnly(() => import("@/pages/UsersPage")) },
+      { path: "audit", element: adminOnly(() => import("@/pages/AuditPage")) },
       { path: "*", element: page(() => import("@/pages/NotFoundPage")) },
     ],
   },

@@ -13,6 +13,11 @@ export function canWrite(user: User | undefined): boolean {
   return user !== undefined && user.role !== "viewer";
 }
 
+/** isAdmin reports whether a user may manage users and read the audit log. */
+export function isAdmin(user: User | undefined): boolean {
+  return user?.role === "admin";
+}
+
 /**
  * safeNext returns the in-app path to go back to after login, refusing
  * anything that could leave the site or loop back to the login page.

@@ -1,6 +1,9 @@
 // Typed functions, one per API route used by the UI.
 import { query, request } from "./client";
 import type {
+  AdminUser,
+  AuditEvent,
+  AuditFilters,
   BackupFilters,
   BackupInput,
   BackupOperation,
@@ -11,9 +14,12 @@ import type {
   ListPage,
   LogEntry,
   OperationKind,
+  PasswordChange,
   RestoreInput,
   RestoreOperation,
   User,
+  UserInput,
+  UserUpdate,
 } from "./types";
 
 /** api groups every call the UI makes to the server. */
@@ -63,11 +69,45 @@ export const api = {
       `/${kind}/${id}/logs${query({ after, limit })}`,
       signal ? { signal } : {},
     ).then(unwrapList),
+
+  changeOwnPassword: (input: PasswordChange) => request<void>("/auth/password", { method: "POST", body: input }),
+
+  listUsers: () => request<AdminUser[] | ListPage<AdminUser>>("/users").then(unwrapList),
+  createUser: (input: UserInput) => request<AdminUser>("/users", { method: "POST", body: input }),
+  updateUser: (id: number, change: UserUpdate) => request<AdminUser>(`/users/${id}`, { method: "PUT", body: change }),
+  resetUserPassword: (id: number, password: string) =>
+    request<void>(`/users/${id}/password`, { method: "POST", body: { password } }),
+
+  listAudit: (f: AuditFilters) => request<ListPage<AuditEvent>>(`/audit${auditQuery(f)}`),
 };
 
-/** googleDriveConnectUrl is where the browser goes to grant Drive access. */
-export function googleDriveConnectUrl(connectionId?: number): string {
-  return `/api/v1/oauth/google/start${connectionId === undefined ? "" : `?connection_id=${connectionId}`}`;
+/** auditQuery builds the query string of GET /audit from its filters. */
+export function auditQuery(f: AuditFilters): string {
+  return query({
+    actor_id: f.actor_id,
+    action: f.action,
+    target_type: f.target_type,
+    since: f.since,
+    page: f.page,
+    per_page: f.per_page,
+  });
+}
+
+/** Which Drive connection a Google sign-in is for: an existing one, or a new one to create. */
+export type DriveConnectTarget = { connectionId: number } | { name: string; folderId: string };
+
+/**
+ * googleDriveConnectUrl is where the browser goes (a full-page navigation,
+ * never fetch) to grant Drive access: the server answers with a redirect to
+ * Google's consent page, and Google's answer comes back to the UI at
+ * /connections/<id>/edit?connected=1 or ?oauth_error=<sentence>.
+ */
+export function googleDriveConnectUrl(target: DriveConnectTarget): string {
+  const q =
+    "connectionId" in target
+      ? query({ connection_id: target.connectionId })
+      : query({ name: target.name, folder_id: target.folderId });
+  return `/api/v1/oauth/google/start${q}`;
 }
 
 /** logStreamUrl is the SSE stream of an operation's log, starting after a log id. */

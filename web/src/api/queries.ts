@@ -1,7 +1,7 @@
 // Query keys and TanStack Query hooks shared by the pages.
 import { useQuery } from "@tanstack/react-query";
 import { api } from "./endpoints";
-import type { BackupFilters, BackupOperation, RestoreOperation } from "./types";
+import type { AuditFilters, BackupFilters, BackupOperation, RestoreOperation } from "./types";
 
 /** Query keys, one place so invalidation matches what pages read. */
 export const keys = {
@@ -15,6 +15,9 @@ export const keys = {
   restores: (page: number) => ["restores", "list", page] as const,
   restoresAll: ["restores"] as const,
   restore: (id: number) => ["restores", "one", id] as const,
+  users: ["users"] as const,
+  audit: (f: AuditFilters) => ["audit", f] as const,
+  auditAll: ["audit"] as const,
 };
 
 /** How often views of running operations refresh. */

@@ -183,12 +183,21 @@ export interface DashboardConnections {
   items: Connection[];
 }
 
+/** A backup as listed on the dashboard, tagged with its kind. */
+export type DashboardBackup = BackupOperation & { kind: "backup" };
+
+/** A restore as listed on the dashboard, tagged with its kind. */
+export type DashboardRestore = RestoreOperation & { kind: "restore" };
+
+/** An operation of either kind in the dashboard's running and failure lists. */
+export type DashboardOperation = DashboardBackup | DashboardRestore;
+
 /** Body of GET /dashboard. */
 export interface Dashboard {
   backups_by_status: Partial<Record<BackupStatus, number>>;
   restores_by_status: Partial<Record<RestoreStatus, number>>;
-  running: BackupOperation[];
-  recent_failures: BackupOperation[];
+  running: DashboardOperation[];
+  recent_failures: DashboardOperation[];
   connections: DashboardConnections;
 }
 
@@ -217,3 +226,56 @@ export interface RestoreInput {
 
 /** Which operation collection a log belongs to. */
 export type OperationKind = "backups" | "restores";
+
+/** A user as the users API (admins only) shows it. */
+export interface AdminUser {
+  id: number;
+  email: string;
+  role: UserRole;
+  disabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Body of POST /users. */
+export interface UserInput {
+  email: string;
+  role: UserRole;
+  password: string;
+}
+
+/** Body of PUT /users/{id}: only the fields to change. */
+export interface UserUpdate {
+  role?: UserRole;
+  disabled?: boolean;
+}
+
+/** Body of POST /auth/password (a user changing their own password). */
+export interface PasswordChange {
+  current_password: string;
+  new_password: string;
+}
+
+/** One event of the audit log. */
+export interface AuditEvent {
+  id: number;
+  /** The acting user; null for events without one (e.g. a failed login for an unknown email). */
+  actor_id: number | null;
+  actor_email: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  ip: string;
+  details: Record<string, unknown> | null;
+  created_at: string;
+}
+
+/** Filters of GET /audit; since is an RFC 3339 time. */
+export interface AuditFilters {
+  actor_id?: number | "";
+  action?: string;
+  target_type?: string;
+  since?: string;
+  page?: number;
+  per_page?: number;
+}

@@ -19,7 +19,7 @@ export interface BackupControlsProps {
   kind?: OperationKind;
   /** The action being sent now; every control is disabled meanwhile. */
   busy?: OperationAction | null;
-  /** False hides the controls' effect for read-only users (viewer role). */
+  /** False hides the controls entirely (viewer role: the server would refuse them). */
   canControl?: boolean;
   onAction: (action: OperationAction) => void;
 }
@@ -31,8 +31,9 @@ export interface BackupControlsProps {
 export function BackupControls({ status, kind = "backups", busy = null, canControl = true, onAction }: BackupControlsProps) {
   const [confirmCancel, setConfirmCancel] = useState(false);
   const allowed = allowedActions(status, kind);
-  const enabled = (a: OperationAction) => canControl && busy === null && allowed.has(a);
+  const enabled = (a: OperationAction) => busy === null && allowed.has(a);
   const noun = kind === "backups" ? "backup" : "restore";
+  if (!canControl) return null;
 
   return (
     <div className="flex flex-wrap gap-2" role="group" aria-label={`${noun} controls`}>

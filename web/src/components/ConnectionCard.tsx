@@ -64,6 +64,17 @@ export function ConnectionCard({ connection: c, onTest, testing = false, onDelet
           Last checked {formatRelative(c.last_validated_at)}
         </p>
         {c.last_validation_error && <p className="break-words text-destructive">{c.last_validation_error}</p>}
+        {c.type === "google_drive" && c.needs_reauth && (
+          <div className="grid gap-2 rounded-lg border border-destructive/40 bg-destructive/5 p-3" data-testid="reconnect-drive">
+            <p className="text-destructive">Google Drive access expired or was revoked; backups here fail until you reconnect.</p>
+            {canEdit && (
+              <a className={buttonVariants({ size: "sm" })} href={googleDriveConnectUrl({ connectionId: c.id })}>
+                <ExternalLink aria-hidden="true" />
+                Reconnect Google Drive
+              </a>
+            )}
+          </div>
+        )}
       </CardContent>
       {canEdit && (
         <CardFooter className="flex-wrap">
@@ -77,12 +88,6 @@ export function ConnectionCard({ connection: c, onTest, testing = false, onDelet
             <Pencil aria-hidden="true" />
             Edit
           </Link>
-          {c.type === "google_drive" && c.needs_reauth && (
-            <a className={buttonVariants({ size: "sm", variant: "secondary" })} href={googleDriveConnectUrl(c.id)}>
-              <ExternalLink aria-hidden="true" />
-              Reconnect
-            </a>
-          )}
           {onDelete && (
             <Button size="sm" variant="ghost" className="text-destructive" onClick={onDelete} aria-label={`Delete ${c.name}`}>
               <Trash2 aria-hidden="true" />

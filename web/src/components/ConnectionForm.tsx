@@ -111,6 +111,19 @@ export function ConnectionForm({
     onSubmit({ name: name.trim(), type, credentials });
   };
 
+  const folderId = typeof values.folder_id === "string" ? values.folder_id.trim() : "";
+  const driveUrl = connection
+    ? googleDriveConnectUrl({ connectionId: connection.id })
+    : googleDriveConnectUrl({ name: name.trim(), folderId });
+  // A new Drive connection needs its name and folder before going to Google.
+  const checkDriveStart = (): boolean => {
+    const errors: Record<string, string> = {};
+    if (name.trim() === "") errors.name = "Enter a name for this connection before connecting Google Drive.";
+    if (folderId === "") errors.folder_id = "Enter the folder ID before connecting Google Drive.";
+    setLocalErrors(errors);
+    return Object.keys(errors).length === 0;
+  };
+
   const nameId = `${uid}-name`;
   const typeId = `${uid}-type`;
 
@@ -129,8 +142,9 @@ export function ConnectionForm({
         </Alert>
       )}
       {connection?.needs_reauth && (
-        <Alert variant="destructive">
-          Google Drive access has expired or was revoked. Use “Connect Google Drive” to grant it again.
+        <Alert variant="destructive" data-testid="needs-reauth">
+          Google Drive access has expired or was revoked, so backups to this connection fail. Use “Reconnect Google
+          Drive” below to grant it again.
         </Alert>
       )}
 
@@ -178,15 +192,22 @@ export function ConnectionForm({
       </FormField>
 
       {type === "google_drive" && (
-        <div className="flex flex-wrap items-center gap-3 rounded-lg border border-dashed p-3 text-sm">
-          <a className={buttonVariants({ variant: "secondary", size: "sm" })} href={googleDriveConnectUrl(connection?.id)}>
+        <div className="flex flex-wrap items-center gap-3 rounded-lg border border-dashed p-3 text-sm" data-testid="drive-connect">
+          {/* A full-page navigation: the server redirects to Google, and Google back to this page. */}
+          <a
+            className={buttonVariants({ variant: connection?.needs_reauth ? "default" : "secondary", size: "sm" })}
+            href={driveUrl}
+            onClick={(e) => {
+              if (!editing && !checkDriveStart()) e.preventDefault();
+            }}
+          >
             <ExternalLink aria-hidden="true" />
-            Connect Google Drive
+            {connection?.needs_reauth ? "Reconnect Google Drive" : "Connect Google Drive"}
           </a>
           <span className="text-muted-foreground">
             {editing
-              ? "Grant coffer access to your Drive; the tokens are stored for this connection."
-              : "Sign in with Google to create a Drive connection, or fill in a service-account key below."}
+              ? "Grant coffer access to your Drive; the tokens are stored for this saved connection (save other changes first)."
+              : "Enter a name and the folder ID, then sign in with Google: the connection is created when you come back. Or fill in a service-account key below."}
           </span>
         </div>
       )}

@@ -1,11 +1,13 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Archive, HardDriveDownload, LayoutDashboard, LogOut, Plug, RotateCcw } from "lucide-react";
+import { Archive, HardDriveDownload, KeyRound, LayoutDashboard, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
+import { useState } from "react";
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
-import { loginPath, useMe } from "@/api/auth";
+import { isAdmin, loginPath, useMe } from "@/api/auth";
 import { isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { Button } from "@/components/ui/button";
 import { cn } from "@/lib/utils";
+import { ChangePasswordDialog } from "./ChangePasswordDialog";
 import { LoadError, Loading } from "./QueryState";
 import { ThemeToggle } from "./ThemeToggle";
 
@@ -16,12 +18,19 @@ const nav = [
   { to: "/restores", label: "Restores", Icon: RotateCcw, end: false },
 ];
 
+// Shown to administrators only; the server refuses these routes to others.
+const adminNav = [
+  { to: "/users", label: "Users", Icon: Users, end: false },
+  { to: "/audit", label: "Audit", Icon: ScrollText, end: false },
+];
+
 /** Layout is the signed-in frame: navigation, theme toggle, sign out. It sends signed-out users to /login. */
 export function Layout() {
   const me = useMe();
   const location = useLocation();
   const navigate = useNavigate();
   const qc = useQueryClient();
+  const [passwordOpen, setPasswordOpen] = useState(false);
   const logout = useMutation({
     mutationFn: api.logout,
     onSettled: () => {
@@ -54,7 +63,7 @@ export function Layout() {
             coffer
           </NavLink>
           <nav aria-label="Main" className="flex flex-1 items-center gap-1 overflow-x-auto">
-            {nav.map(({ to, label, Icon, end }) => (
+            {(isAdmin(me.data) ? [...nav, ...adminNav] : nav).map(({ to, label, Icon, end }) => (
               <NavLink
                 key={to}
                 to={to}
@@ -76,6 +85,15 @@ export function Layout() {
             {me.data.email}
           </span>
           <ThemeToggle />
+          <Button
+            variant="ghost"
+            size="icon"
+            aria-label="Change password"
+            title="Change password"
+            onClick={() => setPasswordOpen(true)}
+          >
+            <KeyRound aria-hidden="true" />
+          </Button>
           <Button variant="ghost" size="icon" aria-label="Sign out" title="Sign out" onClick={() => logout.mutate()}>
             <LogOut aria-hidden="true" />
           </Button>
@@ -84,6 +102,7 @@ export function Layout() {
       <main id="main" className="mx-auto max-w-6xl px-4 py-8">
         <Outlet />
       </main>
+      <ChangePasswordDialog open={passwordOpen} onOpenChange={setPasswordOpen} />
     </div>
   );
 }

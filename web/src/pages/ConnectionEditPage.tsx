@@ -1,11 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate, useParams } from "react-router";
 import { toast } from "sonner";
+import { canWrite, useMe } from "@/api/auth";
 import { errorMessage, isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { keys } from "@/api/queries";
 import type { ConnectionInput } from "@/api/types";
+import { ConnectionCard } from "@/components/ConnectionCard";
 import { ConnectionForm } from "@/components/ConnectionForm";
+import { OAuthNotice } from "@/components/OAuthNotice";
 import { PageHeader } from "@/components/PageHeader";
 import { LoadError, Loading } from "@/components/QueryState";
 import { Card, CardContent } from "@/components/ui/card";
@@ -16,6 +19,7 @@ export default function ConnectionEditPage() {
   const id = params.id === undefined ? undefined : Number(params.id);
   const navigate = useNavigate();
   const qc = useQueryClient();
+  const me = useMe();
 
   const existing = useQuery({
     queryKey: keys.connection(id ?? 0),
@@ -42,6 +46,17 @@ export default function ConnectionEditPage() {
   if (id !== undefined && existing.isPending) return <Loading />;
   if (id !== undefined && existing.isError) return <LoadError error={existing.error} onRetry={() => void existing.refetch()} />;
 
+  if (existing.data && me.data && !canWrite(me.data)) {
+    // Viewers may look at a connection but not change it.
+    return (
+      <div className="mx-auto max-w-2xl">
+        <PageHeader title={existing.data.name} description="Your role can look at connections but not change them." />
+        <OAuthNotice />
+        <ConnectionCard connection={existing.data} canEdit={false} />
+      </div>
+    );
+  }
+
   const err = save.error;
   const fieldErrors = isApiError(err) ? err.fields : {};
   const formError = err ? errorMessage(err) : null;
@@ -52,6 +67,7 @@ export default function ConnectionEditPage() {
         title={id === undefined ? "New connection" : `Edit ${existing.data?.name ?? "connection"}`}
         description="Credentials are encrypted on the server and never shown again."
       />
+      <OAuthNotice />
       <Card>
         <CardContent className="pt-5">
           <ConnectionForm

@@ -10,6 +10,7 @@ import { keys, useConnections } from "@/api/queries";
 import type { Connection } from "@/api/types";
 import { ConnectionCard } from "@/components/ConnectionCard";
 import { EmptyState } from "@/components/EmptyState";
+import { OAuthNotice } from "@/components/OAuthNotice";
 import { PageHeader } from "@/components/PageHeader";
 import { LoadError, Loading } from "@/components/QueryState";
 import { Alert } from "@/components/ui/alert";
@@ -71,6 +72,7 @@ export default function ConnectionsPage() {
           )
         }
       />
+      <OAuthNotice />
       {list.isPending ? (
         <Loading />
       ) : list.isError ? (

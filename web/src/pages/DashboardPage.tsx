@@ -4,10 +4,10 @@ import { Link } from "react-router";
 import { canWrite, useMe } from "@/api/auth";
 import { api } from "@/api/endpoints";
 import { keys, LIVE_REFRESH_MS } from "@/api/queries";
-import type { BackupOperation, BackupStatus, Connection, RestoreStatus } from "@/api/types";
+import type { BackupStatus, Connection, RestoreStatus } from "@/api/types";
 import { ConnectionHealthBadge, connectionHealth } from "@/components/ConnectionCard";
+import { FailedOperation, operationKey, RunningOperation } from "@/components/DashboardOperation";
 import { EmptyState } from "@/components/EmptyState";
-import { OperationProgress } from "@/components/OperationProgress";
 import { OperationStatusBadge } from "@/components/OperationStatusBadge";
 import { PageHeader } from "@/components/PageHeader";
 import { LoadError, Loading } from "@/components/QueryState";
@@ -75,7 +75,7 @@ export default function DashboardPage() {
                 Nothing is running. {writable && <Link className="underline" to="/backups/new">Start a backup</Link>}
               </p>
             ) : (
-              d.running.map((op) => <RunningOp key={op.id} op={op} names={names} />)
+              d.running.map((op) => <RunningOperation key={operationKey(op)} op={op} names={names} />)
             )}
           </CardContent>
         </Card>
@@ -161,16 +161,8 @@ export default function DashboardPage() {
               <p className="text-sm text-muted-foreground">No failures. Good.</p>
             ) : (
               <ul className="divide-y" data-testid="recent-failures">
-                {d.recent_failures.map((b) => (
-                  <li key={b.id} className="grid gap-1 py-2 text-sm">
-                    <div className="flex items-center justify-between gap-2">
-                      <Link to={`/backups/${b.id}`} className="hover:underline">
-                        #{b.id} {nameOf(names, b.source_connection_id)}
-                      </Link>
-                      <span className="text-xs text-muted-foreground">{formatRelative(b.completed_at ?? b.created_at)}</span>
-                    </div>
-                    {b.error_message && <p className="break-words text-xs text-destructive">{b.error_message}</p>}
-                  </li>
+                {d.recent_failures.map((op) => (
+                  <FailedOperation key={operationKey(op)} op={op} names={names} />
                 ))}
               </ul>
             )}
@@ -200,20 +192,6 @@ function HealthStat({ label, value, tone }: { label: string; value: number; tone
         <p className={`text-3xl font-semibold tabular-nums ${tone}`}>{value}</p>
       </CardContent>
     </Card>
-  );
-}
-
-function RunningOp({ op, names }: { op: BackupOperation; names: Map<number, Connection> }) {
-  return (
-    <div className="grid gap-2">
-      <div className="flex items-center justify-between gap-2 text-sm">
-        <Link to={`/backups/${op.id}`} className="truncate font-medium hover:underline">
-          Backup #{op.id}: {nameOf(names, op.source_connection_id)} → {nameOf(names, op.destination_connection_id)}
-        </Link>
-        <OperationStatusBadge status={op.status} />
-      </div>
-      <OperationProgress progress={op.progress} status={op.status} startedAt={op.started_at} completedAt={op.completed_at} compact />
-    </div>
   );
 }
 
