@@ -161,7 +161,9 @@ func (s *Service) List(ctx context.Context) ([]View, error) {
 	for i := range cs {
 		plaintext, err := s.keys.Open(cs[i].Credentials)
 		if err != nil {
-			return nil, fmt.Errorf("open credentials of connection %d: %w", cs[i].ID, err)
+			// Still list it, so the user sees which one needs its credentials again.
+			plaintext = []byte("{}")
+			cs[i].LastValidationError = unsealError(&cs[i], err).Message
 		}
 		v, err := s.view(&cs[i], plaintext)
 		if err != nil {
@@ -347,7 +349,7 @@ func (s *Service) Open(ctx context.Context, id int64) (*store.Connection, json.R
 	}
 	plaintext, err := s.keys.Open(c.Credentials)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open credentials of connection %d: %w", id, err)
+		return nil, nil, unsealError(c, err)
 	}
 	return c, plaintext, nil
 }
@@ -361,7 +363,7 @@ func (s *Service) Decrypt(_ context.Context, c *store.Connection) (any, error) {
 	}
 	plaintext, err := s.keys.Open(c.Credentials)
 	if err != nil {
-		return nil, fmt.Errorf("open credentials of connection %d: %w", c.ID, err)
+		return nil, unsealError(c, err)
 	}
 	cfg, errs := sp.decode(plaintext, s.roots)
 	if len(errs) > 0 {
@@ -527,4 +529,11 @@ func scrub(msg string, secrets []string) string {
 		}
 	}
 	return msg
+}
+
+// unsealError is the user's sentence for credentials the current secret key
+// cannot open (a different key, or a damaged row).
+func unsealError(c *store.Connection, err error) *apperr.Error {
+	return apperr.Wrap(apperr.Conflict, err,
+		"the credentials of connection %q cannot be decrypted with the current secret key: restore the key they were encrypted with (COFFER_SECRET_KEY or <data dir>/secret.key) or enter the credentials again", c.Name)
 }
