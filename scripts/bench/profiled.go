@@ -5,6 +5,9 @@ package main
 // River queue, engine, connections, HTTP API) in this program, with
 // net/http/pprof and CPU-profile start/stop endpoints on
 // $COFFER_BENCH_PPROF. Only this script has these hooks; the product has none.
+// COFFER_BENCH_FETCH_CONCURRENCY and COFFER_BENCH_CHECKPOINT_EVERY (pass them
+// with -coffer-env) set the engine's FetchConcurrency and CheckpointEvery
+// options, to measure what they change.
 
 import (
 	"context"
@@ -21,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	rpprof "runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -84,13 +88,25 @@ func profiledServe() error {
 	if err != nil {
 		return err
 	}
-	eng := engine.New(st, keys, q, engine.Options{
+	opt := engine.Options{
 		LeaseTimeout: cfg.LeaseTimeout,
 		Heartbeat:    min(2*time.Second, cfg.LeaseTimeout/5),
 		LocalRoots:   cfg.LocalRoots,
 		LogRetention: time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
 		Version:      "bench-profiled",
-	}, log)
+	}
+	// Experiments with the engine's own knobs, for this script only.
+	if v := os.Getenv("COFFER_BENCH_FETCH_CONCURRENCY"); v != "" {
+		if opt.FetchConcurrency, err = strconv.Atoi(v); err != nil {
+			return fmt.Errorf("COFFER_BENCH_FETCH_CONCURRENCY: %w", err)
+		}
+	}
+	if v := os.Getenv("COFFER_BENCH_CHECKPOINT_EVERY"); v != "" {
+		if opt.CheckpointEvery, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("COFFER_BENCH_CHECKPOINT_EVERY: %w", err)
+		}
+	}
+	eng := engine.New(st, keys, q, opt, log)
 	q.SetRunner(eng)
 	if err := q.Start(ctx); err != nil {
 		return err
