@@ -61,12 +61,24 @@ describe("ConnectionCard", () => {
       </MemoryRouter>,
     );
     expect(screen.getByTestId("connection-health")).toHaveTextContent("Needs reauthorization");
-    expect(screen.getByRole("link", { name: "Reconnect" })).toHaveAttribute("href", "/api/v1/oauth/google/start?connection_id=3");
+    expect(screen.getByRole("link", { name: "Reconnect Google Drive" })).toHaveAttribute(
+      "href",
+      "/api/v1/oauth/google/start?connection_id=3",
+    );
     rerender(
       <MemoryRouter>
         <ConnectionCard connection={drive} canEdit={false} />
       </MemoryRouter>,
     );
     expect(screen.queryByRole("link", { name: "Edit" })).toBeNull();
+    // Viewers learn why backups fail but get no action they may not take.
+    expect(screen.getByTestId("reconnect-drive")).toHaveTextContent(/expired or was revoked/);
+    expect(screen.queryByRole("link", { name: "Reconnect Google Drive" })).toBeNull();
+    rerender(
+      <MemoryRouter>
+        <ConnectionCard connection={{ ...drive, needs_reauth: false }} />
+      </MemoryRouter>,
+    );
+    expect(screen.queryByTestId("reconnect-drive")).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { render, screen } from "@testing-library/react";
+import { act, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { Connection, ConnectionType } from "@/api/types";
@@ -79,11 +79,48 @@ describe("ConnectionForm: creating", () => {
     const user = userEvent.setup({ delay: null });
     render(<ConnectionForm onSubmit={onSubmit} />);
     await pickType(user, "Google Drive");
-    expect(screen.getByRole("link", { name: /Connect Google Drive/ })).toHaveAttribute("href", "/api/v1/oauth/google/start");
+    expect(screen.getByRole("link", { name: /Connect Google Drive/ })).toBeInTheDocument();
     await user.type(screen.getByLabelText("Name"), "drive");
     await user.type(screen.getByLabelText(/Folder ID/), "folder123");
     await user.click(screen.getByRole("button", { name: "Create connection" }));
     expect(onSubmit).toHaveBeenCalledWith({ name: "drive", type: "google_drive", credentials: { folder_id: "folder123" } });
+  });
+
+  it("google_drive: Connect for a new connection carries its name and folder, and asks for them first", async () => {
+    const user = userEvent.setup({ delay: null });
+    render(<ConnectionForm onSubmit={() => {}} />);
+    await pickType(user, "Google Drive");
+    const link = () => screen.getByRole("link", { name: "Connect Google Drive" });
+    // Clicks the link and reports whether the form stopped the navigation. The
+    // probe on document runs after React's handler; it then stops jsdom from
+    // trying to navigate.
+    const clickPrevented = () => {
+      let prevented: boolean | undefined;
+      const probe = (e: Event) => {
+        prevented = e.defaultPrevented;
+        e.preventDefault();
+      };
+      document.addEventListener("click", probe);
+      act(() => {
+        link().dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
+      });
+      document.removeEventListener("click", probe);
+      return prevented;
+    };
+    // Without a name and folder the click is stopped and both are asked for.
+    expect(clickPrevented()).toBe(true);
+    expect(screen.getByText("Enter a name for this connection before connecting Google Drive.")).toBeInTheDocument();
+    expect(screen.getByText("Enter the folder ID before connecting Google Drive.")).toBeInTheDocument();
+
+    await user.type(screen.getByLabelText("Name"), " Team drive & co ");
+    await user.type(screen.getByLabelText(/Folder ID/), "1AbC?x=1");
+    expect(link()).toHaveAttribute(
+      "href",
+      "/api/v1/oauth/google/start?name=Team+drive+%26+co&folder_id=1AbC%3Fx%3D1",
+    );
+    // Now the browser may follow the link: a full-page navigation, not a fetch.
+    expect(clickPrevented()).toBe(false);
+    expect(screen.queryByText(/before connecting Google Drive/)).toBeNull();
   });
 
   it("local: a directory path", async () => {
@@ -193,14 +230,22 @@ describe("ConnectionForm: editing", () => {
     expect(screen.getByTestId("connection-test-result")).toHaveTextContent("403 SignatureDoesNotMatch");
   });
 
-  it("google_drive: Connect links with the connection id and warns when reauth is needed", () => {
-    render(
+  it("google_drive: Connect links with the connection id, and is Reconnect when reauth is needed", () => {
+    const { rerender } = render(
+      <ConnectionForm connection={conn("google_drive", { folder_id: "f1", refresh_token: "****abcd" })} onSubmit={() => {}} />,
+    );
+    expect(screen.getByRole("link", { name: "Connect Google Drive" })).toHaveAttribute(
+      "href",
+      "/api/v1/oauth/google/start?connection_id=7",
+    );
+    expect(screen.queryByTestId("needs-reauth")).toBeNull();
+    rerender(
       <ConnectionForm
         connection={conn("google_drive", { folder_id: "f1", refresh_token: "****abcd" }, { needs_reauth: true })}
         onSubmit={() => {}}
       />,
     );
-    expect(screen.getByRole("link", { name: /Connect Google Drive/ })).toHaveAttribute(
+    expect(screen.getByRole("link", { name: "Reconnect Google Drive" })).toHaveAttribute(
       "href",
       "/api/v1/oauth/google/start?connection_id=7",
     );

@@ -5,6 +5,7 @@ import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { createMemoryRouter, RouterProvider, useLocation } from "react-router";
 import { vi } from "vitest";
+import { keys } from "@/api/queries";
 import type { User } from "@/api/types";
 
 /** One recorded API call. */
@@ -71,12 +72,15 @@ function LocationProbe() {
 /**
  * renderPage renders a page element at a URL inside a router (route pattern
  * `path`) and a fresh query client. The current location is readable from
- * the hidden element with test id "location".
+ * the hidden element with test id "location". `signedIn` seeds the
+ * signed-in user, as the app's layout has by the time a page renders.
  */
-export function renderPage(element: ReactElement, url: string, path: string) {
+export function renderPage(element: ReactElement, url: string, path: string, signedIn?: User) {
   const client = new QueryClient({
     defaultOptions: { queries: { retry: false }, mutations: { retry: false } },
   });
+  // As in the app, where the layout has read /auth/me before a page shows.
+  if (signedIn) client.setQueryData(keys.me, signedIn);
   const router = createMemoryRouter(
     [
       {
