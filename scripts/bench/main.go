@@ -14,6 +14,20 @@
 //
 // Everything runs on 127.0.0.1 under one temp dir that is removed at the end.
 // It exits 1 when a step fails (and with -strict, when a target is missed).
+// Wall times depend on how busy the machine is, so each figure carries the
+// one-minute load average, and the CPU case also compares CPU time, which
+// other load does not change much.
+//
+// Usage (from the repository; `make bench` builds bin/coffer first):
+//
+//	go run ./scripts/bench                       # both cases, the issue's sizes
+//	go run ./scripts/bench -cases s3 -baseline=false   # coffer only, quick
+//	go run ./scripts/bench -profile /tmp/prof    # pprof profiles of each operation
+//	go run ./scripts/bench -coffer-env GOMEMLIMIT=100MiB   # experiments
+//
+// With -profile the bench starts itself in place of bin/coffer, running the
+// same wiring as `coffer serve` with pprof (see profiled.go); the product
+// itself has no profiling hooks.
 package main
 
 import (
@@ -106,6 +120,11 @@ func run(ctx context.Context, s settings) (missed int, err error) {
 	}
 	if s.coffer == "" {
 		s.coffer = filepath.Join(root, "bin", "coffer")
+	}
+	if s.profile == "" {
+		if _, err := os.Stat(s.coffer); err != nil {
+			return 0, fmt.Errorf("coffer binary %s is missing (run `make build` or pass -coffer): %w", s.coffer, err)
+		}
 	}
 	if s.profile != "" {
 		if s.profile, err = filepath.Abs(s.profile); err == nil {
