@@ -122,7 +122,7 @@ export default function UsersPage() {
                   <TableCell>
                     <NativeSelect
                       aria-label={`Role of ${u.email}`}
-                      className="h-8 w-40"
+                      className="h-8 w-44"
                       value={u.role}
                       disabled={update.isPending}
                       onChange={(e) => update.mutate({ user: u, change: { role: e.target.value as UserRole } })}
