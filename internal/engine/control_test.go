@@ -36,7 +36,7 @@ func slowSource(t *testing.T, e *env, srv *s3test.Server, n, size int, latency t
 
 func waitProgress(t *testing.T, e *env, id int64, items int64) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		op, err := e.st.GetBackup(context.Background(), id)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +14,6 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/store"
-	"github.com/coffer-backup/coffer/internal/testutil/faultproxy"
 	"github.com/coffer-backup/coffer/internal/testutil/mongotest"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
 )
@@ -167,20 +167,37 @@ func TestMongoBackupRestore(t *testing.T) {
 // TestMongoPauseResumeMidCollection pauses a backup in the middle of a large
 // collection and resumes it: no document twice, none missing.
 func TestMongoPauseResumeMidCollection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("large collection")
-	}
 	srv := s3test.Start(t)
 	mdb := mongotest.Start(t)
 	cl := mdb.Client(t)
-	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20})
+	// The pause is asked for from inside the run, right after the checkpoint
+	// that follows the first uploaded part (the third: the upload's start,
+	// the collection's start, then this one), so it lands mid-collection
+	// however fast the source is.
+	var (
+		eng         *engine.Engine
+		backupID    atomic.Int64
+		checkpoints atomic.Int64
+	)
+	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, CrashAt: func(point string) {
+		if point == "after-checkpoint" && checkpoints.Add(1) == 3 {
+			if _, err := eng.PauseBackup(context.Background(), actor, backupID.Load()); err != nil {
+				t.Errorf("pause: %v", err)
+			}
+			time.Sleep(time.Second) // the heartbeat (200 ms) sees the request
+		}
+	}})
+	eng = e.eng
 	db := mdb.NewDatabase(t)
 	big := cl.Database(db).Collection("big")
-	const n = 60000
+	n, pad := int64(60000), 200
+	if raceDetector {
+		n, pad = 6000, 2500 // as many bytes, fewer documents
+	}
 	var docs []any
 	for i := range n {
-		docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "pad", Value: bson.Binary{Data: randBytes(t, 200)}}})
-		if len(docs) == 5000 {
+		docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "pad", Value: bson.Binary{Data: randBytes(t, pad)}}})
+		if len(docs) == 5000 || i == n-1 {
 			if _, err := big.InsertMany(context.Background(), docs); err != nil {
 				t.Fatal(err)
 			}
@@ -188,31 +205,29 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 		}
 	}
 	src := e.conn("mongo-src", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db})
-	// A slow destination holds the writer back, so the pause lands mid-collection.
-	slow := faultproxy.New(t, srv.Endpoint, faultproxy.Options{Latency: 700 * time.Millisecond})
-	dcfg := srv.Config(srv.NewBucket(t))
-	dcfg.Endpoint = slow.URL
-	dst := e.conn("dst", store.TypeS3, dcfg)
-	id := startBackup(t, e, src, dst, "")
-	waitProgress(t, e, id, 10000)
-	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+	dst := e.s3Conn("dst", srv.NewBucket(t))
+	op, err := e.eng.StartBackup(context.Background(), actor, engine.BackupRequest{SourceConnectionID: src, DestinationConnectionID: dst})
+	if err != nil {
 		t.Fatal(err)
 	}
-	paused := e.waitBackup(id, store.StatusPaused, 15*time.Second)
-	if paused.Progress.ItemsDone >= n {
-		t.Fatal("finished before the pause")
+	id := op.ID
+	backupID.Store(id)
+	paused := e.waitBackup(id, store.StatusPaused, 3*time.Minute)
+	if paused.Progress.ItemsDone == 0 || paused.Progress.ItemsDone >= n {
+		t.Fatalf("paused at %d of %d documents, want mid-collection", paused.Progress.ItemsDone, n)
 	}
 	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
-	op := e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
+	op = e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
 	if op.Progress.ItemsDone != n {
 		t.Fatalf("items_done %d, want %d (paused at %d)", op.Progress.ItemsDone, n, paused.Progress.ItemsDone)
 	}
+	t.Logf("paused at %d of %d documents; completed with %d, no document counted twice", paused.Progress.ItemsDone, n, op.Progress.ItemsDone)
 	restored := mdb.NewDatabase(t)
 	rid := startRestore(t, e, id, e.conn("tgt", store.TypeMongoDB, map[string]string{"uri": mdb.URI}), fmt.Sprintf(`{"database":%q}`, restored))
 	e.waitRestore(rid, store.StatusCompleted, 3*time.Minute)
-	if got := sameDocs(t, cl, db, restored, "big"); got != n {
+	if got := sameDocs(t, cl, db, restored, "big"); int64(got) != n {
 		t.Fatalf("%d documents restored", got)
 	}
 }
