@@ -31,10 +31,11 @@ type backupCheckpoint struct {
 	Compression string          `json:"compression"`
 	Upload      json.RawMessage `json:"upload"`
 	NextPart    int             `json:"next_part"`
-	Tail        []byte          `json:"tail,omitempty"`
-	Archive     archive.State   `json:"archive"`
-	LastKey     string          `json:"last_key"`
-	Entries     int64           `json:"entries"`
+	// Tail is saved apart from the JSON, as raw bytes (store.BackupCheckpointTail).
+	Tail    []byte        `json:"-"`
+	Archive archive.State `json:"archive"`
+	LastKey string        `json:"last_key"`
+	Entries int64         `json:"entries"`
 	// Mongo is the position in a MongoDB source.
 	Mongo *mongoPos `json:"mongo,omitempty"`
 	// Progress is the progress at this checkpoint; a run that continues
@@ -196,6 +197,9 @@ func (b *backupRun) run() error {
 
 	if len(b.op.Checkpoint) > 0 && string(b.op.Checkpoint) != "null" {
 		if err := json.Unmarshal(b.op.Checkpoint, &b.cp); err != nil {
+			return fmt.Errorf("read the checkpoint of backup %d: %w", b.op.ID, err)
+		}
+		if b.cp.Tail, err = e.cat.BackupCheckpointTail(ctx, b.op.ID); err != nil {
 			return fmt.Errorf("read the checkpoint of backup %d: %w", b.op.ID, err)
 		}
 	}
@@ -471,7 +475,7 @@ func (b *backupRun) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.pending); err != nil {
+	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.cp.Tail, b.pending); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			b.r.cancel(errLeaseLost)
 			return errLeaseLost
@@ -547,7 +551,7 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 	if err != nil {
 		return err
 	}
-	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, nil); err != nil {
+	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.cp.Tail, nil); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			b.r.cancel(errLeaseLost)
 			return errLeaseLost

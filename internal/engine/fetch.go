@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -102,11 +103,17 @@ func (f *fetcher) prefetch(s *slot) {
 		s.done <- fetched{obj: s.obj, err: err}
 		return
 	}
-	data, err := io.ReadAll(io.LimitReader(body, obj.Size+1))
-	body.Close()
-	if err == nil && int64(len(data)) != obj.Size {
-		err = fmt.Errorf("object %q changed while it was read: %d bytes instead of %d", obj.Key, len(data), obj.Size)
+	data := make([]byte, obj.Size)
+	_, err = io.ReadFull(body, data)
+	if err == nil {
+		var one [1]byte
+		if n, _ := body.Read(one[:]); n > 0 {
+			err = fmt.Errorf("object %q changed while it was read: it is longer than %d bytes", obj.Key, obj.Size)
+		}
+	} else if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = fmt.Errorf("object %q changed while it was read: it is shorter than %d bytes", obj.Key, obj.Size)
 	}
+	body.Close()
 	s.done <- fetched{obj: obj, body: io.NopCloser(bytes.NewReader(data)), err: err}
 }
 

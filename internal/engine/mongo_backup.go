@@ -37,7 +37,7 @@ type mongoCur struct {
 	// memory only (it would double every checkpoint's size): a run that
 	// continues mid-collection after a crash cannot rewind, and fails
 	// clearly should the collection change under it.
-	RewindFrom *json.RawMessage `json:"-"`
+	RewindFrom *backupCheckpoint `json:"-"`
 }
 
 // rawValue is a BSON value (type and bytes) that survives JSON.
@@ -142,7 +142,9 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 		if err := b.checkpoint(ctx); err != nil {
 			return err
 		}
-		rewind := json.RawMessage(mustJSON(b.cp))
+		rewind := b.cp
+		rewind.Tail = append([]byte(nil), b.cp.Tail...)
+		rewind.Mongo = &mongoPos{Done: b.cp.Mongo.Done, Cur: &mongoCur{Key: key, Attempts: attempts}}
 		if err := b.aw.BeginEntry(archive.EntryHeader{Name: bsonName, Size: size}); err != nil {
 			return fmt.Errorf("archive %s.%s: %w", db, coll.Name, err)
 		}
@@ -225,10 +227,7 @@ func (b *backupRun) rewindCollection(ctx context.Context, db string, coll mongod
 	if attempts >= maxCollectionAttempts {
 		return fmt.Errorf("collection %s.%s kept changing while it was read (%d attempts); back it up from a secondary or at a quieter time", db, coll.Name, attempts)
 	}
-	var back backupCheckpoint
-	if err := json.Unmarshal(*cur.RewindFrom, &back); err != nil {
-		return fmt.Errorf("read the rewind point of %s.%s: %w", db, coll.Name, err)
-	}
+	back := *cur.RewindFrom
 	b.lg.Warn(ctx, fmt.Sprintf("Collection %s.%s changed while it was read; it is measured and copied again (attempt %d of %d).", db, coll.Name, attempts+1, maxCollectionAttempts))
 	if err := b.pw.sync(); err != nil {
 		return err
@@ -262,12 +261,4 @@ func (b *backupRun) addEntry(me archive.ManifestEntry) error {
 	b.pending = append(b.pending, store.ArchiveEntry{BackupID: b.op.ID, Seq: b.cp.Entries, Data: data})
 	b.cp.Entries++
 	return nil
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only plain structs are marshalled here
-	}
-	return b
 }

@@ -19,6 +19,7 @@ type partWriter struct {
 
 	ctx     context.Context
 	parts   chan part
+	free    chan []byte    // buffers of uploaded parts, reused for the next ones
 	wg      sync.WaitGroup // parts queued and not yet uploaded
 	mu      sync.Mutex
 	err     error // first upload error
@@ -33,8 +34,8 @@ type part struct {
 }
 
 func newPartWriter(ctx context.Context, up connector.Upload, nextPart int, tail []byte) *partWriter {
-	p := &partWriter{up: up, next: nextPart, ctx: ctx, parts: make(chan part, 1), closed: make(chan struct{})}
-	p.buf = append(make([]byte, 0, int(up.PartSize(nextPart))+64<<10), tail...)
+	p := &partWriter{up: up, next: nextPart, ctx: ctx, parts: make(chan part, 1), free: make(chan []byte, 3), closed: make(chan struct{})}
+	p.buf = append(p.buffer(nextPart), tail...)
 	go p.uploader()
 	return p
 }
@@ -60,8 +61,29 @@ func (p *partWriter) uploader() {
 				p.mu.Unlock()
 			}
 		}
+		select {
+		case p.free <- pt.data[:0]:
+		default:
+		}
 		p.wg.Done()
 	}
+}
+
+// bufSlack is room beyond a part's size for the compressor's last write.
+const bufSlack = 2 << 20
+
+// buffer returns an empty buffer that can hold part n, reusing the buffer
+// of an uploaded part when one is free, so memory stays at a few parts.
+func (p *partWriter) buffer(n int) []byte {
+	size := int(p.up.PartSize(n)) + bufSlack
+	select {
+	case b := <-p.free:
+		if cap(b) >= size {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, size)
 }
 
 // Write buffers b and hands every full part to the uploader.
@@ -75,10 +97,9 @@ func (p *partWriter) Write(b []byte) (int, error) {
 		if len(p.buf) < size {
 			return len(b), nil
 		}
-		data := make([]byte, size)
-		copy(data, p.buf[:size])
-		rest := copy(p.buf, p.buf[size:])
-		p.buf = p.buf[:rest]
+		// The full buffer becomes the part; the rest starts the next one.
+		data := p.buf[:size:size]
+		p.buf = append(p.buffer(p.next+1), p.buf[size:]...)
 		p.wg.Add(1)
 		select {
 		case p.parts <- part{n: p.next, data: data}:

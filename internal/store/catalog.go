@@ -95,7 +95,10 @@ type Catalog interface {
 	StaleOperations(ctx context.Context, kind string, before time.Time) ([]int64, error)
 	// SaveBackupCheckpoint writes progress, checkpoint and the new archive
 	// entries in one transaction, only while token is current (ErrLeaseLost otherwise).
-	SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte, entries []ArchiveEntry) error
+	// tail is the archive's not-yet-uploaded bytes, kept apart from the JSON.
+	SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error
+	// BackupCheckpointTail returns the tail saved with the last checkpoint (nil when none).
+	BackupCheckpointTail(ctx context.Context, id int64) ([]byte, error)
 	// SaveRestoreCheckpoint is the same for restores (no entries).
 	SaveRestoreCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte) error
 	// SaveProgress writes only the progress, fenced by token.

@@ -123,7 +123,7 @@ func (s *Store) StaleOperations(ctx context.Context, kind string, before time.Ti
 // replaced when their Seq is already stored) in one transaction, only while
 // token is current (ErrLeaseLost otherwise, and nothing is written). The
 // entries' BackupID is taken to be id.
-func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte, entries []ArchiveEntry) error {
+func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error {
 	what := fmt.Sprintf("save checkpoint of backup %d", id)
 	prog, err := progressArg(p)
 	if err != nil {
@@ -139,8 +139,12 @@ func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Pro
 		}
 	}
 	return s.InTx(ctx, func(tx *sql.Tx) error {
-		res, err := s.exec(ctx, tx, "UPDATE backup_operations SET progress = ?, checkpoint = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
-			prog, cp, s.ts(now()), id, token)
+		var tailArg any // NULL when there is no tail
+		if len(tail) > 0 {
+			tailArg = tail
+		}
+		res, err := s.exec(ctx, tx, "UPDATE backup_operations SET progress = ?, checkpoint = ?, checkpoint_tail = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
+			prog, cp, tailArg, s.ts(now()), id, token)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -242,4 +246,14 @@ func (s *Store) DeleteArchiveEntriesFrom(ctx context.Context, backupID, seq int6
 		return fmt.Errorf("delete archive entries of backup %d from %d: %w", backupID, seq, err)
 	}
 	return nil
+}
+
+// BackupCheckpointTail returns the archive bytes saved with the backup's last
+// checkpoint (nil when none).
+func (s *Store) BackupCheckpointTail(ctx context.Context, id int64) ([]byte, error) {
+	var tail []byte
+	if err := s.queryRow(ctx, s.db, "SELECT checkpoint_tail FROM backup_operations WHERE id = ?", id).Scan(&tail); err != nil {
+		return nil, notFound(err, "read the checkpoint tail of backup %d", id)
+	}
+	return tail, nil
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -858,7 +859,7 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 			return out
 		}
 		// More than one insert batch.
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 450}, []byte(`{"after":"k0449"}`), entries(0, 450)))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 450}, []byte(`{"after":"k0449"}`), nil, entries(0, 450)))
 		got, err := s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
 		if got.Progress.ItemsDone != 450 || string(got.Checkpoint) != `{"after":"k0449"}` {
@@ -889,7 +890,7 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 		}
 		// Replaying a checkpoint overwrites entries with the same seq.
 		replay := []store.ArchiveEntry{{Seq: 449, Data: json.RawMessage(`{"name":"again"}`)}, {Seq: 450, Data: json.RawMessage(`{"name":"new"}`)}}
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 451}, []byte(`{"after":"k0450"}`), replay))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 451}, []byte(`{"after":"k0450"}`), nil, replay))
 		tail, err := s.ListArchiveEntries(ctx, b.ID, 448, 0)
 		mustNil(t, err)
 		if len(tail) != 2 || string(tail[0].Data) != `{"name":"again"}` || string(tail[1].Data) != `{"name":"new"}` {
@@ -906,7 +907,7 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 		// Another worker takes the lease: the old token writes nothing at all.
 		tok2, err := s.AcquireLease(ctx, store.KindBackup, b.ID, "w2", now.Add(2*time.Minute), time.Minute)
 		mustNil(t, err)
-		err = s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 999}, []byte(`{"after":"zzz"}`), entries(400, 410))
+		err = s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 999}, []byte(`{"after":"zzz"}`), nil, entries(400, 410))
 		wantErr(t, err, store.ErrLeaseLost)
 		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
@@ -918,14 +919,14 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 		if len(tail) != 0 {
 			t.Fatalf("fenced checkpoint stored %d entries", len(tail))
 		}
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{ItemsDone: 410}, nil, entries(400, 410)))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{ItemsDone: 410}, nil, nil, entries(400, 410)))
 		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
 		if got.Checkpoint != nil || got.Progress.ItemsDone != 410 {
 			t.Fatalf("nil checkpoint not stored as NULL: %+v", got)
 		}
-		wantErr(t, s.SaveBackupCheckpoint(ctx, 9999, tok2, store.Progress{}, nil, nil), store.ErrNotFound)
-		if err := s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{}, []byte("not json"), nil); err == nil {
+		wantErr(t, s.SaveBackupCheckpoint(ctx, 9999, tok2, store.Progress{}, nil, nil, nil), store.ErrNotFound)
+		if err := s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{}, []byte("not json"), nil, nil); err == nil {
 			t.Fatal("SaveBackupCheckpoint accepted a non-JSON checkpoint")
 		}
 
@@ -1176,5 +1177,34 @@ func TestConcurrentLeaseAndWrites(t *testing.T) {
 		if counts[store.StatusRunning] != workers*perWorker+1 {
 			t.Fatalf("running backups = %d, want %d", counts[store.StatusRunning], workers*perWorker+1)
 		}
+	})
+}
+
+func TestCheckpointTail(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		b := f.backup(t, s, store.StatusRunning)
+		tok, err := s.AcquireLease(ctx, store.KindBackup, b.ID, "w1", time.Now(), time.Minute)
+		mustNil(t, err)
+		tail := make([]byte, 3<<20)
+		for i := range tail {
+			tail[i] = byte(i * 7)
+		}
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 1}, []byte(`{"v":1}`), tail, nil))
+		got, err := s.BackupCheckpointTail(ctx, b.ID)
+		mustNil(t, err)
+		if !bytes.Equal(got, tail) {
+			t.Fatalf("tail: %d bytes back, %d saved, equal=%v", len(got), len(tail), bytes.Equal(got, tail))
+		}
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 2}, []byte(`{"v":2}`), nil, nil))
+		got, err = s.BackupCheckpointTail(ctx, b.ID)
+		mustNil(t, err)
+		if len(got) != 0 {
+			t.Fatalf("tail after a checkpoint without one: %d bytes", len(got))
+		}
+		_, err = s.BackupCheckpointTail(ctx, 99999)
+		wantErr(t, err, store.ErrNotFound)
 	})
 }
