@@ -121,14 +121,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		return err
 	}
 	eng := engine.New(st, keys, q, engine.Options{
-		LeaseTimeout: cfg.LeaseTimeout,
-		Heartbeat:    min(2*time.Second, cfg.LeaseTimeout/5),
-		CrashAt:      crashHook(os.Getenv("COFFER_TEST_CRASH_AT")),
-		GDrive:       driveOAuth(cfg),
-		Secrets:      secrets,
-		LocalRoots:   cfg.LocalRoots,
-		LogRetention: time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
-		Version:      version.Version,
+		LeaseTimeout:    cfg.LeaseTimeout,
+		CheckpointEvery: cfg.CheckpointInterval,
+		Heartbeat:       min(2*time.Second, cfg.LeaseTimeout/5),
+		CrashAt:         crashHook(os.Getenv("COFFER_TEST_CRASH_AT")),
+		GDrive:          driveOAuth(cfg),
+		Secrets:         secrets,
+		LocalRoots:      cfg.LocalRoots,
+		LogRetention:    time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
+		Version:         version.Version,
 	}, log)
 	q.SetRunner(eng)
 	if err := q.Start(ctx); err != nil {

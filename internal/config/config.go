@@ -73,6 +73,9 @@ type Config struct {
 	LocalRoots []string
 	// SessionTTL is how long a login session lasts.
 	SessionTTL time.Duration
+	// CheckpointInterval is the least time between two checkpoints taken
+	// after uploaded parts (0: after every part).
+	CheckpointInterval time.Duration
 	// LeaseTimeout is how stale a running operation's heartbeat must be before
 	// another worker takes it over.
 	LeaseTimeout time.Duration

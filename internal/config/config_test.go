@@ -64,19 +64,20 @@ func TestDefaults(t *testing.T) {
 	}
 	dataDir := filepath.Join(wd, "data")
 	want := Config{
-		DataDir:          dataDir,
-		Listen:           "127.0.0.1:8080",
-		Workers:          4,
-		PublicURL:        "http://127.0.0.1:8080",
-		GDriveAuthURL:    "https://accounts.google.com/o/oauth2/auth",
-		GDriveTokenURL:   "https://oauth2.googleapis.com/token",
-		GDriveAPIURL:     "https://www.googleapis.com/",
-		LogRetentionDays: 30,
-		LocalRoots:       []string{filepath.Join(dataDir, "archives")},
-		SessionTTL:       12 * time.Hour,
-		LeaseTimeout:     30 * time.Second,
-		LogLevel:         slog.LevelInfo,
-		LogFormat:        "text",
+		DataDir:            dataDir,
+		Listen:             "127.0.0.1:8080",
+		Workers:            4,
+		PublicURL:          "http://127.0.0.1:8080",
+		GDriveAuthURL:      "https://accounts.google.com/o/oauth2/auth",
+		GDriveTokenURL:     "https://oauth2.googleapis.com/token",
+		GDriveAPIURL:       "https://www.googleapis.com/",
+		LogRetentionDays:   30,
+		LocalRoots:         []string{filepath.Join(dataDir, "archives")},
+		SessionTTL:         12 * time.Hour,
+		LeaseTimeout:       30 * time.Second,
+		CheckpointInterval: 5 * time.Second,
+		LogLevel:           slog.LevelInfo,
+		LogFormat:          "text",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %#v\nwant %#v", c, want)
@@ -126,6 +127,7 @@ func fullEnv(t *testing.T) (map[string]string, Config) {
 		"COFFER_LOCAL_ROOTS":          "/srv/backups," + "/mnt/nas/" + string(os.PathListSeparator) + "/srv/backups",
 		"COFFER_SESSION_TTL":          "30m",
 		"COFFER_LEASE_TIMEOUT":        "45s",
+		"COFFER_CHECKPOINT_INTERVAL":  "0s",
 		"COFFER_LOG_LEVEL":            "DEBUG",
 		"COFFER_LOG_FORMAT":           "json",
 	}
@@ -151,11 +153,12 @@ func fullEnv(t *testing.T) (map[string]string, Config) {
 			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"),
 			netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("2001:db8::/32"),
 		},
-		LocalRoots:   []string{"/srv/backups", "/mnt/nas"},
-		SessionTTL:   30 * time.Minute,
-		LeaseTimeout: 45 * time.Second,
-		LogLevel:     slog.LevelDebug,
-		LogFormat:    "json",
+		LocalRoots:         []string{"/srv/backups", "/mnt/nas"},
+		SessionTTL:         30 * time.Minute,
+		LeaseTimeout:       45 * time.Second,
+		CheckpointInterval: 0,
+		LogLevel:           slog.LevelDebug,
+		LogFormat:          "json",
 	}
 	return env, want
 }
@@ -219,6 +222,7 @@ func TestFlagOverEnv(t *testing.T) {
 		"--local-roots", "/flag/root",
 		"--session-ttl", "2h",
 		"--lease-timeout", "1m",
+		"--checkpoint-interval", "2s",
 		"--log-level", "error",
 		"--log-format", "text",
 	}
@@ -248,6 +252,7 @@ func TestFlagOverEnv(t *testing.T) {
 		LocalRoots:         []string{"/flag/root"},
 		SessionTTL:         2 * time.Hour,
 		LeaseTimeout:       time.Minute,
+		CheckpointInterval: 2 * time.Second,
 		LogLevel:           slog.LevelError,
 		LogFormat:          "text",
 	}
@@ -378,6 +383,7 @@ func TestInvalidValues(t *testing.T) {
 		{"COFFER_SESSION_TTL", "forever", "COFFER_SESSION_TTL", `such as 12h or 90m, got "forever"`},
 		{"COFFER_SESSION_TTL", "30s", "COFFER_SESSION_TTL", "from 1m"},
 		{"COFFER_LEASE_TIMEOUT", "1s", "COFFER_LEASE_TIMEOUT", "from 2s to 10m"},
+		{"COFFER_CHECKPOINT_INTERVAL", "-1s", "COFFER_CHECKPOINT_INTERVAL", "from 0s to 1h"},
 		{"COFFER_SESSION_TTL", "10000h", "COFFER_SESSION_TTL", "to 8784h"},
 		{"COFFER_LOG_LEVEL", "verbose", "COFFER_LOG_LEVEL", "debug, info, warn or error"},
 		{"COFFER_LOG_FORMAT", "xml", "COFFER_LOG_FORMAT", "text or json"},

@@ -20,15 +20,16 @@ import (
 
 // Defaults that are fixed values.
 const (
-	DefaultDataDir          = "./data"
-	DefaultListen           = "127.0.0.1:8080"
-	DefaultWorkers          = 4
-	DefaultGDriveAuthURL    = "https://accounts.google.com/o/oauth2/auth"
-	DefaultGDriveTokenURL   = "https://oauth2.googleapis.com/token"
-	DefaultGDriveAPIURL     = "https://www.googleapis.com/"
-	DefaultLogRetentionDays = 30
-	DefaultSessionTTL       = 12 * time.Hour
-	DefaultLeaseTimeout     = 30 * time.Second
+	DefaultDataDir            = "./data"
+	DefaultListen             = "127.0.0.1:8080"
+	DefaultWorkers            = 4
+	DefaultGDriveAuthURL      = "https://accounts.google.com/o/oauth2/auth"
+	DefaultGDriveTokenURL     = "https://oauth2.googleapis.com/token"
+	DefaultGDriveAPIURL       = "https://www.googleapis.com/"
+	DefaultLogRetentionDays   = 30
+	DefaultSessionTTL         = 12 * time.Hour
+	DefaultLeaseTimeout       = 30 * time.Second
+	DefaultCheckpointInterval = 5 * time.Second
 )
 
 // Limits on numeric settings.
@@ -127,6 +128,9 @@ func specs() []spec {
 		{Setting: Setting{Field: "SessionTTL", Env: "COFFER_SESSION_TTL", Flag: "session-ttl", Default: "12h",
 			Description: "How long a login session lasts, as a Go duration such as 12h or 90m."},
 			apply: applySessionTTL},
+		{Setting: Setting{Field: "CheckpointInterval", Env: "COFFER_CHECKPOINT_INTERVAL", Flag: "checkpoint-interval", Default: "5s",
+			Description: "Least time between two checkpoints after uploaded parts (0 = after every part); a crash re-reads at most this much work. Pause and stop always checkpoint."},
+			apply: applyCheckpointInterval},
 		{Setting: Setting{Field: "LeaseTimeout", Env: "COFFER_LEASE_TIMEOUT", Flag: "lease-timeout", Default: "30s",
 			Description: "How long a running operation may go without a heartbeat before another worker continues it from its last checkpoint (2s to 10m)."},
 			apply: applyLeaseTimeout},
@@ -565,6 +569,19 @@ func applySessionTTL(c *Config, in input) error {
 		return in.errorf("must be a duration from 1m to %s, such as 12h or 90m, got %q", strings.TrimSuffix(MaxSessionTTL.String(), "0m0s"), in.raw)
 	}
 	c.SessionTTL = d
+	return nil
+}
+
+func applyCheckpointInterval(c *Config, in input) error {
+	if !in.set() {
+		c.CheckpointInterval = DefaultCheckpointInterval
+		return nil
+	}
+	d, err := time.ParseDuration(in.raw)
+	if err != nil || d < 0 || d > time.Hour {
+		return in.errorf("must be a duration from 0s to 1h, such as 5s, got %q", in.raw)
+	}
+	c.CheckpointInterval = d
 	return nil
 }
 

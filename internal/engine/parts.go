@@ -10,7 +10,8 @@ import (
 
 // partWriter cuts the compressed archive stream into the destination's parts
 // and uploads them in the background, one at a time and in order, while the
-// next part fills. At most two parts and the filling buffer are in memory.
+// next part fills. At most three part buffers exist: the one uploading, the
+// one filling, and one kept for reuse.
 type partWriter struct {
 	up     connector.Upload
 	onPart func() // called before each part upload (fault injection in tests)
@@ -34,7 +35,7 @@ type part struct {
 }
 
 func newPartWriter(ctx context.Context, up connector.Upload, nextPart int, tail []byte) *partWriter {
-	p := &partWriter{up: up, next: nextPart, ctx: ctx, parts: make(chan part, 1), free: make(chan []byte, 3), closed: make(chan struct{})}
+	p := &partWriter{up: up, next: nextPart, ctx: ctx, parts: make(chan part), free: make(chan []byte, 1), closed: make(chan struct{})}
 	p.buf = append(p.buffer(nextPart), tail...)
 	go p.uploader()
 	return p
@@ -69,8 +70,9 @@ func (p *partWriter) uploader() {
 	}
 }
 
-// bufSlack is room beyond a part's size for the compressor's last write.
-const bufSlack = 2 << 20
+// bufSlack is room beyond a part's size for the compressor's last write
+// (pgzip writes at most one 1 MiB block at a time).
+const bufSlack = 1<<20 + 64<<10
 
 // buffer returns an empty buffer that can hold part n, reusing the buffer
 // of an uploaded part when one is free, so memory stays at a few parts.

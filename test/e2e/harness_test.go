@@ -109,6 +109,7 @@ func (n *node) start(t *testing.T, command string, extra ...string) *proc {
 		"COFFER_ADMIN_PASSWORD="+adminPassword,
 		"COFFER_LOCAL_ROOTS="+n.roots,
 		"COFFER_LEASE_TIMEOUT=3s",
+		"COFFER_CHECKPOINT_INTERVAL=0s", // a checkpoint after every part: the crash points count them
 		"COFFER_WORKERS=2",
 	)
 	if n.dbURL != "" {
