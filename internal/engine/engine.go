@@ -41,8 +41,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// FetchConcurrency bounds how many objects are fetched at once (default 16).
 	FetchConcurrency int
-	// SmallObject is the size up to which fetched objects are held in memory
-	// while they wait their turn (default 1 MiB); larger ones are streamed.
+	// SmallObject is the size up to which objects are fetched ahead into
+	// memory while they wait their turn (default 4 MiB, within a 24 MiB
+	// budget); larger ones are streamed when their turn comes.
 	SmallObject int64
 	// S3MinPartSize and S3MaxParts override the S3 destination's part rules (tests).
 	S3MinPartSize int64
@@ -96,7 +97,7 @@ func New(cat store.Catalog, keys *secret.Keyring, q Enqueuer, opt Options, log *
 		opt.FetchConcurrency = 16
 	}
 	if opt.SmallObject <= 0 {
-		opt.SmallObject = 1 << 20
+		opt.SmallObject = 4 << 20
 	}
 	if opt.LogRetention <= 0 {
 		opt.LogRetention = 30 * 24 * time.Hour

@@ -9,9 +9,14 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/joblog"
 )
+
+// prefetchBudget bounds the bytes of objects fetched ahead of their turn.
+const prefetchBudget = 24 << 20
 
 // fetched is one object ready to be archived, in key order.
 type fetched struct {
@@ -34,7 +39,8 @@ type fetcher struct {
 
 	cancel  context.CancelFunc
 	slots   chan *slot
-	sem     chan struct{}
+	sem     chan struct{}       // bounds the objects fetched at once
+	budget  *semaphore.Weighted // bounds the bytes held by prefetched objects
 	wg      sync.WaitGroup
 	nListed atomic.Int64
 	mu      sync.Mutex
@@ -49,7 +55,7 @@ type slot struct {
 func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func()) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, cancel: cancel,
-		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency)}
+		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget)}
 	f.wg.Add(1)
 	go f.list(after)
 	return f
@@ -70,11 +76,15 @@ func (f *fetcher) list(after string) {
 		}
 		for _, o := range page {
 			s := &slot{obj: o}
-			if o.Size <= f.small {
+			// Objects up to the small-object size are fetched ahead into
+			// memory while the bytes held stay within the budget; the rest
+			// are opened when their turn comes.
+			if o.Size <= f.small && f.budget.TryAcquire(max(o.Size, 1)) {
 				s.done = make(chan fetched, 1)
 				select {
 				case f.sem <- struct{}{}:
 				case <-f.ctx.Done():
+					f.budget.Release(max(o.Size, 1))
 					return f.ctx.Err()
 				}
 				f.wg.Add(1)
@@ -124,7 +134,9 @@ func (f *fetcher) next() (fetched, bool) {
 		return fetched{}, false
 	}
 	if s.done != nil {
-		return <-s.done, true
+		r := <-s.done
+		f.budget.Release(max(s.obj.Size, 1))
+		return r, true
 	}
 	body, obj, err := f.src.Get(f.bodyCtx, s.obj.Key)
 	if err != nil {
