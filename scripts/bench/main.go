@@ -60,6 +60,7 @@ const (
 type settings struct {
 	coffer, versitygw string
 	cases             string
+	mongoDocs         int
 	small, smallKiB   int
 	large, largeMiB   int
 	delay             time.Duration
@@ -82,7 +83,8 @@ func main() {
 	var s settings
 	flag.StringVar(&s.coffer, "coffer", "", "coffer binary (default <module root>/bin/coffer)")
 	flag.StringVar(&s.versitygw, "versitygw", "", "versitygw binary (default $COFFER_VERSITYGW, else <module root>/.tools/bin/versitygw)")
-	flag.StringVar(&s.cases, "cases", "s3,cpu", "which cases to run: s3, cpu or both")
+	flag.StringVar(&s.cases, "cases", "s3,cpu,mongo", "which cases to run: any of s3, cpu, mongo, comma separated")
+	flag.IntVar(&s.mongoDocs, "mongo-docs", 1_000_000, "MongoDB case: number of documents")
 	flag.IntVar(&s.small, "small", 2000, "S3 case: number of small objects")
 	flag.IntVar(&s.smallKiB, "small-kib", 64, "S3 case: size of a small object in KiB")
 	flag.IntVar(&s.large, "large", 4, "S3 case: number of large objects")
@@ -165,6 +167,14 @@ func run(ctx context.Context, s settings) (missed int, err error) {
 	var rows []row
 	if strings.Contains(s.cases, "s3") {
 		r, err := s3Case(ctx, s, gw, work)
+		rows = append(rows, r...)
+		if err != nil {
+			printTable(rows)
+			return 0, err
+		}
+	}
+	if strings.Contains(s.cases, "mongo") {
+		r, err := mongoCase(ctx, s, work)
 		rows = append(rows, r...)
 		if err != nil {
 			printTable(rows)
