@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 // coffer's peak RSS for each (the MongoDB issue's benchmark).
 func mongoCase(ctx context.Context, s settings, work string) ([]row, error) {
 	dir := filepath.Join(work, "ferretdb") + "/"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
 		Handler:   "sqlite",
