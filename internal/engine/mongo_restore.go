@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -15,7 +16,7 @@ import (
 // mongoInsertBatch bounds one unordered bulk insert, in documents and bytes.
 const (
 	mongoInsertDocs  = 1000
-	mongoInsertBytes = 8 << 20
+	mongoInsertBytes = 4 << 20
 )
 
 // mongoTarget restores mongodump-layout entries into a MongoDB connection:
@@ -28,6 +29,40 @@ type mongoTarget struct {
 	cfg   MongoRestoreConfig
 	colls map[string]mongodb.Collection // by source "db\x00coll"
 	views []viewToCreate
+
+	// Inserts run on a small pool, so batches of one collection, and of the
+	// next collections while the previous ones finish, go in parallel.
+	jobs    chan insertJob
+	workers sync.WaitGroup
+	entries sync.WaitGroup // .bson entries read but not yet finished
+
+	mu       sync.Mutex
+	inFlight map[int64]bool // seq of entries whose inserts are not finished
+	firstErr error
+	written  int64 // documents inserted
+	skipped  int64 // duplicates
+	bytes    int64 // document bytes sent
+}
+
+// mongoInsertWorkers is how many bulk inserts run at once.
+const mongoInsertWorkers = 3
+
+type insertJob struct {
+	e    *bsonEntry
+	docs []bson.Raw
+	size int64
+}
+
+// bsonEntry is one collection's data being inserted.
+type bsonEntry struct {
+	seq           int64
+	db, name, tdb string
+	coll          mongodb.Collection
+	docs          int64
+	wg            sync.WaitGroup
+	mu            sync.Mutex
+	ins, dup      int64
+	err           error
 }
 
 type viewToCreate struct {
@@ -35,8 +70,63 @@ type viewToCreate struct {
 	coll mongodb.Collection
 }
 
-func newMongoTarget(rr *restoreRun, mc *mongodb.Client, cfg MongoRestoreConfig) *mongoTarget {
-	return &mongoTarget{rr: rr, mc: mc, cfg: cfg, colls: map[string]mongodb.Collection{}}
+func newMongoTarget(ctx context.Context, rr *restoreRun, mc *mongodb.Client, cfg MongoRestoreConfig) *mongoTarget {
+	m := &mongoTarget{rr: rr, mc: mc, cfg: cfg, colls: map[string]mongodb.Collection{},
+		jobs: make(chan insertJob, mongoInsertWorkers), inFlight: map[int64]bool{}}
+	for range mongoInsertWorkers {
+		m.workers.Add(1)
+		go m.insertLoop(ctx)
+	}
+	return m
+}
+
+func (m *mongoTarget) insertLoop(ctx context.Context) {
+	defer m.workers.Done()
+	for job := range m.jobs {
+		i, d, err := m.mc.InsertBatch(ctx, job.e.tdb, job.e.name, job.docs)
+		job.e.mu.Lock()
+		job.e.ins += i
+		job.e.dup += d
+		if err != nil && job.e.err == nil {
+			job.e.err = fmt.Errorf("insert into %s.%s: %w", job.e.tdb, job.e.name, err)
+		}
+		job.e.mu.Unlock()
+		m.mu.Lock()
+		m.written += i
+		m.skipped += d
+		m.bytes += job.size
+		m.mu.Unlock()
+		job.e.wg.Done()
+	}
+}
+
+// close stops the insert pool after the queued batches and waits for every
+// entry's finishing work.
+func (m *mongoTarget) close() {
+	close(m.jobs)
+	m.workers.Wait()
+	m.entries.Wait()
+}
+
+// err is the first failure of an asynchronous insert or index build.
+func (m *mongoTarget) err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.firstErr
+}
+
+// sync copies the counters into the restore's checkpoint and progress and
+// returns how many entries are entirely done: an entry whose inserts are
+// still in flight is not, so a continued run goes back to it.
+func (m *mongoTarget) sync(readUpTo int64) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rr.cp.Written, m.rr.cp.Skipped, m.rr.progress.BytesWritten = m.written, m.skipped, m.bytes
+	done := readUpTo
+	for seq := range m.inFlight {
+		done = min(done, seq)
+	}
+	return done
 }
 
 // targetDB is where a collection of source database db is restored.
@@ -84,8 +174,7 @@ func (m *mongoTarget) remember(ar *archive.Reader, ent *archive.Entry, want arch
 	return nil
 }
 
-func (m *mongoTarget) restoreEntry(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry) error {
-	rr := m.rr
+func (m *mongoTarget) restoreEntry(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry, seq int64) error {
 	db, name, isMeta, ok := archive.ParseCollectionEntryName(ent.Name)
 	if !ok {
 		return fmt.Errorf("archive entry %q is not part of a MongoDB dump; restore it to an s3 connection instead", ent.Name)
@@ -113,69 +202,100 @@ func (m *mongoTarget) restoreEntry(ctx context.Context, ar *archive.Reader, ent 
 	if !ok {
 		return fmt.Errorf("archive entry %q comes without its .metadata.json; the archive is damaged", ent.Name)
 	}
+	if err := m.err(); err != nil {
+		return err
+	}
+	e := &bsonEntry{seq: seq, db: db, name: name, tdb: tdb, coll: coll}
+	m.mu.Lock()
+	m.inFlight[seq] = true
+	m.mu.Unlock()
 	br := mongodb.NewBSONReader(ar)
 	var (
-		batch               []bson.Raw
-		batchBytes          int64
-		docs, ins, dup, got int64
+		batch      []bson.Raw
+		batchBytes int64
 	)
-	flush := func() error {
+	submit := func() {
 		if len(batch) == 0 {
-			return nil
+			return
 		}
-		i, d, err := m.mc.InsertBatch(ctx, tdb, name, batch)
-		ins += i
-		dup += d
-		rr.progress.BytesWritten += batchBytes
-		batch, batchBytes = batch[:0], 0
-		if err != nil {
-			return fmt.Errorf("insert into %s.%s: %w", tdb, name, err)
-		}
-		rr.tick(ctx)
-		return nil
+		e.wg.Add(1)
+		m.jobs <- insertJob{e: e, docs: batch, size: batchBytes}
+		batch, batchBytes = nil, 0
+		m.rr.tick(ctx)
 	}
+	var readErr error
 	for {
 		doc, err := br.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", ent.Name, err)
+			readErr = fmt.Errorf("read %s: %w", ent.Name, err)
+			break
 		}
-		docs++
-		got += int64(len(doc))
+		e.docs++
 		batch = append(batch, doc)
 		batchBytes += int64(len(doc))
 		if len(batch) >= mongoInsertDocs || batchBytes >= mongoInsertBytes {
-			if err := flush(); err != nil {
-				return err
+			submit()
+			if err := m.err(); err != nil {
+				readErr = err
+				break
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+	if readErr == nil {
+		submit()
+		if sum := ar.EntrySHA256Hex(); sum != want.SHA256 {
+			readErr = fmt.Errorf("%s does not match its recorded SHA-256: the stored archive is damaged (documents read before this was known may have been inserted)", ent.Name)
+		} else if want.Documents != nil && *want.Documents != e.docs {
+			readErr = fmt.Errorf("%s holds %d documents but the backup recorded %d", ent.Name, e.docs, *want.Documents)
+		}
 	}
-	if sum := ar.EntrySHA256Hex(); sum != want.SHA256 {
-		return fmt.Errorf("%s does not match its recorded SHA-256: the stored archive is damaged (%d documents were inserted before this was known)", ent.Name, ins)
+	// The entry finishes (indexes after its data, the log line) once its
+	// last batch is in, while the next entries are read and inserted.
+	m.entries.Add(1)
+	go m.finishEntry(ctx, e, readErr)
+	return readErr
+}
+
+// finishEntry waits for an entry's inserts, then creates its indexes.
+func (m *mongoTarget) finishEntry(ctx context.Context, e *bsonEntry, readErr error) {
+	defer m.entries.Done()
+	e.wg.Wait()
+	err := readErr
+	if err == nil {
+		err = e.err
 	}
-	if want.Documents != nil && *want.Documents != docs {
-		return fmt.Errorf("%s holds %d documents but the backup recorded %d", ent.Name, docs, *want.Documents)
+	if err == nil {
+		if ierr := m.mc.CreateIndexes(ctx, e.tdb, e.coll); ierr != nil {
+			err = fmt.Errorf("create the indexes of %s.%s: %w", e.tdb, e.name, ierr)
+		}
 	}
-	if err := m.mc.CreateIndexes(ctx, tdb, coll); err != nil {
-		return fmt.Errorf("create the indexes of %s.%s: %w", tdb, name, err)
+	m.mu.Lock()
+	if err != nil && m.firstErr == nil {
+		m.firstErr = err
 	}
-	rr.cp.Written += ins
-	rr.cp.Skipped += dup
-	msg := fmt.Sprintf("Restored %s.%s into %s.%s: %d documents inserted", db, name, tdb, name, ins)
-	if dup > 0 {
-		msg += fmt.Sprintf(", %d already there and skipped (duplicate _id or unique key)", dup)
+	if err == nil {
+		delete(m.inFlight, e.seq)
 	}
-	rr.lg.Info(ctx, msg+"; indexes created.", "documents", docs, "inserted", ins, "duplicates", dup, "indexes", len(coll.Indexes))
-	return nil
+	m.mu.Unlock()
+	if err != nil {
+		return
+	}
+	msg := fmt.Sprintf("Restored %s.%s into %s.%s: %d documents inserted", e.db, e.name, e.tdb, e.name, e.ins)
+	if e.dup > 0 {
+		msg += fmt.Sprintf(", %d already there and skipped (duplicate _id or unique key)", e.dup)
+	}
+	m.rr.lg.Info(ctx, msg+"; indexes created.", "documents", e.docs, "inserted", e.ins, "duplicates", e.dup, "indexes", len(e.coll.Indexes))
 }
 
 // finish creates the views once every collection is restored.
 func (m *mongoTarget) finish(ctx context.Context) error {
+	m.entries.Wait()
+	if err := m.err(); err != nil {
+		return err
+	}
 	for _, v := range m.views {
 		tdb := m.targetDB(v.db)
 		if err := m.mc.PrepareCollection(ctx, tdb, v.coll, m.cfg.Drop); err != nil {

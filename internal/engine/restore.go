@@ -149,7 +149,8 @@ func (rr *restoreRun) run() error {
 			return err
 		}
 		defer mc.Close()
-		mt = newMongoTarget(rr, mc, mcfg)
+		mt = newMongoTarget(ctx, rr, mc, mcfg)
+		defer mt.close()
 	} else {
 		_, target, err = e.openObjectTarget(ctx, rr.op.DestinationConnectionID, cfg)
 		if err != nil {
@@ -210,7 +211,7 @@ func (rr *restoreRun) run() error {
 		}
 		rr.e.crashPoint("restore-entry")
 		if mt != nil {
-			err = mt.restoreEntry(ctx, ar, ent, want)
+			err = mt.restoreEntry(ctx, ar, ent, want, seq)
 		} else {
 			err = rr.restoreEntry(ctx, ar, ent, want, cfg, target)
 		}
@@ -219,6 +220,9 @@ func (rr *restoreRun) run() error {
 		}
 		seq++
 		rr.cp.Entries = seq
+		if mt != nil {
+			rr.cp.Entries = mt.sync(seq)
+		}
 		rr.progress.ItemsDone = seq
 		rr.progress.BytesRead = counted.n
 		rr.tick(ctx)
@@ -227,6 +231,7 @@ func (rr *restoreRun) run() error {
 		if err := mt.finish(ctx); err != nil {
 			return err
 		}
+		rr.cp.Entries = mt.sync(seq)
 	}
 	got := ar.SHA256Hex()
 	if got != backup.SHA256 {
