@@ -495,10 +495,16 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w}
+	// Logged before it is answered (a client may finish reading the answer
+	// before this handler returns); the status is filled in afterwards.
+	s.mu.Lock()
+	idx := len(s.log)
+	s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(),
+		ContentRange: r.Header.Get("Content-Range")})
+	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(),
-			ContentRange: r.Header.Get("Content-Range"), Status: rec.status})
+		s.log[idx].Status = rec.status
 		s.mu.Unlock()
 	}()
 	switch {
