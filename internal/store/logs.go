@@ -120,30 +120,18 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEv
 	if f.Since != nil {
 		w.add("created_at >= ?", s.ts(*f.Since))
 	}
-	var total int64
-	if err := s.queryRow(ctx, s.db, "SELECT COUNT(*) FROM audit_events"+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("list audit events: count: %w", err)
+	return listNewest(ctx, s, "audit events", "id, actor_id, actor_email, action, target_type, target_id, ip, details, created_at",
+		"audit_events", w, p, scanAudit)
+}
+
+// scanAudit reads one audit_events row.
+func scanAudit(r rowScanner) (*AuditEvent, error) {
+	var e AuditEvent
+	var actor *int64
+	if err := r.Scan(&e.ID, &actor, &e.ActorEmail, &e.Action, &e.TargetType, &e.TargetID, &e.IP,
+		jsonCol{&e.Details}, timeCol{&e.CreatedAt}); err != nil {
+		return nil, err
 	}
-	p = p.Normalized()
-	rows, err := s.query(ctx, s.db, `SELECT id, actor_id, actor_email, action, target_type, target_id, ip, details, created_at
-		FROM audit_events`+w.String()+" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", append(w.args, p.PerPage, p.Offset())...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list audit events: %w", err)
-	}
-	defer rows.Close()
-	out := []AuditEvent{}
-	for rows.Next() {
-		var e AuditEvent
-		var actor *int64
-		if err := rows.Scan(&e.ID, &actor, &e.ActorEmail, &e.Action, &e.TargetType, &e.TargetID, &e.IP,
-			jsonCol{&e.Details}, timeCol{&e.CreatedAt}); err != nil {
-			return nil, 0, fmt.Errorf("list audit events: %w", err)
-		}
-		e.ActorID = actor
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list audit events: %w", err)
-	}
-	return out, total, nil
+	e.ActorID = actor
+	return &e, nil
 }

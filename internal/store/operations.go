@@ -127,29 +127,7 @@ func (s *Store) ListBackups(ctx context.Context, f BackupFilter, p Page) ([]Back
 	if f.DestinationID != 0 {
 		w.add("destination_connection_id = ?", f.DestinationID)
 	}
-	var total int64
-	if err := s.queryRow(ctx, s.db, "SELECT COUNT(*) FROM backup_operations"+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("list backups: count: %w", err)
-	}
-	p = p.Normalized()
-	rows, err := s.query(ctx, s.db, "SELECT "+backupCols+" FROM backup_operations"+w.String()+
-		" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", append(w.args, p.PerPage, p.Offset())...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list backups: %w", err)
-	}
-	defer rows.Close()
-	out := []BackupOperation{}
-	for rows.Next() {
-		op, err := scanBackup(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("list backups: %w", err)
-		}
-		out = append(out, *op)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list backups: %w", err)
-	}
-	return out, total, nil
+	return listNewest(ctx, s, "backups", backupCols, "backup_operations", w, p, scanBackup)
 }
 
 // CountBackupsByStatus returns how many backups are in each status; every
@@ -380,29 +358,7 @@ func (s *Store) ListRestores(ctx context.Context, f RestoreFilter, p Page) ([]Re
 	if f.DestinationID != 0 {
 		w.add("destination_connection_id = ?", f.DestinationID)
 	}
-	var total int64
-	if err := s.queryRow(ctx, s.db, "SELECT COUNT(*) FROM restore_operations"+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("list restores: count: %w", err)
-	}
-	p = p.Normalized()
-	rows, err := s.query(ctx, s.db, "SELECT "+restoreCols+" FROM restore_operations"+w.String()+
-		" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", append(w.args, p.PerPage, p.Offset())...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list restores: %w", err)
-	}
-	defer rows.Close()
-	out := []RestoreOperation{}
-	for rows.Next() {
-		op, err := scanRestore(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("list restores: %w", err)
-		}
-		out = append(out, *op)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list restores: %w", err)
-	}
-	return out, total, nil
+	return listNewest(ctx, s, "restores", restoreCols, "restore_operations", w, p, scanRestore)
 }
 
 // CountRestoresByStatus returns how many restores are in each status; every

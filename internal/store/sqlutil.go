@@ -361,3 +361,32 @@ func (w *where) String() string {
 
 // jsonValid reports whether m is one valid JSON value.
 func jsonValid(m []byte) bool { return len(m) > 0 && json.Valid(m) }
+
+// listNewest returns one page of table's rows matching w, newest first
+// (created_at, then id), read by scan, and the number of all matching rows.
+// what names the rows in errors ("backups").
+func listNewest[T any](ctx context.Context, s *Store, what, cols, table string, w where, p Page, scan func(rowScanner) (*T, error)) ([]T, int64, error) {
+	var total int64
+	if err := s.queryRow(ctx, s.db, "SELECT COUNT(*) FROM "+table+w.String(), w.args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("list %s: count: %w", what, err)
+	}
+	p = p.Normalized()
+	rows, err := s.query(ctx, s.db, "SELECT "+cols+" FROM "+table+w.String()+
+		" ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?", append(w.args, p.PerPage, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list %s: %w", what, err)
+		}
+		out = append(out, *v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list %s: %w", what, err)
+	}
+	return out, total, nil
+}
