@@ -68,7 +68,14 @@ func (e *Engine) RunBackup(ctx context.Context, id int64) error {
 	}
 	r, err := e.startRun(ctx, store.KindBackup, id)
 	if errors.Is(err, errLeaseHeld) {
-		return nil
+		if op.Status == store.StatusPending {
+			// Handed back (resumed, or stopped for a restart) while the last
+			// holder's lease still looks live: that holder may have died
+			// between recording the status and giving the lease back. Try
+			// again once such a lease would have expired.
+			return queue.RetryLater(e.opt.LeaseTimeout / 2)
+		}
+		return nil // another worker runs it
 	}
 	if err != nil {
 		return err

@@ -227,3 +227,29 @@ func TestValidationErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeAfterHolderDied resumes a paused backup whose last worker died
+// after recording "paused" but before giving its lease back: the new job
+// waits for that lease to expire instead of giving up, and completes.
+func TestResumeAfterHolderDied(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	src, _, corpus, total := slowSource(t, e, srv, 160, 128<<10, 15*time.Millisecond)
+	id := startBackup(t, e, src, e.s3Conn("dst", srv.NewBucket(t)), "")
+	waitProgress(t, e, id, 10)
+	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	// A worker that took the lease and died without releasing it.
+	if _, err := e.st.AcquireLease(context.Background(), store.KindBackup, id, "dead-worker", time.Now(), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
+		t.Fatal(err)
+	}
+	op := e.waitBackup(id, store.StatusCompleted, time.Minute)
+	if op.Progress.BytesRead != total || op.Progress.ItemsDone != int64(len(corpus)) {
+		t.Fatalf("completed with %d bytes and %d items, want %d and %d", op.Progress.BytesRead, op.Progress.ItemsDone, total, len(corpus))
+	}
+}

@@ -231,6 +231,11 @@ func (q *Queue) Healthy(ctx context.Context) error {
 // worker again a second later (here after a restart, or on another host).
 func Stopping() error { return river.JobSnooze(time.Second) }
 
+// RetryLater returns the error a Runner returns when the job cannot run yet
+// (another process still holds the operation's lease): River hands it to a
+// worker again after d, without counting an attempt.
+func RetryLater(d time.Duration) error { return river.JobSnooze(d) }
+
 type backupWorker struct {
 	river.WorkerDefaults[BackupArgs]
 	r *lateRunner
