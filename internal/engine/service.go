@@ -126,7 +126,9 @@ func (e *Engine) CancelBackup(ctx context.Context, actor Actor, id int64) (*stor
 	op, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending, store.StatusPaused, store.StatusFailed}, store.StatusCancelled)
 	if err == nil {
 		e.abortStoredUpload(ctx, op, lg)
-		e.markDone(ctx, store.KindBackup, id, "")
+		if err := e.finish(ctx, store.KindBackup, id, store.StatusCancelled, ""); err != nil {
+			e.log.Warn("record the end of a cancelled operation", "err", err)
+		}
 		lg.Info(ctx, fmt.Sprintf("Backup cancelled by %s.", actor.Email))
 		return e.cat.GetBackup(ctx, id)
 	}
@@ -244,7 +246,9 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 func (e *Engine) CancelRestore(ctx context.Context, actor Actor, id int64) (*store.RestoreOperation, error) {
 	lg := joblog.New(e.cat, store.KindRestore, id, e.log)
 	if op, err := e.cat.TransitionRestore(ctx, nil, id, []string{store.StatusPending}, store.StatusCancelled); err == nil {
-		e.markDone(ctx, store.KindRestore, id, "")
+		if err := e.finish(ctx, store.KindRestore, id, store.StatusCancelled, ""); err != nil {
+			e.log.Warn("record the end of a cancelled operation", "err", err)
+		}
 		lg.Info(ctx, fmt.Sprintf("Restore cancelled by %s before it started.", actor.Email))
 		return op, nil
 	} else if !errors.Is(err, store.ErrConflict) {
@@ -291,23 +295,6 @@ func (e *Engine) finish(ctx context.Context, kind string, id int64, status, msg 
 		}
 	}
 	return nil
-}
-
-// markDone records the end time and the error message of a finished operation.
-func (e *Engine) markDone(ctx context.Context, kind string, id int64, msg string) {
-	now := e.now()
-	switch kind {
-	case store.KindBackup:
-		if op, err := e.cat.GetBackup(ctx, id); err == nil {
-			op.CompletedAt, op.ErrorMessage, op.RequestedAction = &now, msg, store.RequestNone
-			_ = e.cat.UpdateBackup(ctx, op)
-		}
-	case store.KindRestore:
-		if op, err := e.cat.GetRestore(ctx, id); err == nil {
-			op.CompletedAt, op.ErrorMessage, op.RequestedAction = &now, msg, store.RequestNone
-			_ = e.cat.UpdateRestore(ctx, op)
-		}
-	}
 }
 
 // userMessage is the sentence kept in error_message and shown to users.
