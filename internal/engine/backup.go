@@ -531,7 +531,7 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 		FinishedAt:    b.e.now(),
 		Compression:   archive.Compression(b.cp.Compression),
 	}
-	if err := archive.WriteManifest(spool, head, b.entryIterator(ctx)); err != nil {
+	if err := archive.WriteManifest(spool, head, newEntryCursor(context.WithoutCancel(ctx), b.e.cat, b.op.ID).next); err != nil {
 		return fmt.Errorf("write the manifest: %w", err)
 	}
 	size, err := spool.Seek(0, io.SeekCurrent)
@@ -627,37 +627,6 @@ func (b *backupRun) complete(ctx context.Context) error {
 		return fmt.Errorf("record the completed backup: %w", err)
 	}
 	return nil
-}
-
-// entryIterator pages the backup's entries out of the catalog for the manifest.
-func (b *backupRun) entryIterator(ctx context.Context) func() (archive.ManifestEntry, error) {
-	var (
-		buf   []store.ArchiveEntry
-		after int64 = -1
-		done  bool
-	)
-	return func() (archive.ManifestEntry, error) {
-		if len(buf) == 0 && !done {
-			page, err := b.e.cat.ListArchiveEntries(context.WithoutCancel(ctx), b.op.ID, after, 1000)
-			if err != nil {
-				return archive.ManifestEntry{}, err
-			}
-			if len(page) < 1000 {
-				done = true
-			}
-			buf = page
-		}
-		if len(buf) == 0 {
-			return archive.ManifestEntry{}, io.EOF
-		}
-		var me archive.ManifestEntry
-		if err := json.Unmarshal(buf[0].Data, &me); err != nil {
-			return me, fmt.Errorf("read archive entry %d: %w", buf[0].Seq, err)
-		}
-		after = buf[0].Seq
-		buf = buf[1:]
-		return me, nil
-	}
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

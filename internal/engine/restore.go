@@ -181,7 +181,7 @@ func (rr *restoreRun) run() error {
 		rr.lg.Info(ctx, fmt.Sprintf("Restore continues after %d entries.", rr.cp.Entries))
 	}
 
-	expected := &entryCursor{cat: e.cat, ctx: ctx, backupID: backup.ID, after: -1}
+	expected := newEntryCursor(ctx, e.cat, backup.ID)
 	var seq int64
 	for {
 		if reason := rr.r.stopReason(); reason != nil {
@@ -201,6 +201,9 @@ func (rr *restoreRun) run() error {
 			continue
 		}
 		want, err := expected.next()
+		if errors.Is(err, io.EOF) {
+			return errors.New("the archive has more entries than the catalog recorded for this backup")
+		}
 		if err != nil {
 			return err
 		}
@@ -339,25 +342,35 @@ func backupItems(b *store.BackupOperation) int64 {
 	return b.Progress.ItemsDone
 }
 
-// entryCursor walks a backup's catalog entries in archive order, a page at a time.
+// entryCursor walks a backup's catalog entries in archive order, a page at
+// a time: for the manifest at the end of a backup, and in step with the
+// archive during a restore. next returns io.EOF after the last entry.
 type entryCursor struct {
 	cat      store.Catalog
 	ctx      context.Context
 	backupID int64
 	after    int64
 	buf      []store.ArchiveEntry
+	done     bool // the last page was shorter than a full one
 }
 
+func newEntryCursor(ctx context.Context, cat store.Catalog, backupID int64) *entryCursor {
+	return &entryCursor{cat: cat, ctx: ctx, backupID: backupID, after: -1}
+}
+
+const entryPage = 1000
+
 func (c *entryCursor) next() (archive.ManifestEntry, error) {
-	if len(c.buf) == 0 {
-		page, err := c.cat.ListArchiveEntries(c.ctx, c.backupID, c.after, 1000)
+	if len(c.buf) == 0 && !c.done {
+		page, err := c.cat.ListArchiveEntries(c.ctx, c.backupID, c.after, entryPage)
 		if err != nil {
 			return archive.ManifestEntry{}, fmt.Errorf("load the backup's entries: %w", err)
 		}
-		if len(page) == 0 {
-			return archive.ManifestEntry{}, errors.New("the archive has more entries than the catalog recorded for this backup")
-		}
+		c.done = len(page) < entryPage
 		c.buf = page
+	}
+	if len(c.buf) == 0 {
+		return archive.ManifestEntry{}, io.EOF
 	}
 	var me archive.ManifestEntry
 	if err := json.Unmarshal(c.buf[0].Data, &me); err != nil {

@@ -269,9 +269,9 @@ func (e *Engine) CancelRestore(ctx context.Context, actor Actor, id int64) (*sto
 	return op, nil
 }
 
-// finish records the final status of an operation this worker runs, with
-// its end time and error message, in one write (the lease holder is the
-// only writer of a running operation's status).
+// finish records the final status of an operation, with its end time and
+// error message, in one write. Its callers are the worker holding the lease
+// of a running operation, or the API for one that no worker runs.
 func (e *Engine) finish(ctx context.Context, kind string, id int64, status, msg string) error {
 	now := e.now()
 	switch kind {
