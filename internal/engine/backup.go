@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
@@ -170,9 +172,13 @@ type backupRun struct {
 
 	cp        backupCheckpoint
 	progress  store.Progress
-	pending   []store.ArchiveEntry
+	pending   []store.ArchiveEntry // entries written since the last checkpoint
+	cpSave    *pendingSave         // the checkpoint being saved in the background, if any
+	progSave  *pendingSave         // the progress being saved in the background, if any
+	saveMu    sync.Mutex           // one catalog write of progress at a time
+	shown     store.Progress       // the progress last written to the catalog
 	lastCP    time.Time
-	cpParts   int
+	cpParts   int // the last part cut before the last checkpoint
 	lastSave  time.Time
 	lastLog   time.Time
 	listedAll bool
@@ -260,9 +266,10 @@ func (b *backupRun) run() error {
 			"entries_done", b.cp.Entries, "bytes_uploaded", b.cp.Archive.CompressedBytes-int64(len(b.cp.Tail)))
 	}
 	defer func() { b.pw.close() }()
-	defer func() { b.aw.Abort() }() // frees the compressor's goroutines when the run stops early; a no-op after Finish
+	defer func() { b.aw.Abort() }()             // frees the compressor's goroutines when the run stops early; a no-op after Finish
+	defer func() { _ = b.collectSaves(true) }() // no save outlives the run (it needs the uploader)
 	b.lastCP = e.now()
-	b.cpParts, _ = b.pw.uploaded()
+	b.cpParts = b.pw.next - 1
 
 	if src.objects != nil {
 		err = b.copyObjects(ctx, src.objects)
@@ -296,6 +303,7 @@ func (b *backupRun) openFrom(cp backupCheckpoint) error {
 	}
 	b.up, b.pw, b.aw, b.cp = up, pw, aw, cp
 	b.pending = b.pending[:0]
+	b.cpParts = cp.NextPart - 1
 	b.progress = cp.Progress
 	return nil
 }
@@ -427,26 +435,25 @@ func (b *backupRun) writeObject(item fetched) error {
 	return nil
 }
 
-// afterEntry saves a checkpoint after uploaded parts, progress every few seconds, and logs.
+// afterEntry starts a checkpoint after uploaded parts, or a progress save
+// every few seconds, and logs. Both saves run in the background, at most
+// one of each kind: the archive goes on meanwhile (a checkpoint waits for
+// the parts cut before it, and catalog writes take time the compressors
+// should not lose).
 func (b *backupRun) afterEntry(ctx context.Context, f *fetcher) error {
 	now := b.e.now()
 	if err := b.pw.failed(); err != nil {
 		return err
 	}
-	parts, _ := b.pw.uploaded()
-	if parts > b.cpParts && now.Sub(b.lastCP) >= b.e.opt.CheckpointEvery {
-		if err := b.checkpoint(ctx); err != nil {
+	if err := b.collectSaves(false); err != nil {
+		return err
+	}
+	if b.cpSave == nil && b.pw.lastUploaded() > b.cpParts && now.Sub(b.lastCP) >= b.e.opt.CheckpointEvery {
+		if err := b.startCheckpoint(ctx); err != nil {
 			return err
 		}
-	} else if now.Sub(b.lastSave) >= b.e.opt.ProgressEvery {
-		if err := b.e.cat.SaveProgress(ctx, store.KindBackup, b.op.ID, b.r.token, b.progress); err != nil {
-			if errors.Is(err, store.ErrLeaseLost) {
-				b.r.cancel(errLeaseLost)
-				return errLeaseLost
-			}
-			return fmt.Errorf("save progress: %w", err)
-		}
-		b.lastSave = now
+	} else if b.progSave == nil && now.Sub(b.lastSave) >= b.e.opt.ProgressEvery {
+		b.startProgressSave(ctx)
 	}
 	if now.Sub(b.lastLog) >= 5*time.Second {
 		b.lastLog = now
@@ -462,39 +469,157 @@ func (b *backupRun) afterEntry(ctx context.Context, f *fetcher) error {
 	return nil
 }
 
-// checkpoint closes the compressed member, waits for queued parts, and saves
-// everything needed to continue, fenced by the lease.
+// pendingSave is a checkpoint or a progress save running in the background.
+type pendingSave struct {
+	done  chan saveResult
+	parts int // a checkpoint's last part cut before it
+}
+
+type saveResult struct {
+	upload json.RawMessage // a checkpoint's upload state
+	err    error
+}
+
+// checkpoint takes a checkpoint and waits until it is saved.
 func (b *backupRun) checkpoint(ctx context.Context) error {
+	if err := b.collectSaves(true); err != nil {
+		return err
+	}
+	if err := b.startCheckpoint(ctx); err != nil {
+		return err
+	}
+	return b.collectSaves(true)
+}
+
+// startCheckpoint closes the compressed member and saves in the background,
+// once every part cut so far is uploaded, everything needed to continue
+// from here, fenced by the lease. No other checkpoint may be running.
+func (b *backupRun) startCheckpoint(ctx context.Context) error {
 	st, err := b.aw.Checkpoint()
 	if err != nil {
 		return fmt.Errorf("checkpoint the archive: %w", err)
 	}
-	if err := b.pw.sync(); err != nil {
-		return err
-	}
-	b.cp.Upload = b.up.State()
 	b.cp.NextPart = b.pw.next
 	b.cp.Tail = b.pw.tail()
 	b.cp.Archive = st
 	b.progress.BytesWritten = b.aw.CompressedBytes()
 	b.cp.Progress = b.progress
-	data, err := json.Marshal(b.cp)
-	if err != nil {
+	cp, entries, token := b.cp.clone(), b.pending, b.r.token
+	b.pending = nil
+	uploaded := b.pw.mark()
+	s := &pendingSave{done: make(chan saveResult, 1), parts: b.pw.next - 1}
+	b.cpSave = s
+	b.lastCP = b.e.now()
+	go func() {
+		m := <-uploaded
+		if m.err != nil {
+			s.done <- saveResult{err: m.err}
+			return
+		}
+		cp.Upload = m.state
+		data, err := json.Marshal(cp)
+		if err == nil {
+			err = b.recordProgress(cp.Progress, func(p store.Progress) error {
+				return b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, token, p, data, cp.Tail, entries)
+			})
+		}
+		if err != nil {
+			s.done <- saveResult{err: fmt.Errorf("save checkpoint: %w", err)}
+			return
+		}
+		b.e.crashPoint("after-checkpoint")
+		s.done <- saveResult{upload: m.state}
+	}()
+	return nil
+}
+
+// startProgressSave saves the progress in the background, fenced by the lease.
+func (b *backupRun) startProgressSave(ctx context.Context) {
+	s := &pendingSave{done: make(chan saveResult, 1)}
+	b.progSave = s
+	b.lastSave = b.e.now()
+	progress, token := b.progress, b.r.token
+	go func() {
+		err := b.recordProgress(progress, func(p store.Progress) error {
+			return b.e.cat.SaveProgress(context.WithoutCancel(ctx), store.KindBackup, b.op.ID, token, p)
+		})
+		if err != nil {
+			err = fmt.Errorf("save progress: %w", err)
+		}
+		s.done <- saveResult{err: err}
+	}()
+}
+
+// recordProgress runs write, one at a time, with the progress to show: p,
+// or the one already shown when that is further along, so a checkpoint
+// saved after a newer progress save does not set the progress back (the
+// checkpoint itself keeps its own, exact, progress to continue from).
+func (b *backupRun) recordProgress(p store.Progress, write func(store.Progress) error) error {
+	b.saveMu.Lock()
+	defer b.saveMu.Unlock()
+	if p.ItemsDone < b.shown.ItemsDone || p.BytesRead < b.shown.BytesRead {
+		p = b.shown
+	}
+	if err := write(p); err != nil {
 		return err
 	}
-	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.cp.Tail, b.pending); err != nil {
-		if errors.Is(err, store.ErrLeaseLost) {
-			b.r.cancel(errLeaseLost)
-			return errLeaseLost
-		}
-		return fmt.Errorf("save checkpoint: %w", err)
-	}
-	b.pending = b.pending[:0]
-	b.e.crashPoint("after-checkpoint")
-	b.lastCP = b.e.now()
-	b.lastSave = b.lastCP
-	b.cpParts, _ = b.pw.uploaded()
+	b.shown = p
 	return nil
+}
+
+// collectSaves takes the results of the background saves that finished,
+// waiting for them all if wait is set. A lost lease stops the run.
+func (b *backupRun) collectSaves(wait bool) error {
+	var first error
+	for _, slot := range []**pendingSave{&b.cpSave, &b.progSave} {
+		s := *slot
+		if s == nil {
+			continue
+		}
+		var res saveResult
+		if wait {
+			res = <-s.done
+		} else {
+			select {
+			case res = <-s.done:
+			default:
+				continue
+			}
+		}
+		*slot = nil
+		switch {
+		case res.err != nil:
+			if first == nil {
+				first = res.err
+			}
+		case slot == &b.cpSave:
+			b.cp.Upload = res.upload
+			b.cpParts = s.parts
+		}
+	}
+	if errors.Is(first, store.ErrLeaseLost) {
+		b.r.cancel(errLeaseLost)
+		return errLeaseLost
+	}
+	return first
+}
+
+// clone copies cp deeply enough for a background save while the run goes
+// on changing its own (the MongoDB position, whose _id bytes live in the
+// driver's buffers).
+func (cp backupCheckpoint) clone() backupCheckpoint {
+	if cp.Mongo != nil {
+		m := *cp.Mongo
+		if m.Cur != nil {
+			cur := *m.Cur
+			cur.UpTo.Data = bytes.Clone(cur.UpTo.Data)
+			cur.LastID.Data = bytes.Clone(cur.LastID.Data)
+			cur.RewindFrom = nil
+			m.Cur = &cur
+		}
+		cp.Mongo = &m
+	}
+	return cp
 }
 
 // stopAtBoundary saves a checkpoint when the run stops for a pause or a

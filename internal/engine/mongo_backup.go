@@ -229,6 +229,9 @@ func (b *backupRun) rewindCollection(ctx context.Context, db string, coll mongod
 	}
 	back := *cur.RewindFrom
 	b.lg.Warn(ctx, fmt.Sprintf("Collection %s.%s changed while it was read; it is measured and copied again (attempt %d of %d).", db, coll.Name, attempts+1, maxCollectionAttempts))
+	if err := b.collectSaves(true); err != nil {
+		return err
+	}
 	if err := b.pw.sync(); err != nil {
 		return err
 	}

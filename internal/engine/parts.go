@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -26,8 +28,26 @@ type partWriter struct {
 	err     error // first upload error
 	done    int   // parts uploaded
 	uploadd int64 // bytes uploaded
+	last    int   // number of the last part uploaded (in this process or before)
+	marks   []uploadMark
 	closed  chan struct{}
 }
+
+// uploadMark waits for part n to be uploaded, to take the upload's state
+// at exactly that point (before any later part is written).
+type uploadMark struct {
+	n  int
+	ch chan markResult
+}
+
+// markResult is the upload's state once every part up to a mark was
+// uploaded, or why it never will be.
+type markResult struct {
+	state json.RawMessage
+	err   error
+}
+
+var errPartWriterClosed = errors.New("the archive upload stopped before the checkpoint's parts were written")
 
 type part struct {
 	n    int
@@ -35,13 +55,16 @@ type part struct {
 }
 
 func newPartWriter(ctx context.Context, up connector.Upload, nextPart int, tail []byte) *partWriter {
-	p := &partWriter{up: up, next: nextPart, ctx: ctx, parts: make(chan part), free: make(chan []byte, 1), closed: make(chan struct{})}
+	p := &partWriter{up: up, next: nextPart, last: nextPart - 1, ctx: ctx, parts: make(chan part), free: make(chan []byte, 1), closed: make(chan struct{})}
 	p.buf = append(p.buffer(nextPart), tail...)
 	go p.uploader()
 	return p
 }
 
 func (p *partWriter) uploader() {
+	// Marks are answered after closed is closed: mark checks closed under
+	// the lock, so none is left waiting.
+	defer p.failMarks(errPartWriterClosed)
 	defer close(p.closed)
 	for pt := range p.parts {
 		p.mu.Lock()
@@ -55,11 +78,25 @@ func (p *partWriter) uploader() {
 				p.mu.Lock()
 				p.err = fmt.Errorf("upload part %d: %w", pt.n, err)
 				p.mu.Unlock()
+				p.failMarks(p.err)
 			} else {
 				p.mu.Lock()
 				p.done++
 				p.uploadd += int64(len(pt.data))
+				p.last = pt.n
+				var due []uploadMark
+				for len(p.marks) > 0 && p.marks[0].n <= pt.n {
+					due = append(due, p.marks[0])
+					p.marks = p.marks[1:]
+				}
 				p.mu.Unlock()
+				if len(due) > 0 {
+					// No later part is written before the state is taken.
+					st := p.up.State()
+					for _, m := range due {
+						m.ch <- markResult{state: st}
+					}
+				}
 			}
 		}
 		select {
@@ -119,6 +156,44 @@ func (p *partWriter) failed() error {
 	return p.err
 }
 
+// failMarks answers every waiting mark with err.
+func (p *partWriter) failMarks(err error) {
+	p.mu.Lock()
+	marks := p.marks
+	p.marks = nil
+	p.mu.Unlock()
+	for _, m := range marks {
+		m.ch <- markResult{err: err}
+	}
+}
+
+// mark returns a channel that receives the upload's state once every part
+// cut so far is uploaded, without waiting for it. It must be called while
+// nothing writes to p (between a checkpoint of the archive and the next
+// write), so that "cut so far" is well defined.
+func (p *partWriter) mark() <-chan markResult {
+	ch := make(chan markResult, 1)
+	n := p.next - 1
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.closed:
+		ch <- markResult{err: errPartWriterClosed}
+		return ch
+	default:
+	}
+	switch {
+	case p.err != nil:
+		ch <- markResult{err: p.err}
+	case p.last >= n:
+		// Everything cut is uploaded and no part is being written.
+		ch <- markResult{state: p.up.State()}
+	default:
+		p.marks = append(p.marks, uploadMark{n: n, ch: ch})
+	}
+	return ch
+}
+
 // sync waits until every cut part is uploaded and reports the first error.
 func (p *partWriter) sync() error {
 	p.wg.Wait()
@@ -130,6 +205,13 @@ func (p *partWriter) uploaded() (int, int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.done, p.uploadd
+}
+
+// lastUploaded is the number of the last part uploaded.
+func (p *partWriter) lastUploaded() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 // tail returns a copy of the bytes not yet cut into a part.

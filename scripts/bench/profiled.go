@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	rpprof "runtime/pprof"
+	rtrace "runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,7 +147,7 @@ func servePprof(addr string) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	var mu sync.Mutex
-	var cpuFile *os.File
+	var cpuFile, traceFile *os.File
 	mux.HandleFunc("POST /bench/cpu/start", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -161,6 +162,15 @@ func servePprof(addr string) {
 			return
 		}
 		cpuFile = f
+		if name := r.URL.Query().Get("trace"); name != "" {
+			if tf, err := os.Create(name); err == nil {
+				if rtrace.Start(tf) == nil {
+					traceFile = tf
+				} else {
+					tf.Close()
+				}
+			}
+		}
 	})
 	mux.HandleFunc("POST /bench/cpu/stop", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -169,6 +179,11 @@ func servePprof(addr string) {
 		if cpuFile != nil {
 			cpuFile.Close()
 			cpuFile = nil
+		}
+		if traceFile != nil {
+			rtrace.Stop()
+			traceFile.Close()
+			traceFile = nil
 		}
 	})
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -203,7 +218,7 @@ func (p *profiler) begin(name string) error {
 	if p == nil {
 		return nil
 	}
-	if err := p.post("/bench/cpu/start?file=" + filepath.Join(p.dir, name+"-cpu.pprof")); err != nil {
+	if err := p.post("/bench/cpu/start?file=" + filepath.Join(p.dir, name+"-cpu.pprof") + "&trace=" + filepath.Join(p.dir, name+"-trace.out")); err != nil {
 		return err
 	}
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
