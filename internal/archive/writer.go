@@ -196,7 +196,22 @@ func (w *Writer) WriteEntry(h EntryHeader, body io.Reader) (sha256Hex string, er
 	if err := w.BeginEntry(h); err != nil {
 		return "", err
 	}
-	n, err := io.CopyN(bodyWriter{w}, body, h.Size)
+	var n int64
+	if wt, ok := body.(io.WriterTo); ok {
+		// The body hands over its own buffers (an object read ahead in
+		// chunks): one copy fewer than through a copy buffer.
+		lw := &limitedBody{w: bodyWriter{w}, left: h.Size}
+		n, err = wt.WriteTo(lw)
+		if errors.Is(err, errBodyTooLong) {
+			return "", w.fail(fmt.Errorf("writing archive entry %s: its body is longer than the %d bytes announced",
+				quoteShort(h.Name), h.Size))
+		}
+		if err == nil && n < h.Size {
+			err = io.EOF
+		}
+	} else {
+		n, err = io.CopyN(bodyWriter{w}, body, h.Size)
+	}
 	switch {
 	case w.err != nil:
 		return "", w.err
@@ -219,6 +234,24 @@ func (w *Writer) WriteEntry(h EntryHeader, body io.Reader) (sha256Hex string, er
 		return "", w.fail(err)
 	}
 	return sum, nil
+}
+
+// errBodyTooLong is what limitedBody says to a body that goes on past its size.
+var errBodyTooLong = errors.New("the body is longer than announced")
+
+// limitedBody passes at most left bytes on to w.
+type limitedBody struct {
+	w    io.Writer
+	left int64
+}
+
+func (l *limitedBody) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.left {
+		return 0, errBodyTooLong
+	}
+	n, err := l.w.Write(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 // bodyWriter is the io.Writer of WriteBody.

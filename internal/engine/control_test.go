@@ -64,10 +64,23 @@ func incompleteUploads(t *testing.T, cl *awss3.Client, bucket string) int {
 
 // TestPauseResumeReadsNothingTwice pauses a running backup, checks it stops
 // within 15 s and stays still, resumes it and checks that every object was
-// fetched from the source exactly once and the archive restores identical.
+// fetched from the source exactly once and the archive restores identical;
+// once with the objects read ahead whole, once with each streamed through a
+// read-ahead window (a small-object size below theirs).
 func TestPauseResumeReadsNothingTwice(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		small int64
+	}{{"prefetched", 0}, {"streamed", 64 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			testPauseResume(t, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2, SmallObject: tc.small})
+		})
+	}
+}
+
+func testPauseResume(t *testing.T, opt engine.Options) {
 	srv := s3test.Start(t)
-	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	e := newEnv(t, srv, opt)
 	src, proxy, corpus, total := slowSource(t, e, srv, 160, 128<<10, 15*time.Millisecond)
 	destBucket := srv.NewBucket(t)
 	dst := e.s3Conn("dest", destBucket)

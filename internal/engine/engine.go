@@ -41,9 +41,10 @@ type Options struct {
 	ProgressEvery time.Duration
 	// FetchConcurrency bounds how many objects are fetched at once (default 16).
 	FetchConcurrency int
-	// SmallObject is the size up to which objects are fetched ahead into
-	// memory while they wait their turn (default 4 MiB, within a 24 MiB
-	// budget); larger ones are streamed when their turn comes.
+	// SmallObject is the size up to which objects are fetched ahead whole
+	// into memory while they wait their turn (default 4 MiB, within a
+	// 24 MiB budget); larger ones are read ahead through a 2 MiB window,
+	// at most two at a time.
 	SmallObject int64
 	// S3MinPartSize and S3MaxParts override the S3 destination's part rules (tests).
 	S3MinPartSize int64

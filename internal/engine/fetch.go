@@ -18,6 +18,18 @@ import (
 // prefetchBudget bounds the bytes of objects fetched ahead of their turn.
 const prefetchBudget = 24 << 20
 
+// Objects larger than the small-object size are streamed: read ahead in
+// chunks of streamChunk bytes, at most streamWindow bytes ahead of the
+// archive, so a large object's bytes are already in memory when its turn
+// comes, and its reading overlaps the compression of the ones before it.
+// At most streamsAhead are open at once: the one being archived and the
+// next, whose request is then already answered when its turn comes.
+const (
+	streamChunk  = 1 << 20
+	streamWindow = 2 * streamChunk
+	streamsAhead = 2
+)
+
 // fetched is one object ready to be archived, in key order.
 type fetched struct {
 	obj  connector.Object
@@ -27,11 +39,13 @@ type fetched struct {
 
 // fetcher lists the source after a key and fetches objects several at a
 // time, handing them on strictly in key order. Small objects are read into
-// memory ahead of their turn; larger ones are opened when their turn comes,
-// so memory stays bounded by concurrency x small-object size.
+// memory ahead of their turn; larger ones are read ahead through a window
+// of a few chunks. The bytes held ahead stay within prefetchBudget: the
+// lister takes each object's share, in key order, before its fetch starts,
+// and the share comes back once the object is archived.
 type fetcher struct {
 	ctx     context.Context // listing and prefetching; ended by pause or cancel
-	bodyCtx context.Context // reading the object being archived; a pause lets it finish
+	bodyCtx context.Context // reading streamed objects; a pause lets the one being archived finish
 	src     connector.ObjectSource
 	small   int64
 	lg      *joblog.Logger
@@ -40,7 +54,9 @@ type fetcher struct {
 	cancel  context.CancelFunc
 	slots   chan *slot
 	sem     chan struct{}       // bounds the objects fetched at once
-	budget  *semaphore.Weighted // bounds the bytes held by prefetched objects
+	budget  *semaphore.Weighted // bounds the bytes held ahead
+	streams chan struct{}       // bounds the streamed objects open at once
+	pool    chan []byte         // chunks of streamed objects, reused
 	wg      sync.WaitGroup
 	nListed atomic.Int64
 	mu      sync.Mutex
@@ -49,16 +65,25 @@ type fetcher struct {
 
 type slot struct {
 	obj  connector.Object
-	done chan fetched // buffered 1; nil for objects opened at their turn
+	done chan fetched // buffered 1
 }
 
 func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func()) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, cancel: cancel,
-		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget)}
+		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget),
+		streams: make(chan struct{}, streamsAhead), pool: make(chan []byte, streamsAhead*streamWindow/streamChunk)}
 	f.wg.Add(1)
 	go f.list(after)
 	return f
+}
+
+// share is the part of the budget an object holds while it is ahead.
+func (f *fetcher) share(o connector.Object) int64 {
+	if o.Size <= f.small {
+		return max(o.Size, 1)
+	}
+	return streamWindow
 }
 
 func (f *fetcher) list(after string) {
@@ -75,24 +100,45 @@ func (f *fetcher) list(after string) {
 			f.lg.Info(f.ctx, fmt.Sprintf("Listed page %d of the source: %d objects (%d so far).", pages, len(page), n), "page", pages, "objects", len(page))
 		}
 		for _, o := range page {
-			s := &slot{obj: o}
-			// Objects up to the small-object size are fetched ahead into
-			// memory while the bytes held stay within the budget; the rest
-			// are opened when their turn comes.
-			if o.Size <= f.small && f.budget.TryAcquire(max(o.Size, 1)) {
-				s.done = make(chan fetched, 1)
+			s := &slot{obj: o, done: make(chan fetched, 1)}
+			// Shares are taken in key order, so the object being archived
+			// always holds its own and the ones after it wait for theirs.
+			share := min(f.share(o), prefetchBudget)
+			if err := f.budget.Acquire(f.ctx, share); err != nil {
+				return err
+			}
+			if o.Size > f.small {
 				select {
-				case f.sem <- struct{}{}:
+				case f.streams <- struct{}{}:
 				case <-f.ctx.Done():
-					f.budget.Release(max(o.Size, 1))
+					f.budget.Release(share)
 					return f.ctx.Err()
 				}
-				f.wg.Add(1)
-				go f.prefetch(s)
+			}
+			select {
+			case f.sem <- struct{}{}:
+			case <-f.ctx.Done():
+				f.budget.Release(share)
+				if o.Size > f.small {
+					<-f.streams
+				}
+				return f.ctx.Err()
+			}
+			f.wg.Add(1)
+			if o.Size <= f.small {
+				go f.prefetch(s, share)
+			} else {
+				go f.stream(s, share)
 			}
 			select {
 			case f.slots <- s:
 			case <-f.ctx.Done():
+				// The fetch goes on and answers s.done; nobody reads it.
+				go func() {
+					if r := <-s.done; r.body != nil {
+						r.body.Close()
+					}
+				}()
 				return f.ctx.Err()
 			}
 		}
@@ -105,11 +151,13 @@ func (f *fetcher) list(after string) {
 	}
 }
 
-func (f *fetcher) prefetch(s *slot) {
+// prefetch reads a small object whole into memory.
+func (f *fetcher) prefetch(s *slot, share int64) {
 	defer f.wg.Done()
-	defer func() { <-f.sem }()
+	release := func() { <-f.sem; f.budget.Release(share) }
 	body, obj, err := f.src.Get(f.ctx, s.obj.Key)
 	if err != nil {
+		release()
 		s.done <- fetched{obj: s.obj, err: err}
 		return
 	}
@@ -124,25 +172,177 @@ func (f *fetcher) prefetch(s *slot) {
 		err = fmt.Errorf("object %q changed while it was read: it is shorter than %d bytes", obj.Key, obj.Size)
 	}
 	body.Close()
-	s.done <- fetched{obj: obj, body: io.NopCloser(bytes.NewReader(data)), err: err}
+	if err != nil {
+		release()
+		s.done <- fetched{obj: obj, err: err}
+		return
+	}
+	<-f.sem // the fetch is over; the bytes stay held until the object is archived
+	s.done <- fetched{obj: obj, body: &heldBody{Reader: bytes.NewReader(data), release: func() { f.budget.Release(share) }}}
+}
+
+// heldBody is an object's bytes in memory; Close gives its share back.
+type heldBody struct {
+	*bytes.Reader
+	release func()
+	once    sync.Once
+}
+
+func (h *heldBody) Close() error {
+	h.once.Do(h.release)
+	return nil
+}
+
+// stream opens a large object and reads it ahead through a window of
+// chunks until it is archived or closed. It reads with bodyCtx: a pause
+// lets the object being archived finish; the others are closed by stop.
+func (f *fetcher) stream(s *slot, share int64) {
+	defer f.wg.Done()
+	ctx, cancel := context.WithCancel(f.bodyCtx)
+	release := func() { cancel(); <-f.sem; <-f.streams; f.budget.Release(share) }
+	body, obj, err := f.src.Get(ctx, s.obj.Key)
+	if err != nil {
+		release()
+		s.done <- fetched{obj: s.obj, err: err}
+		return
+	}
+	n := int(share / streamChunk)
+	r := &aheadReader{chunks: make(chan []byte, n), free: make(chan []byte, n), filled: make(chan struct{}), cancel: cancel}
+	for range n {
+		select {
+		case b := <-f.pool:
+			r.free <- b
+		default:
+			r.free <- make([]byte, streamChunk)
+		}
+	}
+	r.release = func() {
+		// Every chunk is back in free or chunks, or is the one being read.
+		for _, c := range []chan []byte{r.free, r.chunks} {
+			for len(c) > 0 {
+				f.recycle(<-c)
+			}
+		}
+		if r.curBuf != nil {
+			f.recycle(r.curBuf)
+			r.curBuf, r.cur = nil, nil
+		}
+		release()
+	}
+	go r.fill(ctx, body)
+	s.done <- fetched{obj: obj, body: r}
+}
+
+// recycle keeps a chunk for the next streamed object.
+func (f *fetcher) recycle(b []byte) {
+	select {
+	case f.pool <- b[:streamChunk]:
+	default:
+	}
+}
+
+// aheadReader reads a body ahead into a fixed set of chunks, so that the
+// network reads happen while the reader works on earlier bytes.
+type aheadReader struct {
+	chunks  chan []byte // filled, in order; closed after the last
+	free    chan []byte // empty chunks to fill
+	err     error       // why filling stopped (nil at the end); set before chunks is closed
+	filled  chan struct{}
+	cancel  context.CancelFunc
+	release func()
+	once    sync.Once
+
+	cur, curBuf []byte // the unread bytes of the chunk being read, and that chunk
+}
+
+func (r *aheadReader) fill(ctx context.Context, body io.ReadCloser) {
+	defer close(r.filled)
+	defer close(r.chunks)
+	defer body.Close()
+	for {
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		case <-ctx.Done():
+			r.err = ctx.Err()
+			return
+		}
+		n, err := io.ReadFull(body, buf[:cap(buf)])
+		if n > 0 {
+			r.chunks <- buf[:n] // never blocks: there are as many chunks as room
+		}
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return
+		case err != nil:
+			r.err = err
+			return
+		}
+	}
+}
+
+func (r *aheadReader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.curBuf != nil {
+			r.free <- r.curBuf[:cap(r.curBuf)]
+			r.curBuf = nil
+		}
+		buf, ok := <-r.chunks
+		if !ok {
+			if r.err != nil {
+				return 0, r.err
+			}
+			return 0, io.EOF
+		}
+		r.cur, r.curBuf = buf, buf
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
+	return n, nil
+}
+
+// WriteTo hands the chunks to w as they arrive, with no copy of its own.
+func (r *aheadReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.cur) > 0 {
+			k, err := w.Write(r.cur)
+			total += int64(k)
+			r.cur = r.cur[k:]
+			if err != nil {
+				return total, err
+			}
+		}
+		if r.curBuf != nil {
+			r.free <- r.curBuf[:cap(r.curBuf)]
+			r.curBuf = nil
+		}
+		buf, ok := <-r.chunks
+		if !ok {
+			return total, r.err
+		}
+		r.cur, r.curBuf = buf, buf
+	}
+}
+
+// Close stops reading ahead and gives the object's share back.
+func (r *aheadReader) Close() error {
+	r.once.Do(func() {
+		r.cancel()
+		<-r.filled
+		r.release()
+	})
+	return nil
 }
 
 // next returns the next object in key order; ok is false after the last.
+// The caller closes the body, which gives its share of the budget back.
 func (f *fetcher) next() (fetched, bool) {
 	s, ok := <-f.slots
 	if !ok {
 		return fetched{}, false
 	}
-	if s.done != nil {
-		r := <-s.done
-		f.budget.Release(max(s.obj.Size, 1))
-		return r, true
-	}
-	body, obj, err := f.src.Get(f.bodyCtx, s.obj.Key)
-	if err != nil {
-		return fetched{obj: s.obj, err: err}, true
-	}
-	return fetched{obj: obj, body: body}, true
+	return <-s.done, true
 }
 
 // err is the listing's error, if it failed.
@@ -158,10 +358,8 @@ func (f *fetcher) listed() int64 { return f.nListed.Load() }
 func (f *fetcher) stop() {
 	f.cancel()
 	for s := range f.slots {
-		if s.done != nil {
-			if r := <-s.done; r.body != nil {
-				r.body.Close()
-			}
+		if r := <-s.done; r.body != nil {
+			r.body.Close()
 		}
 	}
 	f.wg.Wait()

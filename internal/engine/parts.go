@@ -107,14 +107,11 @@ func (p *partWriter) uploader() {
 	}
 }
 
-// bufSlack is room beyond a part's size for the compressor's last write
-// (pgzip writes at most one 1 MiB block at a time).
-const bufSlack = 1<<20 + 64<<10
-
-// buffer returns an empty buffer that can hold part n, reusing the buffer
-// of an uploaded part when one is free, so memory stays at a few parts.
+// buffer returns an empty buffer that holds exactly part n, reusing the
+// buffer of an uploaded part when one is free, so memory stays at a few
+// parts.
 func (p *partWriter) buffer(n int) []byte {
-	size := int(p.up.PartSize(n)) + bufSlack
+	size := int(p.up.PartSize(n))
 	select {
 	case b := <-p.free:
 		if cap(b) >= size {
@@ -130,15 +127,18 @@ func (p *partWriter) Write(b []byte) (int, error) {
 	if err := p.failed(); err != nil {
 		return 0, err
 	}
-	p.buf = append(p.buf, b...)
-	for {
+	n := len(b)
+	for len(b) > 0 {
 		size := int(p.up.PartSize(p.next))
+		k := min(len(b), size-len(p.buf))
+		p.buf = append(p.buf, b[:k]...)
+		b = b[k:]
 		if len(p.buf) < size {
-			return len(b), nil
+			break
 		}
 		// The full buffer becomes the part; the rest starts the next one.
-		data := p.buf[:size:size]
-		p.buf = append(p.buffer(p.next+1), p.buf[size:]...)
+		data := p.buf
+		p.buf = p.buffer(p.next + 1)
 		p.wg.Add(1)
 		select {
 		case p.parts <- part{n: p.next, data: data}:
@@ -148,6 +148,7 @@ func (p *partWriter) Write(b []byte) (int, error) {
 		}
 		p.next++
 	}
+	return n, nil
 }
 
 func (p *partWriter) failed() error {
