@@ -21,7 +21,7 @@ type fixture struct {
 	src, dst *store.Connection
 }
 
-func newFixture(t *testing.T, s *store.Store) fixture {
+func newFixture(t testing.TB, s *store.Store) fixture {
 	t.Helper()
 	ctx := t.Context()
 	src := &store.Connection{Name: "src", Type: store.TypeS3, Credentials: []byte("sealed-src"), IsActive: true}
@@ -34,7 +34,7 @@ func newFixture(t *testing.T, s *store.Store) fixture {
 	return fixture{src: src, dst: dst}
 }
 
-func (f fixture) backup(t *testing.T, s *store.Store, status string) *store.BackupOperation {
+func (f fixture) backup(t testing.TB, s *store.Store, status string) *store.BackupOperation {
 	t.Helper()
 	op := &store.BackupOperation{SourceConnectionID: f.src.ID, DestinationConnectionID: f.dst.ID, Status: status}
 	if err := s.CreateBackup(t.Context(), nil, op); err != nil {
@@ -59,7 +59,7 @@ func wantErr(t *testing.T, err, target error) {
 	}
 }
 
-func mustNil(t *testing.T, err error) {
+func mustNil(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

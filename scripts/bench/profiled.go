@@ -90,11 +90,12 @@ func profiledServe() error {
 		return err
 	}
 	opt := engine.Options{
-		LeaseTimeout: cfg.LeaseTimeout,
-		Heartbeat:    min(2*time.Second, cfg.LeaseTimeout/5),
-		LocalRoots:   cfg.LocalRoots,
-		LogRetention: time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
-		Version:      "bench-profiled",
+		LeaseTimeout:    cfg.LeaseTimeout,
+		CheckpointEvery: cfg.CheckpointInterval,
+		Heartbeat:       min(2*time.Second, cfg.LeaseTimeout/5),
+		LocalRoots:      cfg.LocalRoots,
+		LogRetention:    time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
+		Version:         "bench-profiled",
 	}
 	// Experiments with the engine's own knobs, for this script only.
 	if v := os.Getenv("COFFER_BENCH_FETCH_CONCURRENCY"); v != "" {
