@@ -54,7 +54,7 @@ test-e2e: build
 
 ## bench: Go benchmarks and the load script (figures for the closing notes).
 bench: tools build
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/archive/...
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/archive/... ./internal/store/...
 	$(GO) run ./scripts/bench
 
 ## tools: the S3 server the tests run against (versitygw), built from the Go module proxy once.

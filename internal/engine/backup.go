@@ -254,8 +254,9 @@ func (b *backupRun) run() error {
 		}
 		b.lg.Info(ctx, fmt.Sprintf("Backup of %s %q to %s started.", srcConn.Type, srcConn.Name, dst.Location(b.cp.ArchiveName)),
 			"compression", string(comp))
-		// Save the upload's identity at once, so a cancel or a sweep can find it.
-		if err := b.checkpoint(ctx); err != nil {
+		// Save the upload's identity at once (in the background, as the
+		// listing starts), so a cancel or a sweep can find it.
+		if err := b.startCheckpoint(ctx); err != nil {
 			return err
 		}
 	} else {
@@ -570,6 +571,9 @@ func (b *backupRun) recordProgress(p store.Progress, write func(store.Progress) 
 // collectSaves takes the results of the background saves that finished,
 // waiting for them all if wait is set. A lost lease stops the run.
 func (b *backupRun) collectSaves(wait bool) error {
+	if b.cpSave == nil && b.progSave == nil {
+		return nil // the common case, once per document of a MongoDB collection
+	}
 	var first error
 	for _, slot := range []**pendingSave{&b.cpSave, &b.progSave} {
 		s := *slot
@@ -636,7 +640,11 @@ func (b *backupRun) stopAtBoundary(reason error) error {
 // finish writes the manifest, completes the upload, writes the sidecar and
 // records the result.
 func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error {
-	if err := b.checkpoint(ctx); err != nil { // every entry is now in the catalog
+	// The entries of a checkpoint still being saved reach the catalog; those
+	// written since go into the manifest from memory and into the catalog
+	// with the final state (no checkpoint in between: a crash before the
+	// final state continues from the last checkpoint, as anywhere else).
+	if err := b.collectSaves(true); err != nil {
 		return err
 	}
 	spool, err := os.CreateTemp("", "coffer-manifest-*.json")
@@ -656,7 +664,7 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 		FinishedAt:    b.e.now(),
 		Compression:   archive.Compression(b.cp.Compression),
 	}
-	if err := archive.WriteManifest(spool, head, newEntryCursor(context.WithoutCancel(ctx), b.e.cat, b.op.ID).next); err != nil {
+	if err := archive.WriteManifest(spool, head, newEntryCursor(context.WithoutCancel(ctx), b.e.cat, b.op.ID).then(b.pending).next); err != nil {
 		return fmt.Errorf("write the manifest: %w", err)
 	}
 	size, err := spool.Seek(0, io.SeekCurrent)
@@ -683,13 +691,14 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 	if err != nil {
 		return err
 	}
-	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.cp.Tail, nil); err != nil {
+	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.cp.Tail, b.pending); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			b.r.cancel(errLeaseLost)
 			return errLeaseLost
 		}
 		return fmt.Errorf("save the final checkpoint: %w", err)
 	}
+	b.pending = nil
 	b.e.crashPoint("finalize")
 	return b.complete(ctx)
 }

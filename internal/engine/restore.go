@@ -351,7 +351,8 @@ type entryCursor struct {
 	backupID int64
 	after    int64
 	buf      []store.ArchiveEntry
-	done     bool // the last page was shorter than a full one
+	done     bool                 // the last page was shorter than a full one
+	rest     []store.ArchiveEntry // read after the catalog's (see then)
 }
 
 func newEntryCursor(ctx context.Context, cat store.Catalog, backupID int64) *entryCursor {
@@ -359,6 +360,13 @@ func newEntryCursor(ctx context.Context, cat store.Catalog, backupID int64) *ent
 }
 
 const entryPage = 1000
+
+// then makes the cursor go on, after the catalog's last entry, with
+// entries not yet saved in the catalog.
+func (c *entryCursor) then(entries []store.ArchiveEntry) *entryCursor {
+	c.rest = entries
+	return c
+}
 
 func (c *entryCursor) next() (archive.ManifestEntry, error) {
 	if len(c.buf) == 0 && !c.done {
@@ -368,6 +376,9 @@ func (c *entryCursor) next() (archive.ManifestEntry, error) {
 		}
 		c.done = len(page) < entryPage
 		c.buf = page
+	}
+	if len(c.buf) == 0 && c.done && len(c.rest) > 0 {
+		c.buf, c.rest = c.rest, nil
 	}
 	if len(c.buf) == 0 {
 		return archive.ManifestEntry{}, io.EOF
