@@ -27,7 +27,9 @@ func listenLocal(t *testing.T) net.Listener {
 func TestCrashPoints(t *testing.T) {
 	srv := s3test.Start(t)
 	bucket, data := fill(t, srv, 100, 300_000) // ~30 MB of random bytes: 4 parts of 8 MiB
-	for _, point := range []string{"listing:1", "mid-part:2", "after-checkpoint:3", "finalize:1", "completed-upload:1"} {
+	// Checkpoint 1 records the new upload; checkpoint 2 is the first one
+	// after an uploaded part.
+	for _, point := range []string{"listing:1", "mid-part:2", "after-checkpoint:2", "finalize:1", "completed-upload:1"} {
 		t.Run(point, func(t *testing.T) {
 			counter := newGetCounter(t, srv.Endpoint)
 			n := newNode(t)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,10 @@ func TestMongoKilledMidCollection(t *testing.T) {
 	const n = 200_000
 	batch := make([]any, 0, 10_000)
 	for i := range n {
-		var b [24]byte
+		// 120 random bytes a document: ~30 MB that compress to three
+		// 8 MiB parts or more, so parts are uploaded (and checkpoints
+		// taken) while the collection is being read.
+		var b [120]byte
 		_, _ = rand.Read(b[:])
 		batch = append(batch, bson.D{{Key: "_id", Value: int64(i)}, {Key: "r", Value: bson.Binary{Data: b[:]}}, {Key: "n", Value: int32(i % 1000)}})
 		if len(batch) == cap(batch) {
@@ -67,6 +71,17 @@ func TestMongoKilledMidCollection(t *testing.T) {
 	logs := c2.logs("backups", id)
 	if !contains(logs, "continues from its checkpoint") {
 		t.Fatalf("the backup did not continue from a checkpoint: %q", logs)
+	}
+	// Measured once: the run after the kill went on inside the collection's
+	// entry instead of starting the collection again.
+	measured := 0
+	for _, l := range logs {
+		if strings.Contains(l, ".events: 200000 documents") {
+			measured++
+		}
+	}
+	if measured != 1 {
+		t.Fatalf("the collection was measured %d times, want once (killed mid-collection, continued there): %q", measured, logs)
 	}
 	if op.Progress.ItemsDone != n {
 		t.Fatalf("items_done %d, want %d", op.Progress.ItemsDone, n)
