@@ -40,14 +40,10 @@ func (s *server) observeRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
 		route := r.Pattern
 		if i := strings.IndexByte(route, ' '); i >= 0 {
 			route = route[i+1:]
 		}
-		s.metrics.ObserveHTTP(r.Method, route, status, time.Since(start))
+		s.metrics.ObserveHTTP(r.Method, route, rec.code(), time.Since(start))
 	})
 }

@@ -51,6 +51,14 @@ func (sr *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// code is the status sent: 200 when the handler wrote nothing.
+func (sr *statusRecorder) code() int {
+	if sr.status == 0 {
+		return http.StatusOK
+	}
+	return sr.status
+}
+
 // Unwrap gives http.ResponseController the underlying writer.
 func (sr *statusRecorder) Unwrap() http.ResponseWriter { return sr.ResponseWriter }
 
@@ -69,14 +77,10 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
 		s.log.InfoContext(r.Context(), "http request",
 			"method", r.Method,
 			"path", r.URL.Path,
-			"status", status,
+			"status", rec.code(),
 			"bytes", rec.bytes,
 			"duration", time.Since(start).Round(time.Microsecond),
 			"ip", s.clientIP(r))
