@@ -162,16 +162,24 @@ func (m *mongoTarget) remember(ar *archive.Reader, ent *archive.Entry, want arch
 	if !ok || !isMeta || !m.wanted(db, name) {
 		return nil
 	}
-	coll, err := readMetadata(ar, ent)
+	_, _, err := m.noteMetadata(ar, ent, db, name)
+	return err
+}
+
+// noteMetadata reads a .metadata.json entry and keeps what the restore needs
+// of it: a view to create at the end, or the collection's options and
+// indexes for its .bson entry. isView tells which.
+func (m *mongoTarget) noteMetadata(ar *archive.Reader, ent *archive.Entry, db, name string) (coll mongodb.Collection, isView bool, err error) {
+	coll, err = readMetadata(ar, ent)
 	if err != nil {
-		return err
+		return coll, false, err
 	}
 	if coll.Type == "view" {
 		m.views = append(m.views, viewToCreate{db: db, coll: coll})
-		return nil
+		return coll, true, nil
 	}
 	m.colls[db+"\x00"+name] = coll
-	return nil
+	return coll, false, nil
 }
 
 func (m *mongoTarget) restoreEntry(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry, seq int64) error {
@@ -184,15 +192,10 @@ func (m *mongoTarget) restoreEntry(ctx context.Context, ar *archive.Reader, ent 
 	}
 	tdb := m.targetDB(db)
 	if isMeta {
-		coll, err := readMetadata(ar, ent)
-		if err != nil {
+		coll, isView, err := m.noteMetadata(ar, ent, db, name)
+		if err != nil || isView {
 			return err
 		}
-		if coll.Type == "view" {
-			m.views = append(m.views, viewToCreate{db: db, coll: coll})
-			return nil
-		}
-		m.colls[db+"\x00"+name] = coll
 		if err := m.mc.PrepareCollection(ctx, tdb, coll, m.cfg.Drop); err != nil {
 			return fmt.Errorf("prepare %s.%s: %w", tdb, name, err)
 		}
