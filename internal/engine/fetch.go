@@ -78,14 +78,6 @@ func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after 
 	return f
 }
 
-// share is the part of the budget an object holds while it is ahead.
-func (f *fetcher) share(o connector.Object) int64 {
-	if o.Size <= f.small {
-		return max(o.Size, 1)
-	}
-	return streamWindow
-}
-
 func (f *fetcher) list(after string) {
 	defer f.wg.Done()
 	defer close(f.slots)
@@ -101,13 +93,19 @@ func (f *fetcher) list(after string) {
 		}
 		for _, o := range page {
 			s := &slot{obj: o, done: make(chan fetched, 1)}
-			// Shares are taken in key order, so the object being archived
-			// always holds its own and the ones after it wait for theirs.
-			share := min(f.share(o), prefetchBudget)
+			// Each object holds a share of the budget while it is ahead
+			// (its size, or a streamed one's window). Shares are taken in
+			// key order, so the object being archived always holds its own
+			// and the ones after it wait for theirs.
+			streamed := o.Size > f.small
+			share := min(max(o.Size, 1), prefetchBudget)
+			if streamed {
+				share = streamWindow
+			}
 			if err := f.budget.Acquire(f.ctx, share); err != nil {
 				return err
 			}
-			if o.Size > f.small {
+			if streamed {
 				select {
 				case f.streams <- struct{}{}:
 				case <-f.ctx.Done():
@@ -119,16 +117,16 @@ func (f *fetcher) list(after string) {
 			case f.sem <- struct{}{}:
 			case <-f.ctx.Done():
 				f.budget.Release(share)
-				if o.Size > f.small {
+				if streamed {
 					<-f.streams
 				}
 				return f.ctx.Err()
 			}
 			f.wg.Add(1)
-			if o.Size <= f.small {
-				go f.prefetch(s, share)
-			} else {
+			if streamed {
 				go f.stream(s, share)
+			} else {
+				go f.prefetch(s, share)
 			}
 			select {
 			case f.slots <- s:
