@@ -23,6 +23,7 @@ import (
 
 // gateway is a versitygw child process serving S3 on 127.0.0.1.
 type gateway struct {
+	dir       string // the posix backend's root: <dir>/<bucket>/<key>
 	endpoint  string
 	accessKey string
 	secretKey string
@@ -42,7 +43,7 @@ func startGateway(ctx context.Context, bin, dir string) (*gateway, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("versitygw data dir: %w", err)
 	}
-	g := &gateway{accessKey: "bench-" + randomHex(4), secretKey: randomHex(20), region: "us-east-1"}
+	g := &gateway{dir: dir, accessKey: "bench-" + randomHex(4), secretKey: randomHex(20), region: "us-east-1"}
 	var lastErr error
 	for range 5 {
 		port, err := freePort()
