@@ -18,6 +18,10 @@ import (
 // prefetchBudget bounds the bytes of objects fetched ahead of their turn.
 const prefetchBudget = 24 << 20
 
+// keptBuffers bounds the bytes of emptied object buffers and chunks a
+// fetcher keeps for the next objects.
+const keptBuffers = prefetchBudget / 3
+
 // Objects larger than the small-object size are streamed: read ahead in
 // chunks of streamChunk bytes, at most streamWindow bytes ahead of the
 // archive, so a large object's bytes are already in memory when its turn
@@ -56,7 +60,7 @@ type fetcher struct {
 	sem     chan struct{}       // bounds the objects fetched at once
 	budget  *semaphore.Weighted // bounds the bytes held ahead
 	streams chan struct{}       // bounds the streamed objects open at once
-	pool    chan []byte         // chunks of streamed objects, reused
+	bufs    *bufferPool         // small objects' buffers and streamed objects' chunks, reused
 	wg      sync.WaitGroup
 	nListed atomic.Int64
 	mu      sync.Mutex
@@ -72,7 +76,7 @@ func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after 
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, cancel: cancel,
 		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget),
-		streams: make(chan struct{}, streamsAhead), pool: make(chan []byte, streamsAhead*streamWindow/streamChunk)}
+		streams: make(chan struct{}, streamsAhead), bufs: newBufferPool(keptBuffers)}
 	f.wg.Add(1)
 	go f.list(after)
 	return f
@@ -94,11 +98,12 @@ func (f *fetcher) list(after string) {
 		for _, o := range page {
 			s := &slot{obj: o, done: make(chan fetched, 1)}
 			// Each object holds a share of the budget while it is ahead
-			// (its size, or a streamed one's window). Shares are taken in
-			// key order, so the object being archived always holds its own
-			// and the ones after it wait for theirs.
+			// (the buffer its size needs, or a streamed one's window).
+			// Shares are taken in key order, so the object being archived
+			// always holds its own and the ones after it wait for theirs.
 			streamed := o.Size > f.small
-			share := min(max(o.Size, 1), prefetchBudget)
+			_, share := bufferClass(o.Size)
+			share = min(share, prefetchBudget)
 			if streamed {
 				share = streamWindow
 			}
@@ -159,7 +164,7 @@ func (f *fetcher) prefetch(s *slot, share int64) {
 		s.done <- fetched{obj: s.obj, err: err}
 		return
 	}
-	data := make([]byte, obj.Size)
+	data := f.bufs.get(obj.Size)
 	_, err = io.ReadFull(body, data)
 	if err == nil {
 		var one [1]byte
@@ -171,15 +176,23 @@ func (f *fetcher) prefetch(s *slot, share int64) {
 	}
 	body.Close()
 	if err != nil {
+		f.bufs.put(data)
 		release()
 		s.done <- fetched{obj: obj, err: err}
 		return
 	}
 	<-f.sem // the fetch is over; the bytes stay held until the object is archived
-	s.done <- fetched{obj: obj, body: &heldBody{Reader: bytes.NewReader(data), release: func() { f.budget.Release(share) }}}
+	h := &heldBody{Reader: bytes.NewReader(data)}
+	h.release = func() {
+		h.Reset(nil) // nothing reads the buffer once it is back in the pool
+		f.bufs.put(data)
+		f.budget.Release(share)
+	}
+	s.done <- fetched{obj: obj, body: h}
 }
 
-// heldBody is an object's bytes in memory; Close gives its share back.
+// heldBody is an object's bytes in memory; Close gives its buffer and its
+// share back.
 type heldBody struct {
 	*bytes.Reader
 	release func()
@@ -207,12 +220,7 @@ func (f *fetcher) stream(s *slot, share int64) {
 	n := int(share / streamChunk)
 	r := &aheadReader{chunks: make(chan []byte, n), free: make(chan []byte, n), filled: make(chan struct{}), cancel: cancel}
 	for range n {
-		select {
-		case b := <-f.pool:
-			r.free <- b
-		default:
-			r.free <- make([]byte, streamChunk)
-		}
+		r.free <- f.bufs.get(streamChunk)
 	}
 	r.release = func() {
 		// Every chunk is back in free or chunks, or is the one being read.
@@ -231,13 +239,8 @@ func (f *fetcher) stream(s *slot, share int64) {
 	s.done <- fetched{obj: obj, body: r}
 }
 
-// recycle keeps a chunk for the next streamed object.
-func (f *fetcher) recycle(b []byte) {
-	select {
-	case f.pool <- b[:streamChunk]:
-	default:
-	}
-}
+// recycle keeps a chunk for the next object.
+func (f *fetcher) recycle(b []byte) { f.bufs.put(b[:streamChunk]) }
 
 // aheadReader reads a body ahead into a fixed set of chunks, so that the
 // network reads happen while the reader works on earlier bytes.
