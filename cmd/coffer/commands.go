@@ -89,6 +89,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	if err != nil {
 		return err
 	}
+	engine.SetGCPercent(os.Getenv)
 	// Every line the server logs passes through the redactor: secret shapes
 	// (URI passwords, tokens, signatures) and the exact secret values of the
 	// connections this process opened are replaced before they are written.

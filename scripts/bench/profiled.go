@@ -58,6 +58,7 @@ func profiledServe() error {
 	if err != nil {
 		return err
 	}
+	engine.SetGCPercent(os.Getenv)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	dbURL := cfg.DatabaseURL
 	if dbURL == "" {
