@@ -163,16 +163,22 @@ func servePprof(addr string) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		cpuFile = f
 		if name := r.URL.Query().Get("trace"); name != "" {
-			if tf, err := os.Create(name); err == nil {
-				if rtrace.Start(tf) == nil {
-					traceFile = tf
-				} else {
+			tf, err := os.Create(name)
+			if err == nil {
+				if err = rtrace.Start(tf); err != nil {
 					tf.Close()
 				}
 			}
+			if err != nil {
+				rpprof.StopCPUProfile()
+				f.Close()
+				http.Error(w, "execution trace: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+			traceFile = tf
 		}
+		cpuFile = f
 	})
 	mux.HandleFunc("POST /bench/cpu/stop", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
