@@ -10,7 +10,7 @@ RACE_PKGS := ./internal/engine/... ./internal/queue/...
 
 export COFFER_VERSITYGW := $(VERSITYGW)
 
-.PHONY: run build web test test-go test-race test-web test-e2e bench tools chromium postgres clean fmt vet
+.PHONY: run build web test check-api-types test-go test-race test-web test-e2e bench tools chromium postgres clean fmt vet
 
 ## run: build everything and start `coffer serve` on SQLite in ./data, printing the URL and first admin.
 run: build
@@ -31,6 +31,7 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 ## test: every test — Go (race detector on engine and queue), the UI's unit tests and the browser end-to-end tests.
 test: tools chromium postgres web
 	$(MAKE) vet
+	$(MAKE) check-api-types
 	$(MAKE) test-go
 	$(MAKE) test-race
 	$(MAKE) test-web
@@ -39,6 +40,10 @@ test: tools chromium postgres web
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+## check-api-types: fail when web/src/api/generated.ts is not what the API's OpenAPI document gives (fix: go generate ./internal/httpapi).
+check-api-types:
+	$(GO) run ./internal/httpapi/cmd/gentypes -check
 
 test-go:
 	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /internal/engine -e /internal/queue)

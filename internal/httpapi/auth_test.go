@@ -13,8 +13,8 @@ import (
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 )
 
-// TestEveryRouteNeedsAuth walks the route table: every route but login and
-// health answers 401 JSON without a session, and with a bad token or cookie.
+// TestEveryRouteNeedsAuth walks the route table: every route but login,
+// health and the OpenAPI document answers 401 JSON without a session, and with a bad token or cookie.
 func TestEveryRouteNeedsAuth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -35,7 +35,7 @@ func TestEveryRouteNeedsAuth(t *testing.T) {
 		}
 		if rt.access == public {
 			publics++
-			if rt.path != "/auth/login" && rt.path != "/healthz" {
+			if rt.path != "/auth/login" && rt.path != "/healthz" && rt.path != openapiPath {
 				t.Errorf("%s %s is public", rt.method, rt.path)
 			}
 			continue
@@ -44,8 +44,8 @@ func TestEveryRouteNeedsAuth(t *testing.T) {
 			e.expect(e.do(c, rt.method, path, body), http.StatusUnauthorized)
 		}
 	}
-	if publics != 2 {
-		t.Fatalf("%d public routes, want 2 (login, healthz)", publics)
+	if publics != 3 {
+		t.Fatalf("%d public routes, want 3 (login, healthz, openapi.json)", publics)
 	}
 	e.expect(e.do(cred{}, "GET", "/api/v1/healthz", ""), http.StatusOK)
 	// A malformed Authorization header is refused, not ignored.

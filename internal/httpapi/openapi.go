@@ -1,10 +1,16 @@
 package httpapi
 
+//go:generate go run ./cmd/gentypes
+
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
+	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/version"
 )
@@ -16,16 +22,24 @@ const openapiPath = "/openapi.json"
 // obj is a JSON object of the OpenAPI document.
 type obj = map[string]any
 
-// apiOp is one operation of the OpenAPI document. The list of them
-// (openapiOps) must match the route table exactly; TestOpenAPIMatchesRoutes
-// checks it.
-type apiOp struct {
-	method, path string
-	access       access
-	tag, summary string
-	params       []any  // parameters besides {id}, which is added from the path
-	body         string // request body schema name, "" for none
-	responses    obj    // status -> response object
+// doc is the OpenAPI documentation of one route, written beside it in the
+// route table (server.routes). The OpenAPI document is built from the table
+// alone, and a route whose doc lacks a tag, a summary or a success answer
+// stops the server from starting.
+type doc struct {
+	// tag groups routes in the document, usually the first path segment.
+	tag string
+	// summary says in one sentence what the route does.
+	summary string
+	// params are the query parameters (see query); {id} in the path is
+	// documented from the path, any other path wildcard must be listed here.
+	params []obj
+	// body names the request body's schema in openapiSchemas, "" for none.
+	body string
+	// responses maps each status the handler writes to its response
+	// (jsonResponse, errResponse, noContent...). 401 and 403 are added from
+	// the route's access level.
+	responses obj
 }
 
 // Schema and response helpers.
@@ -40,7 +54,7 @@ func str(desc string) obj {
 	return o
 }
 
-func enum(values ...string) obj { return obj{"type": "string", "enum": values} }
+func enum[S ~string](values ...S) obj { return obj{"type": "string", "enum": values} }
 
 func integer(desc string) obj {
 	o := obj{"type": "integer", "format": "int64"}
@@ -77,6 +91,15 @@ func nullable(o obj) obj {
 	return out
 }
 
+// anyJSON is a JSON object with any members.
+func anyJSON(desc string) obj {
+	o := obj{"type": "object", "additionalProperties": true}
+	if desc != "" {
+		o["description"] = desc
+	}
+	return o
+}
+
 // object is an object schema; required lists the properties that must be present.
 func object(desc string, required []string, props obj) obj {
 	o := obj{"type": "object", "properties": props}
@@ -111,188 +134,92 @@ func itemsOf(item string) obj {
 	return object("Every item.", []string{"items"}, obj{"items": arrayOf(ref(item))})
 }
 
+// countsOf is a count for every status in statuses (the dashboard sends a
+// zero for a status without operations).
+func countsOf(desc string, statuses []string) obj {
+	props := obj{}
+	for _, st := range statuses {
+		props[st] = integer("")
+	}
+	return object(desc, statuses, props)
+}
+
 func jsonResponse(desc, schema string) obj {
 	return obj{"description": desc, "content": obj{"application/json": obj{"schema": ref(schema)}}}
 }
 
-func errResponse(desc string) obj { return jsonResponse(desc, "Error") }
+// acceptedResponse is a 202 with the queued operation and its URL in Location.
+func acceptedResponse(desc, schema string) obj {
+	r := jsonResponse(desc, schema)
+	r["headers"] = obj{"Location": obj{"schema": str("")}}
+	return r
+}
+
+func errResponse(desc string) obj { return jsonResponse(desc, "ErrorBody") }
 
 func noContent(desc string) obj { return obj{"description": desc} }
+
+// The error answers many routes share.
+
+func respNotFound() obj { return errResponse("There is nothing with this id.") }
+
+func respInvalid() obj {
+	return errResponse("The body or a query parameter is invalid; `fields` names each problem.")
+}
+
+func respBadBody() obj {
+	return errResponse("The body is not JSON, has unknown fields or wrong types, or is not application/json (415) or too large (413).")
+}
+
+func respConflict() obj { return errResponse("The operation is not in a state that allows this.") }
+
+func respTooMany() obj {
+	return errResponse("Too many requests; the Retry-After header says how many seconds to wait.")
+}
 
 func query(name, desc string, schema obj) obj {
 	return obj{"name": name, "in": "query", "required": false, "description": desc, "schema": schema}
 }
 
-// pageParams are page and per_page.
-func pageParams() []any {
-	return []any{
+// pageParams are page and per_page, after the params given.
+func pageParams(params ...obj) []obj {
+	return append(params,
 		query("page", "Page number, from 1.", obj{"type": "integer", "minimum": 1, "default": 1}),
 		query("per_page", "Items per page.", obj{"type": "integer", "minimum": 1, "maximum": maxPerPage, "default": defaultPerPage}),
-	}
+	)
 }
 
-func logParams() []any {
-	return []any{
+func logParams() []obj {
+	return []obj{
 		query("after", "Return only lines with an id greater than this.", obj{"type": "integer", "minimum": 0, "default": 0}),
 		query("limit", "Most lines to return.", obj{"type": "integer", "minimum": 1, "maximum": maxLogLimit, "default": defaultLogLimit}),
 	}
 }
 
+func streamParams() []obj {
+	return []obj{query("after", "Start after this log id (Last-Event-ID takes precedence).", obj{"type": "integer", "minimum": 0})}
+}
+
 func sseResponse(desc string) obj {
 	return obj{"description": desc, "content": obj{"text/event-stream": obj{"schema": obj{"type": "string",
-		"description": "Server-sent events: `event: log` with a LogLine as data and the log id as the event id, " +
+		"description": "Server-sent events: `event: log` with a LogEntry as data and the log id as the event id, " +
 			"`: heartbeat` comments, and a final `event: end` with data {\"status\": \"<final status>\"}. " +
 			"Reconnect with Last-Event-ID (or ?after=) to continue."}}}}
 }
 
 // withErrors adds the error answers every route can give after authentication.
 func withErrors(a access, r obj) obj {
+	out := obj{}
+	for k, v := range r {
+		out[k] = v
+	}
 	if a != public {
-		r["401"] = errResponse("Not signed in, or the API token is not valid.")
+		out["401"] = errResponse("Not signed in, or the API token is not valid.")
 		if a != reader {
-			r["403"] = errResponse("Your role may not do this.")
+			out["403"] = errResponse("Your role may not do this.")
 		}
 	}
-	return r
-}
-
-// openapiOps lists every /api/v1 operation, in the route table's order.
-func openapiOps() []apiOp {
-	idNotFound := errResponse("There is nothing with this id.")
-	invalid := errResponse("The body or a query parameter is invalid; `fields` names each problem.")
-	badBody := errResponse("The body is not JSON, has unknown fields or wrong types, or is not application/json (415) or too large (413).")
-	conflict := errResponse("The operation is not in a state that allows this.")
-	tooMany := errResponse("Too many requests; the Retry-After header says how many seconds to wait.")
-	return []apiOp{
-		{"POST", "/auth/login", public, "auth", "Sign in; sets the session cookie.", nil, "LoginRequest", obj{
-			"200": jsonResponse("Signed in; the session cookie is set.", "User"),
-			"400": badBody, "401": errResponse("The email or password is incorrect."), "422": invalid, "429": tooMany}},
-		{"POST", "/auth/logout", reader, "auth", "Sign out: end the session and clear its cookie.", nil, "", obj{
-			"204": noContent("Signed out.")}},
-		{"GET", "/auth/me", reader, "auth", "The signed-in user.", nil, "", obj{
-			"200": jsonResponse("The user.", "User")}},
-		{"POST", "/auth/password", reader, "auth", "Change your own password (other sessions end).", nil, "ChangePasswordRequest", obj{
-			"204": noContent("Changed."), "400": badBody, "422": invalid}},
-
-		{"GET", "/connections", reader, "connections", "List connections, credentials masked.", nil, "", obj{
-			"200": jsonResponse("The connections, by name.", "ConnectionList")}},
-		{"POST", "/connections", operator, "connections", "Create a connection (validated first).", nil, "ConnectionCreate", obj{
-			"201": jsonResponse("Created.", "Connection"), "400": badBody,
-			"409": errResponse("Another connection has this name."), "422": invalid}},
-		{"GET", "/connections/{id}", reader, "connections", "One connection, credentials masked.", nil, "", obj{
-			"200": jsonResponse("The connection.", "Connection"), "404": idNotFound}},
-		{"PUT", "/connections/{id}", operator, "connections", "Change a connection; masked values sent back unchanged keep the stored secrets.", nil, "ConnectionUpdate", obj{
-			"200": jsonResponse("Changed.", "Connection"), "400": badBody, "404": idNotFound,
-			"409": errResponse("Another connection has this name."), "422": invalid}},
-		{"DELETE", "/connections/{id}", operator, "connections", "Delete a connection.", nil, "", obj{
-			"204": noContent("Deleted."), "404": idNotFound,
-			"409": errResponse("A pending, running or paused operation uses the connection.")}},
-		{"POST", "/connections/{id}/test", operator, "connections", "Check a connection live (reach it, list, free space).", nil, "", obj{
-			"200": jsonResponse("The outcome of the check (ok or not).", "ConnectionCheck"), "404": idNotFound}},
-
-		{"GET", "/oauth/google/start", operator, "oauth", "Start connecting a Google account to a google_drive connection; redirects to Google's consent page.",
-			[]any{
-				query("connection_id", "An existing google_drive connection to authorise again.", obj{"type": "integer", "minimum": 1}),
-				query("name", "The name of a new connection (without connection_id).", str("")),
-				query("folder_id", "The Drive folder of a new connection (without connection_id).", str("")),
-			}, "", obj{
-				"302": noContent("Redirect to Google's consent page."), "400": errResponse("connection_id is not an id."),
-				"404": idNotFound, "422": invalid, "503": errResponse("Google Drive is not configured on this server (COFFER_GDRIVE_CLIENT_ID/SECRET).")}},
-		{"GET", "/oauth/google/callback", operator, "oauth", "Where Google sends the browser back; stores the tokens and redirects to the connection in the UI.",
-			[]any{
-				query("state", "The state issued by /oauth/google/start.", str("")),
-				query("code", "The authorisation code from Google.", str("")),
-				query("error", "Google's error code when access was not granted.", str("")),
-			}, "", obj{
-				"302": noContent("Redirect to the web UI (with connected=1 or oauth_error=<message>)."),
-				"400": errResponse("The state is missing, altered, expired, reused or from another session.")}},
-
-		{"GET", "/backups", reader, "backups", "List backups, newest first.",
-			append([]any{
-				query("status", "Only backups in this status.", enum(backupStatuses...)),
-				query("source_id", "Only backups of this source connection.", obj{"type": "integer", "minimum": 0}),
-				query("destination_id", "Only backups to this destination connection.", obj{"type": "integer", "minimum": 0}),
-			}, pageParams()...), "", obj{
-				"200": jsonResponse("One page of backups.", "BackupList"), "422": invalid}},
-		{"POST", "/backups", operator, "backups", "Start a backup; it runs in the background.", nil, "BackupRequest", obj{
-			"202": obj{"description": "Queued; Location is the backup's URL.", "headers": obj{"Location": obj{"schema": str("")}},
-				"content": obj{"application/json": obj{"schema": ref("Backup")}}},
-			"400": badBody, "404": idNotFound, "422": invalid, "429": tooMany}},
-		{"GET", "/backups/{id}", reader, "backups", "One backup.", nil, "", obj{
-			"200": jsonResponse("The backup.", "Backup"), "404": idNotFound}},
-		{"POST", "/backups/{id}/pause", operator, "backups", "Ask a pending or running backup to pause at its next checkpoint.", nil, "", obj{
-			"200": jsonResponse("Asked; the status changes within seconds.", "Backup"), "404": idNotFound, "409": conflict}},
-		{"POST", "/backups/{id}/resume", operator, "backups", "Resume a paused backup from its checkpoint.", nil, "", obj{
-			"200": jsonResponse("Queued again.", "Backup"), "404": idNotFound, "409": conflict}},
-		{"POST", "/backups/{id}/cancel", operator, "backups", "Cancel a backup and remove its partial archive.", nil, "", obj{
-			"200": jsonResponse("Asked; the status changes within seconds.", "Backup"), "404": idNotFound, "409": conflict}},
-		{"GET", "/backups/{id}/logs", reader, "backups", "A page of a backup's log lines, oldest first.", logParams(), "", obj{
-			"200": jsonResponse("Log lines.", "LogPage"), "404": idNotFound, "422": invalid}},
-		{"GET", "/backups/{id}/logs/stream", reader, "backups", "A backup's log lines as server-sent events, until it is final.",
-			[]any{query("after", "Start after this log id (Last-Event-ID takes precedence).", obj{"type": "integer", "minimum": 0})}, "", obj{
-				"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": idNotFound, "422": invalid}},
-
-		{"GET", "/restores", reader, "restores", "List restores, newest first.",
-			append([]any{
-				query("status", "Only restores in this status.", enum(restoreStatuses...)),
-				query("backup_operation_id", "Only restores of this backup.", obj{"type": "integer", "minimum": 0}),
-				query("destination_id", "Only restores into this connection.", obj{"type": "integer", "minimum": 0}),
-			}, pageParams()...), "", obj{
-				"200": jsonResponse("One page of restores.", "RestoreList"), "422": invalid}},
-		{"POST", "/restores", operator, "restores", "Start a restore of a completed backup; it runs in the background.", nil, "RestoreRequest", obj{
-			"202": obj{"description": "Queued; Location is the restore's URL.", "headers": obj{"Location": obj{"schema": str("")}},
-				"content": obj{"application/json": obj{"schema": ref("Restore")}}},
-			"400": badBody, "404": idNotFound, "409": conflict, "422": invalid, "429": tooMany}},
-		{"GET", "/restores/{id}", reader, "restores", "One restore.", nil, "", obj{
-			"200": jsonResponse("The restore.", "Restore"), "404": idNotFound}},
-		{"POST", "/restores/{id}/cancel", operator, "restores", "Cancel a restore.", nil, "", obj{
-			"200": jsonResponse("Asked; the status changes within seconds.", "Restore"), "404": idNotFound, "409": conflict}},
-		{"GET", "/restores/{id}/logs", reader, "restores", "A page of a restore's log lines, oldest first.", logParams(), "", obj{
-			"200": jsonResponse("Log lines.", "LogPage"), "404": idNotFound, "422": invalid}},
-		{"GET", "/restores/{id}/logs/stream", reader, "restores", "A restore's log lines as server-sent events, until it is final.",
-			[]any{query("after", "Start after this log id (Last-Event-ID takes precedence).", obj{"type": "integer", "minimum": 0})}, "", obj{
-				"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": idNotFound, "422": invalid}},
-
-		{"GET", "/dashboard", reader, "dashboard", "Counts by status, running operations, recent failures and connection health.", nil, "", obj{
-			"200": jsonResponse("The dashboard.", "Dashboard")}},
-
-		{"GET", "/tokens", reader, "tokens", "Your API tokens (never the token values).", nil, "", obj{
-			"200": jsonResponse("The tokens.", "TokenList")}},
-		{"POST", "/tokens", reader, "tokens", "Create an API token; its value is shown only in this answer.", nil, "TokenRequest", obj{
-			"201": jsonResponse("Created.", "NewToken"), "400": badBody, "422": invalid}},
-		{"DELETE", "/tokens/{id}", reader, "tokens", "Delete one of your API tokens.", nil, "", obj{
-			"204": noContent("Deleted."), "404": idNotFound}},
-
-		{"GET", "/users", admin, "users", "List users.", nil, "", obj{
-			"200": jsonResponse("The users.", "UserList")}},
-		{"POST", "/users", admin, "users", "Create a user.", nil, "UserCreate", obj{
-			"201": jsonResponse("Created.", "UserAdmin"), "400": badBody,
-			"409": errResponse("A user has this email."), "422": invalid}},
-		{"PUT", "/users/{id}", admin, "users", "Change a user's role or disable them (the last active admin cannot be demoted or disabled).", nil, "UserUpdate", obj{
-			"200": jsonResponse("Changed.", "UserAdmin"), "400": badBody, "404": idNotFound,
-			"409": errResponse("The change would leave no active administrator."), "422": invalid}},
-		{"POST", "/users/{id}/password", admin, "users", "Set a user's password (their sessions end).", nil, "PasswordRequest", obj{
-			"204": noContent("Set."), "400": badBody, "404": idNotFound, "422": invalid}},
-
-		{"GET", "/audit", admin, "audit", "Audit events, newest first.",
-			append([]any{
-				query("actor_id", "Only events of this user.", obj{"type": "integer", "minimum": 0}),
-				query("action", "Only this action, e.g. connection.create.", str("")),
-				query("target_type", "Only events on this kind of target, e.g. connection.", str("")),
-				query("since", "Only events at or after this time (RFC 3339).", obj{"type": "string", "format": "date-time"}),
-			}, pageParams()...), "", obj{
-				"200": jsonResponse("One page of events.", "AuditList"), "422": invalid}},
-
-		{"GET", "/healthz", public, "health", "Whether the database and the job queue work.", nil, "", obj{
-			"200": jsonResponse("Healthy.", "Health"), "503": jsonResponse("Not healthy; the causes are in the server log.", "Health")}},
-	}
-}
-
-// openapiSelfOp is the operation serving the document itself (registered
-// beside the route table, since it needs no login and no role).
-func openapiSelfOp() apiOp {
-	return apiOp{"GET", openapiPath, public, "meta", "This OpenAPI document.", nil, "", obj{
-		"200": obj{"description": "The OpenAPI 3 document of /api/v1.", "content": obj{"application/json": obj{"schema": obj{"type": "object"}}}}}}
+	return out
 }
 
 // roleName is the x-coffer-role value of an access level.
@@ -308,45 +235,51 @@ func roleName(a access) string {
 	return "admin"
 }
 
-// openapiDocument builds the OpenAPI 3.0.3 document of /api/v1.
-func openapiDocument() obj {
+// OpenAPI returns the OpenAPI 3 document GET /api/v1/openapi.json serves,
+// built from the route table. cmd/gentypes turns its schemas into the web
+// UI's TypeScript types (web/src/api/generated.ts).
+func OpenAPI() ([]byte, error) {
+	return openapiJSON((&server{}).routes())
+}
+
+// openapiJSON is the OpenAPI document of routes, encoded.
+func openapiJSON(routes []route) ([]byte, error) {
+	d, err := openapiDocument(routes)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(d)
+}
+
+// openapiDocument builds the OpenAPI 3.0.3 document of /api/v1 from the
+// route table. It refuses a route without documentation, a path wildcard
+// that is not documented and a reference to a schema that does not exist.
+func openapiDocument(routes []route) (obj, error) {
+	schemas := openapiSchemas()
 	paths := obj{}
 	tags := []any{}
 	seenTag := map[string]bool{}
-	for _, op := range append(openapiOps(), openapiSelfOp()) {
-		item, _ := paths[op.path].(obj)
+	for _, rt := range routes {
+		op, err := operation(rt, schemas)
+		if err != nil {
+			return nil, fmt.Errorf("route %s %s: %w", rt.method, rt.path, err)
+		}
+		item, _ := paths[rt.path].(obj)
 		if item == nil {
 			item = obj{}
-			paths[op.path] = item
+			paths[rt.path] = item
 		}
-		params := []any{}
-		if strings.Contains(op.path, "{id}") {
-			params = append(params, obj{"name": "id", "in": "path", "required": true, "schema": obj{"type": "integer", "format": "int64", "minimum": 1}})
+		m := strings.ToLower(rt.method)
+		if _, dup := item[m]; dup {
+			return nil, fmt.Errorf("route %s %s is in the route table twice", rt.method, rt.path)
 		}
-		params = append(params, op.params...)
-		o := obj{
-			"operationId":   operationID(op.method, op.path),
-			"summary":       op.summary,
-			"tags":          []string{op.tag},
-			"responses":     withErrors(op.access, op.responses),
-			"x-coffer-role": roleName(op.access),
-		}
-		if len(params) > 0 {
-			o["parameters"] = params
-		}
-		if op.access == public {
-			o["security"] = []any{}
-		}
-		if op.body != "" {
-			o["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(op.body)}}}
-		}
-		item[strings.ToLower(op.method)] = o
-		if !seenTag[op.tag] {
-			seenTag[op.tag] = true
-			tags = append(tags, obj{"name": op.tag})
+		item[m] = op
+		if !seenTag[rt.doc.tag] {
+			seenTag[rt.doc.tag] = true
+			tags = append(tags, obj{"name": rt.doc.tag})
 		}
 	}
-	return obj{
+	d := obj{
 		"openapi": "3.0.3",
 		"info": obj{
 			"title":   "coffer API",
@@ -360,8 +293,116 @@ func openapiDocument() obj {
 		"tags":       tags,
 		"security":   []any{obj{"bearerAuth": []any{}}, obj{"sessionCookie": []any{}}},
 		"paths":      paths,
-		"components": obj{"securitySchemes": securitySchemes(), "schemas": openapiSchemas()},
+		"components": obj{"securitySchemes": securitySchemes(), "schemas": schemas},
 	}
+	if err := checkRefs("#", d, schemas); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// pathWildcard matches a ServeMux wildcard such as {id}.
+var pathWildcard = regexp.MustCompile(`\{([^}]+)\}`)
+
+// operation is the OpenAPI operation of rt.
+func operation(rt route, schemas obj) (obj, error) {
+	d := rt.doc
+	switch {
+	case d.tag == "":
+		return nil, errors.New("its doc has no tag")
+	case d.summary == "":
+		return nil, errors.New("its doc has no summary")
+	}
+	success := false
+	for code := range d.responses {
+		if code != "" && (code[0] == '2' || code[0] == '3') {
+			success = true
+		}
+	}
+	if !success {
+		return nil, errors.New("its doc lists no success response")
+	}
+	params := []obj{}
+	declared := map[string]bool{}
+	if strings.Contains(rt.path, "{id}") {
+		params = append(params, obj{"name": "id", "in": "path", "required": true, "schema": obj{"type": "integer", "format": "int64", "minimum": 1}})
+		declared["id"] = true
+	}
+	for _, p := range d.params {
+		if p["in"] == "path" {
+			name, _ := p["name"].(string)
+			declared[name] = true
+		}
+		params = append(params, p)
+	}
+	for _, m := range pathWildcard.FindAllStringSubmatch(rt.path, -1) {
+		if !declared[m[1]] {
+			return nil, fmt.Errorf("the path wildcard {%s} is not documented in its doc's params", m[1])
+		}
+	}
+	o := obj{
+		"operationId":   operationID(rt.method, rt.path),
+		"summary":       d.summary,
+		"tags":          []string{d.tag},
+		"responses":     withErrors(rt.access, d.responses),
+		"x-coffer-role": roleName(rt.access),
+	}
+	if len(params) > 0 {
+		o["parameters"] = params
+	}
+	if rt.access == public {
+		o["security"] = []any{}
+	}
+	if d.body != "" {
+		if _, ok := schemas[d.body]; !ok {
+			return nil, fmt.Errorf("its body schema %q is not in openapiSchemas", d.body)
+		}
+		o["requestBody"] = obj{"required": true, "content": obj{"application/json": obj{"schema": ref(d.body)}}}
+	}
+	return o, nil
+}
+
+// checkRefs reports the first schema reference under v (a $ref, or a
+// discriminator mapping) that names no schema.
+func checkRefs(where string, v any, schemas obj) error {
+	resolves := func(r string) bool {
+		name, ok := strings.CutPrefix(r, "#/components/schemas/")
+		_, found := schemas[name]
+		return ok && found
+	}
+	switch x := v.(type) {
+	case obj:
+		if r, ok := x["$ref"].(string); ok && !resolves(r) {
+			return fmt.Errorf("%s: $ref %q names no schema", where, r)
+		}
+		if strings.HasSuffix(where, "/discriminator") {
+			if m, ok := x["mapping"].(obj); ok {
+				for k, r := range m {
+					if s, _ := r.(string); !resolves(s) {
+						return fmt.Errorf("%s: mapping %q names no schema", where, k)
+					}
+				}
+			}
+		}
+		for k, c := range x {
+			if err := checkRefs(where+"/"+k, c, schemas); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, c := range x {
+			if err := checkRefs(fmt.Sprintf("%s/%d", where, i), c, schemas); err != nil {
+				return err
+			}
+		}
+	case []obj:
+		for i, c := range x {
+			if err := checkRefs(fmt.Sprintf("%s/%d", where, i), c, schemas); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // operationID makes a stable camel-case id from a method and path, e.g.
@@ -392,7 +433,9 @@ func securitySchemes() obj {
 	}
 }
 
-// openapiSchemas are the JSON shapes of DESIGN §5.
+// openapiSchemas are the JSON shapes of DESIGN §5. Their names are the type
+// names of the web UI (web/src/api/generated.ts is generated from them), so
+// a field added or changed here reaches the UI's compiler.
 func openapiSchemas() obj {
 	progress := object("How far an operation has come.", []string{"items_done", "bytes_read", "bytes_written"}, obj{
 		"items_done":    integer("Objects or documents done."),
@@ -401,21 +444,23 @@ func openapiSchemas() obj {
 		"bytes_written": integer("Bytes written to the destination (backups: compressed)."),
 	})
 	return obj{
-		"Error": obj{"type": "object", "required": []string{"error"}, "properties": obj{
+		"ErrorBody": object("An error answer: what failed, and per field why.", []string{"error"}, obj{
 			"error":  str("What failed and what to do, as a sentence."),
 			"fields": obj{"type": "object", "additionalProperties": obj{"type": "string"}, "description": "Per field (or query parameter), why it was refused."},
-		}},
-		"User": object("A user as they see themselves.", []string{"id", "email", "role"}, obj{
-			"id": integer(""), "email": str(""), "role": ref("Role"),
 		}),
-		"Role":         enum(string(store.RoleAdmin), string(store.RoleOperator), string(store.RoleViewer)),
+		"User": object("A user as they see themselves.", []string{"id", "email", "role"}, obj{
+			"id": integer(""), "email": str(""), "role": ref("UserRole"),
+		}),
+		"UserRole":     obj{"type": "string", "enum": []store.Role{store.RoleAdmin, store.RoleOperator, store.RoleViewer}, "description": "What a user may do: viewers read, operators also change connections and run operations, admins also manage users."},
 		"LoginRequest": closed("", []string{"email", "password"}, obj{"email": str(""), "password": obj{"type": "string", "format": "password"}}),
-		"ChangePasswordRequest": closed("", []string{"current_password", "new_password"}, obj{
+		"PasswordChange": closed("A user changing their own password.", []string{"current_password", "new_password"}, obj{
 			"current_password": obj{"type": "string", "format": "password"},
 			"new_password":     obj{"type": "string", "format": "password", "minLength": minPasswordLen},
 		}),
 
-		"ConnectionType": enum("s3", "mongodb", "google_drive", "local"),
+		"ConnectionType": obj{"type": "string", "enum": connection.Types(), "description": "The kind of system a connection points at."},
+		"ConnectionRole": obj{"type": "string", "enum": []connection.Role{connection.RoleSource, connection.RoleDestination, connection.RoleRestoreTarget},
+			"description": "What a connection can be used for."},
 		"S3Credentials": object("s3: source, destination and restore target.", []string{"access_key", "secret_key", "region", "bucket"}, obj{
 			"access_key": str(""), "secret_key": str("Shown masked (****abcd); send the masked value back to keep it."),
 			"region": str(""), "bucket": str(""), "prefix": str("Only keys under this prefix."),
@@ -438,34 +483,36 @@ func openapiSchemas() obj {
 		}),
 		"Credentials": obj{"oneOf": []any{ref("S3Credentials"), ref("MongoDBCredentials"), ref("GoogleDriveCredentials"), ref("LocalCredentials")},
 			"description": "The credentials of the connection's type."},
-		"Connection": object("A connection, credentials masked.", []string{"id", "name", "type", "credentials", "is_active", "roles", "created_at", "updated_at"}, obj{
+		"Connection": object("A connection, credentials masked.", []string{"id", "name", "type", "credentials", "is_active", "last_validated_at", "last_validation_error", "needs_reauth", "roles", "created_at", "updated_at"}, obj{
 			"id": integer(""), "name": str(""), "type": ref("ConnectionType"), "credentials": ref("Credentials"),
 			"is_active":             boolean(""),
 			"last_validated_at":     dateTime(true),
 			"last_validation_error": nullable(str("Why the last live check failed; null when it passed.")),
 			"needs_reauth":          boolean("The Google account must be connected again."),
-			"roles":                 arrayOf(enum("source", "destination", "restore_target")),
+			"roles":                 arrayOf(ref("ConnectionRole")),
 			"created_at":            dateTime(false), "updated_at": dateTime(false),
 		}),
 		"ConnectionList": itemsOf("Connection"),
-		"ConnectionCreate": closed("", []string{"name", "type", "credentials"}, obj{
+		"ConnectionInput": closed("A new connection.", []string{"name", "type", "credentials"}, obj{
 			"name": str(""), "type": ref("ConnectionType"), "credentials": ref("Credentials"),
 		}),
-		"ConnectionUpdate": closed("Only the fields sent change.", nil, obj{
+		"ConnectionUpdate": closed("A change to a connection: only the fields sent change.", nil, obj{
 			"name": str(""), "type": ref("ConnectionType"), "credentials": ref("Credentials"), "is_active": boolean(""),
 		}),
-		"ConnectionCheck": object("The outcome of a live check.", []string{"ok", "message", "checked_at"}, obj{
+		"ConnectionTestResult": object("The outcome of a live check.", []string{"ok", "message", "free_bytes", "checked_at"}, obj{
 			"ok": boolean(""), "message": str(""), "free_bytes": nullable(integer("Free space at a destination, when known.")),
 			"checked_at": dateTime(false),
 		}),
 
 		"Progress":      progress,
-		"BackupOptions": closed("", nil, obj{"compression": obj{"type": "string", "enum": []string{"gzip", "zstd"}, "default": "gzip"}}),
-		"BackupRequest": closed("", []string{"source_connection_id", "destination_connection_id"}, obj{
+		"Compression":   obj{"type": "string", "enum": []string{"gzip", "zstd"}, "description": "How a backup archive is compressed."},
+		"BackupOptions": closed("", nil, obj{"compression": obj{"allOf": []any{ref("Compression")}, "default": "gzip"}}),
+		"BackupInput": closed("A backup to start.", []string{"source_connection_id", "destination_connection_id"}, obj{
 			"source_connection_id": integer(""), "destination_connection_id": integer(""), "options": ref("BackupOptions"),
 		}),
-		"Backup": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "progress", "created_at"}, obj{
-			"id": integer(""), "status": enum(backupStatuses...),
+		"BackupStatus": obj{"type": "string", "enum": backupStatuses, "description": "Where a backup is in its life."},
+		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{
+			"id": integer(""), "status": ref("BackupStatus"),
 			"source_connection_id": integer(""), "destination_connection_id": integer(""),
 			"options":      ref("BackupOptions"),
 			"archive_path": str("Where the archive is at the destination."), "archive_size": integer("Bytes."),
@@ -474,7 +521,7 @@ func openapiSchemas() obj {
 			"error_message": str("Why it failed."),
 			"started_at":    dateTime(true), "completed_at": dateTime(true), "created_at": dateTime(false),
 		}),
-		"BackupList": listOf("Backup"),
+		"BackupList": listOf("BackupOperation"),
 
 		"S3RestoreConfig": closed("Restore into an s3 connection.", nil, obj{
 			"bucket": str("Default: the connection's bucket."), "prefix": str("Put keys under this prefix."),
@@ -484,43 +531,58 @@ func openapiSchemas() obj {
 			"database": str("Default: the backed-up database's name."), "collections": arrayOf(str("")),
 			"drop": obj{"type": "boolean", "default": false, "description": "Drop each collection before restoring it."},
 		}),
-		"RestoreConfig": obj{"oneOf": []any{ref("S3RestoreConfig"), ref("MongoDBRestoreConfig")}},
-		"RestoreRequest": closed("", []string{"backup_operation_id", "destination_connection_id"}, obj{
+		// anyOf, not oneOf: every field of both is optional, so {} fits both.
+		"RestoreConfig": obj{"anyOf": []any{ref("S3RestoreConfig"), ref("MongoDBRestoreConfig")}, "description": "The restore settings of the target's type."},
+		"RestoreInput": closed("A restore to start.", []string{"backup_operation_id", "destination_connection_id"}, obj{
 			"backup_operation_id": integer(""), "destination_connection_id": integer(""), "config": ref("RestoreConfig"),
 		}),
-		"Restore": object("A restore operation.", []string{"id", "status", "backup_operation_id", "destination_connection_id", "destination_config", "progress", "created_at"}, obj{
-			"id": integer(""), "status": enum(restoreStatuses...),
+		"RestoreStatus": obj{"type": "string", "enum": restoreStatuses, "description": "Where a restore is in its life (a restore cannot be paused)."},
+		"RestoreOperation": object("A restore operation.", []string{"id", "status", "backup_operation_id", "destination_connection_id", "destination_config", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{
+			"id": integer(""), "status": ref("RestoreStatus"),
 			"backup_operation_id": integer(""), "destination_connection_id": integer(""),
 			"destination_config": ref("RestoreConfig"),
-			"progress":           ref("Progress"), "error_message": str(""),
+			"progress":           ref("Progress"), "error_message": str("Why it failed."),
 			"started_at": dateTime(true), "completed_at": dateTime(true), "created_at": dateTime(false),
 		}),
-		"RestoreList": listOf("Restore"),
+		"RestoreList": listOf("RestoreOperation"),
 
-		"LogLine": object("One line of an operation's log.", []string{"id", "level", "message", "context", "created_at"}, obj{
-			"id": integer(""), "level": enum("info", "warning", "error"), "message": str(""),
-			"context": obj{"type": "object", "additionalProperties": true}, "created_at": dateTime(false),
+		"LogLevel": enum(store.LevelInfo, store.LevelWarning, store.LevelError),
+		"LogEntry": object("One line of an operation's log.", []string{"id", "level", "message", "context", "created_at"}, obj{
+			"id": integer(""), "level": ref("LogLevel"), "message": str(""),
+			"context": anyJSON("Structured details of the line."), "created_at": dateTime(false),
 		}),
-		"LogPage": object("", []string{"items", "next_after"}, obj{
-			"items": arrayOf(ref("LogLine")), "next_after": integer("Pass as ?after= to get the next lines."),
+		"LogPage": object("Log lines, oldest first.", []string{"items", "next_after"}, obj{
+			"items": arrayOf(ref("LogEntry")), "next_after": integer("Pass as ?after= to get the next lines."),
 		}),
 
-		"DashboardOperation": obj{"description": "A backup or restore, with kind saying which.", "allOf": []any{
-			obj{"type": "object", "required": []string{"kind"}, "properties": obj{"kind": enum(store.KindBackup, store.KindRestore)}},
-			obj{"oneOf": []any{ref("Backup"), ref("Restore")}},
+		"DashboardBackup": obj{"description": "A backup on the dashboard.", "allOf": []any{
+			ref("BackupOperation"),
+			object("", []string{"kind"}, obj{"kind": enum(store.KindBackup)}),
 		}},
+		"DashboardRestore": obj{"description": "A restore on the dashboard.", "allOf": []any{
+			ref("RestoreOperation"),
+			object("", []string{"kind"}, obj{"kind": enum(store.KindRestore)}),
+		}},
+		"DashboardOperation": obj{"description": "A backup or restore, with kind saying which.",
+			"oneOf": []any{ref("DashboardBackup"), ref("DashboardRestore")},
+			"discriminator": obj{"propertyName": "kind", "mapping": obj{
+				store.KindBackup:  "#/components/schemas/DashboardBackup",
+				store.KindRestore: "#/components/schemas/DashboardRestore",
+			}},
+		},
+		"DashboardConnections": object("Connection health: by the last live check.", []string{"healthy", "failing", "unchecked", "items"}, obj{
+			"healthy": integer(""), "failing": integer(""), "unchecked": integer(""), "items": arrayOf(ref("Connection")),
+		}),
 		"Dashboard": object("", []string{"backups_by_status", "restores_by_status", "running", "recent_failures", "connections"}, obj{
-			"backups_by_status":  obj{"type": "object", "additionalProperties": obj{"type": "integer"}},
-			"restores_by_status": obj{"type": "object", "additionalProperties": obj{"type": "integer"}},
+			"backups_by_status":  countsOf("Backups in each status.", backupStatuses),
+			"restores_by_status": countsOf("Restores in each status.", restoreStatuses),
 			"running":            arrayOf(ref("DashboardOperation")),
 			"recent_failures":    arrayOf(ref("DashboardOperation")),
-			"connections": object("", []string{"healthy", "failing", "unchecked", "items"}, obj{
-				"healthy": integer(""), "failing": integer(""), "unchecked": integer(""), "items": arrayOf(ref("Connection")),
-			}),
+			"connections":        ref("DashboardConnections"),
 		}),
 
 		"TokenRequest": closed("", []string{"name"}, obj{"name": obj{"type": "string", "maxLength": maxTokenName}}),
-		"Token": object("", []string{"id", "name", "created_at"}, obj{
+		"Token": object("An API token, without its value.", []string{"id", "name", "created_at", "last_used_at"}, obj{
 			"id": integer(""), "name": str(""), "created_at": dateTime(false), "last_used_at": dateTime(true),
 		}),
 		"NewToken": object("", []string{"id", "name", "token"}, obj{
@@ -528,42 +590,39 @@ func openapiSchemas() obj {
 		}),
 		"TokenList": itemsOf("Token"),
 
-		"UserAdmin": object("A user as administrators see them.", []string{"id", "email", "role", "disabled", "created_at", "updated_at"}, obj{
-			"id": integer(""), "email": str(""), "role": ref("Role"), "disabled": boolean(""),
+		"AdminUser": object("A user as administrators see them.", []string{"id", "email", "role", "disabled", "created_at", "updated_at"}, obj{
+			"id": integer(""), "email": str(""), "role": ref("UserRole"), "disabled": boolean(""),
 			"created_at": dateTime(false), "updated_at": dateTime(false),
 		}),
-		"UserList": itemsOf("UserAdmin"),
-		"UserCreate": closed("", []string{"email", "role", "password"}, obj{
-			"email": str(""), "role": ref("Role"), "password": obj{"type": "string", "format": "password", "minLength": minPasswordLen},
+		"UserList": itemsOf("AdminUser"),
+		"UserInput": closed("A new user.", []string{"email", "role", "password"}, obj{
+			"email": str(""), "role": ref("UserRole"), "password": obj{"type": "string", "format": "password", "minLength": minPasswordLen},
 		}),
-		"UserUpdate": closed("Only the fields sent change.", nil, obj{"role": ref("Role"), "disabled": boolean("")}),
+		"UserUpdate": closed("A change to a user: only the fields sent change.", nil, obj{"role": ref("UserRole"), "disabled": boolean("")}),
 		"PasswordRequest": closed("", []string{"password"}, obj{
 			"password": obj{"type": "string", "format": "password", "minLength": minPasswordLen},
 		}),
 
-		"AuditEvent": object("Who did what; never secrets.", []string{"id", "action", "created_at"}, obj{
-			"id": integer(""), "actor_id": nullable(integer("")), "actor_email": str(""),
-			"action": str("e.g. connection.create, backup.pause, auth.login_failed"), "target_type": str(""), "target_id": str(""),
-			"ip": str(""), "details": obj{"type": "object", "additionalProperties": true}, "created_at": dateTime(false),
+		"AuditEvent": object("Who did what; never secrets.", []string{"id", "actor_id", "actor_email", "action", "target_type", "target_id", "ip", "details", "created_at"}, obj{
+			"id": integer(""), "actor_id": nullable(integer("The acting user; null for events without one (e.g. a failed login for an unknown email).")),
+			"actor_email": str(""),
+			"action":      str("e.g. connection.create, backup.pause, auth.login_failed"), "target_type": str(""), "target_id": str(""),
+			"ip": str(""), "details": anyJSON(""), "created_at": dateTime(false),
 		}),
 		"AuditList": listOf("AuditEvent"),
 
+		"HealthState": enum("ok", "unavailable"),
 		"Health": object("", []string{"status", "database", "queue"}, obj{
-			"status": enum("ok", "unavailable"), "database": enum("ok", "unavailable"), "queue": enum("ok", "unavailable"),
+			"status": ref("HealthState"), "database": ref("HealthState"), "queue": ref("HealthState"),
 			"error": str(""),
 		}),
 	}
 }
 
-// openapiHandler serves the document, built once per server.
-func (s *server) openapiHandler() (http.Handler, error) {
-	body, err := json.Marshal(openapiDocument())
-	if err != nil {
-		return nil, err
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-cache")
-		_, _ = w.Write(body)
-	}), nil
+// serveOpenAPI answers GET /openapi.json with the document mux built.
+func (s *server) serveOpenAPI(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(s.openapi)
+	return nil
 }

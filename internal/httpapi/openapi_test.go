@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -25,7 +27,7 @@ func fetchOpenAPI(t *testing.T, e *env) map[string]any {
 
 // TestOpenAPIMatchesRoutes: every route of the table is in the served
 // document with the same method, path and least role, and the document has
-// nothing else but its own route.
+// nothing else.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -34,7 +36,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"GET " + openapiPath: "public"}
+	want := map[string]string{}
 	for _, rt := range s.routes() {
 		want[rt.method+" "+rt.path] = roleName(rt.access)
 	}
@@ -61,6 +63,66 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if _, ok := want[k]; !ok {
 			t.Errorf("the OpenAPI document has %s, which is not a route", k)
 		}
+	}
+}
+
+// TestOpenAPIServedIsWhatTheGeneratorReads: the web UI's types are
+// generated from OpenAPI(), which must be the very document the server
+// serves.
+func TestOpenAPIServedIsWhatTheGeneratorReads(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	served := e.expect(e.do(cred{}, "GET", "/api/v1/openapi.json", ""), http.StatusOK).body
+	gen, err := OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(served, gen) {
+		t.Fatalf("the served document (%d bytes) differs from OpenAPI() (%d bytes)", len(served), len(gen))
+	}
+	// Not a 404: the document's path is a route like any other.
+	r := e.expect(e.do(cred{}, "POST", "/api/v1/openapi.json", ""), http.StatusMethodNotAllowed)
+	if r.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("Allow %q", r.Header.Get("Allow"))
+	}
+}
+
+// TestOpenAPIRefusesUndocumentedRoutes: a route whose doc is missing or
+// wrong stops the document (and so the server) from being built.
+func TestOpenAPIRefusesUndocumentedRoutes(t *testing.T) {
+	t.Parallel()
+	noop := func(http.ResponseWriter, *http.Request) error { return nil }
+	ok := doc{tag: "t", summary: "Does a thing.", responses: obj{"200": jsonResponse("Done.", "User")}}
+	with := func(change func(*doc)) doc {
+		d := ok
+		d.responses = obj{"200": jsonResponse("Done.", "User")}
+		change(&d)
+		return d
+	}
+	good := route{"GET", "/things/{id}", reader, noop, ok}
+	if _, err := openapiDocument([]route{good}); err != nil {
+		t.Fatalf("a documented route was refused: %v", err)
+	}
+	tests := []struct {
+		name   string
+		routes []route
+		want   string
+	}{
+		{"no doc", []route{{"GET", "/things", reader, noop, doc{}}}, "no tag"},
+		{"no summary", []route{{"GET", "/things", reader, noop, with(func(d *doc) { d.summary = "" })}}, "no summary"},
+		{"only errors", []route{{"GET", "/things", reader, noop, with(func(d *doc) { d.responses = obj{"404": respNotFound()} })}}, "no success response"},
+		{"undocumented wildcard", []route{{"GET", "/things/{name}", reader, noop, ok}}, "{name}"},
+		{"unknown body", []route{{"POST", "/things", reader, noop, with(func(d *doc) { d.body = "Thing" })}}, `"Thing"`},
+		{"unknown response schema", []route{{"GET", "/things", reader, noop, with(func(d *doc) { d.responses = obj{"200": jsonResponse("Done.", "Thing")} })}}, "Thing"},
+		{"listed twice", []route{good, good}, "twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := openapiDocument(tt.routes)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one mentioning %s", err, tt.want)
+			}
+		})
 	}
 }
 
@@ -178,16 +240,28 @@ func (c schemaChecker) problems(where string, s map[string]any, v any) []string 
 		}
 		return out
 	}
-	if one, ok := s["oneOf"].([]any); ok {
+	// oneOf: exactly one member fits; anyOf: at least one.
+	members, exactlyOne := s["oneOf"].([]any)
+	if !exactlyOne {
+		members, _ = s["anyOf"].([]any)
+	}
+	if members != nil {
 		var all []string
-		for _, sub := range one {
+		fits := 0
+		for _, sub := range members {
 			p := c.problems(where, sub.(map[string]any), v)
 			if len(p) == 0 {
-				return nil
+				fits++
 			}
 			all = append(all, p...)
 		}
-		return append([]string{where + ": fits none of oneOf"}, all...)
+		switch {
+		case fits == 0:
+			return append([]string{where + ": fits none of oneOf/anyOf"}, all...)
+		case fits > 1 && exactlyOne:
+			return []string{fmt.Sprintf("%s: fits %d members of oneOf, want exactly one", where, fits)}
+		}
+		return nil
 	}
 	if e, ok := s["enum"].([]any); ok && !slices.Contains(e, v) {
 		return []string{fmt.Sprintf("%s: %v is not one of %v", where, v, e)}
@@ -324,8 +398,21 @@ func TestOpenAPIDescribesRealResponses(t *testing.T) {
 	call("GET", "/backups", "/api/v1/backups?status=nope", "", 422)
 	call("GET", "/backups/{id}", fmt.Sprintf("/api/v1/backups/%d", op.ID), "", 200)
 	call("GET", "/backups/{id}/logs", fmt.Sprintf("/api/v1/backups/%d/logs", op.ID), "", 200)
+	e.backupRow(src, id, store.StatusRunning)
+	rs := &store.RestoreOperation{BackupOperationID: op.ID, DestinationConnectionID: src, Status: store.StatusFailed, ErrorMessage: "boom"}
+	if err := e.cat.CreateRestore(context.Background(), nil, rs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cat.AppendLog(context.Background(), &store.JobLog{OperationKind: store.KindRestore, OperationID: rs.ID, Level: store.LevelWarning, Message: "slow", Context: json.RawMessage(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
 	call("GET", "/restores", "/api/v1/restores", "", 200)
-	call("GET", "/dashboard", "/api/v1/dashboard", "", 200)
+	call("GET", "/restores/{id}", fmt.Sprintf("/api/v1/restores/%d", rs.ID), "", 200)
+	call("GET", "/restores/{id}/logs", fmt.Sprintf("/api/v1/restores/%d/logs", rs.ID), "", 200)
+	d := call("GET", "/dashboard", "/api/v1/dashboard", "", 200).json(t)
+	if len(d["running"].([]any)) != 1 || len(d["recent_failures"].([]any)) != 1 {
+		t.Fatalf("the dashboard should list a running backup and a failed restore: %v", d)
+	}
 	call("POST", "/tokens", "/api/v1/tokens", `{"name":"ci"}`, 201)
 	call("GET", "/tokens", "/api/v1/tokens", "", 200)
 	call("GET", "/users", "/api/v1/users", "", 200)

@@ -57,6 +57,7 @@ var minimumRole = map[string]access{
 	"POST /users/{id}/password": admin,
 	"GET /audit":                admin,
 	"GET /healthz":              public,
+	"GET /openapi.json":         public,
 }
 
 // TestRoleMatrix runs every route of the table with every role (through an

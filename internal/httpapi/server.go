@@ -76,12 +76,15 @@ const (
 // handlerFunc is an API handler; a returned error is written by writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route is one entry of the API route table.
+// route is one entry of the API route table: how it is reached, who may
+// call it, what runs, and its documentation, from which the OpenAPI
+// document (and from that the web UI's types) is built.
 type route struct {
 	method  string
 	path    string // under apiPrefix, with ServeMux wildcards
 	access  access
 	handler handlerFunc
+	doc     doc
 }
 
 // Tunables that tests shorten.
@@ -122,6 +125,7 @@ type server struct {
 	startLim   *auth.RateLimiter // backup and restore initiations per user
 	userMu     sync.Mutex        // serialises user changes (the last-admin rule)
 	metrics    *metrics.Metrics  // GET /metrics and the HTTP latency histograms
+	openapi    []byte            // the OpenAPI document, built from the route table by mux
 }
 
 // New returns the HTTP handler serving the API, the UI and everything
@@ -210,54 +214,132 @@ func originOf(raw string) (string, error) {
 	return u.Scheme + "://" + u.Host, nil
 }
 
-// routes is the API route table: the one place every /api/v1 route is listed.
+// routes is the API route table: the one place every /api/v1 route is
+// listed, with its documentation (see doc). To add a route, add its entry
+// here with a doc, add any new schema to openapiSchemas, and run
+// `go generate ./internal/httpapi` to update the web UI's types.
 func (s *server) routes() []route {
 	return []route{
-		{"POST", "/auth/login", public, s.login},
-		{"POST", "/auth/logout", reader, s.logout},
-		{"GET", "/auth/me", reader, s.me},
-		{"POST", "/auth/password", reader, s.changeOwnPassword},
+		{"POST", "/auth/login", public, s.login, doc{tag: "auth", summary: "Sign in; sets the session cookie.", body: "LoginRequest", responses: obj{
+			"200": jsonResponse("Signed in; the session cookie is set.", "User"),
+			"400": respBadBody(), "401": errResponse("The email or password is incorrect."), "422": respInvalid(), "429": respTooMany()}}},
+		{"POST", "/auth/logout", reader, s.logout, doc{tag: "auth", summary: "Sign out: end the session and clear its cookie.", responses: obj{
+			"204": noContent("Signed out.")}}},
+		{"GET", "/auth/me", reader, s.me, doc{tag: "auth", summary: "The signed-in user.", responses: obj{
+			"200": jsonResponse("The user.", "User")}}},
+		{"POST", "/auth/password", reader, s.changeOwnPassword, doc{tag: "auth", summary: "Change your own password (other sessions end).", body: "PasswordChange", responses: obj{
+			"204": noContent("Changed."), "400": respBadBody(), "422": respInvalid()}}},
 
-		{"GET", "/connections", reader, s.listConnections},
-		{"POST", "/connections", operator, s.createConnection},
-		{"GET", "/connections/{id}", reader, s.getConnection},
-		{"PUT", "/connections/{id}", operator, s.updateConnection},
-		{"DELETE", "/connections/{id}", operator, s.deleteConnection},
-		{"POST", "/connections/{id}/test", operator, s.testConnection},
+		{"GET", "/connections", reader, s.listConnections, doc{tag: "connections", summary: "List connections, credentials masked.", responses: obj{
+			"200": jsonResponse("The connections, by name.", "ConnectionList")}}},
+		{"POST", "/connections", operator, s.createConnection, doc{tag: "connections", summary: "Create a connection (validated first).", body: "ConnectionInput", responses: obj{
+			"201": jsonResponse("Created.", "Connection"), "400": respBadBody(),
+			"409": errResponse("Another connection has this name."), "422": respInvalid()}}},
+		{"GET", "/connections/{id}", reader, s.getConnection, doc{tag: "connections", summary: "One connection, credentials masked.", responses: obj{
+			"200": jsonResponse("The connection.", "Connection"), "404": respNotFound()}}},
+		{"PUT", "/connections/{id}", operator, s.updateConnection, doc{tag: "connections", summary: "Change a connection; masked values sent back unchanged keep the stored secrets.", body: "ConnectionUpdate", responses: obj{
+			"200": jsonResponse("Changed.", "Connection"), "400": respBadBody(), "404": respNotFound(),
+			"409": errResponse("Another connection has this name."), "422": respInvalid()}}},
+		{"DELETE", "/connections/{id}", operator, s.deleteConnection, doc{tag: "connections", summary: "Delete a connection.", responses: obj{
+			"204": noContent("Deleted."), "404": respNotFound(),
+			"409": errResponse("A pending, running or paused operation uses the connection.")}}},
+		{"POST", "/connections/{id}/test", operator, s.testConnection, doc{tag: "connections", summary: "Check a connection live (reach it, list, free space).", responses: obj{
+			"200": jsonResponse("The outcome of the check (ok or not).", "ConnectionTestResult"), "404": respNotFound()}}},
 
-		{"GET", "/oauth/google/start", operator, s.googleStart},
-		{"GET", "/oauth/google/callback", operator, s.googleCallback},
+		{"GET", "/oauth/google/start", operator, s.googleStart, doc{tag: "oauth", summary: "Start connecting a Google account to a google_drive connection; redirects to Google's consent page.",
+			params: []obj{
+				query("connection_id", "An existing google_drive connection to authorise again.", obj{"type": "integer", "minimum": 1}),
+				query("name", "The name of a new connection (without connection_id).", str("")),
+				query("folder_id", "The Drive folder of a new connection (without connection_id).", str("")),
+			}, responses: obj{
+				"302": noContent("Redirect to Google's consent page."), "400": errResponse("connection_id is not an id."),
+				"404": respNotFound(), "422": respInvalid(), "503": errResponse("Google Drive is not configured on this server (COFFER_GDRIVE_CLIENT_ID/SECRET).")}}},
+		{"GET", "/oauth/google/callback", operator, s.googleCallback, doc{tag: "oauth", summary: "Where Google sends the browser back; stores the tokens and redirects to the connection in the UI.",
+			params: []obj{
+				query("state", "The state issued by /oauth/google/start.", str("")),
+				query("code", "The authorisation code from Google.", str("")),
+				query("error", "Google's error code when access was not granted.", str("")),
+			}, responses: obj{
+				"302": noContent("Redirect to the web UI (with connected=1 or oauth_error=<message>)."),
+				"400": errResponse("The state is missing, altered, expired, reused or from another session.")}}},
 
-		{"GET", "/backups", reader, s.listBackups},
-		{"POST", "/backups", operator, s.createBackup},
-		{"GET", "/backups/{id}", reader, s.getBackup},
-		{"POST", "/backups/{id}/pause", operator, s.pauseBackup},
-		{"POST", "/backups/{id}/resume", operator, s.resumeBackup},
-		{"POST", "/backups/{id}/cancel", operator, s.cancelBackup},
-		{"GET", "/backups/{id}/logs", reader, s.backupLogs},
-		{"GET", "/backups/{id}/logs/stream", reader, s.backupLogStream},
+		{"GET", "/backups", reader, s.listBackups, doc{tag: "backups", summary: "List backups, newest first.",
+			params: pageParams(
+				query("status", "Only backups in this status.", ref("BackupStatus")),
+				query("source_id", "Only backups of this source connection.", obj{"type": "integer", "minimum": 0}),
+				query("destination_id", "Only backups to this destination connection.", obj{"type": "integer", "minimum": 0}),
+			), responses: obj{
+				"200": jsonResponse("One page of backups.", "BackupList"), "422": respInvalid()}}},
+		{"POST", "/backups", operator, s.createBackup, doc{tag: "backups", summary: "Start a backup; it runs in the background.", body: "BackupInput", responses: obj{
+			"202": acceptedResponse("Queued; Location is the backup's URL.", "BackupOperation"),
+			"400": respBadBody(), "404": respNotFound(), "422": respInvalid(), "429": respTooMany()}}},
+		{"GET", "/backups/{id}", reader, s.getBackup, doc{tag: "backups", summary: "One backup.", responses: obj{
+			"200": jsonResponse("The backup.", "BackupOperation"), "404": respNotFound()}}},
+		{"POST", "/backups/{id}/pause", operator, s.pauseBackup, doc{tag: "backups", summary: "Ask a pending or running backup to pause at its next checkpoint.", responses: obj{
+			"200": jsonResponse("Asked; the status changes within seconds.", "BackupOperation"), "404": respNotFound(), "409": respConflict()}}},
+		{"POST", "/backups/{id}/resume", operator, s.resumeBackup, doc{tag: "backups", summary: "Resume a paused backup from its checkpoint.", responses: obj{
+			"200": jsonResponse("Queued again.", "BackupOperation"), "404": respNotFound(), "409": respConflict()}}},
+		{"POST", "/backups/{id}/cancel", operator, s.cancelBackup, doc{tag: "backups", summary: "Cancel a backup and remove its partial archive.", responses: obj{
+			"200": jsonResponse("Asked; the status changes within seconds.", "BackupOperation"), "404": respNotFound(), "409": respConflict()}}},
+		{"GET", "/backups/{id}/logs", reader, s.backupLogs, doc{tag: "backups", summary: "A page of a backup's log lines, oldest first.", params: logParams(), responses: obj{
+			"200": jsonResponse("Log lines.", "LogPage"), "404": respNotFound(), "422": respInvalid()}}},
+		{"GET", "/backups/{id}/logs/stream", reader, s.backupLogStream, doc{tag: "backups", summary: "A backup's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
+			"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": respNotFound(), "422": respInvalid()}}},
 
-		{"GET", "/restores", reader, s.listRestores},
-		{"POST", "/restores", operator, s.createRestore},
-		{"GET", "/restores/{id}", reader, s.getRestore},
-		{"POST", "/restores/{id}/cancel", operator, s.cancelRestore},
-		{"GET", "/restores/{id}/logs", reader, s.restoreLogs},
-		{"GET", "/restores/{id}/logs/stream", reader, s.restoreLogStream},
+		{"GET", "/restores", reader, s.listRestores, doc{tag: "restores", summary: "List restores, newest first.",
+			params: pageParams(
+				query("status", "Only restores in this status.", ref("RestoreStatus")),
+				query("backup_operation_id", "Only restores of this backup.", obj{"type": "integer", "minimum": 0}),
+				query("destination_id", "Only restores into this connection.", obj{"type": "integer", "minimum": 0}),
+			), responses: obj{
+				"200": jsonResponse("One page of restores.", "RestoreList"), "422": respInvalid()}}},
+		{"POST", "/restores", operator, s.createRestore, doc{tag: "restores", summary: "Start a restore of a completed backup; it runs in the background.", body: "RestoreInput", responses: obj{
+			"202": acceptedResponse("Queued; Location is the restore's URL.", "RestoreOperation"),
+			"400": respBadBody(), "404": respNotFound(), "409": respConflict(), "422": respInvalid(), "429": respTooMany()}}},
+		{"GET", "/restores/{id}", reader, s.getRestore, doc{tag: "restores", summary: "One restore.", responses: obj{
+			"200": jsonResponse("The restore.", "RestoreOperation"), "404": respNotFound()}}},
+		{"POST", "/restores/{id}/cancel", operator, s.cancelRestore, doc{tag: "restores", summary: "Cancel a restore.", responses: obj{
+			"200": jsonResponse("Asked; the status changes within seconds.", "RestoreOperation"), "404": respNotFound(), "409": respConflict()}}},
+		{"GET", "/restores/{id}/logs", reader, s.restoreLogs, doc{tag: "restores", summary: "A page of a restore's log lines, oldest first.", params: logParams(), responses: obj{
+			"200": jsonResponse("Log lines.", "LogPage"), "404": respNotFound(), "422": respInvalid()}}},
+		{"GET", "/restores/{id}/logs/stream", reader, s.restoreLogStream, doc{tag: "restores", summary: "A restore's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
+			"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": respNotFound(), "422": respInvalid()}}},
 
-		{"GET", "/dashboard", reader, s.dashboard},
+		{"GET", "/dashboard", reader, s.dashboard, doc{tag: "dashboard", summary: "Counts by status, running operations, recent failures and connection health.", responses: obj{
+			"200": jsonResponse("The dashboard.", "Dashboard")}}},
 
-		{"GET", "/tokens", reader, s.listTokens},
-		{"POST", "/tokens", reader, s.createToken},
-		{"DELETE", "/tokens/{id}", reader, s.deleteToken},
+		{"GET", "/tokens", reader, s.listTokens, doc{tag: "tokens", summary: "Your API tokens (never the token values).", responses: obj{
+			"200": jsonResponse("The tokens.", "TokenList")}}},
+		{"POST", "/tokens", reader, s.createToken, doc{tag: "tokens", summary: "Create an API token; its value is shown only in this answer.", body: "TokenRequest", responses: obj{
+			"201": jsonResponse("Created.", "NewToken"), "400": respBadBody(), "422": respInvalid()}}},
+		{"DELETE", "/tokens/{id}", reader, s.deleteToken, doc{tag: "tokens", summary: "Delete one of your API tokens.", responses: obj{
+			"204": noContent("Deleted."), "404": respNotFound()}}},
 
-		{"GET", "/users", admin, s.listUsers},
-		{"POST", "/users", admin, s.createUser},
-		{"PUT", "/users/{id}", admin, s.updateUser},
-		{"POST", "/users/{id}/password", admin, s.resetUserPassword},
+		{"GET", "/users", admin, s.listUsers, doc{tag: "users", summary: "List users.", responses: obj{
+			"200": jsonResponse("The users.", "UserList")}}},
+		{"POST", "/users", admin, s.createUser, doc{tag: "users", summary: "Create a user.", body: "UserInput", responses: obj{
+			"201": jsonResponse("Created.", "AdminUser"), "400": respBadBody(),
+			"409": errResponse("A user has this email."), "422": respInvalid()}}},
+		{"PUT", "/users/{id}", admin, s.updateUser, doc{tag: "users", summary: "Change a user's role or disable them (the last active admin cannot be demoted or disabled).", body: "UserUpdate", responses: obj{
+			"200": jsonResponse("Changed.", "AdminUser"), "400": respBadBody(), "404": respNotFound(),
+			"409": errResponse("The change would leave no active administrator."), "422": respInvalid()}}},
+		{"POST", "/users/{id}/password", admin, s.resetUserPassword, doc{tag: "users", summary: "Set a user's password (their sessions end).", body: "PasswordRequest", responses: obj{
+			"204": noContent("Set."), "400": respBadBody(), "404": respNotFound(), "422": respInvalid()}}},
 
-		{"GET", "/audit", admin, s.listAudit},
+		{"GET", "/audit", admin, s.listAudit, doc{tag: "audit", summary: "Audit events, newest first.",
+			params: pageParams(
+				query("actor_id", "Only events of this user.", obj{"type": "integer", "minimum": 0}),
+				query("action", "Only this action, e.g. connection.create.", str("")),
+				query("target_type", "Only events on this kind of target, e.g. connection.", str("")),
+				query("since", "Only events at or after this time (RFC 3339).", obj{"type": "string", "format": "date-time"}),
+			), responses: obj{
+				"200": jsonResponse("One page of events.", "AuditList"), "422": respInvalid()}}},
 
-		{"GET", "/healthz", public, s.healthz},
+		{"GET", "/healthz", public, s.healthz, doc{tag: "health", summary: "Whether the database and the job queue work.", responses: obj{
+			"200": jsonResponse("Healthy.", "Health"), "503": jsonResponse("Not healthy; the causes are in the server log.", "Health")}}},
+
+		{"GET", openapiPath, public, s.serveOpenAPI, doc{tag: "meta", summary: "This OpenAPI document.", responses: obj{
+			"200": obj{"description": "The OpenAPI 3 document of /api/v1.", "content": obj{"application/json": obj{"schema": obj{"type": "object"}}}}}}},
 	}
 }
 
@@ -265,9 +347,15 @@ func (s *server) routes() []route {
 // does not have, a JSON 404 for every other /api/ path, and the UI at /.
 func (s *server) mux() (*http.ServeMux, error) {
 	mux := http.NewServeMux()
+	routes := s.routes()
+	spec, err := openapiJSON(routes)
+	if err != nil {
+		return nil, fmt.Errorf("build the OpenAPI document: %w", err)
+	}
+	s.openapi = spec
 	allowed := map[string][]string{}
 	var paths []string
-	for _, rt := range s.routes() {
+	for _, rt := range routes {
 		full := apiPrefix + rt.path
 		mux.Handle(rt.method+" "+full, s.wrap(rt))
 		if _, ok := allowed[full]; !ok {
@@ -290,11 +378,6 @@ func (s *server) mux() (*http.ServeMux, error) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "There is no API endpoint at this path."})
 	}
 	mux.Handle("GET /metrics", s.metricsHandler())
-	oa, err := s.openapiHandler()
-	if err != nil {
-		return nil, fmt.Errorf("build the OpenAPI document: %w", err)
-	}
-	mux.Handle("GET "+apiPrefix+openapiPath, oa)
 	mux.HandleFunc("/api/", apiNotFound)
 	mux.HandleFunc("/api", apiNotFound)
 	ui, err := s.uiHandler()

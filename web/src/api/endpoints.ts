@@ -2,23 +2,27 @@
 import { query, request } from "./client";
 import type {
   AdminUser,
-  AuditEvent,
   AuditFilters,
+  AuditList,
   BackupFilters,
   BackupInput,
+  BackupList,
   BackupOperation,
   Connection,
   ConnectionInput,
+  ConnectionList,
   ConnectionTestResult,
   Dashboard,
-  ListPage,
   LogEntry,
+  LogPage,
   OperationKind,
   PasswordChange,
   RestoreInput,
+  RestoreList,
   RestoreOperation,
   User,
   UserInput,
+  UserList,
   UserUpdate,
 } from "./types";
 
@@ -31,7 +35,7 @@ export const api = {
 
   dashboard: () => request<Dashboard>("/dashboard"),
 
-  listConnections: () => request<Connection[] | ListPage<Connection>>("/connections").then(unwrapList),
+  listConnections: () => request<Connection[] | ConnectionList>("/connections").then(unwrapList),
   getConnection: (id: number) => request<Connection>(`/connections/${id}`),
   createConnection: (input: ConnectionInput) =>
     request<Connection>("/connections", { method: "POST", body: input }),
@@ -42,7 +46,7 @@ export const api = {
     request<ConnectionTestResult>(`/connections/${id}/test`, { method: "POST" }),
 
   listBackups: (f: BackupFilters) =>
-    request<ListPage<BackupOperation>>(
+    request<BackupList>(
       `/backups${query({
         status: f.status,
         source_id: f.source_id,
@@ -57,7 +61,7 @@ export const api = {
     request<BackupOperation | undefined>(`/backups/${id}/${action}`, { method: "POST" }),
 
   listRestores: (page: number, perPage: number) =>
-    request<ListPage<RestoreOperation>>(`/restores${query({ page, per_page: perPage })}`),
+    request<RestoreList>(`/restores${query({ page, per_page: perPage })}`),
   getRestore: (id: number) => request<RestoreOperation>(`/restores/${id}`),
   createRestore: (input: RestoreInput) =>
     request<RestoreOperation>("/restores", { method: "POST", body: input }),
@@ -65,20 +69,20 @@ export const api = {
     request<RestoreOperation | undefined>(`/restores/${id}/cancel`, { method: "POST" }),
 
   logs: (kind: OperationKind, id: number, after: number, limit: number, signal?: AbortSignal) =>
-    request<ListPage<LogEntry> | LogEntry[]>(
+    request<LogPage | LogEntry[]>(
       `/${kind}/${id}/logs${query({ after, limit })}`,
       signal ? { signal } : {},
     ).then(unwrapList),
 
   changeOwnPassword: (input: PasswordChange) => request<void>("/auth/password", { method: "POST", body: input }),
 
-  listUsers: () => request<AdminUser[] | ListPage<AdminUser>>("/users").then(unwrapList),
+  listUsers: () => request<AdminUser[] | UserList>("/users").then(unwrapList),
   createUser: (input: UserInput) => request<AdminUser>("/users", { method: "POST", body: input }),
   updateUser: (id: number, change: UserUpdate) => request<AdminUser>(`/users/${id}`, { method: "PUT", body: change }),
   resetUserPassword: (id: number, password: string) =>
     request<void>(`/users/${id}/password`, { method: "POST", body: { password } }),
 
-  listAudit: (f: AuditFilters) => request<ListPage<AuditEvent>>(`/audit${auditQuery(f)}`),
+  listAudit: (f: AuditFilters) => request<AuditList>(`/audit${auditQuery(f)}`),
 };
 
 /** auditQuery builds the query string of GET /audit from its filters. */
@@ -117,6 +121,6 @@ export function logStreamUrl(kind: OperationKind, id: number, after: number): st
 
 // Lists come as {items,...}; a bare array is accepted too so a server that
 // returns one for small collections does not break the UI.
-function unwrapList<T>(v: T[] | ListPage<T>): T[] {
+function unwrapList<T>(v: T[] | { items: T[] }): T[] {
   return Array.isArray(v) ? v : (v?.items ?? []);
 }

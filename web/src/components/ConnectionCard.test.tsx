@@ -9,7 +9,7 @@ const base: Connection = {
   id: 3,
   name: "media",
   type: "s3",
-  credentials: { bucket: "media", secret_key: "****abcd" },
+  credentials: { access_key: "AKIA1", secret_key: "****abcd", region: "us-east-1", bucket: "media" },
   is_active: true,
   last_validated_at: null,
   last_validation_error: null,

@@ -1,7 +1,7 @@
 import { act, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
-import type { Connection, ConnectionType } from "@/api/types";
+import type { Connection, ConnectionType, Credentials } from "@/api/types";
 import { ConnectionForm } from "./ConnectionForm";
 
 function conn(type: ConnectionType, credentials: Connection["credentials"], extra: Partial<Connection> = {}): Connection {
@@ -148,6 +148,12 @@ describe("ConnectionForm: creating", () => {
 });
 
 describe("ConnectionForm: API field errors", () => {
+  const stored: Record<ConnectionType, Credentials> = {
+    s3: { access_key: "AKIA1", secret_key: "****abcd", region: "us-east-1", bucket: "media" },
+    mongodb: { uri: "mongodb://u:****@127.0.0.1:27017" },
+    google_drive: { folder_id: "folder123" },
+    local: { path: "/srv/backups" },
+  };
   it.each<[ConnectionType, string, string, RegExp]>([
     ["s3", "credentials.bucket", "The bucket does not exist.", /Bucket/],
     ["s3", "secret_key", "The secret key was rejected.", /Secret access key/],
@@ -157,7 +163,7 @@ describe("ConnectionForm: API field errors", () => {
   ])("%s: %s is shown beside its field", (type, key, message, label) => {
     render(
       <ConnectionForm
-        connection={conn(type, {})}
+        connection={conn(type, stored[type])}
         fieldErrors={{ [key]: message }}
         formError="The connection could not be validated."
         onSubmit={() => {}}

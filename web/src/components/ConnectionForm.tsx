@@ -29,13 +29,18 @@ export interface ConnectionFormProps {
 
 type Values = Record<string, string | boolean>;
 
+/** A connection's credentials by field key, as CREDENTIAL_FIELDS names them. */
+function credentialsOf(c: Connection | undefined): Readonly<Record<string, unknown>> {
+  return c?.credentials ?? {};
+}
+
 const connectionTypes = Object.keys(TYPE_LABELS) as ConnectionType[];
 
 function initialValues(c: Connection | undefined): Values {
   const out: Values = {};
   if (!c) return out;
   for (const f of CREDENTIAL_FIELDS[c.type]) {
-    const v = c.credentials[f.key];
+    const v = credentialsOf(c)[f.key];
     if (f.kind === "checkbox") out[f.key] = v === true || v === "true";
     else if (!isSecretField(f) && typeof v === "string") out[f.key] = v;
   }
@@ -43,7 +48,7 @@ function initialValues(c: Connection | undefined): Values {
 }
 
 function maskedValue(c: Connection | undefined, key: string): string | undefined {
-  const v = c?.credentials[key];
+  const v = credentialsOf(c)[key];
   return typeof v === "string" && v !== "" ? v : undefined;
 }
 
@@ -89,7 +94,7 @@ export function ConnectionForm({
     e.preventDefault();
     const errors: Record<string, string> = {};
     if (name.trim() === "") errors.name = "Enter a name for this connection.";
-    const credentials: Credentials = {};
+    const credentials: Record<string, string | boolean | undefined> = {};
     for (const f of fields) {
       const v = values[f.key];
       if (f.kind === "checkbox") {
@@ -108,7 +113,8 @@ export function ConnectionForm({
     }
     setLocalErrors(errors);
     if (Object.keys(errors).length > 0) return;
-    onSubmit({ name: name.trim(), type, credentials });
+    // The keys are those of CREDENTIAL_FIELDS[type], which are checked against the type's credentials.
+    onSubmit({ name: name.trim(), type, credentials: credentials as Credentials });
   };
 
   const folderId = typeof values.folder_id === "string" ? values.folder_id.trim() : "";

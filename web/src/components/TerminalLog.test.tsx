@@ -4,7 +4,7 @@ import type { LogEntry, LogLevel } from "@/api/types";
 import { LEVEL_CLASSES, TerminalLog, TerminalView } from "./TerminalLog";
 
 function entry(id: number, level: LogLevel = "info", message = `line ${id}`): LogEntry {
-  return { id, level, message, context: null, created_at: "2026-01-01T10:00:00Z" };
+  return { id, level, message, context: {}, created_at: "2026-01-01T10:00:00Z" };
 }
 
 // A browser EventSource stand-in: jsdom has none. Tests push events through it.

@@ -1,8 +1,23 @@
-import type { ConnectionRole, ConnectionType } from "@/api/types";
+import type {
+  ConnectionRole,
+  ConnectionType,
+  GoogleDriveCredentials,
+  LocalCredentials,
+  MongoDBCredentials,
+  S3Credentials,
+} from "@/api/types";
+
+/** The credentials of each connection type, as the API's schemas give them. */
+interface CredentialsByType {
+  s3: S3Credentials;
+  mongodb: MongoDBCredentials;
+  google_drive: GoogleDriveCredentials;
+  local: LocalCredentials;
+}
 
 /** Describes one credential field of a connection type. */
-export interface CredentialField {
-  key: string;
+export interface CredentialField<K extends string = string> {
+  key: K;
   label: string;
   kind: "text" | "secret" | "checkbox" | "textarea";
   required?: boolean;
@@ -33,7 +48,7 @@ export const ROLE_LABELS: Record<ConnectionRole, string> = {
   restore_target: "Restore target",
 };
 
-/** Credential fields of each connection type, in form order. */
+/** Credential fields of each connection type, in form order; each key must be a field of the type's credentials. */
 export const CREDENTIAL_FIELDS: Record<ConnectionType, CredentialField[]> = {
   s3: [
     { key: "access_key", label: "Access key ID", kind: "text", required: true },
@@ -82,7 +97,7 @@ export const CREDENTIAL_FIELDS: Record<ConnectionType, CredentialField[]> = {
       help: "A directory on the coffer server.",
     },
   ],
-};
+} satisfies { [T in ConnectionType]: CredentialField<keyof CredentialsByType[T] & string>[] };
 
 /** isSecretField reports whether a field's stored value is never shown. */
 export function isSecretField(f: CredentialField): boolean {

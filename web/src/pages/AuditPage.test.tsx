@@ -17,7 +17,7 @@ function event(id: number, action: string, extra: Partial<AuditEvent> = {}): Aud
     target_type: "user",
     target_id: "1",
     ip: "127.0.0.1",
-    details: null,
+    details: {},
     created_at: "2026-01-01T10:00:00Z",
     ...extra,
   };

@@ -122,7 +122,7 @@ export default function NewRestorePage() {
     start.mutate(target);
   };
 
-  const targetBucket = typeof target?.credentials.bucket === "string" ? target.credentials.bucket : "";
+  const targetBucket = target && "bucket" in target.credentials ? target.credentials.bucket : "";
 
   return (
     <div className="mx-auto max-w-2xl">
