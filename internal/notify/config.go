@@ -85,9 +85,10 @@ func newConfig(typ string) Config {
 // DecodeConfig strictly decodes and validates the configuration of a
 // channel of type typ. On an update, stored is the configuration saved
 // before (plaintext JSON): every secret that data sends back in its masked
-// form keeps the stored value. On a create stored is nil. Failures are
-// FieldErrors: the key "type" for an unknown type, otherwise the config's
-// field names.
+// form keeps the stored value. On a create stored is nil. Invalid input is
+// a FieldErrors (the key "type" for an unknown type, otherwise the config's
+// field names); a stored document that does not decode is a plain error,
+// an internal failure rather than the client's.
 func DecodeConfig(typ string, data, stored []byte) (Config, error) {
 	cfg := newConfig(typ)
 	if cfg == nil {
