@@ -42,12 +42,7 @@ func BenchmarkEncrypt(b *testing.B) {
 	k := newTestKey(b)
 	data := randomData(1, benchSize)
 	b.SetBytes(benchSize)
-	cpu0, ok := processCPU()
-	defer func() {
-		if cpu1, ok1 := processCPU(); ok && ok1 {
-			b.ReportMetric(float64((cpu1-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
-		}
-	}()
+	defer reportCPU(b)()
 	for b.Loop() {
 		w, err := NewWriter(io.Discard, k.recipient)
 		if err != nil {
@@ -71,6 +66,7 @@ func BenchmarkDecrypt(b *testing.B) {
 	file := encrypt(b, data, 1, k.recipient)
 	b.SetBytes(benchSize)
 	buf := make([]byte, 1<<20)
+	defer reportCPU(b)()
 	for b.Loop() {
 		r, err := NewReader(bytes.NewReader(file), k.identity)
 		if err != nil {
@@ -123,7 +119,7 @@ func BenchmarkCompress(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					b.SetBytes(benchSize)
 					var out int64
-					cpu0, ok := processCPU()
+					defer reportCPU(b)()
 					for b.Loop() {
 						cw := &countingWriter{}
 						var dst io.Writer = cw
@@ -155,9 +151,6 @@ func BenchmarkCompress(b *testing.B) {
 						out = cw.n
 					}
 					b.ReportMetric(float64(out)/benchSize, "ratio")
-					if cpu1, ok1 := processCPU(); ok && ok1 {
-						b.ReportMetric(float64((cpu1-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
-					}
 				})
 			}
 		}
@@ -174,6 +167,18 @@ func halfData(seed uint64, n int) []byte {
 		b.Write(mixed[i:min(i+1<<20, n/2)])
 	}
 	return b.Bytes()
+}
+
+// reportCPU starts measuring the process's CPU time; the function it
+// returns reports it per iteration as cpu-ms/op. On a shared, busy machine
+// CPU time varies much less than wall time (MB/s).
+func reportCPU(b *testing.B) func() {
+	cpu0, ok := processCPU()
+	return func() {
+		if cpu1, ok1 := processCPU(); ok && ok1 && b.N > 0 {
+			b.ReportMetric(float64(cpu1-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+		}
+	}
 }
 
 // countingWriter counts and drops what is written to it.
