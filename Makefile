@@ -10,7 +10,7 @@ RACE_PKGS := ./internal/engine/... ./internal/queue/...
 
 export COFFER_VERSITYGW := $(VERSITYGW)
 
-.PHONY: run build web test check-api-types test-go test-race test-web test-e2e bench tools chromium postgres clean fmt vet
+.PHONY: run build web test check-api-types test-go test-race test-web test-e2e bench tools chromium age postgres clean fmt vet
 
 ## run: build everything and start `coffer serve` on SQLite in ./data, printing the URL and first admin.
 run: build
@@ -29,7 +29,7 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	@touch $@
 
 ## test: every test — Go (race detector on engine and queue), the UI's unit tests and the browser end-to-end tests.
-test: tools chromium postgres web
+test: tools chromium age postgres web
 	$(MAKE) vet
 	$(MAKE) check-api-types
 	$(MAKE) test-go
@@ -71,6 +71,10 @@ $(VERSITYGW):
 ## chromium: Debian's Chromium for the browser tests, when missing.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+## age: Debian's age CLI, which the archive encryption interop tests run (required under CI=true).
+age:
+	@command -v age >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y age)
 
 ## postgres: make sure the machine's PostgreSQL answers on 127.0.0.1:5432.
 postgres:
