@@ -40,7 +40,8 @@ func (e *Engine) Maintain(ctx context.Context, task string) error {
 // the operation is not handed out again while its new job waits for a worker.
 func (e *Engine) reap(ctx context.Context) error {
 	before := e.now().Add(-e.opt.LeaseTimeout)
-	for _, kind := range []string{store.KindBackup, store.KindRestore} {
+	for _, k := range kinds {
+		kind := k.name
 		ids, err := e.cat.StaleOperations(ctx, kind, before)
 		if err != nil {
 			return fmt.Errorf("find stale %s operations: %w", kind, err)
@@ -53,12 +54,7 @@ func (e *Engine) reap(ctx context.Context) error {
 			if err := e.cat.ReleaseLease(ctx, kind, id, token); err != nil {
 				continue
 			}
-			err = e.cat.InTx(ctx, func(tx *sql.Tx) error {
-				if kind == store.KindBackup {
-					return e.q.InsertBackupTx(ctx, tx, id)
-				}
-				return e.q.InsertRestoreTx(ctx, tx, id)
-			})
+			err = e.cat.InTx(ctx, func(tx *sql.Tx) error { return e.q.InsertOperationTx(ctx, tx, kind, id) })
 			if err != nil {
 				return err
 			}

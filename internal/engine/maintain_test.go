@@ -51,7 +51,7 @@ func TestMaintenance(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	id := startBackup(t, e, src, e.s3Conn("sweep-dst", bucket), "")
 	waitProgress(t, e, id, 10)
-	if _, err := e.eng.PauseBackup(ctx, actor, id); err != nil {
+	if err := e.eng.PauseBackup(ctx, actor, id); err != nil {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusPaused, 15*time.Second)
@@ -73,7 +73,7 @@ func TestMaintenance(t *testing.T) {
 	if len(out.Uploads) != 1 || aws.ToString(out.Uploads[0].Key) == "orphan/left-behind.tar.gz" {
 		t.Fatalf("after the sweep: %d uploads left (%v); want only the paused backup's", len(out.Uploads), out.Uploads)
 	}
-	if _, err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
+	if err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusCompleted, time.Minute)
@@ -91,7 +91,7 @@ func TestSweepKeepsExactlyTheLiveUploads(t *testing.T) {
 	dst := e.localConn("disk")
 	id := startBackup(t, e, src, dst, "")
 	waitProgress(t, e, id, 5)
-	if _, err := e.eng.PauseBackup(ctx, actor, id); err != nil {
+	if err := e.eng.PauseBackup(ctx, actor, id); err != nil {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusPaused, 15*time.Second)
@@ -128,7 +128,7 @@ func TestSweepKeepsExactlyTheLiveUploads(t *testing.T) {
 	if got := partials(); len(got) != 1 || got[0] != live[0] {
 		t.Fatalf("after the sweep: %v; want only %s", got, live[0])
 	}
-	if _, err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
+	if err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusCompleted, time.Minute)

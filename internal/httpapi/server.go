@@ -33,11 +33,11 @@ const apiPrefix = "/api/v1"
 // to statuses.
 type Operations interface {
 	StartBackup(ctx context.Context, actor engine.Actor, req engine.BackupRequest) (*store.BackupOperation, error)
-	PauseBackup(ctx context.Context, actor engine.Actor, id int64) (*store.BackupOperation, error)
-	ResumeBackup(ctx context.Context, actor engine.Actor, id int64) (*store.BackupOperation, error)
-	CancelBackup(ctx context.Context, actor engine.Actor, id int64) (*store.BackupOperation, error)
+	PauseBackup(ctx context.Context, actor engine.Actor, id int64) error
+	ResumeBackup(ctx context.Context, actor engine.Actor, id int64) error
 	StartRestore(ctx context.Context, actor engine.Actor, req engine.RestoreRequest) (*store.RestoreOperation, error)
-	CancelRestore(ctx context.Context, actor engine.Actor, id int64) (*store.RestoreOperation, error)
+	// Cancel cancels operation id of kind (store.KindBackup ...).
+	Cancel(ctx context.Context, actor engine.Actor, kind string, id int64) error
 	// QueueHealthy reports whether the job queue can take and run work.
 	QueueHealthy(ctx context.Context) error
 }
@@ -122,6 +122,8 @@ type server struct {
 	startLim   *auth.RateLimiter // backup and restore initiations per user
 	userMu     sync.Mutex        // serialises user changes (the last-admin rule)
 	metrics    *metrics.Metrics  // GET /metrics and the HTTP latency histograms
+	backups    *opAPI[store.BackupOperation]
+	restores   *opAPI[store.RestoreOperation]
 }
 
 // New returns the HTTP handler serving the API, the UI and everything
@@ -198,6 +200,7 @@ func newServer(d Deps, t timings) (*server, error) {
 		s.sessionTTL = defaultSessionTTL
 	}
 	s.proxies = newProxySet(d.Config.TrustedProxies)
+	s.backups, s.restores = newBackupAPI(s), newRestoreAPI(s)
 	return s, nil
 }
 
@@ -228,21 +231,21 @@ func (s *server) routes() []route {
 		{"GET", "/oauth/google/start", operator, s.googleStart},
 		{"GET", "/oauth/google/callback", operator, s.googleCallback},
 
-		{"GET", "/backups", reader, s.listBackups},
+		{"GET", "/backups", reader, s.backups.list},
 		{"POST", "/backups", operator, s.createBackup},
-		{"GET", "/backups/{id}", reader, s.getBackup},
-		{"POST", "/backups/{id}/pause", operator, s.pauseBackup},
-		{"POST", "/backups/{id}/resume", operator, s.resumeBackup},
-		{"POST", "/backups/{id}/cancel", operator, s.cancelBackup},
-		{"GET", "/backups/{id}/logs", reader, s.backupLogs},
-		{"GET", "/backups/{id}/logs/stream", reader, s.backupLogStream},
+		{"GET", "/backups/{id}", reader, s.backups.get},
+		{"POST", "/backups/{id}/pause", operator, s.backups.steer("pause", s.ops.PauseBackup)},
+		{"POST", "/backups/{id}/resume", operator, s.backups.steer("resume", s.ops.ResumeBackup)},
+		{"POST", "/backups/{id}/cancel", operator, s.backups.cancel},
+		{"GET", "/backups/{id}/logs", reader, s.backups.logs},
+		{"GET", "/backups/{id}/logs/stream", reader, s.backups.logStream},
 
-		{"GET", "/restores", reader, s.listRestores},
+		{"GET", "/restores", reader, s.restores.list},
 		{"POST", "/restores", operator, s.createRestore},
-		{"GET", "/restores/{id}", reader, s.getRestore},
-		{"POST", "/restores/{id}/cancel", operator, s.cancelRestore},
-		{"GET", "/restores/{id}/logs", reader, s.restoreLogs},
-		{"GET", "/restores/{id}/logs/stream", reader, s.restoreLogStream},
+		{"GET", "/restores/{id}", reader, s.restores.get},
+		{"POST", "/restores/{id}/cancel", operator, s.restores.cancel},
+		{"GET", "/restores/{id}/logs", reader, s.restores.logs},
+		{"GET", "/restores/{id}/logs/stream", reader, s.restores.logStream},
 
 		{"GET", "/dashboard", reader, s.dashboard},
 
