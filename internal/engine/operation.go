@@ -13,7 +13,7 @@ import (
 )
 
 // Every operation kind (backup, restore, and those to come) runs the same
-// way: a job names the operation; runOperation loads it, takes its lease,
+// way: a job names the operation; RunOperation loads it, takes its lease,
 // moves it to running, hands the work to the kind's worker, and records how
 // the run ended (completed by the worker itself, or paused, cancelled,
 // handed back at shutdown, lost to another worker, failed). The heartbeat
