@@ -297,7 +297,7 @@ func TestDeleteRefusedWhileInUse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		op := &store.BackupOperation{SourceConnectionID: src.ID, DestinationConnectionID: dst.ID, Status: store.StatusRunning}
+		op := &store.BackupOperation{SourceConnectionID: src.ID, DestinationConnectionID: dst.ID, Operation: store.Operation{Status: store.StatusRunning}}
 		if err := cat.InTx(ctx, func(tx *sql.Tx) error { return cat.CreateBackup(ctx, tx, op) }); err != nil {
 			t.Fatal(err)
 		}
@@ -306,8 +306,7 @@ func TestDeleteRefusedWhileInUse(t *testing.T) {
 		if !ok || e.Code != apperr.Conflict || !strings.Contains(e.Message, `"src" is used by a pending, running or paused operation`) {
 			t.Fatalf("delete in use: %v", err)
 		}
-		op.Status = store.StatusCompleted
-		if err := cat.UpdateBackup(ctx, op); err != nil {
+		if _, err := cat.TransitionOperation(ctx, nil, store.KindBackup, op.ID, []string{store.StatusRunning}, store.StatusCompleted); err != nil {
 			t.Fatal(err)
 		}
 		if err := b.svc.Delete(ctx, src.ID); err != nil {

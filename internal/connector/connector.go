@@ -113,8 +113,10 @@ type Upload interface {
 // Sweeper finds uploads left behind by operations that no longer run
 // (incomplete multipart uploads, stale .partial files).
 type Sweeper interface {
-	// Sweep removes leftovers older than olderThan whose state is not in keep
-	// (the upload ids or partial paths of operations still active). It returns
-	// how many it removed.
-	Sweep(ctx context.Context, olderThan time.Time, keep func(id string) bool) (int, error)
+	// Sweep removes leftovers older than olderThan except the uploads of
+	// live: the States of the uploads that operations may still continue,
+	// each decoded and compared exactly (never by substring). It returns
+	// how many it removed, and removes nothing when a live state cannot be
+	// read.
+	Sweep(ctx context.Context, olderThan time.Time, live []json.RawMessage) (int, error)
 }

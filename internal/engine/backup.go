@@ -19,7 +19,6 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/joblog"
-	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -53,107 +52,29 @@ type finalState struct {
 	Size   int64  `json:"size"`
 }
 
-// RunBackup runs, or continues from its checkpoint, backup id. It returns an
-// error only for River: queue.Stopping() when the process is shutting down
-// and the job must go on later; operation failures are recorded on the
-// operation itself.
-func (e *Engine) RunBackup(ctx context.Context, id int64) error {
-	op, err := e.cat.GetBackup(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
+// openBackup prepares a worker's run of backup r.id.
+func openBackup(e *Engine, r *run, lg *joblog.Logger) (worker, error) {
+	op, err := e.cat.GetBackup(r.ctx, r.id)
 	if err != nil {
-		return fmt.Errorf("load backup %d: %w", id, err)
+		return nil, err
 	}
-	if op.Status != store.StatusPending && op.Status != store.StatusRunning {
-		return nil // paused, cancelled or finished meanwhile
-	}
-	r, err := e.startRun(ctx, store.KindBackup, id)
-	if errors.Is(err, errLeaseHeld) {
-		if op.Status == store.StatusPending {
-			// Handed back (resumed, or stopped for a restart) while the last
-			// holder's lease still looks live: that holder may have died
-			// between recording the status and giving the lease back. Try
-			// again once such a lease would have expired.
-			return queue.RetryLater(e.opt.LeaseTimeout / 2)
-		}
-		return nil // another worker runs it
-	}
-	if err != nil {
-		return err
-	}
-	defer r.end()
-	lg := joblog.New(e.cat, store.KindBackup, id, e.log)
-
-	op, err = e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending, store.StatusRunning}, store.StatusRunning)
-	if err != nil {
-		return nil // cancelled between the check and the lease
-	}
-	if op.StartedAt == nil {
-		t := e.now()
-		op.StartedAt = &t
-		if err := e.cat.UpdateBackup(ctx, op); err != nil {
-			return fmt.Errorf("record the start of backup %d: %w", id, err)
-		}
-	}
-
-	b := &backupRun{e: e, r: r, op: op, lg: lg}
-	runErr := b.run()
-	return e.settleBackup(r, b, lg, runErr)
+	return &backupRun{e: e, r: r, op: op, lg: lg}, nil
 }
 
-// settleBackup records how a run ended.
-func (e *Engine) settleBackup(r *run, b *backupRun, lg *joblog.Logger, runErr error) error {
-	ctx, cancel := r.bg()
-	defer cancel()
-	id := r.id
-	if runErr == nil {
-		return nil
-	}
-	reason := r.stopReason()
-	switch {
-	case errors.Is(reason, errLeaseLost):
-		lg.Warn(ctx, "Another worker took this backup over; this worker stopped without writing more.")
-		return nil
-	case errors.Is(reason, errPauseRequested):
-		if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning}, store.StatusPaused); err != nil {
-			return fmt.Errorf("mark backup %d paused: %w", id, err)
-		}
-		lg.Info(ctx, "Backup paused at a checkpoint; resume continues from here.", "items_done", b.progress.ItemsDone, "bytes_written", b.progress.BytesWritten)
-		return nil
-	case errors.Is(reason, errCancelRequested):
-		e.discardBackup(ctx, b, lg)
-		if err := e.finish(ctx, store.KindBackup, id, store.StatusCancelled, ""); err != nil {
-			return err
-		}
-		lg.Info(ctx, "Backup cancelled; the partial archive was removed from the destination.")
-		return nil
-	case errors.Is(reason, context.Canceled):
-		// The process is stopping: the checkpoint is saved; hand the job back.
-		if _, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusRunning}, store.StatusPending); err != nil {
-			return fmt.Errorf("hand backup %d back to the queue: %w", id, err)
-		}
-		lg.Info(ctx, "Worker stopping: backup saved at a checkpoint and will continue on the next worker.")
-		return queue.Stopping()
-	}
-	if errors.Is(runErr, gdrive.ErrReauth) {
-		e.markReauth(ctx, b.op.DestinationConnectionID)
-	}
-	msg := userMessage(runErr)
-	lg.Error(ctx, "Backup failed: "+msg)
-	return e.finish(ctx, store.KindBackup, id, store.StatusFailed, msg)
-}
+// progress is how far the run came.
+func (b *backupRun) progress() store.Progress { return b.prog }
 
-// discardBackup aborts the upload of a cancelled backup and forgets its entries.
-func (e *Engine) discardBackup(ctx context.Context, b *backupRun, lg *joblog.Logger) {
+// cancelled aborts the upload of a cancelled backup and forgets its entries.
+func (b *backupRun) cancelled(ctx context.Context) string {
 	if b.up != nil {
 		if err := b.up.Abort(ctx); err != nil {
-			lg.Warn(ctx, "Could not remove the partial archive: "+userMessage(err))
+			b.lg.Warn(ctx, "Could not remove the partial archive: "+userMessage(err))
 		}
 	}
-	if err := e.cat.DeleteArchiveEntriesFrom(ctx, b.op.ID, 0); err != nil {
-		lg.Warn(ctx, "Could not forget the archive entries of the cancelled backup.", "err", err.Error())
+	if err := b.e.cat.DeleteArchiveEntriesFrom(ctx, b.op.ID, 0); err != nil {
+		b.lg.Warn(ctx, "Could not forget the archive entries of the cancelled backup.", "err", err.Error())
 	}
+	return "Backup cancelled; the partial archive was removed from the destination."
 }
 
 // backupRun is one worker's pass over a backup.
@@ -171,7 +92,7 @@ type backupRun struct {
 	upCancel context.CancelFunc
 
 	cp        backupCheckpoint
-	progress  store.Progress
+	prog      store.Progress
 	pending   []store.ArchiveEntry // entries written since the last checkpoint
 	cpSave    *pendingSave         // the checkpoint being saved in the background, if any
 	progSave  *pendingSave         // the progress being saved in the background, if any
@@ -184,7 +105,19 @@ type backupRun struct {
 	listedAll bool
 }
 
+// run does the backup and marks a Google Drive destination whose grant
+// was revoked or expired as needing to be reconnected.
 func (b *backupRun) run() error {
+	err := b.work()
+	if errors.Is(err, gdrive.ErrReauth) {
+		ctx, cancel := b.r.bg()
+		defer cancel()
+		b.e.markReauth(ctx, b.op.DestinationConnectionID)
+	}
+	return err
+}
+
+func (b *backupRun) work() error {
 	e, ctx := b.e, b.r.ctx
 	b.upCtx, b.upCancel = context.WithCancel(context.WithoutCancel(ctx))
 	defer b.upCancel()
@@ -206,7 +139,7 @@ func (b *backupRun) run() error {
 		return err
 	}
 	b.dst = dst
-	b.progress = b.op.Progress
+	b.prog = b.op.Progress
 
 	if len(b.op.Checkpoint) > 0 && string(b.op.Checkpoint) != "null" {
 		if err := json.Unmarshal(b.op.Checkpoint, &b.cp); err != nil {
@@ -217,7 +150,7 @@ func (b *backupRun) run() error {
 		}
 	}
 	if b.cp.ArchiveName != "" {
-		b.progress = b.cp.Progress
+		b.prog = b.cp.Progress
 	}
 	if b.cp.Final != nil {
 		return b.complete(ctx)
@@ -305,7 +238,7 @@ func (b *backupRun) openFrom(cp backupCheckpoint) error {
 	b.up, b.pw, b.aw, b.cp = up, pw, aw, cp
 	b.pending = b.pending[:0]
 	b.cpParts = cp.NextPart - 1
-	b.progress = cp.Progress
+	b.prog = cp.Progress
 	return nil
 }
 
@@ -402,8 +335,8 @@ func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource)
 		}
 		return fmt.Errorf("list the source: %w", err)
 	}
-	total := b.progress.ItemsDone
-	b.progress.ItemsTotal = &total
+	total := b.prog.ItemsDone
+	b.prog.ItemsTotal = &total
 	return nil
 }
 
@@ -430,9 +363,9 @@ func (b *backupRun) writeObject(item fetched) error {
 	b.pending = append(b.pending, store.ArchiveEntry{BackupID: b.op.ID, Seq: b.cp.Entries, Data: data})
 	b.cp.Entries++
 	b.cp.LastKey = obj.Key
-	b.progress.ItemsDone++
-	b.progress.BytesRead += obj.Size
-	b.progress.BytesWritten = b.aw.CompressedBytes()
+	b.prog.ItemsDone++
+	b.prog.BytesRead += obj.Size
+	b.prog.BytesWritten = b.aw.CompressedBytes()
 	return nil
 }
 
@@ -459,13 +392,13 @@ func (b *backupRun) afterEntry(ctx context.Context, f *fetcher) error {
 	if now.Sub(b.lastLog) >= 5*time.Second {
 		b.lastLog = now
 		_, up := b.pw.uploaded()
-		kv := []any{"items_done", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "bytes_uploaded", up}
+		kv := []any{"items_done", b.prog.ItemsDone, "bytes_read", b.prog.BytesRead, "bytes_uploaded", up}
 		word := "documents"
 		if f != nil {
 			word = "objects"
 			kv = append(kv, "listed", f.listed())
 		}
-		b.lg.Info(ctx, fmt.Sprintf("%d %s, %s read, %s uploaded.", b.progress.ItemsDone, word, humanBytes(b.progress.BytesRead), humanBytes(up)), kv...)
+		b.lg.Info(ctx, fmt.Sprintf("%d %s, %s read, %s uploaded.", b.prog.ItemsDone, word, humanBytes(b.prog.BytesRead), humanBytes(up)), kv...)
 	}
 	return nil
 }
@@ -503,8 +436,8 @@ func (b *backupRun) startCheckpoint(ctx context.Context) error {
 	b.cp.NextPart = b.pw.next
 	b.cp.Tail = b.pw.tail()
 	b.cp.Archive = st
-	b.progress.BytesWritten = b.aw.CompressedBytes()
-	b.cp.Progress = b.progress
+	b.prog.BytesWritten = b.aw.CompressedBytes()
+	b.cp.Progress = b.prog
 	cp, entries, token := b.cp.clone(), b.pending, b.r.token
 	b.pending = nil
 	uploaded := b.pw.mark()
@@ -539,7 +472,7 @@ func (b *backupRun) startProgressSave(ctx context.Context) {
 	s := &pendingSave{done: make(chan saveResult, 1)}
 	b.progSave = s
 	b.lastSave = b.e.now()
-	progress, token := b.progress, b.r.token
+	progress, token := b.prog, b.r.token
 	go func() {
 		err := b.recordProgress(progress, func(p store.Progress) error {
 			return b.e.cat.SaveProgress(context.WithoutCancel(ctx), store.KindBackup, b.op.ID, token, p)
@@ -685,13 +618,13 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 	b.cp.Upload = b.up.State()
 	b.cp.NextPart = b.pw.next
 	b.cp.Tail = b.pw.tail()
-	b.progress.BytesWritten = total
-	b.cp.Progress = b.progress
+	b.prog.BytesWritten = total
+	b.cp.Progress = b.prog
 	data, err := json.Marshal(b.cp)
 	if err != nil {
 		return err
 	}
-	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.progress, data, b.cp.Tail, b.pending); err != nil {
+	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.prog, data, b.cp.Tail, b.pending); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			b.r.cancel(errLeaseLost)
 			return errLeaseLost
@@ -742,22 +675,16 @@ func (b *backupRun) complete(ctx context.Context) error {
 		word = "documents"
 	}
 	b.lg.Info(ctx, fmt.Sprintf("Backup completed: %d %s, %s read, archive %s (%s) at %s in %s.",
-		b.progress.ItemsDone, word, humanBytes(b.progress.BytesRead), humanBytes(fin.Size), fin.SHA256[:12],
+		b.prog.ItemsDone, word, humanBytes(b.prog.BytesRead), humanBytes(fin.Size), fin.SHA256[:12],
 		b.dst.Location(name), took.Round(time.Millisecond)),
-		"items", b.progress.ItemsDone, "bytes_read", b.progress.BytesRead, "archive_size", fin.Size, "sha256", fin.SHA256)
-	op, err := b.e.cat.GetBackup(context.WithoutCancel(ctx), b.op.ID)
-	if err != nil {
-		return err
+		"items", b.prog.ItemsDone, "bytes_read", b.prog.BytesRead, "archive_size", fin.Size, "sha256", fin.SHA256)
+	err = b.e.cat.CompleteBackup(context.WithoutCancel(ctx), b.op.ID, b.r.token,
+		store.BackupResult{ArchivePath: name, ArchiveSize: fin.Size, SHA256: fin.SHA256, Progress: b.prog})
+	if errors.Is(err, store.ErrLeaseLost) {
+		b.r.cancel(errLeaseLost)
+		return errLeaseLost
 	}
-	op.Status = store.StatusCompleted
-	op.ArchivePath = name
-	op.ArchiveSize = fin.Size
-	op.SHA256 = fin.SHA256
-	op.CompletedAt = &now
-	op.Progress = b.progress
-	op.RequestedAction = store.RequestNone
-	op.ErrorMessage = ""
-	if err := b.e.cat.UpdateBackup(context.WithoutCancel(ctx), op); err != nil {
+	if err != nil {
 		return fmt.Errorf("record the completed backup: %w", err)
 	}
 	return nil

@@ -2,7 +2,10 @@ package engine_test
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,7 +91,7 @@ func testPauseResume(t *testing.T, opt engine.Options) {
 	id := startBackup(t, e, src, dst, "")
 	waitProgress(t, e, id, 50)
 	asked := time.Now()
-	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+	if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
 	paused := e.waitBackup(id, store.StatusPaused, 15*time.Second)
@@ -106,12 +109,12 @@ func testPauseResume(t *testing.T, opt engine.Options) {
 		t.Fatalf("progress moved while paused: %+v -> %+v", paused.Progress, still.Progress)
 	}
 	// Invalid transitions answer with a conflict.
-	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err == nil {
+	if err := e.eng.PauseBackup(context.Background(), actor, id); err == nil {
 		t.Fatal("pausing a paused backup succeeded")
 	}
 	requestsBefore := proxy.Requests()
 
-	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
+	if err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
 	done := e.waitBackup(id, store.StatusCompleted, 2*time.Minute)
@@ -123,7 +126,7 @@ func testPauseResume(t *testing.T, opt engine.Options) {
 	if got := proxy.Requests() - requestsBefore; got > remaining+2 {
 		t.Fatalf("the resumed run made %d source requests for %d remaining objects: something was fetched again", got, remaining)
 	}
-	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err == nil {
+	if err := e.eng.ResumeBackup(context.Background(), actor, id); err == nil {
 		t.Fatal("resuming a completed backup succeeded")
 	}
 	if n := incompleteUploads(t, srv.Client(t), destBucket); n != 0 {
@@ -149,13 +152,13 @@ func TestCancelLeavesNothing(t *testing.T) {
 			id := startBackup(t, e, src, e.s3Conn(fmt.Sprintf("d-%v", paused), bucket), "")
 			waitProgress(t, e, id, 50)
 			if paused {
-				if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+				if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
 					t.Fatal(err)
 				}
 				e.waitBackup(id, store.StatusPaused, 15*time.Second)
 			}
 			asked := time.Now()
-			if _, err := e.eng.CancelBackup(context.Background(), actor, id); err != nil {
+			if err := e.eng.Cancel(context.Background(), actor, store.KindBackup, id); err != nil {
 				t.Fatal(err)
 			}
 			e.waitBackup(id, store.StatusCancelled, 15*time.Second)
@@ -170,7 +173,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 			if len(list.Contents) != 0 {
 				t.Fatalf("%d objects left at the destination after cancel", len(list.Contents))
 			}
-			if _, err := e.eng.CancelBackup(context.Background(), actor, id); err == nil {
+			if err := e.eng.Cancel(context.Background(), actor, store.KindBackup, id); err == nil {
 				t.Fatal("cancelling a cancelled backup succeeded")
 			}
 		})
@@ -250,7 +253,7 @@ func TestResumeAfterHolderDied(t *testing.T) {
 	src, _, corpus, total := slowSource(t, e, srv, 160, 128<<10, 15*time.Millisecond)
 	id := startBackup(t, e, src, e.s3Conn("dst", srv.NewBucket(t)), "")
 	waitProgress(t, e, id, 10)
-	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+	if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusPaused, 15*time.Second)
@@ -258,11 +261,45 @@ func TestResumeAfterHolderDied(t *testing.T) {
 	if _, err := e.st.AcquireLease(context.Background(), store.KindBackup, id, "dead-worker", time.Now(), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
+	if err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
 	op := e.waitBackup(id, store.StatusCompleted, time.Minute)
 	if op.Progress.BytesRead != total || op.Progress.ItemsDone != int64(len(corpus)) {
 		t.Fatalf("completed with %d bytes and %d items, want %d and %d", op.Progress.BytesRead, op.Progress.ItemsDone, total, len(corpus))
+	}
+}
+
+// flakyStart is the real catalog with one fault injected: the first move of
+// an operation to running fails as a dropped database connection would.
+type flakyStart struct {
+	*store.Store
+	failed atomic.Bool
+}
+
+func (c *flakyStart) TransitionOperation(ctx context.Context, tx *sql.Tx, kind string, id int64, from []string, to string) (*store.Operation, error) {
+	if to == store.StatusRunning && c.failed.CompareAndSwap(false, true) {
+		return nil, fmt.Errorf("move %s %d to running: %w", kind, id, driver.ErrBadConn)
+	}
+	return c.Store.TransitionOperation(ctx, tx, kind, id, from, to)
+}
+
+// TestTransientStartErrorIsRetried checks that a database error when a job
+// moves its operation to running hands the job back to River, which runs
+// it again; the job once ended quietly and left the operation pending
+// forever (only running operations are reaped).
+func TestTransientStartErrorIsRetried(t *testing.T) {
+	srv := s3test.Start(t)
+	flaky := &flakyStart{}
+	e := newEnvWith(t, srv, engine.Options{}, func(st *store.Store) store.Catalog {
+		flaky.Store = st
+		return flaky
+	})
+	bucket := srv.NewBucket(t)
+	put(t, srv.Client(t), bucket, object{key: "a", data: randBytes(t, 1000)})
+	id := startBackup(t, e, e.s3Conn("src", bucket), e.localConn("dst"), "")
+	e.waitBackup(id, store.StatusCompleted, 30*time.Second)
+	if !flaky.failed.Load() {
+		t.Fatal("the fault was never injected")
 	}
 }

@@ -21,8 +21,8 @@ import (
 // Enqueuer inserts the job of an operation inside the transaction that
 // creates or resumes it. *queue.Queue implements it.
 type Enqueuer interface {
-	InsertBackupTx(ctx context.Context, tx *sql.Tx, id int64) error
-	InsertRestoreTx(ctx context.Context, tx *sql.Tx, id int64) error
+	// InsertOperationTx enqueues the job of operation id of kind (store.KindBackup ...).
+	InsertOperationTx(ctx context.Context, tx *sql.Tx, kind string, id int64) error
 	Healthy(ctx context.Context) error
 }
 

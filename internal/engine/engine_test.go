@@ -40,6 +40,13 @@ type env struct {
 
 func newEnv(t *testing.T, s3srv *s3test.Server, opt engine.Options) *env {
 	t.Helper()
+	return newEnvWith(t, s3srv, opt, nil)
+}
+
+// newEnvWith is newEnv with the engine's catalog passed through wrap (a
+// fault injector around the real store) when wrap is not nil.
+func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap func(*store.Store) store.Catalog) *env {
+	t.Helper()
 	ctx := context.Background()
 	st := storetest.SQLite(t)
 	keys, err := secret.Generate()
@@ -62,7 +69,11 @@ func newEnv(t *testing.T, s3srv *s3test.Server, opt engine.Options) *env {
 	if opt.LeaseTimeout == 0 {
 		opt.LeaseTimeout = 3 * time.Second
 	}
-	eng := engine.New(st, keys, q, opt, log)
+	var cat store.Catalog = st
+	if wrap != nil {
+		cat = wrap(st)
+	}
+	eng := engine.New(cat, keys, q, opt, log)
 	q.SetRunner(eng)
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -38,11 +38,11 @@ func TestGoogleDriveDestination(t *testing.T) {
 	dst, _ := driveConn(e, drive, "drive-backups")
 	id := startBackup(t, e, src, dst, "")
 	waitProgress(t, e, id, 40)
-	if _, err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
+	if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
 	paused := e.waitBackup(id, store.StatusPaused, 15*time.Second)
-	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
+	if err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
 	op := e.waitBackup(id, store.StatusCompleted, 2*time.Minute)

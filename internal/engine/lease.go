@@ -79,19 +79,11 @@ func (r *run) heartbeat() {
 
 // requested reads the action a user asked for, if any.
 func (r *run) requested() string {
-	switch r.kind {
-	case store.KindBackup:
-		op, err := r.e.cat.GetBackup(r.parent, r.id)
-		if err == nil {
-			return op.RequestedAction
-		}
-	case store.KindRestore:
-		op, err := r.e.cat.GetRestore(r.parent, r.id)
-		if err == nil {
-			return op.RequestedAction
-		}
+	op, err := r.e.cat.GetOperation(r.parent, r.kind, r.id)
+	if err != nil {
+		return ""
 	}
-	return ""
+	return op.RequestedAction
 }
 
 // stopReason says why the run's context ended: a request, a lost lease,

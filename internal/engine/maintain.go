@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/joblog"
@@ -41,7 +40,8 @@ func (e *Engine) Maintain(ctx context.Context, task string) error {
 // the operation is not handed out again while its new job waits for a worker.
 func (e *Engine) reap(ctx context.Context) error {
 	before := e.now().Add(-e.opt.LeaseTimeout)
-	for _, kind := range []string{store.KindBackup, store.KindRestore} {
+	for _, k := range kinds {
+		kind := k.name
 		ids, err := e.cat.StaleOperations(ctx, kind, before)
 		if err != nil {
 			return fmt.Errorf("find stale %s operations: %w", kind, err)
@@ -54,12 +54,7 @@ func (e *Engine) reap(ctx context.Context) error {
 			if err := e.cat.ReleaseLease(ctx, kind, id, token); err != nil {
 				continue
 			}
-			err = e.cat.InTx(ctx, func(tx *sql.Tx) error {
-				if kind == store.KindBackup {
-					return e.q.InsertBackupTx(ctx, tx, id)
-				}
-				return e.q.InsertRestoreTx(ctx, tx, id)
-			})
+			err = e.cat.InTx(ctx, func(tx *sql.Tx) error { return e.q.InsertOperationTx(ctx, tx, kind, id) })
 			if err != nil {
 				return err
 			}
@@ -88,33 +83,12 @@ func (e *Engine) RunReaper(ctx context.Context, interval time.Duration) {
 }
 
 // sweep removes partial uploads that belong to no operation that could still
-// continue (pending, running, paused or failed).
+// continue (pending, running, paused or failed). Each destination keeps
+// exactly the uploads named by the checkpoints of its live backups.
 func (e *Engine) sweep(ctx context.Context) error {
-	var live []string
-	for _, status := range []string{store.StatusPending, store.StatusRunning, store.StatusPaused, store.StatusFailed} {
-		for page := 1; ; page++ {
-			ops, total, err := e.cat.ListBackups(ctx, store.BackupFilter{Status: status}, store.Page{Page: page, PerPage: 100})
-			if err != nil {
-				return fmt.Errorf("list backups: %w", err)
-			}
-			for _, op := range ops {
-				var cp backupCheckpoint
-				if json.Unmarshal(op.Checkpoint, &cp) == nil && len(cp.Upload) > 0 {
-					live = append(live, string(cp.Upload))
-				}
-			}
-			if int64(page*100) >= total {
-				break
-			}
-		}
-	}
-	keep := func(id string) bool {
-		for _, s := range live {
-			if strings.Contains(s, id) {
-				return true
-			}
-		}
-		return false
+	live, unread, err := e.liveUploads(ctx)
+	if err != nil {
+		return err
 	}
 	conns, err := e.cat.ListConnections(ctx)
 	if err != nil {
@@ -124,11 +98,15 @@ func (e *Engine) sweep(ctx context.Context) error {
 		if !isDestination(c.Type) || !c.IsActive {
 			continue
 		}
+		if unread[c.ID] {
+			e.log.Warn("sweep destination: the checkpoint of a live backup cannot be read, so nothing is swept", "connection", c.Name)
+			continue
+		}
 		_, dst, err := e.openDestination(ctx, c.ID)
 		if err != nil {
 			continue
 		}
-		n, err := dst.Sweep(ctx, e.now().Add(-e.opt.SweepAfter), keep)
+		n, err := dst.Sweep(ctx, e.now().Add(-e.opt.SweepAfter), live[c.ID])
 		if err != nil {
 			e.log.Warn("sweep destination", "connection", c.Name, "err", err)
 			continue
@@ -138,4 +116,36 @@ func (e *Engine) sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// liveUploads returns, by destination connection, the upload states saved
+// in the checkpoints of the backups that may still continue, and the
+// destinations of those whose checkpoint cannot be read.
+func (e *Engine) liveUploads(ctx context.Context) (map[int64][]json.RawMessage, map[int64]bool, error) {
+	live, unread := map[int64][]json.RawMessage{}, map[int64]bool{}
+	for _, status := range []string{store.StatusPending, store.StatusRunning, store.StatusPaused, store.StatusFailed} {
+		for page := 1; ; page++ {
+			ops, total, err := e.cat.ListBackups(ctx, store.BackupFilter{Status: status}, store.Page{Page: page, PerPage: store.MaxPerPage})
+			if err != nil {
+				return nil, nil, fmt.Errorf("list backups: %w", err)
+			}
+			for _, op := range ops {
+				if len(op.Checkpoint) == 0 || string(op.Checkpoint) == "null" {
+					continue // no upload yet
+				}
+				var cp backupCheckpoint
+				if err := json.Unmarshal(op.Checkpoint, &cp); err != nil {
+					unread[op.DestinationConnectionID] = true
+					continue
+				}
+				if len(cp.Upload) > 0 && string(cp.Upload) != "null" {
+					live[op.DestinationConnectionID] = append(live[op.DestinationConnectionID], cp.Upload)
+				}
+			}
+			if int64(page*store.MaxPerPage) >= total {
+				break
+			}
+		}
+	}
+	return live, unread, nil
 }

@@ -2,6 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +19,16 @@ import (
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
 )
 
+// sweepAfter is how old a leftover must be for the tests' sweeps. The queue
+// also sweeps once as it starts, at a moment no test controls: a backup's
+// upload must not be older than this before its first checkpoint names it.
+const sweepAfter = time.Second
+
 // TestMaintenance checks log retention and the sweep of leftover uploads:
 // an orphaned multipart upload is aborted, a paused backup's upload is kept.
 func TestMaintenance(t *testing.T) {
 	srv := s3test.Start(t)
-	e := newEnv(t, srv, engine.Options{LogRetention: 24 * time.Hour, SweepAfter: time.Nanosecond, S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	e := newEnv(t, srv, engine.Options{LogRetention: 24 * time.Hour, SweepAfter: sweepAfter, S3MinPartSize: 5 << 20, FetchConcurrency: 2})
 	ctx := context.Background()
 
 	old := &store.JobLog{OperationKind: store.KindBackup, OperationID: 1, Level: store.LevelInfo, Message: "old", CreatedAt: time.Now().Add(-48 * time.Hour)}
@@ -41,7 +51,7 @@ func TestMaintenance(t *testing.T) {
 	bucket := srv.NewBucket(t)
 	id := startBackup(t, e, src, e.s3Conn("sweep-dst", bucket), "")
 	waitProgress(t, e, id, 10)
-	if _, err := e.eng.PauseBackup(ctx, actor, id); err != nil {
+	if err := e.eng.PauseBackup(ctx, actor, id); err != nil {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusPaused, 15*time.Second)
@@ -52,7 +62,7 @@ func TestMaintenance(t *testing.T) {
 	if n := incompleteUploads(t, cl, bucket); n != 2 {
 		t.Fatalf("%d incomplete uploads before the sweep, want 2", n)
 	}
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(sweepAfter + 100*time.Millisecond)
 	if err := e.eng.Maintain(ctx, queue.TaskSweep); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +73,62 @@ func TestMaintenance(t *testing.T) {
 	if len(out.Uploads) != 1 || aws.ToString(out.Uploads[0].Key) == "orphan/left-behind.tar.gz" {
 		t.Fatalf("after the sweep: %d uploads left (%v); want only the paused backup's", len(out.Uploads), out.Uploads)
 	}
-	if _, err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
+	if err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBackup(id, store.StatusCompleted, time.Minute)
+}
+
+// TestSweepKeepsExactlyTheLiveUploads checks that the sweep compares the
+// upload a live backup's checkpoint names exactly: a leftover whose name is
+// a substring of a live one's (it once was searched for inside the
+// checkpoint's JSON) is removed, the live one stays and the backup finishes.
+func TestSweepKeepsExactlyTheLiveUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{SweepAfter: sweepAfter, FetchConcurrency: 2})
+	ctx := context.Background()
+	src, _, _, _ := slowSource(t, e, srv, 300, 32<<10, 20*time.Millisecond)
+	dst := e.localConn("disk")
+	id := startBackup(t, e, src, dst, "")
+	waitProgress(t, e, id, 5)
+	if err := e.eng.PauseBackup(ctx, actor, id); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBackup(id, store.StatusPaused, 15*time.Second)
+
+	root := filepath.Join(e.local, "disk")
+	partials := func() []string {
+		var out []string
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".partial") {
+				rel, _ := filepath.Rel(root, p)
+				out = append(out, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		sort.Strings(out)
+		return out
+	}
+	live := partials()
+	if len(live) != 1 || !strings.HasPrefix(live[0], "slow-src/") {
+		t.Fatalf("partial archives of the paused backup: %v", live)
+	}
+	// "src/<name>" is inside "slow-src/<name>".
+	leftover := strings.TrimPrefix(live[0], "slow-")
+	if err := os.MkdirAll(filepath.Join(root, "src"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(leftover)), []byte("left behind"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(sweepAfter + 100*time.Millisecond)
+	if err := e.eng.Maintain(ctx, queue.TaskSweep); err != nil {
+		t.Fatal(err)
+	}
+	if got := partials(); len(got) != 1 || got[0] != live[0] {
+		t.Fatalf("after the sweep: %v; want only %s", got, live[0])
+	}
+	if err := e.eng.ResumeBackup(ctx, actor, id); err != nil {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusCompleted, time.Minute)

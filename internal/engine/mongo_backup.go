@@ -95,10 +95,10 @@ func (b *backupRun) copyCollections(ctx context.Context, mc *mongodb.Client) err
 					return err
 				}
 			}
-			total = b.progress.ItemsDone
+			total = b.prog.ItemsDone
 		}
 	}
-	b.progress.ItemsTotal = &total
+	b.prog.ItemsTotal = &total
 	return nil
 }
 
@@ -176,9 +176,9 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 			written += int64(len(doc))
 			cur.Written++
 			cur.LastID = toRaw(doc.Lookup("_id"))
-			b.progress.ItemsDone++
-			b.progress.BytesRead += int64(len(doc))
-			b.progress.BytesWritten = b.aw.CompressedBytes()
+			b.prog.ItemsDone++
+			b.prog.BytesRead += int64(len(doc))
+			b.prog.BytesWritten = b.aw.CompressedBytes()
 			if reason := b.r.stopReason(); reason != nil {
 				stopReason = reason
 				return errStop

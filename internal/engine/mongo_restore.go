@@ -100,12 +100,13 @@ func (m *mongoTarget) insertLoop(ctx context.Context) {
 	}
 }
 
-// close stops the insert pool after the queued batches and waits for every
-// entry's finishing work.
+// close stops the insert pool after the queued batches, waits for every
+// entry's finishing work and disconnects.
 func (m *mongoTarget) close() {
 	close(m.jobs)
 	m.workers.Wait()
 	m.entries.Wait()
+	_ = m.mc.Close()
 }
 
 // err is the first failure of an asynchronous insert or index build.
@@ -115,13 +116,13 @@ func (m *mongoTarget) err() error {
 	return m.firstErr
 }
 
-// sync copies the counters into the restore's checkpoint and progress and
+// done copies the counters into the restore's checkpoint and progress and
 // returns how many entries are entirely done: an entry whose inserts are
 // still in flight is not, so a continued run goes back to it.
-func (m *mongoTarget) sync(readUpTo int64) int64 {
+func (m *mongoTarget) done(readUpTo int64) int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.rr.cp.Written, m.rr.cp.Skipped, m.rr.progress.BytesWritten = m.written, m.skipped, m.bytes
+	m.rr.cp.Written, m.rr.cp.Skipped, m.rr.prog.BytesWritten = m.written, m.skipped, m.bytes
 	done := readUpTo
 	for seq := range m.inFlight {
 		done = min(done, seq)
@@ -155,9 +156,9 @@ func readMetadata(ar *archive.Reader, ent *archive.Entry) (mongodb.Collection, e
 	return coll, nil
 }
 
-// remember reads what a restore continuing after this entry needs to know
-// of it (the collection's indexes and whether it is a view) without writing.
-func (m *mongoTarget) remember(ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry) error {
+// skip reads what a restore continuing after this entry needs to know of
+// it (the collection's indexes and whether it is a view) without writing.
+func (m *mongoTarget) skip(ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry) error {
 	db, name, isMeta, ok := archive.ParseCollectionEntryName(ent.Name)
 	if !ok || !isMeta || !m.wanted(db, name) {
 		return nil
@@ -182,7 +183,10 @@ func (m *mongoTarget) noteMetadata(ar *archive.Reader, ent *archive.Entry, db, n
 	return coll, false, nil
 }
 
-func (m *mongoTarget) restoreEntry(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry, seq int64) error {
+// write restores one entry: a collection's .metadata.json prepares it (a
+// view waits for the end); its .bson is inserted in batches in the
+// background, its indexes created once they are in.
+func (m *mongoTarget) write(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry, seq int64) error {
 	db, name, isMeta, ok := archive.ParseCollectionEntryName(ent.Name)
 	if !ok {
 		return fmt.Errorf("archive entry %q is not part of a MongoDB dump; restore it to an s3 connection instead", ent.Name)

@@ -181,7 +181,7 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 	)
 	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, CrashAt: func(point string) {
 		if point == "after-checkpoint" && checkpoints.Add(1) == 3 {
-			if _, err := eng.PauseBackup(context.Background(), actor, backupID.Load()); err != nil {
+			if err := eng.PauseBackup(context.Background(), actor, backupID.Load()); err != nil {
 				t.Errorf("pause: %v", err)
 			}
 			time.Sleep(time.Second) // the heartbeat (200 ms) sees the request
@@ -216,7 +216,7 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 	if paused.Progress.ItemsDone == 0 || paused.Progress.ItemsDone >= n {
 		t.Fatalf("paused at %d of %d documents, want mid-collection", paused.Progress.ItemsDone, n)
 	}
-	if _, err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
+	if err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}
 	op = e.waitBackup(id, store.StatusCompleted, 3*time.Minute)

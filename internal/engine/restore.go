@@ -15,7 +15,6 @@ import (
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/joblog"
-	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -29,88 +28,105 @@ type restoreCheckpoint struct {
 	Skipped int64 `json:"skipped"`
 }
 
-// RunRestore runs, or continues, restore id.
-func (e *Engine) RunRestore(ctx context.Context, id int64) error {
-	op, err := e.cat.GetRestore(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
+// openRestore prepares a worker's run of restore r.id.
+func openRestore(e *Engine, r *run, lg *joblog.Logger) (worker, error) {
+	op, err := e.cat.GetRestore(r.ctx, r.id)
 	if err != nil {
-		return fmt.Errorf("load restore %d: %w", id, err)
+		return nil, err
 	}
-	if op.Status != store.StatusPending && op.Status != store.StatusRunning {
-		return nil
-	}
-	r, err := e.startRun(ctx, store.KindRestore, id)
-	if errors.Is(err, errLeaseHeld) {
-		if op.Status == store.StatusPending {
-			// Handed back (resumed, or stopped for a restart) while the last
-			// holder's lease still looks live: that holder may have died
-			// between recording the status and giving the lease back. Try
-			// again once such a lease would have expired.
-			return queue.RetryLater(e.opt.LeaseTimeout / 2)
-		}
-		return nil // another worker runs it
-	}
-	if err != nil {
-		return err
-	}
-	defer r.end()
-	lg := joblog.New(e.cat, store.KindRestore, id, e.log)
-	op, err = e.cat.TransitionRestore(ctx, nil, id, []string{store.StatusPending, store.StatusRunning}, store.StatusRunning)
-	if err != nil {
-		return nil
-	}
-	if op.StartedAt == nil {
-		t := e.now()
-		op.StartedAt = &t
-		if err := e.cat.UpdateRestore(ctx, op); err != nil {
-			return fmt.Errorf("record the start of restore %d: %w", id, err)
-		}
-	}
-	rr := &restoreRun{e: e, r: r, op: op, lg: lg}
-	runErr := rr.run()
-
-	bg, cancel := r.bg()
-	defer cancel()
-	if runErr == nil {
-		return nil
-	}
-	switch reason := r.stopReason(); {
-	case errors.Is(reason, errLeaseLost):
-		lg.Warn(bg, "Another worker took this restore over; this worker stopped.")
-		return nil
-	case errors.Is(reason, errCancelRequested):
-		if err := e.finish(bg, store.KindRestore, id, store.StatusCancelled, ""); err != nil {
-			return err
-		}
-		lg.Info(bg, fmt.Sprintf("Restore cancelled after %d objects; objects already written stay in place.", rr.cp.Written))
-		return nil
-	case errors.Is(reason, context.Canceled):
-		rr.save(bg)
-		if _, err := e.cat.TransitionRestore(bg, nil, id, []string{store.StatusRunning}, store.StatusPending); err != nil {
-			return fmt.Errorf("hand restore %d back to the queue: %w", id, err)
-		}
-		lg.Info(bg, "Worker stopping: the restore will continue on the next worker.")
-		return queue.Stopping()
-	}
-	msg := userMessage(runErr)
-	lg.Error(bg, "Restore failed: "+msg)
-	return e.finish(bg, store.KindRestore, id, store.StatusFailed, msg)
+	return &restoreRun{e: e, r: r, op: op, lg: lg}, nil
 }
 
+// restoreRun is one worker's pass over a restore.
 type restoreRun struct {
 	e        *Engine
 	r        *run
 	op       *store.RestoreOperation
 	lg       *joblog.Logger
 	cp       restoreCheckpoint
-	progress store.Progress
+	prog     store.Progress
 	lastSave time.Time
 	lastLog  time.Time
 }
 
-func (rr *restoreRun) run() error {
+// progress is how far the run came.
+func (rr *restoreRun) progress() store.Progress { return rr.prog }
+
+// cancelled says what a cancel leaves: what was written stays.
+func (rr *restoreRun) cancelled(context.Context) string {
+	return fmt.Sprintf("Restore cancelled after %d objects; objects already written stay in place.", rr.cp.Written)
+}
+
+// restoreTarget is where a restore writes the archive's entries: objects
+// into a bucket, collections into MongoDB. The restore reads the archive
+// in order and checks each entry against the catalog; the target writes it.
+type restoreTarget interface {
+	// skip reads, without writing, what the target needs to know of an
+	// entry an earlier run already restored.
+	skip(ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry) error
+	// write restores entry seq of the archive, its body read from ar.
+	write(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry, seq int64) error
+	// done copies the target's counters into the restore's checkpoint and
+	// progress and returns how many of the first read entries are entirely
+	// written (a target may still be writing the last ones).
+	done(read int64) int64
+	// finish waits for the writes in flight and does what comes after the
+	// last entry.
+	finish(ctx context.Context) error
+	// close waits for work in flight and releases the target.
+	close()
+}
+
+// openRestoreTarget opens the connection the restore writes to as the
+// target of its type, with the restore's configuration.
+func (e *Engine) openRestoreTarget(ctx context.Context, rr *restoreRun) (*store.Connection, restoreTarget, error) {
+	c, err := e.cat.GetConnection(ctx, rr.op.DestinationConnectionID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load the restore target: %w", err)
+	}
+	if c.Type == store.TypeMongoDB {
+		var cfg MongoRestoreConfig
+		if err := restoreConfig(rr.op, &cfg); err != nil {
+			return c, nil, err
+		}
+		_, mc, err := e.openMongoTarget(ctx, c.ID)
+		if err != nil {
+			return c, nil, err
+		}
+		return c, newMongoTarget(ctx, rr, mc, cfg), nil
+	}
+	var cfg S3RestoreConfig
+	if err := restoreConfig(rr.op, &cfg); err != nil {
+		return c, nil, err
+	}
+	_, dst, err := e.openObjectTarget(ctx, c.ID, cfg)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, &objectTarget{rr: rr, cfg: cfg, dst: dst}, nil
+}
+
+// restoreConfig decodes the restore's target configuration into cfg.
+func restoreConfig(op *store.RestoreOperation, cfg any) error {
+	if len(op.DestinationConfig) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(op.DestinationConfig, cfg); err != nil {
+		return apperr.Wrap(apperr.Invalid, err, "the restore configuration cannot be read")
+	}
+	return nil
+}
+
+// run restores the backup's archive into the target and records the
+// completion. When the process stops, it saves where it got to.
+func (rr *restoreRun) run() (err error) {
+	defer func() {
+		if err != nil && errors.Is(rr.r.stopReason(), context.Canceled) {
+			ctx, cancel := rr.r.bg()
+			defer cancel()
+			rr.save(ctx)
+		}
+	}()
 	e, ctx := rr.e, rr.r.ctx
 	backup, err := e.cat.GetBackup(ctx, rr.op.BackupOperationID)
 	if err != nil {
@@ -119,51 +135,25 @@ func (rr *restoreRun) run() error {
 	if backup.Status != store.StatusCompleted {
 		return apperr.New(apperr.Conflict, "backup %d is %s; only a completed backup can be restored", backup.ID, backup.Status)
 	}
-	var cfg S3RestoreConfig
-	var mcfg MongoRestoreConfig
-	tgtConn, err := e.cat.GetConnection(ctx, rr.op.DestinationConnectionID)
-	if err != nil {
-		return fmt.Errorf("load the restore target: %w", err)
-	}
-	into := any(&cfg)
-	if tgtConn.Type == store.TypeMongoDB {
-		into = &mcfg
-	}
-	if len(rr.op.DestinationConfig) > 0 {
-		if err := json.Unmarshal(rr.op.DestinationConfig, into); err != nil {
-			return apperr.Wrap(apperr.Invalid, err, "the restore configuration cannot be read")
-		}
-	}
 	if len(rr.op.Checkpoint) > 0 && string(rr.op.Checkpoint) != "null" {
 		if err := json.Unmarshal(rr.op.Checkpoint, &rr.cp); err != nil {
 			return fmt.Errorf("read the checkpoint of restore %d: %w", rr.op.ID, err)
 		}
 	}
-	rr.progress = store.Progress{ItemsDone: rr.cp.Entries}
+	rr.prog = store.Progress{ItemsDone: rr.cp.Entries}
 	if n := backupItems(backup); n > 0 {
-		rr.progress.ItemsTotal = &n
+		rr.prog.ItemsTotal = &n
 	}
 
 	_, src, err := e.openDestination(ctx, backup.DestinationConnectionID)
 	if err != nil {
 		return err
 	}
-	var target connector.ObjectTarget
-	var mt *mongoTarget
-	if tgtConn.Type == store.TypeMongoDB {
-		_, mc, err := e.openMongoTarget(ctx, rr.op.DestinationConnectionID)
-		if err != nil {
-			return err
-		}
-		defer mc.Close()
-		mt = newMongoTarget(ctx, rr, mc, mcfg)
-		defer mt.close()
-	} else {
-		_, target, err = e.openObjectTarget(ctx, rr.op.DestinationConnectionID, cfg)
-		if err != nil {
-			return err
-		}
+	tgtConn, target, err := e.openRestoreTarget(ctx, rr)
+	if err != nil {
+		return err
 	}
+	defer target.close()
 	stream, err := src.Open(ctx, backup.ArchivePath, 0)
 	if err != nil {
 		return fmt.Errorf("open the archive %s: %w", src.Location(backup.ArchivePath), err)
@@ -180,8 +170,34 @@ func (rr *restoreRun) run() error {
 	} else {
 		rr.lg.Info(ctx, fmt.Sprintf("Restore continues after %d entries.", rr.cp.Entries))
 	}
+	if err := rr.copyEntries(ctx, ar, counted, target, newEntryCursor(ctx, e.cat, backup.ID)); err != nil {
+		return err
+	}
+	got := ar.SHA256Hex()
+	if got != backup.SHA256 {
+		return fmt.Errorf("the archive's SHA-256 is %s but the backup recorded %s: the stored archive is damaged (every object written was verified on its own)", got, backup.SHA256)
+	}
+	rr.prog.BytesRead = counted.n
+	rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; archive checksum verified.",
+		rr.cp.Written, rr.cp.Skipped, humanBytes(rr.prog.BytesWritten)),
+		"written", rr.cp.Written, "skipped", rr.cp.Skipped, "sha256", got)
+	bg, cancel := rr.r.bg()
+	defer cancel()
+	err = e.cat.FinishRun(bg, store.KindRestore, rr.op.ID, rr.r.token, store.RunEnd{Status: store.StatusCompleted, Progress: &rr.prog})
+	if errors.Is(err, store.ErrLeaseLost) {
+		rr.r.cancel(errLeaseLost)
+		return errLeaseLost
+	}
+	if err != nil {
+		return fmt.Errorf("record the completed restore: %w", err)
+	}
+	return nil
+}
 
-	expected := newEntryCursor(ctx, e.cat, backup.ID)
+// copyEntries reads every entry of the archive, checks it against the
+// catalog's record of it and has the target write those an earlier run did
+// not, until the last one is written.
+func (rr *restoreRun) copyEntries(ctx context.Context, ar *archive.Reader, counted *countingReader, target restoreTarget, expected *entryCursor) error {
 	var seq int64
 	for {
 		if reason := rr.r.stopReason(); reason != nil {
@@ -211,65 +227,50 @@ func (rr *restoreRun) run() error {
 			return fmt.Errorf("archive entry %d is %q (%d bytes) but the catalog recorded %q (%d bytes): the archive does not belong to this backup or is damaged", seq, ent.Name, ent.Size, want.Name, want.Size)
 		}
 		if seq < rr.cp.Entries {
-			if mt != nil {
-				if err := mt.remember(ar, ent, want); err != nil {
-					return err
-				}
+			if err := target.skip(ar, ent, want); err != nil {
+				return err
 			}
 			seq++
 			continue // handled by an earlier run
 		}
 		rr.e.crashPoint("restore-entry")
-		if mt != nil {
-			err = mt.restoreEntry(ctx, ar, ent, want, seq)
-		} else {
-			err = rr.restoreEntry(ctx, ar, ent, want, cfg, target)
-		}
-		if err != nil {
+		if err := target.write(ctx, ar, ent, want, seq); err != nil {
 			return err
 		}
 		seq++
-		rr.cp.Entries = seq
-		if mt != nil {
-			rr.cp.Entries = mt.sync(seq)
-		}
-		rr.progress.ItemsDone = seq
-		rr.progress.BytesRead = counted.n
+		rr.cp.Entries = target.done(seq)
+		rr.prog.ItemsDone = seq
+		rr.prog.BytesRead = counted.n
 		rr.tick(ctx)
 	}
-	if mt != nil {
-		if err := mt.finish(ctx); err != nil {
-			return err
-		}
-		rr.cp.Entries = mt.sync(seq)
-	}
-	got := ar.SHA256Hex()
-	if got != backup.SHA256 {
-		return fmt.Errorf("the archive's SHA-256 is %s but the backup recorded %s: the stored archive is damaged (every object written was verified on its own)", got, backup.SHA256)
-	}
-	rr.progress.BytesRead = counted.n
-	rr.save(ctx)
-	rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; archive checksum verified.",
-		rr.cp.Written, rr.cp.Skipped, humanBytes(rr.progress.BytesWritten)),
-		"written", rr.cp.Written, "skipped", rr.cp.Skipped, "sha256", got)
-	bg, cancel := rr.r.bg()
-	defer cancel()
-	op, err := e.cat.GetRestore(bg, rr.op.ID)
-	if err != nil {
+	if err := target.finish(ctx); err != nil {
 		return err
 	}
-	now := e.now()
-	op.Status = store.StatusCompleted
-	op.CompletedAt = &now
-	op.Progress = rr.progress
-	op.ErrorMessage = ""
-	if err := e.cat.UpdateRestore(bg, op); err != nil {
-		return fmt.Errorf("record the completed restore: %w", err)
-	}
+	rr.cp.Entries = target.done(seq)
 	return nil
 }
 
-func (rr *restoreRun) restoreEntry(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry, cfg S3RestoreConfig, target connector.ObjectTarget) error {
+// objectTarget restores objects into a bucket (an s3 connection).
+type objectTarget struct {
+	rr  *restoreRun
+	cfg S3RestoreConfig
+	dst connector.ObjectTarget
+}
+
+// An object target needs nothing of the entries it skips, has written an
+// entry when write returns, and has nothing to do after the last one.
+func (t *objectTarget) skip(*archive.Reader, *archive.Entry, archive.ManifestEntry) error { return nil }
+
+func (t *objectTarget) done(read int64) int64 { return read }
+
+func (t *objectTarget) finish(context.Context) error { return nil }
+
+func (t *objectTarget) close() {}
+
+// write puts one object, unless the subset leaves it out or it exists and
+// overwrite is off, checking its bytes against the catalog's SHA-256.
+func (t *objectTarget) write(ctx context.Context, ar *archive.Reader, ent *archive.Entry, want archive.ManifestEntry, _ int64) error {
+	rr, cfg := t.rr, t.cfg
 	obj, err := archive.ObjectFromPAX(ent.PAXRecords)
 	if err != nil {
 		return fmt.Errorf("read the metadata of archive entry %q: %w", ent.Name, err)
@@ -282,7 +283,7 @@ func (rr *restoreRun) restoreEntry(ctx context.Context, ar *archive.Reader, ent 
 		return nil
 	}
 	if !cfg.Overwrite {
-		exists, err := target.Exists(ctx, obj.Key)
+		exists, err := t.dst.Exists(ctx, obj.Key)
 		if err != nil {
 			return fmt.Errorf("check whether %q exists: %w", obj.Key, err)
 		}
@@ -300,14 +301,14 @@ func (rr *restoreRun) restoreEntry(ctx context.Context, ar *archive.Reader, ent 
 		return fmt.Errorf("the catalog's checksum for %q is not a SHA-256", obj.Key)
 	}
 	copy(sum[:], raw)
-	if err := target.Put(ctx, obj, ar, sum); err != nil {
+	if err := t.dst.Put(ctx, obj, ar, sum); err != nil {
 		if errors.Is(err, connector.ErrChecksumMismatch) {
 			return fmt.Errorf("object %q in the archive does not match its recorded SHA-256; it was not written: the stored archive is damaged: %w", obj.Key, err)
 		}
 		return fmt.Errorf("write object %q: %w", obj.Key, err)
 	}
 	rr.cp.Written++
-	rr.progress.BytesWritten += obj.Size
+	rr.prog.BytesWritten += obj.Size
 	return nil
 }
 
@@ -320,13 +321,13 @@ func (rr *restoreRun) tick(ctx context.Context) {
 	if now.Sub(rr.lastLog) >= 5*time.Second {
 		rr.lastLog = now
 		rr.lg.Info(ctx, fmt.Sprintf("%d entries restored (%d written, %d skipped), %s read from the archive.",
-			rr.cp.Entries, rr.cp.Written, rr.cp.Skipped, humanBytes(rr.progress.BytesRead)))
+			rr.cp.Entries, rr.cp.Written, rr.cp.Skipped, humanBytes(rr.prog.BytesRead)))
 	}
 }
 
 func (rr *restoreRun) save(ctx context.Context) {
 	data, _ := json.Marshal(rr.cp)
-	err := rr.e.cat.SaveRestoreCheckpoint(context.WithoutCancel(ctx), rr.op.ID, rr.r.token, rr.progress, data)
+	err := rr.e.cat.SaveCheckpoint(context.WithoutCancel(ctx), store.KindRestore, rr.op.ID, rr.r.token, rr.prog, data)
 	if errors.Is(err, store.ErrLeaseLost) {
 		rr.r.cancel(errLeaseLost)
 	} else if err != nil {

@@ -37,9 +37,9 @@ func (e *Engine) StartBackup(ctx context.Context, actor Actor, req BackupRequest
 		return nil, err
 	}
 	op := &store.BackupOperation{
+		Operation:               store.Operation{Status: store.StatusPending},
 		SourceConnectionID:      src.ID,
 		DestinationConnectionID: dst.ID,
-		Status:                  store.StatusPending,
 		Options:                 optJSON,
 		Metadata:                json.RawMessage(`{}`),
 	}
@@ -47,7 +47,7 @@ func (e *Engine) StartBackup(ctx context.Context, actor Actor, req BackupRequest
 		if err := e.cat.CreateBackup(ctx, tx, op); err != nil {
 			return err
 		}
-		return e.q.InsertBackupTx(ctx, tx, op.ID)
+		return e.q.InsertOperationTx(ctx, tx, store.KindBackup, op.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record the backup: %w", err)
@@ -79,76 +79,51 @@ func (e *Engine) checkConnection(ctx context.Context, id int64, field, role stri
 
 // PauseBackup pauses a pending backup at once, or asks a running one to
 // stop at its next checkpoint (within seconds, from any process).
-func (e *Engine) PauseBackup(ctx context.Context, actor Actor, id int64) (*store.BackupOperation, error) {
-	if op, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending}, store.StatusPaused); err == nil {
-		joblog.New(e.cat, store.KindBackup, id, e.log).Info(ctx, fmt.Sprintf("Backup paused by %s before it started.", actor.Email))
-		return op, nil
+func (e *Engine) PauseBackup(ctx context.Context, actor Actor, id int64) error {
+	lg := joblog.New(e.cat, store.KindBackup, id, e.log)
+	_, err := e.cat.TransitionOperation(ctx, nil, store.KindBackup, id, []string{store.StatusPending}, store.StatusPaused)
+	if err == nil {
+		lg.Info(ctx, fmt.Sprintf("Backup paused by %s before it started.", actor.Email))
+		return nil
 	} else if !errors.Is(err, store.ErrConflict) {
-		return nil, err
+		return err
 	}
-	op, err := e.cat.RequestBackupAction(ctx, id, store.RequestPause, []string{store.StatusRunning})
+	_, err = e.cat.RequestAction(ctx, store.KindBackup, id, store.RequestPause, []string{store.StatusRunning})
 	if errors.Is(err, store.ErrConflict) {
-		return nil, e.transitionConflict(ctx, id, "paused", "a pending or running backup")
+		return e.conflict(ctx, backupKind, id, "paused", []string{store.StatusPending, store.StatusRunning})
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	joblog.New(e.cat, store.KindBackup, id, e.log).Info(ctx, fmt.Sprintf("Pause requested by %s; the backup stops at its next checkpoint.", actor.Email))
-	return op, nil
+	lg.Info(ctx, fmt.Sprintf("Pause requested by %s; the backup stops at its next checkpoint.", actor.Email))
+	return nil
 }
 
 // ResumeBackup continues a paused or failed backup from its checkpoint on
 // whichever worker takes the job.
-func (e *Engine) ResumeBackup(ctx context.Context, actor Actor, id int64) (*store.BackupOperation, error) {
-	var op *store.BackupOperation
+func (e *Engine) ResumeBackup(ctx context.Context, actor Actor, id int64) error {
+	from := []string{store.StatusPaused, store.StatusFailed}
 	err := e.cat.InTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		op, err = e.cat.TransitionBackup(ctx, tx, id, []string{store.StatusPaused, store.StatusFailed}, store.StatusPending)
-		if err != nil {
+		if _, err := e.cat.TransitionOperation(ctx, tx, store.KindBackup, id, from, store.StatusPending); err != nil {
 			return err
 		}
-		return e.q.InsertBackupTx(ctx, tx, id)
+		return e.q.InsertOperationTx(ctx, tx, store.KindBackup, id)
 	})
 	if errors.Is(err, store.ErrConflict) {
-		return nil, e.transitionConflict(ctx, id, "resumed", "a paused or failed backup")
+		return e.conflict(ctx, backupKind, id, "resumed", from)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	joblog.New(e.cat, store.KindBackup, id, e.log).Info(ctx, fmt.Sprintf("Resume requested by %s; the backup continues from its checkpoint.", actor.Email))
-	return op, nil
+	return nil
 }
 
-// CancelBackup cancels a pending or paused backup at once (removing its
-// partial archive), or asks a running one to stop and clean up.
-func (e *Engine) CancelBackup(ctx context.Context, actor Actor, id int64) (*store.BackupOperation, error) {
-	lg := joblog.New(e.cat, store.KindBackup, id, e.log)
-	op, err := e.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending, store.StatusPaused, store.StatusFailed}, store.StatusCancelled)
-	if err == nil {
-		e.abortStoredUpload(ctx, op, lg)
-		if err := e.finish(ctx, store.KindBackup, id, store.StatusCancelled, ""); err != nil {
-			e.log.Warn("record the end of a cancelled operation", "err", err)
-		}
-		lg.Info(ctx, fmt.Sprintf("Backup cancelled by %s.", actor.Email))
-		return e.cat.GetBackup(ctx, id)
-	}
-	if !errors.Is(err, store.ErrConflict) {
-		return nil, err
-	}
-	op, err = e.cat.RequestBackupAction(ctx, id, store.RequestCancel, []string{store.StatusRunning})
-	if errors.Is(err, store.ErrConflict) {
-		return nil, e.transitionConflict(ctx, id, "cancelled", "a pending, running, paused or failed backup")
-	}
-	if err != nil {
-		return nil, err
-	}
-	lg.Info(ctx, fmt.Sprintf("Cancel requested by %s; the backup stops within seconds and its partial archive is removed.", actor.Email))
-	return op, nil
-}
-
-// abortStoredUpload discards the partial archive of a backup that no worker runs.
-func (e *Engine) abortStoredUpload(ctx context.Context, op *store.BackupOperation, lg *joblog.Logger) {
-	if len(op.Checkpoint) == 0 || string(op.Checkpoint) == "null" {
+// discardStoredUpload removes the partial archive of a backup that no
+// worker runs, found from its checkpoint, and forgets its entries.
+func discardStoredUpload(ctx context.Context, e *Engine, id int64, lg *joblog.Logger) {
+	op, err := e.cat.GetBackup(ctx, id)
+	if err != nil || len(op.Checkpoint) == 0 || string(op.Checkpoint) == "null" {
 		return
 	}
 	var cp backupCheckpoint
@@ -170,14 +145,6 @@ func (e *Engine) abortStoredUpload(ctx context.Context, op *store.BackupOperatio
 	if err := e.cat.DeleteArchiveEntriesFrom(ctx, op.ID, 0); err != nil {
 		lg.Warn(ctx, "Could not forget the archive entries of the cancelled backup.")
 	}
-}
-
-func (e *Engine) transitionConflict(ctx context.Context, id int64, verb, allowed string) error {
-	op, err := e.cat.GetBackup(ctx, id)
-	if err != nil {
-		return err
-	}
-	return apperr.New(apperr.Conflict, "backup %d is %s and cannot be %s; only %s can", id, op.Status, verb, allowed)
 }
 
 // StartRestore validates a restore request and records it with its job.
@@ -223,16 +190,16 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 		return nil, apperr.InvalidFields("the restore request is not valid", fields)
 	}
 	op := &store.RestoreOperation{
+		Operation:               store.Operation{Status: store.StatusPending},
 		BackupOperationID:       backup.ID,
 		DestinationConnectionID: tgt.ID,
 		DestinationConfig:       cfg,
-		Status:                  store.StatusPending,
 	}
 	err := e.cat.InTx(ctx, func(tx *sql.Tx) error {
 		if err := e.cat.CreateRestore(ctx, tx, op); err != nil {
 			return err
 		}
-		return e.q.InsertRestoreTx(ctx, tx, op.ID)
+		return e.q.InsertOperationTx(ctx, tx, store.KindRestore, op.ID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record the restore: %w", err)
@@ -240,61 +207,6 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 	joblog.New(e.cat, store.KindRestore, op.ID, e.log).Info(ctx,
 		fmt.Sprintf("Restore of backup %d to %q queued by %s.", backup.ID, tgt.Name, actor.Email))
 	return op, nil
-}
-
-// CancelRestore cancels a pending restore at once or asks a running one to stop.
-func (e *Engine) CancelRestore(ctx context.Context, actor Actor, id int64) (*store.RestoreOperation, error) {
-	lg := joblog.New(e.cat, store.KindRestore, id, e.log)
-	if op, err := e.cat.TransitionRestore(ctx, nil, id, []string{store.StatusPending}, store.StatusCancelled); err == nil {
-		if err := e.finish(ctx, store.KindRestore, id, store.StatusCancelled, ""); err != nil {
-			e.log.Warn("record the end of a cancelled operation", "err", err)
-		}
-		lg.Info(ctx, fmt.Sprintf("Restore cancelled by %s before it started.", actor.Email))
-		return op, nil
-	} else if !errors.Is(err, store.ErrConflict) {
-		return nil, err
-	}
-	op, err := e.cat.RequestRestoreAction(ctx, id, store.RequestCancel, []string{store.StatusRunning})
-	if errors.Is(err, store.ErrConflict) {
-		cur, gerr := e.cat.GetRestore(ctx, id)
-		if gerr != nil {
-			return nil, gerr
-		}
-		return nil, apperr.New(apperr.Conflict, "restore %d is %s and cannot be cancelled; only a pending or running restore can", id, cur.Status)
-	}
-	if err != nil {
-		return nil, err
-	}
-	lg.Info(ctx, fmt.Sprintf("Cancel requested by %s; the restore stops within seconds.", actor.Email))
-	return op, nil
-}
-
-// finish records the final status of an operation, with its end time and
-// error message, in one write. Its callers are the worker holding the lease
-// of a running operation, or the API for one that no worker runs.
-func (e *Engine) finish(ctx context.Context, kind string, id int64, status, msg string) error {
-	now := e.now()
-	switch kind {
-	case store.KindBackup:
-		op, err := e.cat.GetBackup(ctx, id)
-		if err != nil {
-			return fmt.Errorf("load backup %d: %w", id, err)
-		}
-		op.Status, op.ErrorMessage, op.CompletedAt, op.RequestedAction = status, msg, &now, store.RequestNone
-		if err := e.cat.UpdateBackup(ctx, op); err != nil {
-			return fmt.Errorf("mark backup %d %s: %w", id, status, err)
-		}
-	case store.KindRestore:
-		op, err := e.cat.GetRestore(ctx, id)
-		if err != nil {
-			return fmt.Errorf("load restore %d: %w", id, err)
-		}
-		op.Status, op.ErrorMessage, op.CompletedAt, op.RequestedAction = status, msg, &now, store.RequestNone
-		if err := e.cat.UpdateRestore(ctx, op); err != nil {
-			return fmt.Errorf("mark restore %d %s: %w", id, status, err)
-		}
-	}
-	return nil
 }
 
 // userMessage is the sentence kept in error_message and shown to users.

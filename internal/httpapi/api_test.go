@@ -152,8 +152,7 @@ func TestConnectionsCRUD(t *testing.T) {
 		if !strings.Contains(string(r.body), "is used by a pending, running or paused operation") {
 			t.Fatalf("409 body %s", r.body)
 		}
-		op.Status = store.StatusCancelled
-		if err := cat.UpdateBackup(context.Background(), op); err != nil {
+		if _, err := cat.TransitionOperation(context.Background(), nil, store.KindBackup, op.ID, []string{store.StatusPaused}, store.StatusCancelled); err != nil {
 			t.Fatal(err)
 		}
 		e.expect(e.do(c, "DELETE", path, ""), http.StatusNoContent)
@@ -214,7 +213,8 @@ func TestBackupsAndRestoresRead(t *testing.T) {
 	e.expect(e.do(c, "GET", "/api/v1/restores/9999", ""), http.StatusNotFound)
 	e.expect(e.do(c, "GET", "/api/v1/restores/9999/logs/stream", ""), http.StatusNotFound)
 
-	rs := &store.RestoreOperation{BackupOperationID: ids[0], DestinationConnectionID: src, Status: store.StatusFailed, ErrorMessage: "boom"}
+	rs := &store.RestoreOperation{BackupOperationID: ids[0], DestinationConnectionID: src,
+		Operation: store.Operation{Status: store.StatusFailed, ErrorMessage: "boom"}}
 	if err := e.cat.CreateRestore(context.Background(), nil, rs); err != nil {
 		t.Fatal(err)
 	}
@@ -345,8 +345,7 @@ func TestLogsAndStream(t *testing.T) {
 	}
 	// The final line is written before the status turns final; end follows it.
 	appendLog("done")
-	op.Status = store.StatusCompleted
-	if err := e.cat.UpdateBackup(ctx, op); err != nil {
+	if _, err := e.cat.TransitionOperation(ctx, nil, store.KindBackup, op.ID, store.ActiveStatuses, store.StatusCompleted); err != nil {
 		t.Fatal(err)
 	}
 	if ev := nextLog(); ev.event != "log" || !strings.Contains(ev.data, `"done"`) {

@@ -1,44 +1,12 @@
 package httpapi
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/engine"
-	"github.com/coffer-backup/coffer/internal/store"
 )
-
-func (s *server) listBackups(w http.ResponseWriter, r *http.Request) error {
-	status, err := queryStatus(r, backupStatuses)
-	if err != nil {
-		return err
-	}
-	src, err := queryInt(r, "source_id", 0, 0, 1<<62)
-	if err != nil {
-		return err
-	}
-	dst, err := queryInt(r, "destination_id", 0, 0, 1<<62)
-	if err != nil {
-		return err
-	}
-	page, err := queryPage(r)
-	if err != nil {
-		return err
-	}
-	ops, total, err := s.cat.ListBackups(r.Context(), store.BackupFilter{Status: status, SourceID: src, DestinationID: dst}, page)
-	if err != nil {
-		return err
-	}
-	out := listView[*operationView]{Items: make([]*operationView, 0, len(ops)), Page: page.Page, PerPage: page.PerPage, Total: total}
-	for i := range ops {
-		out.Items = append(out.Items, viewBackup(&ops[i]))
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
-}
 
 func (s *server) createBackup(w http.ResponseWriter, r *http.Request) error {
 	var req engine.BackupRequest
@@ -69,61 +37,4 @@ func (s *server) createBackup(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Location", apiPrefix+"/backups/"+strconv.FormatInt(op.ID, 10))
 	writeJSON(w, http.StatusAccepted, viewBackup(op))
 	return nil
-}
-
-func (s *server) getBackup(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	op, err := s.backup(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewBackup(op))
-	return nil
-}
-
-// backup reads one backup, with a 404 sentence when it does not exist.
-func (s *server) backup(ctx context.Context, id int64) (*store.BackupOperation, error) {
-	op, err := s.cat.GetBackup(ctx, id)
-	if err != nil {
-		if e, ok := notFoundAs(err, "Backup %d does not exist.", id); ok {
-			return nil, e
-		}
-		return nil, fmt.Errorf("read backup %d: %w", id, err)
-	}
-	return op, nil
-}
-
-// backupAction runs one of the engine's steering calls on the backup in the path.
-func (s *server) backupAction(action string, act func(context.Context, engine.Actor, int64) (*store.BackupOperation, error)) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r, "id")
-		if err != nil {
-			return err
-		}
-		op, err := act(r.Context(), actorOf(r), id)
-		if err != nil {
-			if e, ok := notFoundAs(err, "Backup %d does not exist.", id); ok {
-				return e
-			}
-			return err
-		}
-		s.auditBy(r, action, "backup", id, nil)
-		writeJSON(w, http.StatusOK, viewBackup(op))
-		return nil
-	}
-}
-
-func (s *server) pauseBackup(w http.ResponseWriter, r *http.Request) error {
-	return s.backupAction("backup.pause", s.ops.PauseBackup)(w, r)
-}
-
-func (s *server) resumeBackup(w http.ResponseWriter, r *http.Request) error {
-	return s.backupAction("backup.resume", s.ops.ResumeBackup)(w, r)
-}
-
-func (s *server) cancelBackup(w http.ResponseWriter, r *http.Request) error {
-	return s.backupAction("backup.cancel", s.ops.CancelBackup)(w, r)
 }

@@ -168,8 +168,9 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	s3 := mk("src", "s3", `{"access_key":"AK","secret_key":"SK","region":"us-east-1","bucket":"bucket","endpoint":"http://127.0.0.1:1","force_path_style":true}`)
 	mk("mongo", "mongodb", `{"uri":"mongodb://127.0.0.1:1","database":"db"}`)
 	done := time.Now().UTC()
-	op := &store.BackupOperation{SourceConnectionID: s3, DestinationConnectionID: local, Status: store.StatusCompleted,
-		ArchivePath: "src/x.tar.gz", ArchiveSize: 10, SHA256: strings.Repeat("a", 64), StartedAt: &done, CompletedAt: &done}
+	op := &store.BackupOperation{SourceConnectionID: s3, DestinationConnectionID: local,
+		ArchivePath: "src/x.tar.gz", ArchiveSize: 10, SHA256: strings.Repeat("a", 64),
+		Operation: store.Operation{Status: store.StatusCompleted, StartedAt: &done, CompletedAt: &done}}
 	if err := cat.InTx(ctx, func(tx *sql.Tx) error { return cat.CreateBackup(ctx, tx, op) }); err != nil {
 		tb.Fatal(err)
 	}

@@ -45,20 +45,17 @@ func (o *refusingOps) refuse(actor engine.Actor) error {
 func (o *refusingOps) StartBackup(_ context.Context, a engine.Actor, _ engine.BackupRequest) (*store.BackupOperation, error) {
 	return nil, o.refuse(a)
 }
-func (o *refusingOps) PauseBackup(_ context.Context, a engine.Actor, _ int64) (*store.BackupOperation, error) {
-	return nil, o.refuse(a)
+func (o *refusingOps) PauseBackup(_ context.Context, a engine.Actor, _ int64) error {
+	return o.refuse(a)
 }
-func (o *refusingOps) ResumeBackup(_ context.Context, a engine.Actor, _ int64) (*store.BackupOperation, error) {
-	return nil, o.refuse(a)
-}
-func (o *refusingOps) CancelBackup(_ context.Context, a engine.Actor, _ int64) (*store.BackupOperation, error) {
-	return nil, o.refuse(a)
+func (o *refusingOps) ResumeBackup(_ context.Context, a engine.Actor, _ int64) error {
+	return o.refuse(a)
 }
 func (o *refusingOps) StartRestore(_ context.Context, a engine.Actor, _ engine.RestoreRequest) (*store.RestoreOperation, error) {
 	return nil, o.refuse(a)
 }
-func (o *refusingOps) CancelRestore(_ context.Context, a engine.Actor, _ int64) (*store.RestoreOperation, error) {
-	return nil, o.refuse(a)
+func (o *refusingOps) Cancel(_ context.Context, a engine.Actor, _ string, _ int64) error {
+	return o.refuse(a)
 }
 func (o *refusingOps) QueueHealthy(context.Context) error {
 	o.mu.Lock()
@@ -290,7 +287,7 @@ func (e *env) admin() cred {
 // backupRow inserts a backup operation directly through the catalog.
 func (e *env) backupRow(src, dst int64, status string) *store.BackupOperation {
 	e.t.Helper()
-	op := &store.BackupOperation{SourceConnectionID: src, DestinationConnectionID: dst, Status: status}
+	op := &store.BackupOperation{SourceConnectionID: src, DestinationConnectionID: dst, Operation: store.Operation{Status: status}}
 	ctx := context.Background()
 	if err := e.cat.InTx(ctx, func(tx *sql.Tx) error { return e.cat.CreateBackup(ctx, tx, op) }); err != nil {
 		e.t.Fatal(err)

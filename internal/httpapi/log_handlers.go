@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
-	"github.com/coffer-backup/coffer/internal/store"
 )
 
 // Log paging limits.
@@ -30,66 +29,6 @@ type logPage struct {
 // statusFunc reads the current status of the operation whose logs are served;
 // it returns a 404 *apperr.Error when the operation does not exist.
 type statusFunc func(ctx context.Context) (string, error)
-
-func (s *server) backupStatus(r *http.Request) (int64, statusFunc, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return 0, nil, err
-	}
-	return id, func(ctx context.Context) (string, error) {
-		op, err := s.backup(ctx, id)
-		if err != nil {
-			return "", err
-		}
-		return op.Status, nil
-	}, nil
-}
-
-func (s *server) restoreStatus(r *http.Request) (int64, statusFunc, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return 0, nil, err
-	}
-	return id, func(ctx context.Context) (string, error) {
-		op, err := s.restore(ctx, id)
-		if err != nil {
-			return "", err
-		}
-		return op.Status, nil
-	}, nil
-}
-
-func (s *server) backupLogs(w http.ResponseWriter, r *http.Request) error {
-	id, status, err := s.backupStatus(r)
-	if err != nil {
-		return err
-	}
-	return s.pageLogs(w, r, store.KindBackup, id, status)
-}
-
-func (s *server) restoreLogs(w http.ResponseWriter, r *http.Request) error {
-	id, status, err := s.restoreStatus(r)
-	if err != nil {
-		return err
-	}
-	return s.pageLogs(w, r, store.KindRestore, id, status)
-}
-
-func (s *server) backupLogStream(w http.ResponseWriter, r *http.Request) error {
-	id, status, err := s.backupStatus(r)
-	if err != nil {
-		return err
-	}
-	return s.streamLogs(w, r, store.KindBackup, id, status)
-}
-
-func (s *server) restoreLogStream(w http.ResponseWriter, r *http.Request) error {
-	id, status, err := s.restoreStatus(r)
-	if err != nil {
-		return err
-	}
-	return s.streamLogs(w, r, store.KindRestore, id, status)
-}
 
 func (s *server) pageLogs(w http.ResponseWriter, r *http.Request, kind string, id int64, status statusFunc) error {
 	if _, err := status(r.Context()); err != nil {

@@ -399,7 +399,7 @@ func TestOpenAPIDescribesRealResponses(t *testing.T) {
 	call("GET", "/backups/{id}", fmt.Sprintf("/api/v1/backups/%d", op.ID), "", 200)
 	call("GET", "/backups/{id}/logs", fmt.Sprintf("/api/v1/backups/%d/logs", op.ID), "", 200)
 	e.backupRow(src, id, store.StatusRunning)
-	rs := &store.RestoreOperation{BackupOperationID: op.ID, DestinationConnectionID: src, Status: store.StatusFailed, ErrorMessage: "boom"}
+	rs := &store.RestoreOperation{BackupOperationID: op.ID, DestinationConnectionID: src, Operation: store.Operation{Status: store.StatusFailed, ErrorMessage: "boom"}}
 	if err := e.cat.CreateRestore(context.Background(), nil, rs); err != nil {
 		t.Fatal(err)
 	}

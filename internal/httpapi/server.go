@@ -33,11 +33,11 @@ const apiPrefix = "/api/v1"
 // to statuses.
 type Operations interface {
 	StartBackup(ctx context.Context, actor engine.Actor, req engine.BackupRequest) (*store.BackupOperation, error)
-	PauseBackup(ctx context.Context, actor engine.Actor, id int64) (*store.BackupOperation, error)
-	ResumeBackup(ctx context.Context, actor engine.Actor, id int64) (*store.BackupOperation, error)
-	CancelBackup(ctx context.Context, actor engine.Actor, id int64) (*store.BackupOperation, error)
+	PauseBackup(ctx context.Context, actor engine.Actor, id int64) error
+	ResumeBackup(ctx context.Context, actor engine.Actor, id int64) error
 	StartRestore(ctx context.Context, actor engine.Actor, req engine.RestoreRequest) (*store.RestoreOperation, error)
-	CancelRestore(ctx context.Context, actor engine.Actor, id int64) (*store.RestoreOperation, error)
+	// Cancel cancels operation id of kind (store.KindBackup ...).
+	Cancel(ctx context.Context, actor engine.Actor, kind string, id int64) error
 	// QueueHealthy reports whether the job queue can take and run work.
 	QueueHealthy(ctx context.Context) error
 }
@@ -122,10 +122,12 @@ type server struct {
 	accountLim *auth.Limiter
 	ipLim      *auth.Limiter
 	secrets    *redact.Secrets
-	startLim   *auth.RateLimiter // backup and restore initiations per user
-	userMu     sync.Mutex        // serialises user changes (the last-admin rule)
-	metrics    *metrics.Metrics  // GET /metrics and the HTTP latency histograms
-	openapi    []byte            // the OpenAPI document, built from the route table by mux
+	startLim   *auth.RateLimiter              // backup and restore initiations per user
+	userMu     sync.Mutex                     // serialises user changes (the last-admin rule)
+	metrics    *metrics.Metrics               // GET /metrics and the HTTP latency histograms
+	openapi    []byte                         // the OpenAPI document, built from the route table by mux
+	backups    *opAPI[store.BackupOperation]  // the routes every operation kind has, for backups
+	restores   *opAPI[store.RestoreOperation] // and for restores
 }
 
 // New returns the HTTP handler serving the API, the UI and everything
@@ -202,6 +204,7 @@ func newServer(d Deps, t timings) (*server, error) {
 		s.sessionTTL = defaultSessionTTL
 	}
 	s.proxies = newProxySet(d.Config.TrustedProxies)
+	s.backups, s.restores = newBackupAPI(s), newRestoreAPI(s)
 	return s, nil
 }
 
@@ -263,7 +266,7 @@ func (s *server) routes() []route {
 				"302": noContent("Redirect to the web UI (with connected=1 or oauth_error=<message>)."),
 				"400": errResponse("The state is missing, altered, expired, reused or from another session.")}}},
 
-		{"GET", "/backups", reader, s.listBackups, doc{tag: "backups", summary: "List backups, newest first.",
+		{"GET", "/backups", reader, s.backups.list, doc{tag: "backups", summary: "List backups, newest first.",
 			params: pageParams(
 				query("status", "Only backups in this status.", ref("BackupStatus")),
 				query("source_id", "Only backups of this source connection.", obj{"type": "integer", "minimum": 0}),
@@ -273,20 +276,20 @@ func (s *server) routes() []route {
 		{"POST", "/backups", operator, s.createBackup, doc{tag: "backups", summary: "Start a backup; it runs in the background.", body: "BackupInput", responses: obj{
 			"202": acceptedResponse("Queued; Location is the backup's URL.", "BackupOperation"),
 			"400": respBadBody(), "404": respNotFound(), "422": respInvalid(), "429": respTooMany()}}},
-		{"GET", "/backups/{id}", reader, s.getBackup, doc{tag: "backups", summary: "One backup.", responses: obj{
+		{"GET", "/backups/{id}", reader, s.backups.get, doc{tag: "backups", summary: "One backup.", responses: obj{
 			"200": jsonResponse("The backup.", "BackupOperation"), "404": respNotFound()}}},
-		{"POST", "/backups/{id}/pause", operator, s.pauseBackup, doc{tag: "backups", summary: "Ask a pending or running backup to pause at its next checkpoint.", responses: obj{
+		{"POST", "/backups/{id}/pause", operator, s.backups.steer("pause", Operations.PauseBackup), doc{tag: "backups", summary: "Ask a pending or running backup to pause at its next checkpoint.", responses: obj{
 			"200": jsonResponse("Asked; the status changes within seconds.", "BackupOperation"), "404": respNotFound(), "409": respConflict()}}},
-		{"POST", "/backups/{id}/resume", operator, s.resumeBackup, doc{tag: "backups", summary: "Resume a paused backup from its checkpoint.", responses: obj{
+		{"POST", "/backups/{id}/resume", operator, s.backups.steer("resume", Operations.ResumeBackup), doc{tag: "backups", summary: "Resume a paused backup from its checkpoint.", responses: obj{
 			"200": jsonResponse("Queued again.", "BackupOperation"), "404": respNotFound(), "409": respConflict()}}},
-		{"POST", "/backups/{id}/cancel", operator, s.cancelBackup, doc{tag: "backups", summary: "Cancel a backup and remove its partial archive.", responses: obj{
+		{"POST", "/backups/{id}/cancel", operator, s.backups.cancel, doc{tag: "backups", summary: "Cancel a backup and remove its partial archive.", responses: obj{
 			"200": jsonResponse("Asked; the status changes within seconds.", "BackupOperation"), "404": respNotFound(), "409": respConflict()}}},
-		{"GET", "/backups/{id}/logs", reader, s.backupLogs, doc{tag: "backups", summary: "A page of a backup's log lines, oldest first.", params: logParams(), responses: obj{
+		{"GET", "/backups/{id}/logs", reader, s.backups.logs, doc{tag: "backups", summary: "A page of a backup's log lines, oldest first.", params: logParams(), responses: obj{
 			"200": jsonResponse("Log lines.", "LogPage"), "404": respNotFound(), "422": respInvalid()}}},
-		{"GET", "/backups/{id}/logs/stream", reader, s.backupLogStream, doc{tag: "backups", summary: "A backup's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
+		{"GET", "/backups/{id}/logs/stream", reader, s.backups.logStream, doc{tag: "backups", summary: "A backup's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
 			"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": respNotFound(), "422": respInvalid()}}},
 
-		{"GET", "/restores", reader, s.listRestores, doc{tag: "restores", summary: "List restores, newest first.",
+		{"GET", "/restores", reader, s.restores.list, doc{tag: "restores", summary: "List restores, newest first.",
 			params: pageParams(
 				query("status", "Only restores in this status.", ref("RestoreStatus")),
 				query("backup_operation_id", "Only restores of this backup.", obj{"type": "integer", "minimum": 0}),
@@ -296,13 +299,13 @@ func (s *server) routes() []route {
 		{"POST", "/restores", operator, s.createRestore, doc{tag: "restores", summary: "Start a restore of a completed backup; it runs in the background.", body: "RestoreInput", responses: obj{
 			"202": acceptedResponse("Queued; Location is the restore's URL.", "RestoreOperation"),
 			"400": respBadBody(), "404": respNotFound(), "409": respConflict(), "422": respInvalid(), "429": respTooMany()}}},
-		{"GET", "/restores/{id}", reader, s.getRestore, doc{tag: "restores", summary: "One restore.", responses: obj{
+		{"GET", "/restores/{id}", reader, s.restores.get, doc{tag: "restores", summary: "One restore.", responses: obj{
 			"200": jsonResponse("The restore.", "RestoreOperation"), "404": respNotFound()}}},
-		{"POST", "/restores/{id}/cancel", operator, s.cancelRestore, doc{tag: "restores", summary: "Cancel a restore.", responses: obj{
+		{"POST", "/restores/{id}/cancel", operator, s.restores.cancel, doc{tag: "restores", summary: "Cancel a restore.", responses: obj{
 			"200": jsonResponse("Asked; the status changes within seconds.", "RestoreOperation"), "404": respNotFound(), "409": respConflict()}}},
-		{"GET", "/restores/{id}/logs", reader, s.restoreLogs, doc{tag: "restores", summary: "A page of a restore's log lines, oldest first.", params: logParams(), responses: obj{
+		{"GET", "/restores/{id}/logs", reader, s.restores.logs, doc{tag: "restores", summary: "A page of a restore's log lines, oldest first.", params: logParams(), responses: obj{
 			"200": jsonResponse("Log lines.", "LogPage"), "404": respNotFound(), "422": respInvalid()}}},
-		{"GET", "/restores/{id}/logs/stream", reader, s.restoreLogStream, doc{tag: "restores", summary: "A restore's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
+		{"GET", "/restores/{id}/logs/stream", reader, s.restores.logStream, doc{tag: "restores", summary: "A restore's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
 			"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": respNotFound(), "422": respInvalid()}}},
 
 		{"GET", "/dashboard", reader, s.dashboard, doc{tag: "dashboard", summary: "Counts by status, running operations, recent failures and connection health.", responses: obj{

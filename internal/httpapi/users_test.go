@@ -27,26 +27,26 @@ func withCatalogOps() envOption {
 }
 
 func (o catalogOps) StartBackup(ctx context.Context, _ engine.Actor, req engine.BackupRequest) (*store.BackupOperation, error) {
-	op := &store.BackupOperation{SourceConnectionID: req.SourceConnectionID, DestinationConnectionID: req.DestinationConnectionID, Status: store.StatusPending, Options: req.Options}
+	op := &store.BackupOperation{SourceConnectionID: req.SourceConnectionID, DestinationConnectionID: req.DestinationConnectionID, Options: req.Options}
 	err := o.cat.InTx(ctx, func(tx *sql.Tx) error { return o.cat.CreateBackup(ctx, tx, op) })
 	return op, err
 }
-func (o catalogOps) PauseBackup(ctx context.Context, _ engine.Actor, id int64) (*store.BackupOperation, error) {
-	return o.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending, store.StatusRunning}, store.StatusPaused)
+func (o catalogOps) PauseBackup(ctx context.Context, _ engine.Actor, id int64) error {
+	_, err := o.cat.TransitionOperation(ctx, nil, store.KindBackup, id, []string{store.StatusPending, store.StatusRunning}, store.StatusPaused)
+	return err
 }
-func (o catalogOps) ResumeBackup(ctx context.Context, _ engine.Actor, id int64) (*store.BackupOperation, error) {
-	return o.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPaused}, store.StatusPending)
-}
-func (o catalogOps) CancelBackup(ctx context.Context, _ engine.Actor, id int64) (*store.BackupOperation, error) {
-	return o.cat.TransitionBackup(ctx, nil, id, []string{store.StatusPending, store.StatusPaused}, store.StatusCancelled)
+func (o catalogOps) ResumeBackup(ctx context.Context, _ engine.Actor, id int64) error {
+	_, err := o.cat.TransitionOperation(ctx, nil, store.KindBackup, id, []string{store.StatusPaused}, store.StatusPending)
+	return err
 }
 func (o catalogOps) StartRestore(ctx context.Context, _ engine.Actor, req engine.RestoreRequest) (*store.RestoreOperation, error) {
-	op := &store.RestoreOperation{BackupOperationID: req.BackupOperationID, DestinationConnectionID: req.DestinationConnectionID, DestinationConfig: req.Config, Status: store.StatusPending}
+	op := &store.RestoreOperation{BackupOperationID: req.BackupOperationID, DestinationConnectionID: req.DestinationConnectionID, DestinationConfig: req.Config}
 	err := o.cat.InTx(ctx, func(tx *sql.Tx) error { return o.cat.CreateRestore(ctx, tx, op) })
 	return op, err
 }
-func (o catalogOps) CancelRestore(ctx context.Context, _ engine.Actor, id int64) (*store.RestoreOperation, error) {
-	return o.cat.TransitionRestore(ctx, nil, id, []string{store.StatusPending}, store.StatusCancelled)
+func (o catalogOps) Cancel(ctx context.Context, _ engine.Actor, kind string, id int64) error {
+	_, err := o.cat.TransitionOperation(ctx, nil, kind, id, []string{store.StatusPending, store.StatusPaused}, store.StatusCancelled)
+	return err
 }
 func (o catalogOps) QueueHealthy(context.Context) error { return nil }
 

@@ -180,7 +180,7 @@ func seed(t *testing.T, cat *store.Store) {
 		v := base.Add(time.Duration(sec * float64(time.Second)))
 		return &v
 	}
-	backups := []store.BackupOperation{
+	backups := []store.Operation{
 		{Status: store.StatusCompleted, Progress: store.Progress{BytesRead: 1000, BytesWritten: 400}, StartedAt: at(0), CompletedAt: at(3)},
 		{Status: store.StatusCompleted, Progress: store.Progress{BytesRead: 7, BytesWritten: 3}, StartedAt: at(0), CompletedAt: at(0.5)},
 		{Status: store.StatusFailed, Progress: store.Progress{BytesRead: 50}, StartedAt: at(0), CompletedAt: at(100)},
@@ -188,25 +188,19 @@ func seed(t *testing.T, cat *store.Store) {
 		{Status: store.StatusCancelled}, // never started: no duration
 		{Status: store.StatusPending},
 	}
-	for i := range backups {
-		op := &backups[i]
-		op.SourceConnectionID, op.DestinationConnectionID = src.ID, dst.ID
-		want := *op
+	var first int64
+	for _, b := range backups {
+		op := &store.BackupOperation{Operation: b, SourceConnectionID: src.ID, DestinationConnectionID: dst.ID}
 		if err := cat.InTx(ctx, func(tx *sql.Tx) error { return cat.CreateBackup(ctx, tx, op) }); err != nil {
 			t.Fatal(err)
 		}
-		want.ID, want.CreatedAt, want.UpdatedAt = op.ID, op.CreatedAt, op.UpdatedAt
-		if err := cat.UpdateBackup(ctx, &want); err != nil {
-			t.Fatal(err)
+		if first == 0 {
+			first = op.ID
 		}
 	}
-	restore := &store.RestoreOperation{BackupOperationID: backups[0].ID, DestinationConnectionID: src.ID, Status: store.StatusCompleted}
+	restore := &store.RestoreOperation{BackupOperationID: first, DestinationConnectionID: src.ID, Operation: store.Operation{
+		Status: store.StatusCompleted, Progress: store.Progress{BytesRead: 400, BytesWritten: 1000}, StartedAt: at(10), CompletedAt: at(12)}}
 	if err := cat.InTx(ctx, func(tx *sql.Tx) error { return cat.CreateRestore(ctx, tx, restore) }); err != nil {
-		t.Fatal(err)
-	}
-	restore.Progress = store.Progress{BytesRead: 400, BytesWritten: 1000}
-	restore.StartedAt, restore.CompletedAt = at(10), at(12)
-	if err := cat.UpdateRestore(ctx, restore); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -221,7 +215,7 @@ func TestWriteReadsTheCatalog(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = q.Stop(context.Background()) })
-		if err := cat.InTx(ctx, func(tx *sql.Tx) error { return q.InsertBackupTx(ctx, tx, 6) }); err != nil {
+		if err := cat.InTx(ctx, func(tx *sql.Tx) error { return q.InsertOperationTx(ctx, tx, store.KindBackup, 6) }); err != nil {
 			t.Fatal(err)
 		}
 

@@ -35,13 +35,19 @@ const (
 	TaskSessions = "sessions" // delete expired login sessions
 )
 
+// The job of an operation runs (or continues) it. Each operation kind has
+// its own River job kind, named like the operation kind (store.KindBackup
+// ...), all worked by one operationWorker and dispatched to Runner.RunOperation.
+
 // BackupArgs is the job that runs (or continues) one backup operation.
 type BackupArgs struct {
 	OperationID int64 `json:"operation_id"`
 }
 
 // Kind implements river.JobArgs.
-func (BackupArgs) Kind() string { return "backup" }
+func (BackupArgs) Kind() string { return store.KindBackup }
+
+func (a BackupArgs) operation() int64 { return a.OperationID }
 
 // RestoreArgs is the job that runs (or continues) one restore operation.
 type RestoreArgs struct {
@@ -49,7 +55,26 @@ type RestoreArgs struct {
 }
 
 // Kind implements river.JobArgs.
-func (RestoreArgs) Kind() string { return "restore" }
+func (RestoreArgs) Kind() string { return store.KindRestore }
+
+func (a RestoreArgs) operation() int64 { return a.OperationID }
+
+// operationArgs are the job arguments of an operation kind.
+type operationArgs interface {
+	river.JobArgs
+	operation() int64
+}
+
+// operationJob returns the job arguments that run operation id of kind.
+func operationJob(kind string, id int64) (river.JobArgs, error) {
+	switch kind {
+	case store.KindBackup:
+		return BackupArgs{OperationID: id}, nil
+	case store.KindRestore:
+		return RestoreArgs{OperationID: id}, nil
+	}
+	return nil, fmt.Errorf("no job runs operations of kind %q", kind)
+}
 
 // MaintenanceArgs is a periodic housekeeping job.
 type MaintenanceArgs struct {
@@ -61,8 +86,8 @@ func (MaintenanceArgs) Kind() string { return "maintenance" }
 
 // Runner does the work a job stands for. The engine implements it.
 type Runner interface {
-	RunBackup(ctx context.Context, id int64) error
-	RunRestore(ctx context.Context, id int64) error
+	// RunOperation runs, or continues, operation id of kind (store.KindBackup ...).
+	RunOperation(ctx context.Context, kind string, id int64) error
 	Maintain(ctx context.Context, task string) error
 }
 
@@ -109,8 +134,8 @@ func New(ctx context.Context, cat store.Catalog, opts Options) (*Queue, error) {
 	}
 	if opts.Workers > 0 {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &backupWorker{r: q.runner})
-		river.AddWorker(workers, &restoreWorker{r: q.runner})
+		river.AddWorker(workers, &operationWorker[BackupArgs]{r: q.runner})
+		river.AddWorker(workers, &operationWorker[RestoreArgs]{r: q.runner})
 		river.AddWorker(workers, &maintenanceWorker{r: q.runner})
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{
@@ -194,19 +219,15 @@ func (q *Queue) closePools() {
 	}
 }
 
-// InsertBackupTx enqueues the job for backup id inside tx, so the operation
-// row and its job commit together.
-func (q *Queue) InsertBackupTx(ctx context.Context, tx *sql.Tx, id int64) error {
-	if _, err := q.client.InsertTx(ctx, tx, BackupArgs{OperationID: id}, &river.InsertOpts{Queue: QueueOperations}); err != nil {
-		return fmt.Errorf("enqueue backup %d: %w", id, err)
+// InsertOperationTx enqueues the job of operation id of kind inside tx, so
+// the operation row and its job commit together.
+func (q *Queue) InsertOperationTx(ctx context.Context, tx *sql.Tx, kind string, id int64) error {
+	args, err := operationJob(kind, id)
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// InsertRestoreTx enqueues the job for restore id inside tx.
-func (q *Queue) InsertRestoreTx(ctx context.Context, tx *sql.Tx, id int64) error {
-	if _, err := q.client.InsertTx(ctx, tx, RestoreArgs{OperationID: id}, &river.InsertOpts{Queue: QueueOperations}); err != nil {
-		return fmt.Errorf("enqueue restore %d: %w", id, err)
+	if _, err := q.client.InsertTx(ctx, tx, args, &river.InsertOpts{Queue: QueueOperations}); err != nil {
+		return fmt.Errorf("enqueue %s %d: %w", kind, id, err)
 	}
 	return nil
 }
@@ -236,22 +257,14 @@ func Stopping() error { return river.JobSnooze(time.Second) }
 // worker again after d, without counting an attempt.
 func RetryLater(d time.Duration) error { return river.JobSnooze(d) }
 
-type backupWorker struct {
-	river.WorkerDefaults[BackupArgs]
+// operationWorker works the jobs of one operation kind.
+type operationWorker[T operationArgs] struct {
+	river.WorkerDefaults[T]
 	r *lateRunner
 }
 
-func (w *backupWorker) Work(ctx context.Context, job *river.Job[BackupArgs]) error {
-	return w.r.get().RunBackup(ctx, job.Args.OperationID)
-}
-
-type restoreWorker struct {
-	river.WorkerDefaults[RestoreArgs]
-	r *lateRunner
-}
-
-func (w *restoreWorker) Work(ctx context.Context, job *river.Job[RestoreArgs]) error {
-	return w.r.get().RunRestore(ctx, job.Args.OperationID)
+func (w *operationWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	return w.r.get().RunOperation(ctx, job.Args.Kind(), job.Args.operation())
 }
 
 type maintenanceWorker struct {

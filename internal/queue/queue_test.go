@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ type recorder struct {
 	backups  []int64
 	restores []int64
 	tasks    map[string]int
-	snoozeID int64 // RunBackup of this id answers queue.Stopping() once
+	snoozeID int64 // the backup of this id answers queue.Stopping() once
 	snoozed  bool
 	started  chan struct{}
 	block    chan struct{}
@@ -29,7 +30,16 @@ func newRecorder() *recorder {
 	return &recorder{tasks: map[string]int{}, started: make(chan struct{}, 10)}
 }
 
-func (r *recorder) RunBackup(ctx context.Context, id int64) error {
+func (r *recorder) RunOperation(ctx context.Context, kind string, id int64) error {
+	if kind == store.KindRestore {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.restores = append(r.restores, id)
+		return nil
+	}
+	if kind != store.KindBackup {
+		return fmt.Errorf("unexpected kind %q", kind)
+	}
 	r.mu.Lock()
 	r.backups = append(r.backups, id)
 	snooze := id == r.snoozeID && !r.snoozed
@@ -49,13 +59,6 @@ func (r *recorder) RunBackup(ctx context.Context, id int64) error {
 	if snooze {
 		return queue.Stopping()
 	}
-	return nil
-}
-
-func (r *recorder) RunRestore(ctx context.Context, id int64) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.restores = append(r.restores, id)
 	return nil
 }
 
@@ -104,7 +107,7 @@ func TestQueue(t *testing.T) {
 		// A job inserted in a transaction that rolls back never runs.
 		errRollback := errors.New("roll back")
 		err = st.InTx(ctx, func(tx *sql.Tx) error {
-			if err := q.InsertBackupTx(ctx, tx, 1000); err != nil {
+			if err := q.InsertOperationTx(ctx, tx, store.KindBackup, 1000); err != nil {
 				return err
 			}
 			return errRollback
@@ -113,12 +116,15 @@ func TestQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, id := range []int64{1, 2} {
-			if err := st.InTx(ctx, func(tx *sql.Tx) error { return q.InsertBackupTx(ctx, tx, id) }); err != nil {
+			if err := st.InTx(ctx, func(tx *sql.Tx) error { return q.InsertOperationTx(ctx, tx, store.KindBackup, id) }); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := st.InTx(ctx, func(tx *sql.Tx) error { return q.InsertRestoreTx(ctx, tx, 7) }); err != nil {
+		if err := st.InTx(ctx, func(tx *sql.Tx) error { return q.InsertOperationTx(ctx, tx, store.KindRestore, 7) }); err != nil {
 			t.Fatal(err)
+		}
+		if err := st.InTx(ctx, func(tx *sql.Tx) error { return q.InsertOperationTx(ctx, tx, "snapshot", 8) }); err == nil {
+			t.Fatal("InsertOperationTx accepted an unknown kind")
 		}
 		// Job 2 asks to be handed back (as on shutdown) and runs again.
 		eventually(t, "backup jobs", func() bool {
@@ -156,7 +162,7 @@ func TestStopCancelsRunningJobs(t *testing.T) {
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.InTx(ctx, func(tx *sql.Tx) error { return q.InsertBackupTx(ctx, tx, 99) }); err != nil {
+	if err := st.InTx(ctx, func(tx *sql.Tx) error { return q.InsertOperationTx(ctx, tx, store.KindBackup, 99) }); err != nil {
 		t.Fatal(err)
 	}
 	select {

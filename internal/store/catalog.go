@@ -64,28 +64,37 @@ type Catalog interface {
 	GetBackup(ctx context.Context, id int64) (*BackupOperation, error)
 	ListBackups(ctx context.Context, f BackupFilter, p Page) ([]BackupOperation, int64, error) // newest first, with total
 	CountBackupsByStatus(ctx context.Context) (StatusCounts, error)
-	// UpdateBackup writes the user-visible outcome fields (status,
-	// requested_action, archive_path, archive_size, sha256, error_message,
-	// started_at, completed_at, progress, checkpoint) unconditionally.
-	UpdateBackup(ctx context.Context, op *BackupOperation) error
-	// RequestBackupAction sets requested_action when the status is one of from;
-	// ErrConflict otherwise (the HTTP layer turns that into 409).
-	RequestBackupAction(ctx context.Context, id int64, action string, from []string) (*BackupOperation, error)
-	// TransitionBackup changes status from one of from to to, in tx when tx != nil; ErrConflict otherwise.
-	TransitionBackup(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (*BackupOperation, error)
+	// CompleteBackup records the archive of a backup run under the lease
+	// token and moves it from running to completed (FinishRun's rules).
+	CompleteBackup(ctx context.Context, id, token int64, res BackupResult) error
+	// SaveBackupCheckpoint writes progress, checkpoint and the new archive
+	// entries in one transaction, only while token is current (ErrLeaseLost otherwise).
+	// tail is the archive's not-yet-uploaded bytes, kept apart from the JSON.
+	SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error
+	// BackupCheckpointTail returns the tail saved with the last checkpoint (nil when none).
+	BackupCheckpointTail(ctx context.Context, id int64) ([]byte, error)
 
 	// Restores (same shapes as backups)
 	CreateRestore(ctx context.Context, tx *sql.Tx, op *RestoreOperation) error
 	GetRestore(ctx context.Context, id int64) (*RestoreOperation, error)
 	ListRestores(ctx context.Context, f RestoreFilter, p Page) ([]RestoreOperation, int64, error)
 	CountRestoresByStatus(ctx context.Context) (StatusCounts, error)
-	UpdateRestore(ctx context.Context, op *RestoreOperation) error
-	RequestRestoreAction(ctx context.Context, id int64, action string, from []string) (*RestoreOperation, error)
-	TransitionRestore(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (*RestoreOperation, error)
 
-	// Leases (kind is KindBackup or KindRestore). AcquireLease takes the
-	// operation for owner when it has no live lease (heartbeat older than
-	// staleAfter or none), bumps the fencing token and returns it.
+	// Every kind of operation (kind is KindBackup or KindRestore): the
+	// shared columns of Operation, read and written the same way for each.
+	GetOperation(ctx context.Context, kind string, id int64) (*Operation, error)
+	// TransitionOperation changes status from one of from to to, in tx when
+	// tx != nil; ErrConflict otherwise. For operations no worker runs.
+	TransitionOperation(ctx context.Context, tx *sql.Tx, kind string, id int64, from []string, to string) (*Operation, error)
+	// RequestAction sets requested_action when the status is one of from;
+	// ErrConflict otherwise (the HTTP layer turns that into 409).
+	RequestAction(ctx context.Context, kind string, id int64, action string, from []string) (*Operation, error)
+	// FinishRun moves a running operation whose lease token is token to
+	// end.Status, writing only what end names; ErrLeaseLost when the token
+	// is no longer current, ErrConflict when it is not running.
+	FinishRun(ctx context.Context, kind string, id, token int64, end RunEnd) error
+	// AcquireLease takes the operation for owner when it has no live lease
+	// (heartbeat older than staleAfter or none), bumps the fencing token and returns it.
 	AcquireLease(ctx context.Context, kind string, id int64, owner string, now time.Time, staleAfter time.Duration) (int64, error)
 	// Heartbeat renews the lease; ErrLeaseLost when token is no longer current.
 	Heartbeat(ctx context.Context, kind string, id int64, token int64, now time.Time) error
@@ -93,16 +102,11 @@ type Catalog interface {
 	ReleaseLease(ctx context.Context, kind string, id int64, token int64) error
 	// StaleOperations lists running operations whose heartbeat is older than before.
 	StaleOperations(ctx context.Context, kind string, before time.Time) ([]int64, error)
-	// SaveBackupCheckpoint writes progress, checkpoint and the new archive
-	// entries in one transaction, only while token is current (ErrLeaseLost otherwise).
-	// tail is the archive's not-yet-uploaded bytes, kept apart from the JSON.
-	SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error
-	// BackupCheckpointTail returns the tail saved with the last checkpoint (nil when none).
-	BackupCheckpointTail(ctx context.Context, id int64) ([]byte, error)
-	// SaveRestoreCheckpoint is the same for restores (no entries).
-	SaveRestoreCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte) error
+	// SaveCheckpoint writes progress and checkpoint, fenced by token.
+	SaveCheckpoint(ctx context.Context, kind string, id, token int64, p Progress, checkpoint []byte) error
 	// SaveProgress writes only the progress, fenced by token.
 	SaveProgress(ctx context.Context, kind string, id, token int64, p Progress) error
+
 	// ListArchiveEntries returns up to limit entries of a backup with Seq > afterSeq, in Seq order
 	// (afterSeq -1 starts at the beginning). Restores walk it in step with the archive.
 	ListArchiveEntries(ctx context.Context, backupID, afterSeq int64, limit int) ([]ArchiveEntry, error)

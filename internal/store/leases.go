@@ -20,10 +20,11 @@ func (s *Store) AcquireLease(ctx context.Context, kind string, id int64, owner s
 	if owner == "" {
 		return 0, errors.New("acquire lease: the owner is empty")
 	}
-	table, err := opTable(kind)
+	kt, err := tableOf(kind)
 	if err != nil {
 		return 0, fmt.Errorf("acquire lease: %w", err)
 	}
+	table := kt.table
 	var token int64
 	err = s.queryRow(ctx, s.db, "UPDATE "+table+` SET lease_owner = ?, lease_token = lease_token + 1, heartbeat_at = ?, updated_at = ?
 		WHERE id = ? AND (lease_owner = '' OR lease_owner = ? OR heartbeat_at IS NULL OR heartbeat_at < ?)
@@ -42,9 +43,15 @@ func (s *Store) AcquireLease(ctx context.Context, kind string, id int64, owner s
 	return 0, fmt.Errorf("acquire lease on %s %d: %s holds a live lease: %w", kind, id, holder, ErrLeaseLost)
 }
 
-// fenced runs an UPDATE whose WHERE names id and the lease token; when it
-// changed no row it returns ErrNotFound for a missing row, else ErrLeaseLost.
-func (s *Store) fenced(ctx context.Context, q querier, table, kind string, id int64, res sql.Result, what string) error {
+// fencedUpdate runs UPDATE <kind's table> SET set WHERE id = ? AND the
+// lease with token is current. When it changed no row it returns
+// ErrNotFound for a missing row, else ErrLeaseLost.
+func (s *Store) fencedUpdate(ctx context.Context, q querier, kt kindTable, id, token int64, what, set string, args ...any) error {
+	res, err := s.exec(ctx, q, "UPDATE "+kt.table+" SET "+set+" WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
+		append(args, id, token)...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	n, err := affected(res)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -53,7 +60,7 @@ func (s *Store) fenced(ctx context.Context, q querier, table, kind string, id in
 		return nil
 	}
 	var got int64
-	if err := s.queryRow(ctx, q, "SELECT id FROM "+table+" WHERE id = ?", id).Scan(&got); err != nil {
+	if err := s.queryRow(ctx, q, "SELECT id FROM "+kt.table+" WHERE id = ?", id).Scan(&got); err != nil {
 		return notFound(err, "%s", what)
 	}
 	return fmt.Errorf("%s: %w", what, ErrLeaseLost)
@@ -62,44 +69,34 @@ func (s *Store) fenced(ctx context.Context, q querier, table, kind string, id in
 // Heartbeat renews the lease held with token; ErrLeaseLost when the token is
 // no longer current or the lease was released.
 func (s *Store) Heartbeat(ctx context.Context, kind string, id int64, token int64, now time.Time) error {
-	table, err := opTable(kind)
+	kt, err := tableOf(kind)
 	if err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
-	what := fmt.Sprintf("heartbeat on %s %d", kind, id)
-	res, err := s.exec(ctx, s.db, "UPDATE "+table+" SET heartbeat_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
-		s.ts(now), id, token)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return s.fenced(ctx, s.db, table, kind, id, res, what)
+	return s.fencedUpdate(ctx, s.db, kt, id, token, fmt.Sprintf("heartbeat on %s %d", kind, id),
+		"heartbeat_at = ?", s.ts(now))
 }
 
 // ReleaseLease clears owner and heartbeat when token is still current (the
 // token itself stays, so an old holder stays fenced out). ErrLeaseLost when
 // it is not.
 func (s *Store) ReleaseLease(ctx context.Context, kind string, id int64, token int64) error {
-	table, err := opTable(kind)
+	kt, err := tableOf(kind)
 	if err != nil {
 		return fmt.Errorf("release lease: %w", err)
 	}
-	what := fmt.Sprintf("release lease on %s %d", kind, id)
-	res, err := s.exec(ctx, s.db, "UPDATE "+table+" SET lease_owner = '', heartbeat_at = NULL, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
-		s.ts(now()), id, token)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return s.fenced(ctx, s.db, table, kind, id, res, what)
+	return s.fencedUpdate(ctx, s.db, kt, id, token, fmt.Sprintf("release lease on %s %d", kind, id),
+		"lease_owner = '', heartbeat_at = NULL, updated_at = ?", s.ts(now()))
 }
 
 // StaleOperations lists, by id, the running operations of kind whose
 // heartbeat (or, without one, last update) is older than before.
 func (s *Store) StaleOperations(ctx context.Context, kind string, before time.Time) ([]int64, error) {
-	table, err := opTable(kind)
+	kt, err := tableOf(kind)
 	if err != nil {
 		return nil, fmt.Errorf("list stale operations: %w", err)
 	}
-	rows, err := s.query(ctx, s.db, "SELECT id FROM "+table+" WHERE status = ? AND COALESCE(heartbeat_at, updated_at) < ? ORDER BY id",
+	rows, err := s.query(ctx, s.db, "SELECT id FROM "+kt.table+" WHERE status = ? AND COALESCE(heartbeat_at, updated_at) < ? ORDER BY id",
 		StatusRunning, s.ts(before))
 	if err != nil {
 		return nil, fmt.Errorf("list stale %s operations: %w", kind, err)
@@ -119,17 +116,39 @@ func (s *Store) StaleOperations(ctx context.Context, kind string, before time.Ti
 	return ids, nil
 }
 
-// SaveBackupCheckpoint writes progress, checkpoint and entries (inserted, or
-// replaced when their Seq is already stored) in one transaction, only while
-// token is current (ErrLeaseLost otherwise, and nothing is written). The
-// entries' BackupID is taken to be id.
-func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error {
-	what := fmt.Sprintf("save checkpoint of backup %d", id)
-	prog, err := progressArg(p)
+// checkpointArgs validates and encodes a progress and a checkpoint.
+func checkpointArgs(p Progress, checkpoint []byte) (prog string, cp any, err error) {
+	if prog, err = progressArg(p); err != nil {
+		return "", nil, err
+	}
+	if cp, err = jsonArg("checkpoint", checkpoint); err != nil {
+		return "", nil, err
+	}
+	return prog, cp, nil
+}
+
+// SaveCheckpoint writes the progress and checkpoint of operation id of kind
+// while token is current (ErrLeaseLost otherwise).
+func (s *Store) SaveCheckpoint(ctx context.Context, kind string, id, token int64, p Progress, checkpoint []byte) error {
+	kt, err := tableOf(kind)
+	if err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	what := fmt.Sprintf("save checkpoint of %s %d", kind, id)
+	prog, cp, err := checkpointArgs(p, checkpoint)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	cp, err := jsonArg("checkpoint", checkpoint)
+	return s.fencedUpdate(ctx, s.db, kt, id, token, what, "progress = ?, checkpoint = ?, updated_at = ?", prog, cp, s.ts(now()))
+}
+
+// SaveBackupCheckpoint writes progress, checkpoint, tail and entries
+// (inserted, or replaced when their Seq is already stored) in one
+// transaction, only while token is current (ErrLeaseLost otherwise, and
+// nothing is written). The entries' BackupID is taken to be id.
+func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error {
+	what := fmt.Sprintf("save checkpoint of backup %d", id)
+	prog, cp, err := checkpointArgs(p, checkpoint)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -143,12 +162,8 @@ func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Pro
 		if len(tail) > 0 {
 			tailArg = tail
 		}
-		res, err := s.exec(ctx, tx, "UPDATE backup_operations SET progress = ?, checkpoint = ?, checkpoint_tail = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
-			prog, cp, tailArg, s.ts(now()), id, token)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if err := s.fenced(ctx, tx, "backup_operations", KindBackup, id, res, what); err != nil {
+		if err := s.fencedUpdate(ctx, tx, backupDesc.kindTable, id, token, what,
+			"progress = ?, checkpoint = ?, checkpoint_tail = ?, updated_at = ?", prog, cp, tailArg, s.ts(now())); err != nil {
 			return err
 		}
 		for start := 0; start < len(entries); start += entryBatch {
@@ -171,29 +186,9 @@ func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Pro
 	})
 }
 
-// SaveRestoreCheckpoint writes progress and checkpoint of a restore while
-// token is current (ErrLeaseLost otherwise).
-func (s *Store) SaveRestoreCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint []byte) error {
-	what := fmt.Sprintf("save checkpoint of restore %d", id)
-	prog, err := progressArg(p)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	cp, err := jsonArg("checkpoint", checkpoint)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	res, err := s.exec(ctx, s.db, "UPDATE restore_operations SET progress = ?, checkpoint = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
-		prog, cp, s.ts(now()), id, token)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return s.fenced(ctx, s.db, "restore_operations", KindRestore, id, res, what)
-}
-
 // SaveProgress writes only the progress, while token is current.
 func (s *Store) SaveProgress(ctx context.Context, kind string, id, token int64, p Progress) error {
-	table, err := opTable(kind)
+	kt, err := tableOf(kind)
 	if err != nil {
 		return fmt.Errorf("save progress: %w", err)
 	}
@@ -202,12 +197,7 @@ func (s *Store) SaveProgress(ctx context.Context, kind string, id, token int64, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	res, err := s.exec(ctx, s.db, "UPDATE "+table+" SET progress = ?, updated_at = ? WHERE id = ? AND lease_token = ? AND lease_owner <> ''",
-		prog, s.ts(now()), id, token)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return s.fenced(ctx, s.db, table, kind, id, res, what)
+	return s.fencedUpdate(ctx, s.db, kt, id, token, what, "progress = ?, updated_at = ?", prog, s.ts(now()))
 }
 
 // DefaultEntryLimit is how many archive entries ListArchiveEntries returns

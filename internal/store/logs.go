@@ -15,7 +15,7 @@ const (
 
 // AppendLog inserts l and sets ID and, when it is zero, CreatedAt (to now).
 func (s *Store) AppendLog(ctx context.Context, l *JobLog) error {
-	if _, err := opTable(l.OperationKind); err != nil {
+	if _, err := tableOf(l.OperationKind); err != nil {
 		return fmt.Errorf("append log: %w", err)
 	}
 	switch l.Level {

@@ -133,48 +133,65 @@ type Lease struct {
 	HeartbeatAt time.Time
 }
 
+// Operation is what every kind of operation (backup, restore, and the kinds
+// to come) has in common: its status and the action a user asked for, how
+// far it came, where to continue from, the lease of the worker running it,
+// and its times. The kind types embed it; the catalog's kind-generic methods
+// (GetOperation, TransitionOperation, RequestAction, FinishRun, leases and
+// checkpoints) read and write only these columns.
+type Operation struct {
+	ID              int64
+	Status          string
+	RequestedAction string // RequestPause or RequestCancel while one is pending
+	Progress        Progress
+	Checkpoint      json.RawMessage // engine-defined, nil before the first one
+	ErrorMessage    string
+	LeaseOwner      string
+	LeaseToken      int64
+	HeartbeatAt     *time.Time
+	StartedAt       *time.Time
+	CompletedAt     *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
 // BackupOperation is one backup run.
 type BackupOperation struct {
-	ID                      int64
+	Operation
 	SourceConnectionID      int64
 	DestinationConnectionID int64
-	Status                  string
-	RequestedAction         string // RequestPause or RequestCancel while one is pending
 	Options                 json.RawMessage
 	Metadata                json.RawMessage
 	ArchivePath             string
 	ArchiveSize             int64
 	SHA256                  string
-	Progress                Progress
-	Checkpoint              json.RawMessage // engine-defined, nil before the first one
-	ErrorMessage            string
-	LeaseOwner              string
-	LeaseToken              int64
-	HeartbeatAt             *time.Time
-	StartedAt               *time.Time
-	CompletedAt             *time.Time
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
 }
 
 // RestoreOperation is one restore run.
 type RestoreOperation struct {
-	ID                      int64
+	Operation
 	BackupOperationID       int64
 	DestinationConnectionID int64
 	DestinationConfig       json.RawMessage
-	Status                  string
-	RequestedAction         string
-	Progress                Progress
-	Checkpoint              json.RawMessage
-	ErrorMessage            string
-	LeaseOwner              string
-	LeaseToken              int64
-	HeartbeatAt             *time.Time
-	StartedAt               *time.Time
-	CompletedAt             *time.Time
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+}
+
+// RunEnd is how a worker's run of an operation ended, as FinishRun records it.
+type RunEnd struct {
+	// Status is where the operation goes: paused or pending (handed back to
+	// the queue) when it will go on, or a final status.
+	Status string
+	// ErrorMessage is written with a final status (empty clears it).
+	ErrorMessage string
+	// Progress, when not nil, is written too.
+	Progress *Progress
+}
+
+// BackupResult is what a completed backup produced, as CompleteBackup records it.
+type BackupResult struct {
+	ArchivePath string
+	ArchiveSize int64
+	SHA256      string
+	Progress    Progress
 }
 
 // Kinds of operation, used by job logs, leases and audit targets.

@@ -8,49 +8,176 @@ import (
 	"slices"
 )
 
+// Every operation kind keeps its rows in a table of its own (the JSON
+// shapes of the API differ), but the columns of Operation are the same in
+// each, and one generic implementation reads and changes them. A kind is
+// described once, by an opDesc: its table, its statuses and how to read and
+// write the columns only it has. Adding a kind is a migration, a descriptor
+// and its typed Create/Get/List wrappers; transitions, requested actions,
+// leases, checkpoints and the end of a run come with it.
+
 // terminalStatuses are the statuses an operation never leaves.
 var terminalStatuses = []string{StatusCompleted, StatusFailed, StatusCancelled}
 
-// opTable returns the table of an operation kind.
-func opTable(kind string) (string, error) {
-	switch kind {
-	case KindBackup:
-		return "backup_operations", nil
-	case KindRestore:
-		return "restore_operations", nil
-	}
-	return "", fmt.Errorf("unknown operation kind %q", kind)
+// kindTable is what the kind-generic code needs of a kind: its name, table
+// and every status its rows can have.
+type kindTable struct {
+	kind     string
+	table    string
+	statuses []string
 }
 
-const backupCols = `id, source_connection_id, destination_connection_id, status, requested_action, options, metadata,
-	archive_path, archive_size, sha256, progress, checkpoint, error_message, lease_owner, lease_token,
+// opDesc describes one operation kind T (which embeds Operation).
+type opDesc[T any] struct {
+	kindTable
+	// cols are the kind's own columns, read after the shared ones.
+	cols string
+	// fields returns op's shared part and the scan destinations of cols, in order.
+	fields func(op *T) (*Operation, []any)
+	// values returns the values of cols for an INSERT, after filling in
+	// op's defaults (an empty JSON object for unset JSON columns).
+	values func(op *T) ([]any, error)
+}
+
+// opCols are the columns of Operation, in the order scanInto reads them.
+const opCols = `id, status, requested_action, progress, checkpoint, error_message, lease_owner, lease_token,
 	heartbeat_at, started_at, completed_at, created_at, updated_at`
 
-func scanBackup(r rowScanner) (*BackupOperation, error) {
-	var op BackupOperation
-	if err := r.Scan(&op.ID, idCol{&op.SourceConnectionID}, idCol{&op.DestinationConnectionID}, &op.Status,
-		&op.RequestedAction, jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize,
-		&op.SHA256, progressCol{&op.Progress}, jsonCol{&op.Checkpoint}, &op.ErrorMessage, &op.LeaseOwner,
-		&op.LeaseToken, nullTimeCol{&op.HeartbeatAt}, nullTimeCol{&op.StartedAt}, nullTimeCol{&op.CompletedAt},
-		timeCol{&op.CreatedAt}, timeCol{&op.UpdatedAt}); err != nil {
+// dests are the scan destinations of opCols.
+func (o *Operation) dests() []any {
+	return []any{&o.ID, &o.Status, &o.RequestedAction, progressCol{&o.Progress}, jsonCol{&o.Checkpoint},
+		&o.ErrorMessage, &o.LeaseOwner, &o.LeaseToken, nullTimeCol{&o.HeartbeatAt}, nullTimeCol{&o.StartedAt},
+		nullTimeCol{&o.CompletedAt}, timeCol{&o.CreatedAt}, timeCol{&o.UpdatedAt}}
+}
+
+// selectCols is the column list of a SELECT ... RETURNING of a whole row.
+func (d opDesc[T]) selectCols() string { return opCols + ", " + d.cols }
+
+// scan reads one row selected with selectCols.
+func (d opDesc[T]) scan(r rowScanner) (*T, error) {
+	op := new(T)
+	shared, own := d.fields(op)
+	if err := r.Scan(append(shared.dests(), own...)...); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+func scanOperation(r rowScanner) (*Operation, error) {
+	var op Operation
+	if err := r.Scan(op.dests()...); err != nil {
 		return nil, err
 	}
 	return &op, nil
 }
 
-const restoreCols = `id, backup_operation_id, destination_connection_id, destination_config, status, requested_action,
-	progress, checkpoint, error_message, lease_owner, lease_token, heartbeat_at, started_at, completed_at,
-	created_at, updated_at`
+var backupDesc = opDesc[BackupOperation]{
+	kindTable: kindTable{KindBackup, "backup_operations",
+		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}},
+	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256",
+	fields: func(op *BackupOperation) (*Operation, []any) {
+		return &op.Operation, []any{idCol{&op.SourceConnectionID}, idCol{&op.DestinationConnectionID},
+			jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize, &op.SHA256}
+	},
+	values: func(op *BackupOperation) ([]any, error) {
+		opts, optsRaw, err := jsonObjArg("backup options", op.Options)
+		if err != nil {
+			return nil, err
+		}
+		meta, metaRaw, err := jsonObjArg("backup metadata", op.Metadata)
+		if err != nil {
+			return nil, err
+		}
+		op.Options, op.Metadata = optsRaw, metaRaw
+		return []any{op.SourceConnectionID, op.DestinationConnectionID, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256}, nil
+	},
+}
 
-func scanRestore(r rowScanner) (*RestoreOperation, error) {
-	var op RestoreOperation
-	if err := r.Scan(&op.ID, &op.BackupOperationID, idCol{&op.DestinationConnectionID}, jsonCol{&op.DestinationConfig},
-		&op.Status, &op.RequestedAction, progressCol{&op.Progress}, jsonCol{&op.Checkpoint}, &op.ErrorMessage,
-		&op.LeaseOwner, &op.LeaseToken, nullTimeCol{&op.HeartbeatAt}, nullTimeCol{&op.StartedAt},
-		nullTimeCol{&op.CompletedAt}, timeCol{&op.CreatedAt}, timeCol{&op.UpdatedAt}); err != nil {
-		return nil, err
+var restoreDesc = opDesc[RestoreOperation]{
+	kindTable: kindTable{KindRestore, "restore_operations",
+		[]string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}},
+	cols: "backup_operation_id, destination_connection_id, destination_config",
+	fields: func(op *RestoreOperation) (*Operation, []any) {
+		return &op.Operation, []any{&op.BackupOperationID, idCol{&op.DestinationConnectionID}, jsonCol{&op.DestinationConfig}}
+	},
+	values: func(op *RestoreOperation) ([]any, error) {
+		cfg, cfgRaw, err := jsonObjArg("restore config", op.DestinationConfig)
+		if err != nil {
+			return nil, err
+		}
+		op.DestinationConfig = cfgRaw
+		return []any{op.BackupOperationID, op.DestinationConnectionID, cfg}, nil
+	},
+}
+
+// kindTables are the kinds the kind-generic methods accept.
+var kindTables = map[string]kindTable{
+	KindBackup:  backupDesc.kindTable,
+	KindRestore: restoreDesc.kindTable,
+}
+
+// tableOf returns the kindTable of kind.
+func tableOf(kind string) (kindTable, error) {
+	kt, ok := kindTables[kind]
+	if !ok {
+		return kindTable{}, fmt.Errorf("unknown operation kind %q", kind)
 	}
-	return &op, nil
+	return kt, nil
+}
+
+// createOp inserts op through tx (the pool when tx is nil) and sets its ID,
+// CreatedAt and UpdatedAt. An empty Status becomes pending. ErrNotFound
+// when a row it refers to (a connection, a backup) does not exist.
+func createOp[T any](ctx context.Context, s *Store, tx *sql.Tx, d opDesc[T], op *T) error {
+	what := "create " + d.kind
+	shared, _ := d.fields(op)
+	own, err := d.values(op)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	status := shared.Status
+	if status == "" {
+		status = StatusPending
+	}
+	cp, err := jsonArg(d.kind+" checkpoint", shared.Checkpoint)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	prog, err := progressArg(shared.Progress)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	t := now()
+	args := append(own, status, shared.RequestedAction, prog, cp, shared.ErrorMessage,
+		s.tsPtr(shared.StartedAt), s.tsPtr(shared.CompletedAt), s.ts(t), s.ts(t))
+	q := "INSERT INTO " + d.table + " (" + d.cols + `, status, requested_action, progress, checkpoint, error_message,
+		started_at, completed_at, created_at, updated_at) VALUES (` + placeholders(len(args)) + ") RETURNING id"
+	if err := s.queryRow(ctx, s.q(tx), q, args...).Scan(&shared.ID); err != nil {
+		if errors.Is(mapErr(err), errForeignKey) {
+			return fmt.Errorf("%s: a connection or backup it refers to does not exist: %w", what, ErrNotFound)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	shared.Status = status
+	shared.StartedAt, shared.CompletedAt = normPtr(shared.StartedAt), normPtr(shared.CompletedAt)
+	shared.LeaseOwner, shared.LeaseToken, shared.HeartbeatAt = "", 0, nil
+	shared.CreatedAt, shared.UpdatedAt = t, t
+	return nil
+}
+
+// getOp returns the row of kind d with id.
+func getOp[T any](ctx context.Context, s *Store, d opDesc[T], id int64) (*T, error) {
+	op, err := d.scan(s.queryRow(ctx, s.db, "SELECT "+d.selectCols()+" FROM "+d.table+" WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "get %s %d", d.kind, id)
+	}
+	return op, nil
+}
+
+// listOps returns one page of d's rows matching w, newest first, and the
+// number of all matching rows.
+func listOps[T any](ctx context.Context, s *Store, d opDesc[T], w where, p Page) ([]T, int64, error) {
+	return listNewest(ctx, s, d.kind+"s", d.selectCols(), d.table, w, p, d.scan)
 }
 
 // Backups
@@ -59,59 +186,12 @@ func scanRestore(r rowScanner) (*RestoreOperation, error) {
 // CreatedAt and UpdatedAt. An empty Status becomes pending and empty Options
 // and Metadata become {}. ErrNotFound when a connection does not exist.
 func (s *Store) CreateBackup(ctx context.Context, tx *sql.Tx, op *BackupOperation) error {
-	status := op.Status
-	if status == "" {
-		status = StatusPending
-	}
-	opts, optsRaw, err := jsonObjArg("backup options", op.Options)
-	if err != nil {
-		return fmt.Errorf("create backup: %w", err)
-	}
-	meta, metaRaw, err := jsonObjArg("backup metadata", op.Metadata)
-	if err != nil {
-		return fmt.Errorf("create backup: %w", err)
-	}
-	cp, err := jsonArg("backup checkpoint", op.Checkpoint)
-	if err != nil {
-		return fmt.Errorf("create backup: %w", err)
-	}
-	prog, err := progressArg(op.Progress)
-	if err != nil {
-		return fmt.Errorf("create backup: %w", err)
-	}
-	t := now()
-	err = s.queryRow(ctx, s.q(tx), `INSERT INTO backup_operations (source_connection_id, destination_connection_id, status,
-		requested_action, options, metadata, archive_path, archive_size, sha256, progress, checkpoint, error_message,
-		started_at, completed_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		op.SourceConnectionID, op.DestinationConnectionID, status, op.RequestedAction, opts, meta, op.ArchivePath,
-		op.ArchiveSize, op.SHA256, prog, cp, op.ErrorMessage, s.tsPtr(op.StartedAt), s.tsPtr(op.CompletedAt),
-		s.ts(t), s.ts(t)).Scan(&op.ID)
-	if err != nil {
-		if errors.Is(mapErr(err), errForeignKey) {
-			return fmt.Errorf("create backup: source %d or destination %d connection: %w",
-				op.SourceConnectionID, op.DestinationConnectionID, ErrNotFound)
-		}
-		return fmt.Errorf("create backup: %w", err)
-	}
-	op.Status, op.Options, op.Metadata = status, optsRaw, metaRaw
-	op.StartedAt, op.CompletedAt = normPtr(op.StartedAt), normPtr(op.CompletedAt)
-	op.LeaseOwner, op.LeaseToken, op.HeartbeatAt = "", 0, nil
-	op.CreatedAt, op.UpdatedAt = t, t
-	return nil
+	return createOp(ctx, s, tx, backupDesc, op)
 }
 
 // GetBackup returns the backup with id.
 func (s *Store) GetBackup(ctx context.Context, id int64) (*BackupOperation, error) {
-	return s.getBackup(ctx, s.db, id)
-}
-
-func (s *Store) getBackup(ctx context.Context, q querier, id int64) (*BackupOperation, error) {
-	op, err := scanBackup(s.queryRow(ctx, q, "SELECT "+backupCols+" FROM backup_operations WHERE id = ?", id))
-	if err != nil {
-		return nil, notFound(err, "get backup %d", id)
-	}
-	return op, nil
+	return getOp(ctx, s, backupDesc, id)
 }
 
 // ListBackups returns one page of backups matching f, newest first, and the
@@ -127,170 +207,24 @@ func (s *Store) ListBackups(ctx context.Context, f BackupFilter, p Page) ([]Back
 	if f.DestinationID != 0 {
 		w.add("destination_connection_id = ?", f.DestinationID)
 	}
-	return listNewest(ctx, s, "backups", backupCols, "backup_operations", w, p, scanBackup)
+	return listOps(ctx, s, backupDesc, w, p)
 }
 
 // CountBackupsByStatus returns how many backups are in each status; every
 // backup status is present, zero when none.
 func (s *Store) CountBackupsByStatus(ctx context.Context) (StatusCounts, error) {
-	return s.countByStatus(ctx, "backup_operations",
-		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled})
+	return s.countByStatus(ctx, backupDesc.kindTable)
 }
 
-func (s *Store) countByStatus(ctx context.Context, table string, statuses []string) (StatusCounts, error) {
-	out := StatusCounts{}
-	for _, st := range statuses {
-		out[st] = 0
-	}
-	rows, err := s.query(ctx, s.db, "SELECT status, COUNT(*) FROM "+table+" GROUP BY status")
+// CompleteBackup records the result of a backup the caller runs under the
+// lease token, moving it from running to completed (see FinishRun).
+func (s *Store) CompleteBackup(ctx context.Context, id, token int64, res BackupResult) error {
+	prog, err := progressArg(res.Progress)
 	if err != nil {
-		return nil, fmt.Errorf("count %s by status: %w", table, err)
+		return fmt.Errorf("record the completion of backup %d: %w", id, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, fmt.Errorf("count %s by status: %w", table, err)
-		}
-		out[st] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count %s by status: %w", table, err)
-	}
-	return out, nil
-}
-
-// UpdateBackup writes status, requested_action, archive_path, archive_size,
-// sha256, error_message, started_at, completed_at, progress and checkpoint
-// unconditionally and sets UpdatedAt. Leases are not touched.
-func (s *Store) UpdateBackup(ctx context.Context, op *BackupOperation) error {
-	cp, err := jsonArg("backup checkpoint", op.Checkpoint)
-	if err != nil {
-		return fmt.Errorf("update backup %d: %w", op.ID, err)
-	}
-	prog, err := progressArg(op.Progress)
-	if err != nil {
-		return fmt.Errorf("update backup %d: %w", op.ID, err)
-	}
-	t := now()
-	res, err := s.exec(ctx, s.db, `UPDATE backup_operations SET status = ?, requested_action = ?, archive_path = ?,
-		archive_size = ?, sha256 = ?, error_message = ?, started_at = ?, completed_at = ?, progress = ?, checkpoint = ?,
-		updated_at = ? WHERE id = ?`,
-		op.Status, op.RequestedAction, op.ArchivePath, op.ArchiveSize, op.SHA256, op.ErrorMessage,
-		s.tsPtr(op.StartedAt), s.tsPtr(op.CompletedAt), prog, cp, s.ts(t), op.ID)
-	if err != nil {
-		return fmt.Errorf("update backup %d: %w", op.ID, err)
-	}
-	if err := oneRow(res, "update backup %d", op.ID); err != nil {
-		return err
-	}
-	op.UpdatedAt, op.StartedAt, op.CompletedAt = t, normPtr(op.StartedAt), normPtr(op.CompletedAt)
-	return nil
-}
-
-// RequestBackupAction sets requested_action (RequestPause, RequestCancel or
-// RequestNone) when the status is one of from, and returns the updated row.
-// ErrNotFound for an unknown id, ErrConflict when the status is not in from.
-func (s *Store) RequestBackupAction(ctx context.Context, id int64, action string, from []string) (*BackupOperation, error) {
-	var op *BackupOperation
-	err := s.requestAction(ctx, KindBackup, id, action, from, func(r rowScanner) error {
-		var err error
-		op, err = scanBackup(r)
-		return err
-	}, backupCols)
-	if err != nil {
-		return nil, err
-	}
-	return op, nil
-}
-
-// TransitionBackup changes the status from one of from to to, in tx when tx
-// is not nil, and returns the updated row. Moving to running sets started_at
-// when it is still empty; moving to a final status sets completed_at; moving
-// to any status but running clears requested_action (the request was obeyed
-// or is moot). ErrNotFound for an unknown id, ErrConflict when the status is
-// not in from.
-func (s *Store) TransitionBackup(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (*BackupOperation, error) {
-	var op *BackupOperation
-	err := s.transition(ctx, tx, KindBackup, id, from, to, func(r rowScanner) error {
-		var err error
-		op, err = scanBackup(r)
-		return err
-	}, backupCols)
-	if err != nil {
-		return nil, err
-	}
-	return op, nil
-}
-
-// requestAction is RequestBackupAction/RequestRestoreAction for either table.
-func (s *Store) requestAction(ctx context.Context, kind string, id int64, action string, from []string,
-	scan func(rowScanner) error, cols string) error {
-	switch action {
-	case RequestNone, RequestPause, RequestCancel:
-	default:
-		return fmt.Errorf("request %s action: unknown action %q", kind, action)
-	}
-	if len(from) == 0 {
-		return fmt.Errorf("request %s action: no allowed statuses given", kind)
-	}
-	table, err := opTable(kind)
-	if err != nil {
-		return err
-	}
-	in, args := inArgs(from)
-	q := "UPDATE " + table + " SET requested_action = ?, updated_at = ? WHERE id = ? AND status IN (" + in + ") RETURNING " + cols
-	all := append([]any{action, s.ts(now()), id}, args...)
-	return s.conditional(ctx, s.db, table, kind, id, q, all, scan, fmt.Sprintf("request %s of %s %d", action, kind, id))
-}
-
-// transition is TransitionBackup/TransitionRestore for either table.
-func (s *Store) transition(ctx context.Context, tx *sql.Tx, kind string, id int64, from []string, to string,
-	scan func(rowScanner) error, cols string) error {
-	if len(from) == 0 {
-		return fmt.Errorf("transition %s %d: no allowed statuses given", kind, id)
-	}
-	table, err := opTable(kind)
-	if err != nil {
-		return err
-	}
-	t := s.ts(now())
-	set := "status = ?, updated_at = ?"
-	args := []any{to, t}
-	if to == StatusRunning {
-		set += ", started_at = COALESCE(started_at, ?)"
-		args = append(args, t)
-	} else {
-		set += ", requested_action = ''"
-	}
-	if slices.Contains(terminalStatuses, to) {
-		set += ", completed_at = ?"
-		args = append(args, t)
-	}
-	in, fromArgs := inArgs(from)
-	q := "UPDATE " + table + " SET " + set + " WHERE id = ? AND status IN (" + in + ") RETURNING " + cols
-	args = append(args, id)
-	args = append(args, fromArgs...)
-	return s.conditional(ctx, s.q(tx), table, kind, id, q, args, scan, fmt.Sprintf("move %s %d to %s", kind, id, to))
-}
-
-// conditional runs an UPDATE ... RETURNING; when it matched no row it tells
-// a missing row (ErrNotFound) from a row in another status (ErrConflict).
-func (s *Store) conditional(ctx context.Context, q querier, table, kind string, id int64, query string, args []any,
-	scan func(rowScanner) error, what string) error {
-	err := scan(s.queryRow(ctx, q, query, args...))
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%s: %w", what, mapErr(err))
-	}
-	var status string
-	if err := s.queryRow(ctx, q, "SELECT status FROM "+table+" WHERE id = ?", id).Scan(&status); err != nil {
-		return notFound(err, "%s", what)
-	}
-	return fmt.Errorf("%s: the %s is %s: %w", what, kind, status, ErrConflict)
+	return s.finishRun(ctx, backupDesc.kindTable, id, token, RunEnd{Status: StatusCompleted},
+		"progress = ?, archive_path = ?, archive_size = ?, sha256 = ?", prog, res.ArchivePath, res.ArchiveSize, res.SHA256)
 }
 
 // Restores
@@ -300,49 +234,12 @@ func (s *Store) conditional(ctx context.Context, q querier, table, kind string, 
 // DestinationConfig becomes {}. ErrNotFound when the backup or the
 // connection does not exist.
 func (s *Store) CreateRestore(ctx context.Context, tx *sql.Tx, op *RestoreOperation) error {
-	status := op.Status
-	if status == "" {
-		status = StatusPending
-	}
-	cfg, cfgRaw, err := jsonObjArg("restore config", op.DestinationConfig)
-	if err != nil {
-		return fmt.Errorf("create restore: %w", err)
-	}
-	cp, err := jsonArg("restore checkpoint", op.Checkpoint)
-	if err != nil {
-		return fmt.Errorf("create restore: %w", err)
-	}
-	prog, err := progressArg(op.Progress)
-	if err != nil {
-		return fmt.Errorf("create restore: %w", err)
-	}
-	t := now()
-	err = s.queryRow(ctx, s.q(tx), `INSERT INTO restore_operations (backup_operation_id, destination_connection_id,
-		destination_config, status, requested_action, progress, checkpoint, error_message, started_at, completed_at,
-		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		op.BackupOperationID, op.DestinationConnectionID, cfg, status, op.RequestedAction, prog, cp, op.ErrorMessage,
-		s.tsPtr(op.StartedAt), s.tsPtr(op.CompletedAt), s.ts(t), s.ts(t)).Scan(&op.ID)
-	if err != nil {
-		if errors.Is(mapErr(err), errForeignKey) {
-			return fmt.Errorf("create restore: backup %d or connection %d: %w",
-				op.BackupOperationID, op.DestinationConnectionID, ErrNotFound)
-		}
-		return fmt.Errorf("create restore: %w", err)
-	}
-	op.Status, op.DestinationConfig = status, cfgRaw
-	op.StartedAt, op.CompletedAt = normPtr(op.StartedAt), normPtr(op.CompletedAt)
-	op.LeaseOwner, op.LeaseToken, op.HeartbeatAt = "", 0, nil
-	op.CreatedAt, op.UpdatedAt = t, t
-	return nil
+	return createOp(ctx, s, tx, restoreDesc, op)
 }
 
 // GetRestore returns the restore with id.
 func (s *Store) GetRestore(ctx context.Context, id int64) (*RestoreOperation, error) {
-	op, err := scanRestore(s.queryRow(ctx, s.db, "SELECT "+restoreCols+" FROM restore_operations WHERE id = ?", id))
-	if err != nil {
-		return nil, notFound(err, "get restore %d", id)
-	}
-	return op, nil
+	return getOp(ctx, s, restoreDesc, id)
 }
 
 // ListRestores returns one page of restores matching f, newest first, and
@@ -358,66 +255,202 @@ func (s *Store) ListRestores(ctx context.Context, f RestoreFilter, p Page) ([]Re
 	if f.DestinationID != 0 {
 		w.add("destination_connection_id = ?", f.DestinationID)
 	}
-	return listNewest(ctx, s, "restores", restoreCols, "restore_operations", w, p, scanRestore)
+	return listOps(ctx, s, restoreDesc, w, p)
 }
 
 // CountRestoresByStatus returns how many restores are in each status; every
 // restore status is present, zero when none.
 func (s *Store) CountRestoresByStatus(ctx context.Context) (StatusCounts, error) {
-	return s.countByStatus(ctx, "restore_operations",
-		[]string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled})
+	return s.countByStatus(ctx, restoreDesc.kindTable)
 }
 
-// UpdateRestore writes status, requested_action, error_message, started_at,
-// completed_at, progress and checkpoint unconditionally and sets UpdatedAt.
-func (s *Store) UpdateRestore(ctx context.Context, op *RestoreOperation) error {
-	cp, err := jsonArg("restore checkpoint", op.Checkpoint)
+// Every kind
+
+func (s *Store) countByStatus(ctx context.Context, kt kindTable) (StatusCounts, error) {
+	out := StatusCounts{}
+	for _, st := range kt.statuses {
+		out[st] = 0
+	}
+	rows, err := s.query(ctx, s.db, "SELECT status, COUNT(*) FROM "+kt.table+" GROUP BY status")
 	if err != nil {
-		return fmt.Errorf("update restore %d: %w", op.ID, err)
+		return nil, fmt.Errorf("count %ss by status: %w", kt.kind, err)
 	}
-	prog, err := progressArg(op.Progress)
-	if err != nil {
-		return fmt.Errorf("update restore %d: %w", op.ID, err)
+	defer rows.Close()
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count %ss by status: %w", kt.kind, err)
+		}
+		out[st] = n
 	}
-	t := now()
-	res, err := s.exec(ctx, s.db, `UPDATE restore_operations SET status = ?, requested_action = ?, error_message = ?,
-		started_at = ?, completed_at = ?, progress = ?, checkpoint = ?, updated_at = ? WHERE id = ?`,
-		op.Status, op.RequestedAction, op.ErrorMessage, s.tsPtr(op.StartedAt), s.tsPtr(op.CompletedAt), prog, cp,
-		s.ts(t), op.ID)
-	if err != nil {
-		return fmt.Errorf("update restore %d: %w", op.ID, err)
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count %ss by status: %w", kt.kind, err)
 	}
-	if err := oneRow(res, "update restore %d", op.ID); err != nil {
-		return err
-	}
-	op.UpdatedAt, op.StartedAt, op.CompletedAt = t, normPtr(op.StartedAt), normPtr(op.CompletedAt)
-	return nil
+	return out, nil
 }
 
-// RequestRestoreAction is RequestBackupAction for restores.
-func (s *Store) RequestRestoreAction(ctx context.Context, id int64, action string, from []string) (*RestoreOperation, error) {
-	var op *RestoreOperation
-	err := s.requestAction(ctx, KindRestore, id, action, from, func(r rowScanner) error {
-		var err error
-		op, err = scanRestore(r)
-		return err
-	}, restoreCols)
+// GetOperation returns the shared part of operation id of kind.
+func (s *Store) GetOperation(ctx context.Context, kind string, id int64) (*Operation, error) {
+	kt, err := tableOf(kind)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("get operation: %w", err)
+	}
+	op, err := scanOperation(s.queryRow(ctx, s.db, "SELECT "+opCols+" FROM "+kt.table+" WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "get %s %d", kind, id)
 	}
 	return op, nil
 }
 
-// TransitionRestore is TransitionBackup for restores.
-func (s *Store) TransitionRestore(ctx context.Context, tx *sql.Tx, id int64, from []string, to string) (*RestoreOperation, error) {
-	var op *RestoreOperation
-	err := s.transition(ctx, tx, KindRestore, id, from, to, func(r rowScanner) error {
-		var err error
-		op, err = scanRestore(r)
-		return err
-	}, restoreCols)
-	if err != nil {
-		return nil, err
+// RequestAction sets requested_action (RequestPause, RequestCancel or
+// RequestNone) of operation id of kind when its status is one of from, and
+// returns the updated operation. ErrNotFound for an unknown id, ErrConflict
+// when the status is not in from.
+func (s *Store) RequestAction(ctx context.Context, kind string, id int64, action string, from []string) (*Operation, error) {
+	switch action {
+	case RequestNone, RequestPause, RequestCancel:
+	default:
+		return nil, fmt.Errorf("request %s action: unknown action %q", kind, action)
 	}
-	return op, nil
+	if len(from) == 0 {
+		return nil, fmt.Errorf("request %s action: no allowed statuses given", kind)
+	}
+	kt, err := tableOf(kind)
+	if err != nil {
+		return nil, fmt.Errorf("request action: %w", err)
+	}
+	in, args := inArgs(from)
+	q := "UPDATE " + kt.table + " SET requested_action = ?, updated_at = ? WHERE id = ? AND status IN (" + in + ") RETURNING " + opCols
+	return s.conditional(ctx, s.db, kt, id, q, append([]any{action, s.ts(now()), id}, args...),
+		fmt.Sprintf("request %s of %s %d", action, kind, id))
+}
+
+// TransitionOperation changes the status of operation id of kind from one
+// of from to to, in tx when tx is not nil, and returns the updated
+// operation. Moving to running sets started_at when it is still empty;
+// moving to a final status sets completed_at; moving to completed or
+// cancelled clears error_message; moving to any status but running clears
+// requested_action (the request was obeyed or is moot). ErrNotFound for an
+// unknown id, ErrConflict when the status is not in from.
+//
+// It is for operations no worker runs (the API's steering); a worker ends
+// its own run with FinishRun, fenced by its lease.
+func (s *Store) TransitionOperation(ctx context.Context, tx *sql.Tx, kind string, id int64, from []string, to string) (*Operation, error) {
+	if len(from) == 0 {
+		return nil, fmt.Errorf("transition %s %d: no allowed statuses given", kind, id)
+	}
+	kt, err := tableOf(kind)
+	if err != nil {
+		return nil, fmt.Errorf("transition: %w", err)
+	}
+	t := s.ts(now())
+	set, args := statusSet(to, t)
+	if to == StatusRunning {
+		set += ", started_at = COALESCE(started_at, ?)"
+		args = append(args, t)
+	}
+	if to == StatusCompleted || to == StatusCancelled {
+		set += ", error_message = ''"
+	}
+	in, fromArgs := inArgs(from)
+	q := "UPDATE " + kt.table + " SET " + set + " WHERE id = ? AND status IN (" + in + ") RETURNING " + opCols
+	args = append(append(args, id), fromArgs...)
+	return s.conditional(ctx, s.q(tx), kt, id, q, args, fmt.Sprintf("move %s %d to %s", kind, id, to))
+}
+
+// statusSet is the SET clause of a move to status to at time t: the
+// status, updated_at, completed_at for a final status, and requested_action
+// cleared unless the operation goes on running.
+func statusSet(to string, t any) (string, []any) {
+	set := "status = ?, updated_at = ?"
+	args := []any{to, t}
+	if to != StatusRunning {
+		set += ", requested_action = ''"
+	}
+	if slices.Contains(terminalStatuses, to) {
+		set += ", completed_at = ?"
+		args = append(args, t)
+	}
+	return set, args
+}
+
+// conditional runs an UPDATE ... RETURNING opCols; when it matched no row
+// it tells a missing row (ErrNotFound) from a row in another status
+// (ErrConflict).
+func (s *Store) conditional(ctx context.Context, q querier, kt kindTable, id int64, query string, args []any, what string) (*Operation, error) {
+	op, err := scanOperation(s.queryRow(ctx, q, query, args...))
+	if err == nil {
+		return op, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", what, mapErr(err))
+	}
+	var status string
+	if err := s.queryRow(ctx, q, "SELECT status FROM "+kt.table+" WHERE id = ?", id).Scan(&status); err != nil {
+		return nil, notFound(err, "%s", what)
+	}
+	return nil, fmt.Errorf("%s: the %s is %s: %w", what, kt.kind, status, ErrConflict)
+}
+
+// FinishRun records how the run of operation id of kind that the caller
+// holds with lease token ended: it moves the operation from running to
+// end.Status (see TransitionOperation for the times and the request it
+// clears), writing end.ErrorMessage with a final status and end.Progress
+// when set. Nothing else is written, so no concurrent change is undone.
+// ErrLeaseLost when token is no longer current, ErrConflict when the
+// operation is no longer running, ErrNotFound for an unknown id.
+func (s *Store) FinishRun(ctx context.Context, kind string, id, token int64, end RunEnd) error {
+	kt, err := tableOf(kind)
+	if err != nil {
+		return fmt.Errorf("finish run: %w", err)
+	}
+	if end.Progress == nil {
+		return s.finishRun(ctx, kt, id, token, end, "")
+	}
+	prog, err := progressArg(*end.Progress)
+	if err != nil {
+		return fmt.Errorf("finish the run of %s %d: %w", kind, id, err)
+	}
+	return s.finishRun(ctx, kt, id, token, end, "progress = ?", prog)
+}
+
+// finishRun is FinishRun with extra assignments of the kind's own columns.
+func (s *Store) finishRun(ctx context.Context, kt kindTable, id, token int64, end RunEnd, extra string, extraArgs ...any) error {
+	what := fmt.Sprintf("mark %s %d %s", kt.kind, id, end.Status)
+	if end.Status == StatusRunning || !slices.Contains(kt.statuses, end.Status) {
+		return fmt.Errorf("%s: a %s cannot end its run as %q", what, kt.kind, end.Status)
+	}
+	set, args := statusSet(end.Status, s.ts(now()))
+	if slices.Contains(terminalStatuses, end.Status) {
+		set += ", error_message = ?"
+		args = append(args, end.ErrorMessage)
+	}
+	if extra != "" {
+		set += ", " + extra
+		args = append(args, extraArgs...)
+	}
+	args = append(args, id, token, StatusRunning)
+	res, err := s.exec(ctx, s.db, "UPDATE "+kt.table+" SET "+set+" WHERE id = ? AND lease_token = ? AND lease_owner <> '' AND status = ?", args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var status, owner string
+	var current int64
+	err = s.queryRow(ctx, s.db, "SELECT status, lease_owner, lease_token FROM "+kt.table+" WHERE id = ?", id).Scan(&status, &owner, &current)
+	switch {
+	case err != nil:
+		return notFound(err, "%s", what)
+	case owner == "" || current != token:
+		return fmt.Errorf("%s: %w", what, ErrLeaseLost)
+	default:
+		return fmt.Errorf("%s: the %s is %s: %w", what, kt.kind, status, ErrConflict)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -36,7 +37,8 @@ func newFixture(t testing.TB, s *store.Store) fixture {
 
 func (f fixture) backup(t testing.TB, s *store.Store, status string) *store.BackupOperation {
 	t.Helper()
-	op := &store.BackupOperation{SourceConnectionID: f.src.ID, DestinationConnectionID: f.dst.ID, Status: status}
+	op := &store.BackupOperation{SourceConnectionID: f.src.ID, DestinationConnectionID: f.dst.ID,
+		Operation: store.Operation{Status: status}}
 	if err := s.CreateBackup(t.Context(), nil, op); err != nil {
 		t.Fatalf("CreateBackup: %v", err)
 	}
@@ -45,7 +47,8 @@ func (f fixture) backup(t testing.TB, s *store.Store, status string) *store.Back
 
 func (f fixture) restore(t *testing.T, s *store.Store, backupID int64, status string) *store.RestoreOperation {
 	t.Helper()
-	op := &store.RestoreOperation{BackupOperationID: backupID, DestinationConnectionID: f.src.ID, Status: status}
+	op := &store.RestoreOperation{BackupOperationID: backupID, DestinationConnectionID: f.src.ID,
+		Operation: store.Operation{Status: status}}
 	if err := s.CreateRestore(t.Context(), nil, op); err != nil {
 		t.Fatalf("CreateRestore: %v", err)
 	}
@@ -401,16 +404,16 @@ func TestDeleteConnectionInUse(t *testing.T) {
 				var backupID, restoreID int64
 				switch r {
 				case asSource, asDestination:
-					op := &store.BackupOperation{SourceConnectionID: target.ID, DestinationConnectionID: other.ID, Status: status}
+					op := &store.BackupOperation{SourceConnectionID: target.ID, DestinationConnectionID: other.ID, Operation: store.Operation{Status: status}}
 					if r == asDestination {
 						op.SourceConnectionID, op.DestinationConnectionID = other.ID, target.ID
 					}
 					mustNil(t, s.CreateBackup(ctx, nil, op))
 					backupID = op.ID
 				case asRestoreTarget:
-					b := &store.BackupOperation{SourceConnectionID: other.ID, DestinationConnectionID: other.ID, Status: store.StatusCompleted}
+					b := &store.BackupOperation{SourceConnectionID: other.ID, DestinationConnectionID: other.ID, Operation: store.Operation{Status: store.StatusCompleted}}
 					mustNil(t, s.CreateBackup(ctx, nil, b))
-					op := &store.RestoreOperation{BackupOperationID: b.ID, DestinationConnectionID: target.ID, Status: status}
+					op := &store.RestoreOperation{BackupOperationID: b.ID, DestinationConnectionID: target.ID, Operation: store.Operation{Status: status}}
 					mustNil(t, s.CreateRestore(ctx, nil, op))
 					restoreID = op.ID
 				}
@@ -537,28 +540,35 @@ func TestBackupsCreateGetUpdate(t *testing.T) {
 			t.Fatal("CreateBackup accepted invalid JSON options")
 		}
 
+		// Every column round-trips.
 		total64 := int64(42)
 		started := time.Now().Add(-time.Hour)
 		done := time.Now()
-		got.Status = store.StatusCompleted
-		got.ArchivePath = "p/src/20300101T000000Z-1.tar.gz"
-		got.ArchiveSize = 1 << 40
-		got.SHA256 = strings.Repeat("ab", 32)
-		got.ErrorMessage = ""
-		got.StartedAt, got.CompletedAt = &started, &done
-		got.Progress = store.Progress{ItemsDone: 42, ItemsTotal: &total64, BytesRead: 10, BytesWritten: 7}
-		got.Checkpoint = json.RawMessage(`{"last_key":"a/b","parts":[1,2]}`)
-		mustNil(t, s.UpdateBackup(ctx, got))
-		again, err := s.GetBackup(ctx, op.ID)
+		full := &store.BackupOperation{SourceConnectionID: f.src.ID, DestinationConnectionID: f.dst.ID,
+			ArchivePath: "p/src/20300101T000000Z-1.tar.gz", ArchiveSize: 1 << 40, SHA256: strings.Repeat("ab", 32),
+			Operation: store.Operation{Status: store.StatusCompleted, StartedAt: &started, CompletedAt: &done,
+				Progress:   store.Progress{ItemsDone: 42, ItemsTotal: &total64, BytesRead: 10, BytesWritten: 7},
+				Checkpoint: json.RawMessage(`{"last_key":"a/b","parts":[1,2]}`)}}
+		mustNil(t, s.CreateBackup(ctx, nil, full))
+		again, err := s.GetBackup(ctx, full.ID)
 		mustNil(t, err)
-		if again.Status != store.StatusCompleted || again.ArchivePath != got.ArchivePath || again.ArchiveSize != 1<<40 ||
-			again.SHA256 != got.SHA256 || !again.StartedAt.Equal(started.Truncate(time.Microsecond)) ||
+		if again.Status != store.StatusCompleted || again.ArchivePath != full.ArchivePath || again.ArchiveSize != 1<<40 ||
+			again.SHA256 != full.SHA256 || !again.StartedAt.Equal(started.Truncate(time.Microsecond)) ||
 			!again.CompletedAt.Equal(done.Truncate(time.Microsecond)) || again.Progress.ItemsTotal == nil ||
 			*again.Progress.ItemsTotal != 42 || again.Progress.BytesWritten != 7 ||
-			string(again.Checkpoint) != `{"last_key":"a/b","parts":[1,2]}` || !again.UpdatedAt.Equal(got.UpdatedAt) {
-			t.Fatalf("after UpdateBackup: %+v", again)
+			string(again.Checkpoint) != `{"last_key":"a/b","parts":[1,2]}` || !again.UpdatedAt.Equal(full.UpdatedAt) {
+			t.Fatalf("after CreateBackup: %+v", again)
 		}
-		wantErr(t, s.UpdateBackup(ctx, &store.BackupOperation{ID: 9999, Status: store.StatusFailed}), store.ErrNotFound)
+		shared, err := s.GetOperation(ctx, store.KindBackup, full.ID)
+		mustNil(t, err)
+		if !reflect.DeepEqual(*shared, again.Operation) {
+			t.Fatalf("GetOperation = %+v, GetBackup has %+v", shared, again.Operation)
+		}
+		_, err = s.GetOperation(ctx, store.KindBackup, 9999)
+		wantErr(t, err, store.ErrNotFound)
+		if _, err := s.GetOperation(ctx, "snapshot", full.ID); err == nil {
+			t.Fatal("GetOperation accepted an unknown kind")
+		}
 	})
 }
 
@@ -571,7 +581,7 @@ func TestListBackupsFiltersAndPaging(t *testing.T) {
 		mustNil(t, s.CreateConnection(ctx, third))
 		var ids []int64
 		for i := range 25 {
-			op := &store.BackupOperation{SourceConnectionID: f.src.ID, DestinationConnectionID: f.dst.ID, Status: store.StatusCompleted}
+			op := &store.BackupOperation{SourceConnectionID: f.src.ID, DestinationConnectionID: f.dst.ID, Operation: store.Operation{Status: store.StatusCompleted}}
 			if i%5 == 0 {
 				op.Status = store.StatusFailed
 				op.SourceConnectionID = third.ID
@@ -632,40 +642,40 @@ func TestBackupTransitionsAndActions(t *testing.T) {
 		op := f.backup(t, s, "")
 
 		// Request pause while pending: allowed from pending/running.
-		got, err := s.RequestBackupAction(ctx, op.ID, store.RequestCancel, []string{store.StatusPending, store.StatusRunning})
+		got, err := s.RequestAction(ctx, store.KindBackup, op.ID, store.RequestCancel, []string{store.StatusPending, store.StatusRunning})
 		mustNil(t, err)
 		if got.RequestedAction != store.RequestCancel {
-			t.Fatalf("RequestBackupAction = %+v", got)
+			t.Fatalf("RequestAction = %+v", got)
 		}
-		_, err = s.RequestBackupAction(ctx, op.ID, store.RequestPause, []string{store.StatusRunning})
+		_, err = s.RequestAction(ctx, store.KindBackup, op.ID, store.RequestPause, []string{store.StatusRunning})
 		wantErr(t, err, store.ErrConflict)
-		_, err = s.RequestBackupAction(ctx, 9999, store.RequestPause, []string{store.StatusRunning})
+		_, err = s.RequestAction(ctx, store.KindBackup, 9999, store.RequestPause, []string{store.StatusRunning})
 		wantErr(t, err, store.ErrNotFound)
-		if _, err := s.RequestBackupAction(ctx, op.ID, "explode", []string{store.StatusPending}); err == nil {
-			t.Fatal("RequestBackupAction accepted an unknown action")
+		if _, err := s.RequestAction(ctx, store.KindBackup, op.ID, "explode", []string{store.StatusPending}); err == nil {
+			t.Fatal("RequestAction accepted an unknown action")
 		}
 
 		// pending -> running keeps the request (the worker must see it) and sets started_at.
-		got, err = s.TransitionBackup(ctx, nil, op.ID, []string{store.StatusPending}, store.StatusRunning)
+		got, err = s.TransitionOperation(ctx, nil, store.KindBackup, op.ID, []string{store.StatusPending}, store.StatusRunning)
 		mustNil(t, err)
 		if got.Status != store.StatusRunning || got.StartedAt == nil || got.RequestedAction != store.RequestCancel || got.CompletedAt != nil {
 			t.Fatalf("to running: %+v", got)
 		}
 		startedAt := *got.StartedAt
-		_, err = s.TransitionBackup(ctx, nil, op.ID, []string{store.StatusPending}, store.StatusRunning)
+		_, err = s.TransitionOperation(ctx, nil, store.KindBackup, op.ID, []string{store.StatusPending}, store.StatusRunning)
 		wantErr(t, err, store.ErrConflict)
-		_, err = s.TransitionBackup(ctx, nil, 9999, []string{store.StatusPending}, store.StatusRunning)
+		_, err = s.TransitionOperation(ctx, nil, store.KindBackup, 9999, []string{store.StatusPending}, store.StatusRunning)
 		wantErr(t, err, store.ErrNotFound)
 
 		// running -> paused clears the request; paused -> running keeps started_at.
-		got, err = s.TransitionBackup(ctx, nil, op.ID, []string{store.StatusRunning}, store.StatusPaused)
+		got, err = s.TransitionOperation(ctx, nil, store.KindBackup, op.ID, []string{store.StatusRunning}, store.StatusPaused)
 		mustNil(t, err)
 		if got.Status != store.StatusPaused || got.RequestedAction != store.RequestNone {
 			t.Fatalf("to paused: %+v", got)
 		}
 		// In a transaction that rolls back, nothing changes.
 		err = s.InTx(ctx, func(tx *sql.Tx) error {
-			if _, err := s.TransitionBackup(ctx, tx, op.ID, []string{store.StatusPaused}, store.StatusPending); err != nil {
+			if _, err := s.TransitionOperation(ctx, tx, store.KindBackup, op.ID, []string{store.StatusPaused}, store.StatusPending); err != nil {
 				return err
 			}
 			return errors.New("undo")
@@ -678,17 +688,17 @@ func TestBackupTransitionsAndActions(t *testing.T) {
 		if cur.Status != store.StatusPaused {
 			t.Fatalf("rolled-back transition is visible: %s", cur.Status)
 		}
-		got, err = s.TransitionBackup(ctx, nil, op.ID, []string{store.StatusPaused}, store.StatusRunning)
+		got, err = s.TransitionOperation(ctx, nil, store.KindBackup, op.ID, []string{store.StatusPaused}, store.StatusRunning)
 		mustNil(t, err)
 		if got.StartedAt == nil || !got.StartedAt.Equal(startedAt) {
 			t.Fatalf("started_at changed on resume: %v vs %v", got.StartedAt, startedAt)
 		}
-		got, err = s.TransitionBackup(ctx, nil, op.ID, store.ActiveStatuses, store.StatusCompleted)
+		got, err = s.TransitionOperation(ctx, nil, store.KindBackup, op.ID, store.ActiveStatuses, store.StatusCompleted)
 		mustNil(t, err)
 		if got.CompletedAt == nil || got.Status != store.StatusCompleted {
 			t.Fatalf("to completed: %+v", got)
 		}
-		_, err = s.RequestBackupAction(ctx, op.ID, store.RequestCancel, store.ActiveStatuses)
+		_, err = s.RequestAction(ctx, store.KindBackup, op.ID, store.RequestCancel, store.ActiveStatuses)
 		wantErr(t, err, store.ErrConflict)
 	})
 }
@@ -734,34 +744,135 @@ func TestRestores(t *testing.T) {
 			t.Fatalf("CountRestoresByStatus = %v", counts)
 		}
 
-		got, err = s.RequestRestoreAction(ctx, r.ID, store.RequestCancel, []string{store.StatusPending, store.StatusRunning})
+		shared, err := s.RequestAction(ctx, store.KindRestore, r.ID, store.RequestCancel, []string{store.StatusPending, store.StatusRunning})
+		mustNil(t, err)
+		if shared.RequestedAction != store.RequestCancel {
+			t.Fatalf("RequestAction = %+v", shared)
+		}
+		_, err = s.RequestAction(ctx, store.KindRestore, r.ID, store.RequestCancel, []string{store.StatusRunning})
+		wantErr(t, err, store.ErrConflict)
+		_, err = s.RequestAction(ctx, store.KindRestore, 9999, store.RequestCancel, []string{store.StatusRunning})
+		wantErr(t, err, store.ErrNotFound)
+		shared, err = s.TransitionOperation(ctx, nil, store.KindRestore, r.ID, []string{store.StatusPending}, store.StatusCancelled)
+		mustNil(t, err)
+		if shared.Status != store.StatusCancelled || shared.CompletedAt == nil || shared.RequestedAction != "" {
+			t.Fatalf("TransitionOperation = %+v", shared)
+		}
+		_, err = s.TransitionOperation(ctx, nil, store.KindRestore, r.ID, []string{store.StatusPending}, store.StatusRunning)
+		wantErr(t, err, store.ErrConflict)
+		_, err = s.TransitionOperation(ctx, nil, store.KindRestore, 9999, []string{store.StatusPending}, store.StatusRunning)
+		wantErr(t, err, store.ErrNotFound)
+	})
+}
+
+// TestEndOfRunWritesOnlyItsOwnFields checks the targeted, lease-fenced
+// writes that end a worker's run. The engine once read a row, changed a
+// field and wrote every column back, so a worker that had lost its lease
+// could turn another worker's running backup into a failed one and put its
+// old checkpoint back, and a request made meanwhile could be undone.
+func TestEndOfRunWritesOnlyItsOwnFields(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		f := newFixture(t, s)
+		now := time.Now()
+		running := func() (*store.BackupOperation, int64) {
+			t.Helper()
+			b := f.backup(t, s, store.StatusRunning)
+			tok, err := s.AcquireLease(ctx, store.KindBackup, b.ID, "w1", now, time.Minute)
+			mustNil(t, err)
+			mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 3}, []byte(`{"by":"w1"}`), nil, nil))
+			return b, tok
+		}
+
+		// A worker that lost its lease writes nothing, whatever it reports.
+		b, tok1 := running()
+		tok2, err := s.AcquireLease(ctx, store.KindBackup, b.ID, "w2", now.Add(2*time.Minute), time.Minute)
+		mustNil(t, err)
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{ItemsDone: 7}, []byte(`{"by":"w2"}`), nil, nil))
+		wantErr(t, s.FinishRun(ctx, store.KindBackup, b.ID, tok1, store.RunEnd{Status: store.StatusFailed, ErrorMessage: "w1 broke"}), store.ErrLeaseLost)
+		wantErr(t, s.FinishRun(ctx, store.KindBackup, b.ID, tok1, store.RunEnd{Status: store.StatusPaused}), store.ErrLeaseLost)
+		wantErr(t, s.CompleteBackup(ctx, b.ID, tok1, store.BackupResult{ArchivePath: "w1.tar.gz"}), store.ErrLeaseLost)
+		got, err := s.GetBackup(ctx, b.ID)
+		mustNil(t, err)
+		if got.Status != store.StatusRunning || got.ErrorMessage != "" || got.ArchivePath != "" || got.LeaseOwner != "w2" ||
+			string(got.Checkpoint) != `{"by":"w2"}` || got.Progress.ItemsDone != 7 || got.CompletedAt != nil {
+			t.Fatalf("a fenced-out worker changed the backup: %+v", got)
+		}
+
+		// The holder completes it: the archive and progress are written, the
+		// checkpoint and options stay, the pending request and old error go.
+		_, err = s.RequestAction(ctx, store.KindBackup, b.ID, store.RequestPause, []string{store.StatusRunning})
+		mustNil(t, err)
+		res := store.BackupResult{ArchivePath: "src/x-1.tar.gz", ArchiveSize: 99, SHA256: strings.Repeat("cd", 32),
+			Progress: store.Progress{ItemsDone: 8, BytesRead: 800, BytesWritten: 99}}
+		mustNil(t, s.CompleteBackup(ctx, b.ID, tok2, res))
+		got, err = s.GetBackup(ctx, b.ID)
+		mustNil(t, err)
+		if got.Status != store.StatusCompleted || got.ArchivePath != res.ArchivePath || got.ArchiveSize != 99 || got.SHA256 != res.SHA256 ||
+			got.Progress != res.Progress || got.CompletedAt == nil || got.RequestedAction != "" || string(got.Options) != "{}" ||
+			string(got.Checkpoint) != `{"by":"w2"}` {
+			t.Fatalf("after CompleteBackup: %+v", got)
+		}
+		// Finished is finished: a second end is a conflict, not a change.
+		wantErr(t, s.FinishRun(ctx, store.KindBackup, b.ID, tok2, store.RunEnd{Status: store.StatusFailed, ErrorMessage: "late"}), store.ErrConflict)
+		wantErr(t, s.CompleteBackup(ctx, b.ID, tok2, res), store.ErrConflict)
+
+		// A request made while the worker runs survives its progress and
+		// checkpoint writes; the end of the run clears it.
+		b, tok := running()
+		_, err = s.RequestAction(ctx, store.KindBackup, b.ID, store.RequestCancel, []string{store.StatusRunning})
+		mustNil(t, err)
+		mustNil(t, s.SaveProgress(ctx, store.KindBackup, b.ID, tok, store.Progress{ItemsDone: 4}))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 5}, []byte(`{"n":5}`), nil, nil))
+		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
 		if got.RequestedAction != store.RequestCancel {
-			t.Fatalf("RequestRestoreAction = %+v", got)
+			t.Fatalf("the cancel request was lost: %+v", got)
 		}
-		_, err = s.RequestRestoreAction(ctx, r.ID, store.RequestCancel, []string{store.StatusRunning})
-		wantErr(t, err, store.ErrConflict)
-		_, err = s.RequestRestoreAction(ctx, 9999, store.RequestCancel, []string{store.StatusRunning})
-		wantErr(t, err, store.ErrNotFound)
-		got, err = s.TransitionRestore(ctx, nil, r.ID, []string{store.StatusPending}, store.StatusCancelled)
+		mustNil(t, s.FinishRun(ctx, store.KindBackup, b.ID, tok, store.RunEnd{Status: store.StatusFailed, ErrorMessage: "disk full"}))
+		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
-		if got.Status != store.StatusCancelled || got.CompletedAt == nil || got.RequestedAction != "" {
-			t.Fatalf("TransitionRestore = %+v", got)
+		if got.Status != store.StatusFailed || got.ErrorMessage != "disk full" || got.RequestedAction != "" || got.CompletedAt == nil ||
+			got.Progress.ItemsDone != 5 || string(got.Checkpoint) != `{"n":5}` {
+			t.Fatalf("after FinishRun(failed): %+v", got)
 		}
-		_, err = s.TransitionRestore(ctx, nil, r.ID, []string{store.StatusPending}, store.StatusRunning)
-		wantErr(t, err, store.ErrConflict)
-		_, err = s.TransitionRestore(ctx, nil, 9999, []string{store.StatusPending}, store.StatusRunning)
-		wantErr(t, err, store.ErrNotFound)
+		// Cancelling the failed backup clears its error.
+		shared, err := s.TransitionOperation(ctx, nil, store.KindBackup, b.ID, []string{store.StatusFailed}, store.StatusCancelled)
+		mustNil(t, err)
+		if shared.Status != store.StatusCancelled || shared.ErrorMessage != "" {
+			t.Fatalf("failed -> cancelled: %+v", shared)
+		}
 
-		got.Status, got.ErrorMessage = store.StatusFailed, "target bucket is gone"
-		got.Progress = store.Progress{ItemsDone: 3, BytesRead: 99}
-		mustNil(t, s.UpdateRestore(ctx, got))
-		again, err := s.GetRestore(ctx, r.ID)
+		// Paused: not final, so no end time, and no error message written.
+		b, tok = running()
+		mustNil(t, s.FinishRun(ctx, store.KindBackup, b.ID, tok, store.RunEnd{Status: store.StatusPaused, ErrorMessage: "ignored"}))
+		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
-		if again.Status != store.StatusFailed || again.ErrorMessage != "target bucket is gone" || again.Progress.BytesRead != 99 {
-			t.Fatalf("after UpdateRestore: %+v", again)
+		if got.Status != store.StatusPaused || got.CompletedAt != nil || got.ErrorMessage != "" {
+			t.Fatalf("after FinishRun(paused): %+v", got)
 		}
-		wantErr(t, s.UpdateRestore(ctx, &store.RestoreOperation{ID: 9999, Status: store.StatusFailed}), store.ErrNotFound)
+
+		// Restores: progress is written when given; a restore cannot pause.
+		r := f.restore(t, s, b.ID, store.StatusRunning)
+		rt, err := s.AcquireLease(ctx, store.KindRestore, r.ID, "w1", now, time.Minute)
+		mustNil(t, err)
+		if err := s.FinishRun(ctx, store.KindRestore, r.ID, rt, store.RunEnd{Status: store.StatusPaused}); err == nil {
+			t.Fatal("FinishRun paused a restore")
+		}
+		if err := s.FinishRun(ctx, store.KindRestore, r.ID, rt, store.RunEnd{Status: store.StatusRunning}); err == nil {
+			t.Fatal("FinishRun accepted running as an end")
+		}
+		mustNil(t, s.FinishRun(ctx, store.KindRestore, r.ID, rt, store.RunEnd{Status: store.StatusPending}))
+		_, err = s.TransitionOperation(ctx, nil, store.KindRestore, r.ID, []string{store.StatusPending}, store.StatusRunning)
+		mustNil(t, err)
+		mustNil(t, s.FinishRun(ctx, store.KindRestore, r.ID, rt, store.RunEnd{Status: store.StatusCompleted, Progress: &store.Progress{ItemsDone: 12}}))
+		rs, err := s.GetRestore(ctx, r.ID)
+		mustNil(t, err)
+		if rs.Status != store.StatusCompleted || rs.Progress.ItemsDone != 12 || rs.CompletedAt == nil || rs.StartedAt == nil {
+			t.Fatalf("after FinishRun(completed): %+v", rs)
+		}
+		wantErr(t, s.FinishRun(ctx, store.KindRestore, 9999, rt, store.RunEnd{Status: store.StatusFailed}), store.ErrNotFound)
 	})
 }
 
@@ -934,13 +1045,13 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 		r := f.restore(t, s, b.ID, store.StatusRunning)
 		rt, err := s.AcquireLease(ctx, store.KindRestore, r.ID, "w1", now, time.Minute)
 		mustNil(t, err)
-		mustNil(t, s.SaveRestoreCheckpoint(ctx, r.ID, rt, store.Progress{ItemsDone: 5}, []byte(`{"seq":4}`)))
+		mustNil(t, s.SaveCheckpoint(ctx, store.KindRestore, r.ID, rt, store.Progress{ItemsDone: 5}, []byte(`{"seq":4}`)))
 		rs, err := s.GetRestore(ctx, r.ID)
 		mustNil(t, err)
 		if rs.Progress.ItemsDone != 5 || string(rs.Checkpoint) != `{"seq":4}` {
 			t.Fatalf("restore checkpoint: %+v", rs)
 		}
-		wantErr(t, s.SaveRestoreCheckpoint(ctx, r.ID, rt+1, store.Progress{ItemsDone: 6}, nil), store.ErrLeaseLost)
+		wantErr(t, s.SaveCheckpoint(ctx, store.KindRestore, r.ID, rt+1, store.Progress{ItemsDone: 6}, nil), store.ErrLeaseLost)
 	})
 }
 
@@ -1152,7 +1263,7 @@ func TestConcurrentLeaseAndWrites(t *testing.T) {
 						if err := s.CreateBackup(ctx, tx, op); err != nil {
 							return err
 						}
-						_, err := s.TransitionBackup(ctx, tx, op.ID, []string{store.StatusPending}, store.StatusRunning)
+						_, err := s.TransitionOperation(ctx, tx, store.KindBackup, op.ID, []string{store.StatusPending}, store.StatusRunning)
 						return err
 					})
 					if err != nil {

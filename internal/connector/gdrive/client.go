@@ -3,6 +3,7 @@ package gdrive
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,7 +165,7 @@ func (c *Client) Location(name string) string {
 // Sweep removes nothing and returns 0: Drive has no call to list open upload
 // sessions, and unfinished sessions expire by themselves after about a
 // week, holding no visible file.
-func (c *Client) Sweep(context.Context, time.Time, func(string) bool) (int, error) {
+func (c *Client) Sweep(context.Context, time.Time, []json.RawMessage) (int, error) {
 	return 0, nil
 }
 

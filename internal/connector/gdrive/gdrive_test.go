@@ -485,7 +485,7 @@ func TestFiles(t *testing.T) {
 	if n, err := c.Size(ctx, odd); err != nil || n != int64(len(body)) {
 		t.Fatalf("Size(%q) = %d, %v", odd, n, err)
 	}
-	if n, err := c.Sweep(ctx, time.Now(), func(string) bool { return false }); err != nil || n != 0 {
+	if n, err := c.Sweep(ctx, time.Now(), nil); err != nil || n != 0 {
 		t.Fatalf("Sweep = %d, %v", n, err)
 	}
 }

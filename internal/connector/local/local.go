@@ -497,10 +497,18 @@ func (d *Dir) Delete(ctx context.Context, name string) error {
 }
 
 // Sweep removes *.partial files under the directory last modified before
-// olderThan, unless keep claims the archive's relative name (as in an
-// upload State, "conn/x.tar.gz") or the partial file's ("conn/x.tar.gz.partial").
-// It returns how many it removed.
-func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, keep func(id string) bool) (int, error) {
+// olderThan, except those of the archives a state in live names
+// ("conn/x.tar.gz" keeps "conn/x.tar.gz.partial"). It returns how many it
+// removed.
+func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, live []json.RawMessage) (int, error) {
+	keep := map[string]bool{}
+	for _, raw := range live {
+		var st uploadState
+		if err := json.Unmarshal(raw, &st); err != nil || st.Name == "" {
+			return 0, fmt.Errorf("the saved state of an unfinished upload cannot be read, so no partial archive in %s was swept", d.root)
+		}
+		keep[st.Name] = true
+	}
 	removed := 0
 	err := filepath.WalkDir(d.root, func(p string, entry fs.DirEntry, err error) error {
 		if err != nil {
@@ -530,7 +538,7 @@ func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, keep func(id strin
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if keep != nil && (keep(strings.TrimSuffix(rel, PartSuffix)) || keep(rel)) {
+		if keep[strings.TrimSuffix(rel, PartSuffix)] {
 			return nil
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

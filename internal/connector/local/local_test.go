@@ -364,7 +364,8 @@ func TestSweep(t *testing.T) {
 	ctx := context.Background()
 	d := newDir(t, root)
 	var states = map[string]json.RawMessage{}
-	for _, name := range []string{"c/keep.tar.gz", "c/stale.tar.gz", "d/stale2.tar.gz", "fresh.tar.gz"} {
+	// "keep.tar.gz" is a substring of the live "c/keep.tar.gz" and still goes.
+	for _, name := range []string{"c/keep.tar.gz", "c/stale.tar.gz", "d/stale2.tar.gz", "keep.tar.gz", "fresh.tar.gz"} {
 		up, err := d.NewUpload(ctx, name)
 		if err != nil {
 			t.Fatal(err)
@@ -378,7 +379,7 @@ func TestSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-48 * time.Hour)
-	for _, name := range []string{"c/keep.tar.gz", "c/stale.tar.gz", "d/stale2.tar.gz", "c/done.tar.gz"} {
+	for _, name := range []string{"c/keep.tar.gz", "c/stale.tar.gz", "d/stale2.tar.gz", "keep.tar.gz", "c/done.tar.gz"} {
 		p := filepath.Join(root, filepath.FromSlash(name))
 		if !strings.HasSuffix(name, "done.tar.gz") {
 			p += local.PartSuffix
@@ -387,16 +388,13 @@ func TestSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// keep works the way the engine does it: is the id inside a live state?
-	live := string(states["c/keep.tar.gz"])
-	keep := func(id string) bool { return strings.Contains(live, id) }
-	n, err := d.Sweep(ctx, time.Now().Add(-24*time.Hour), keep)
-	if err != nil || n != 2 {
-		t.Fatalf("Sweep = %d, %v; want 2", n, err)
+	n, err := d.Sweep(ctx, time.Now().Add(-24*time.Hour), []json.RawMessage{states["c/keep.tar.gz"]})
+	if err != nil || n != 3 {
+		t.Fatalf("Sweep = %d, %v; want 3", n, err)
 	}
 	for name, want := range map[string]bool{
 		"c/keep.tar.gz.partial": true, "c/stale.tar.gz.partial": false, "d/stale2.tar.gz.partial": false,
-		"fresh.tar.gz.partial": true, "c/done.tar.gz": true,
+		"keep.tar.gz.partial": false, "fresh.tar.gz.partial": true, "c/done.tar.gz": true,
 	} {
 		_, err := os.Stat(filepath.Join(root, filepath.FromSlash(name)))
 		if (err == nil) != want {

@@ -339,9 +339,18 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 }
 
 // Sweep aborts the incomplete multipart uploads under the connection's
-// prefix (taken as a folder; with no prefix, the whole bucket) that were started before olderThan and whose upload id keep does
-// not claim. It returns how many it aborted.
-func (c *Client) Sweep(ctx context.Context, olderThan time.Time, keep func(id string) bool) (int, error) {
+// prefix (taken as a folder; with no prefix, the whole bucket) that were
+// started before olderThan, except those whose upload id a state in live
+// names. It returns how many it aborted.
+func (c *Client) Sweep(ctx context.Context, olderThan time.Time, live []json.RawMessage) (int, error) {
+	keep := map[string]bool{}
+	for _, raw := range live {
+		var st uploadState
+		if err := json.Unmarshal(raw, &st); err != nil || st.UploadID == "" {
+			return 0, fmt.Errorf("the saved state of an unfinished upload to bucket %q cannot be read, so no upload was swept", c.cfg.Bucket)
+		}
+		keep[st.UploadID] = true
+	}
 	// The prefix as a folder: "backups" must not sweep "backups2/...".
 	in := &awss3.ListMultipartUploadsInput{Bucket: aws.String(c.cfg.Bucket), Prefix: prefixPtr(c.objectKey(""))}
 	removed := 0
@@ -352,7 +361,7 @@ func (c *Client) Sweep(ctx context.Context, olderThan time.Time, keep func(id st
 		}
 		for _, up := range out.Uploads {
 			id := aws.ToString(up.UploadId)
-			if up.Initiated == nil || !up.Initiated.Before(olderThan) || (keep != nil && keep(id)) {
+			if up.Initiated == nil || !up.Initiated.Before(olderThan) || keep[id] {
 				continue
 			}
 			_, err := c.api.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{

@@ -586,6 +586,7 @@ func TestSweep(t *testing.T) {
 	cfg.Prefix = "mine"
 	c := newClient(t, cfg, s3conn.Options{})
 	ids := map[string]string{}
+	var keep []json.RawMessage
 	for _, name := range []string{"keep.tar.gz", "stale1.tar.gz", "stale2.tar.gz"} {
 		up, err := c.NewUpload(ctx, name)
 		if err != nil {
@@ -596,14 +597,15 @@ func TestSweep(t *testing.T) {
 		}
 		_ = json.Unmarshal(up.State(), &st)
 		ids[name] = st.UploadID
+		if name == "keep.tar.gz" {
+			keep = append(keep, up.State())
+		}
 	}
 	// Another prefix's upload is not ours to sweep.
 	foreign, err := srv.Client(t).CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String("mine2/x")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep := func(id string) bool { return id == ids["keep.tar.gz"] }
-
 	if n, err := c.Sweep(ctx, time.Now().Add(-time.Hour), keep); err != nil || n != 0 {
 		t.Fatalf("Sweep of recent uploads = %d, %v", n, err)
 	}

@@ -7,6 +7,7 @@ package desttest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -54,7 +55,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		if h.NoSweep {
 			// Nothing to list: Sweep must say so (0, nil) and touch nothing.
 			d := h.Open(t)
-			if n, err := d.Sweep(context.Background(), time.Now(), func(string) bool { return false }); n != 0 || err != nil {
+			if n, err := d.Sweep(context.Background(), time.Now(), nil); n != 0 || err != nil {
 				t.Fatalf("Sweep = %d, %v; want 0, nil for storage whose leftovers expire by themselves", n, err)
 			}
 			return
@@ -255,11 +256,13 @@ func sweep(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 	}
-	liveState := string(live.State())
-	// The engine's keep: is the id inside the state of a live operation?
-	keep := func(id string) bool { return id != "" && strings.Contains(liveState, id) }
+	keep := []json.RawMessage{live.State()}
 	if n, err := d.Sweep(ctx, time.Now().Add(-time.Hour), keep); err != nil || n != 0 {
 		t.Fatalf("Sweep of recent uploads = %d, %v; want 0", n, err)
+	}
+	// A live state it cannot read might name any upload: nothing goes.
+	if n, err := d.Sweep(ctx, time.Now().Add(time.Minute), append(keep, json.RawMessage(`{}`))); err == nil || n != 0 {
+		t.Fatalf("Sweep with an unreadable live state = %d, %v; want an error and nothing removed", n, err)
 	}
 	if n, err := d.Sweep(ctx, time.Now().Add(time.Minute), keep); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1", n, err)

@@ -26,6 +26,12 @@ import type {
   UserUpdate,
 } from "./types";
 
+/** OperationOf is the API shape of each operation kind. */
+export interface OperationOf {
+  backups: BackupOperation;
+  restores: RestoreOperation;
+}
+
 /** api groups every call the UI makes to the server. */
 export const api = {
   login: (email: string, password: string) =>
@@ -55,18 +61,18 @@ export const api = {
         per_page: f.per_page,
       })}`,
     ),
-  getBackup: (id: number) => request<BackupOperation>(`/backups/${id}`),
   createBackup: (input: BackupInput) => request<BackupOperation>("/backups", { method: "POST", body: input }),
-  backupAction: (id: number, action: "pause" | "resume" | "cancel") =>
-    request<BackupOperation | undefined>(`/backups/${id}/${action}`, { method: "POST" }),
 
   listRestores: (page: number, perPage: number) =>
     request<RestoreList>(`/restores${query({ page, per_page: perPage })}`),
-  getRestore: (id: number) => request<RestoreOperation>(`/restores/${id}`),
   createRestore: (input: RestoreInput) =>
     request<RestoreOperation>("/restores", { method: "POST", body: input }),
-  cancelRestore: (id: number) =>
-    request<RestoreOperation | undefined>(`/restores/${id}/cancel`, { method: "POST" }),
+
+  /** One operation of any kind. */
+  getOperation: <K extends OperationKind>(kind: K, id: number) => request<OperationOf[K]>(`/${kind}/${id}`),
+  /** Steers an operation (pause and resume are for backups); the answer is the operation as it is now. */
+  operationAction: <K extends OperationKind>(kind: K, id: number, action: "pause" | "resume" | "cancel") =>
+    request<OperationOf[K] | undefined>(`/${kind}/${id}/${action}`, { method: "POST" }),
 
   logs: (kind: OperationKind, id: number, after: number, limit: number, signal?: AbortSignal) =>
     request<LogPage | LogEntry[]>(

@@ -1,7 +1,7 @@
 // Query keys and TanStack Query hooks shared by the pages.
 import { useQuery } from "@tanstack/react-query";
-import { api } from "./endpoints";
-import type { AuditFilters, BackupFilters, BackupOperation, RestoreOperation } from "./types";
+import { api, type OperationOf } from "./endpoints";
+import type { AuditFilters, BackupFilters, OperationKind } from "./types";
 
 /** Query keys, one place so invalidation matches what pages read. */
 export const keys = {
@@ -11,10 +11,9 @@ export const keys = {
   connection: (id: number) => ["connections", id] as const,
   backups: (f: BackupFilters) => ["backups", "list", f] as const,
   backupsAll: ["backups"] as const,
-  backup: (id: number) => ["backups", "one", id] as const,
   restores: (page: number) => ["restores", "list", page] as const,
   restoresAll: ["restores"] as const,
-  restore: (id: number) => ["restores", "one", id] as const,
+  operation: (kind: OperationKind, id: number) => [kind, "one", id] as const,
   users: ["users"] as const,
   audit: (f: AuditFilters) => ["audit", f] as const,
   auditAll: ["audit"] as const,
@@ -32,28 +31,21 @@ export function useConnections() {
   return useQuery({ queryKey: keys.connections, queryFn: api.listConnections });
 }
 
-/** useBackup reads one backup, refreshing every 2 s while it runs. */
-export function useBackup(id: number) {
+/** useOperation reads one operation, refreshing every 2 s while it runs. */
+export function useOperation<K extends OperationKind>(kind: K, id: number) {
   return useQuery({
-    queryKey: keys.backup(id),
-    queryFn: () => api.getBackup(id),
+    queryKey: keys.operation(kind, id),
+    queryFn: () => api.getOperation(kind, id),
     refetchInterval: (q) => {
-      const d: BackupOperation | undefined = q.state.data;
+      const d: OperationOf[K] | undefined = q.state.data;
       return d && needsRefresh(d.status) ? LIVE_REFRESH_MS : false;
     },
   });
 }
 
-/** useRestore reads one restore, refreshing every 2 s while it runs. */
-export function useRestore(id: number) {
-  return useQuery({
-    queryKey: keys.restore(id),
-    queryFn: () => api.getRestore(id),
-    refetchInterval: (q) => {
-      const d: RestoreOperation | undefined = q.state.data;
-      return d && needsRefresh(d.status) ? LIVE_REFRESH_MS : false;
-    },
-  });
+/** useBackup reads one backup, refreshing every 2 s while it runs. */
+export function useBackup(id: number) {
+  return useOperation("backups", id);
 }
 
 /** refreshWhileRunning returns the list refetch interval: 2 s if any item runs. */

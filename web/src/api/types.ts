@@ -2,12 +2,15 @@
 // server's OpenAPI document, generated into generated.ts (never edit it: change
 // the schemas in internal/httpapi and run `go generate ./internal/httpapi`);
 // this file re-exports them and adds the UI's own types built on them.
-import type { BackupStatus, RestoreStatus } from "./generated";
+import type { BackupList, BackupStatus, RestoreStatus } from "./generated";
 
 export type * from "./generated";
 
 /** Any operation state. */
 export type OperationStatus = BackupStatus | RestoreStatus;
+
+/** One page of a list of T: the shape every list route answers with (BackupList, RestoreList ...). */
+export type ListPage<T> = Omit<BackupList, "items"> & { items: T[] };
 
 /** Which operation collection a log belongs to (its path segment in the API). */
 export type OperationKind = "backups" | "restores";

@@ -1,5 +1,8 @@
 import type { BackupStatus, OperationKind, OperationStatus } from "@/api/types";
 
+/** The noun of each operation kind, in sentences ("backup #3"). */
+export const OPERATION_NOUNS: Record<OperationKind, string> = { backups: "backup", restores: "restore" };
+
 /** Statuses after which an operation never changes again. */
 export const TERMINAL_STATUSES: readonly OperationStatus[] = ["completed", "failed", "cancelled"];
 

@@ -6,17 +6,13 @@ import { api } from "@/api/endpoints";
 import { keys, refreshWhileRunning, useConnections } from "@/api/queries";
 import type { BackupFilters, BackupStatus } from "@/api/types";
 import { EmptyState } from "@/components/EmptyState";
-import { OperationProgress } from "@/components/OperationProgress";
-import { OperationStatusBadge } from "@/components/OperationStatusBadge";
+import { OperationList } from "@/components/OperationList";
 import { PageHeader } from "@/components/PageHeader";
-import { Pagination } from "@/components/Pagination";
-import { LoadError, Loading } from "@/components/QueryState";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { NativeSelect } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
-import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { connectionNames, nameOf } from "@/lib/connections";
-import { formatBytes, formatDate } from "@/lib/utils";
+import { formatBytes } from "@/lib/utils";
 
 const PER_PAGE = 20;
 const statuses: BackupStatus[] = ["pending", "running", "paused", "completed", "failed", "cancelled"];
@@ -120,79 +116,44 @@ export default function BackupsPage() {
         )}
       </div>
 
-      {list.isPending ? (
-        <Loading />
-      ) : list.isError ? (
-        <LoadError error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <EmptyState
-          title={filtered ? "No backups match these filters" : "No backups yet"}
-          action={
-            filtered ? (
-              <Button variant="outline" onClick={() => setParams(new URLSearchParams())}>
-                Clear filters
-              </Button>
-            ) : (
-              canWrite(me.data) && (
-                <Link to="/backups/new" className={buttonVariants()}>
-                  Start a backup
-                </Link>
+      <OperationList
+        kind="backups"
+        list={list}
+        page={filters.page ?? 1}
+        perPage={PER_PAGE}
+        onPage={(p) => setFilter("page", String(p))}
+        columns={[
+          {
+            header: "Source → destination",
+            cell: (b) => (
+              <>
+                {nameOf(names, b.source_connection_id)} → {nameOf(names, b.destination_connection_id)}
+              </>
+            ),
+          },
+        ]}
+        trailing={[{ header: "Size", cell: (b) => formatBytes(b.archive_size), className: "tabular-nums" }]}
+        empty={
+          <EmptyState
+            title={filtered ? "No backups match these filters" : "No backups yet"}
+            action={
+              filtered ? (
+                <Button variant="outline" onClick={() => setParams(new URLSearchParams())}>
+                  Clear filters
+                </Button>
+              ) : (
+                canWrite(me.data) && (
+                  <Link to="/backups/new" className={buttonVariants()}>
+                    Start a backup
+                  </Link>
+                )
               )
-            )
-          }
-        >
-          {filtered ? "Try another status or connection." : "Pick a source and a destination to make the first archive."}
-        </EmptyState>
-      ) : (
-        <>
-          <Table>
-            <TableHeader>
-              <TableRow>
-                <TableHead>#</TableHead>
-                <TableHead>Status</TableHead>
-                <TableHead>Source → destination</TableHead>
-                <TableHead className="min-w-40">Progress</TableHead>
-                <TableHead>Size</TableHead>
-                <TableHead>Created</TableHead>
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {list.data.items.map((b) => (
-                <TableRow key={b.id} data-testid="backup-row">
-                  <TableCell>
-                    <Link to={`/backups/${b.id}`} className="font-medium underline-offset-4 hover:underline">
-                      #{b.id}
-                    </Link>
-                  </TableCell>
-                  <TableCell>
-                    <OperationStatusBadge status={b.status} />
-                  </TableCell>
-                  <TableCell>
-                    {nameOf(names, b.source_connection_id)} → {nameOf(names, b.destination_connection_id)}
-                  </TableCell>
-                  <TableCell>
-                    <OperationProgress
-                      progress={b.progress}
-                      status={b.status}
-                      startedAt={b.started_at}
-                      completedAt={b.completed_at}
-                      compact
-                    />
-                  </TableCell>
-                  <TableCell className="tabular-nums">{formatBytes(b.archive_size)}</TableCell>
-                  <TableCell className="whitespace-nowrap text-muted-foreground">{formatDate(b.created_at)}</TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-          <Pagination
-            page={list.data.page || (filters.page ?? 1)}
-            perPage={list.data.per_page || PER_PAGE}
-            total={list.data.total}
-            onPage={(p) => setFilter("page", String(p))}
-          />
-        </>
-      )}
+            }
+          >
+            {filtered ? "Try another status or connection." : "Pick a source and a destination to make the first archive."}
+          </EmptyState>
+        }
+      />
     </div>
   );
 }
