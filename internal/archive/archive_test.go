@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"maps"
 	"reflect"
@@ -16,22 +17,21 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
-	"github.com/coffer-backup/coffer/internal/connector"
 )
 
 var compressions = []Compression{Gzip, Zstd}
 
 // sampleObjects are S3 objects with awkward keys and metadata.
-func sampleObjects() []connector.Object {
+func sampleObjects() []object.Object {
 	long := strings.Repeat("k", 200) + "/" + strings.Repeat("é", 100) + "/" + strings.Repeat("x", 599) // 1000 bytes, safe segments
 	flat := strings.Repeat("z", 1000)                                                                  // one 1000-byte segment: escaped
 	mod := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	return []connector.Object{
-		{Key: "a.txt", ContentType: "text/plain", LastModified: mod, ETag: `"abc"`},
-		{Key: "dir/sub/ünïcødé ✓ 文字.json", ContentType: "application/json; charset=utf-8",
+	return []object.Object{
+		{Key: "a.txt", Metadata: object.Metadata{ContentType: "text/plain", LastModified: mod, ETag: `"abc"`}},
+		{Key: "dir/sub/ünïcødé ✓ 文字.json", Metadata: object.Metadata{ContentType: "application/json; charset=utf-8",
 			CacheControl: "max-age=60", ContentEncoding: "identity", ContentDisposition: `attachment; filename="x.json"`,
 			ContentLanguage: "fr-CH", Expires: "Wed, 21 Oct 2026 07:28:00 GMT",
-			UserMetadata: map[string]string{"owner": "Zoë", "empty": "", "with=equals": "a=b", "nl": "line1\nline2"}},
+			UserMetadata: map[string]string{"owner": "Zoë", "empty": "", "with=equals": "a=b", "nl": "line1\nline2"}}},
 		{Key: "empty-file"},
 		{Key: long},
 		{Key: flat},
@@ -599,7 +599,7 @@ func TestFlippedByte(t *testing.T) {
 		t.Run(string(c), func(t *testing.T) {
 			t.Parallel()
 			entries := []testEntry{
-				{name: "objects/a", body: mixedData(1, 3000), pax: ObjectPAX(connector.Object{Key: "a", ContentType: "text/plain"})},
+				{name: "objects/a", body: mixedData(1, 3000), pax: ObjectPAX(object.Object{Key: "a", Metadata: object.Metadata{ContentType: "text/plain"}})},
 				{name: "objects/b", body: []byte("short")},
 				{name: "objects/c", body: mixedData(2, 2000)},
 				{name: "objects/d", body: nil},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"os"
 	"path"
@@ -309,16 +310,6 @@ func (b *backupRun) openFrom(cp backupCheckpoint) error {
 	return nil
 }
 
-// freeSpacer is a destination that knows its free space (a local directory).
-type freeSpacer interface {
-	FreeBytes() (int64, error)
-}
-
-// quotaSpacer is a destination whose free space is a remote quota (Google Drive).
-type quotaSpacer interface {
-	FreeBytesCtx(ctx context.Context) (int64, error)
-}
-
 // spaceFactor is how much smaller than the source the archive can plausibly
 // be: a destination with less than size/spaceFactor free clearly cannot
 // hold the backup, and the run fails before it starts.
@@ -327,25 +318,15 @@ const spaceFactor = 4
 // checkSpace compares a destination's free space with the source's size
 // before a backup starts.
 func (b *backupRun) checkSpace(ctx context.Context, src connector.ObjectSource) error {
-	var free int64 = -1
-	switch d := b.dst.(type) {
-	case freeSpacer:
-		n, err := d.FreeBytes()
-		if err == nil {
-			free = n
-		}
-	case quotaSpacer:
-		n, err := d.FreeBytesCtx(ctx)
-		if err != nil {
-			return fmt.Errorf("read the destination's storage quota: %w", err)
-		}
-		free = n
+	free, err := b.dst.FreeBytes(ctx)
+	if err != nil {
+		return fmt.Errorf("read the destination's free space: %w", err)
 	}
 	if free < 0 {
 		return nil // unknown or unlimited
 	}
 	var size, count int64
-	err := src.List(ctx, "", func(page []connector.Object) error {
+	err = src.List(ctx, "", func(page []object.Object) error {
 		for _, o := range page {
 			size += o.Size
 		}
@@ -418,11 +399,8 @@ func (b *backupRun) writeObject(item fetched) error {
 	if escaped {
 		b.lg.Warn(b.r.ctx, fmt.Sprintf("Key %q is not a safe file name; it is stored as %s (the manifest keeps the exact key).", obj.Key, name))
 	}
-	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &archive.ObjectMetadata{
-		ETag: obj.ETag, LastModified: obj.LastModified, ContentType: obj.ContentType, CacheControl: obj.CacheControl,
-		ContentEncoding: obj.ContentEncoding, ContentDisposition: obj.ContentDisposition, ContentLanguage: obj.ContentLanguage,
-		Expires: obj.Expires, UserMetadata: obj.UserMetadata,
-	}}
+	meta := obj.Metadata
+	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &meta}
 	data, err := json.Marshal(entry)
 	if err != nil {
 		return err

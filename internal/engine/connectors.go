@@ -93,10 +93,7 @@ func (e *Engine) openMongoTarget(ctx context.Context, id int64) (*store.Connecti
 }
 
 // destination is what the engine needs of a destination connection.
-type destination interface {
-	connector.Destination
-	connector.Sweeper
-}
+type destination = connector.Destination
 
 // openDestination returns the archive store behind a destination connection.
 func (e *Engine) openDestination(ctx context.Context, id int64) (*store.Connection, destination, error) {
@@ -130,7 +127,7 @@ func (e *Engine) openDestination(ctx context.Context, id int64) (*store.Connecti
 		if err != nil {
 			return c, nil, fmt.Errorf("connect to Google Drive for %q: %w", c.Name, err)
 		}
-		return c, driveDestination{cl}, nil
+		return c, cl, nil
 	default:
 		return c, nil, apperr.New(apperr.Invalid, "archives cannot be stored on %s connections", c.Type)
 	}
@@ -157,14 +154,6 @@ func firstReason(fields map[string]string) string {
 		return k + " " + v
 	}
 	return "invalid"
-}
-
-// driveDestination adapts the Drive client's context-taking FreeBytes to the
-// engine's space check.
-type driveDestination struct{ *gdrive.Client }
-
-func (d driveDestination) FreeBytesCtx(ctx context.Context) (int64, error) {
-	return d.Client.FreeBytes(ctx)
 }
 
 // saveDriveToken returns the callback that stores a refreshed OAuth token of

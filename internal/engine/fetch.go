@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -36,7 +37,7 @@ const (
 
 // fetched is one object ready to be archived, in key order.
 type fetched struct {
-	obj  connector.Object
+	obj  object.Object
 	body io.ReadCloser
 	err  error
 }
@@ -68,7 +69,7 @@ type fetcher struct {
 }
 
 type slot struct {
-	obj  connector.Object
+	obj  object.Object
 	done chan fetched // buffered 1
 }
 
@@ -86,7 +87,7 @@ func (f *fetcher) list(after string) {
 	defer f.wg.Done()
 	defer close(f.slots)
 	pages := 0
-	err := f.src.List(f.ctx, after, func(page []connector.Object) error {
+	err := f.src.List(f.ctx, after, func(page []object.Object) error {
 		pages++
 		if f.onPage != nil {
 			f.onPage()

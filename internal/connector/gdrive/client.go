@@ -39,7 +39,6 @@ type Client struct {
 
 var (
 	_ connector.Destination = (*Client)(nil)
-	_ connector.Sweeper     = (*Client)(nil)
 	_ connector.Checker     = (*Client)(nil)
 )
 
