@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"maps"
 	"reflect"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 var compressions = []Compression{Gzip, Zstd}

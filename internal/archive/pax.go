@@ -3,9 +3,10 @@ package archive
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"strings"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // PAX record keys under which object metadata is kept. They are extended

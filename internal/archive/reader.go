@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"hash"
 	"io"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // Entry is one entry of an archive being read.

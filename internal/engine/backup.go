@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"os"
 	"path"
@@ -20,6 +19,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/joblog"
+	"github.com/coffer-backup/coffer/internal/object"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/store"
 )

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/joblog"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // prefetchBudget bounds the bytes of objects fetched ahead of their turn.

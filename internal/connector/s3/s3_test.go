@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -23,9 +22,10 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector"
-	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
+	"github.com/coffer-backup/coffer/internal/object"
 	"github.com/coffer-backup/coffer/internal/testutil/faultproxy"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
+	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 )
 
 const mib = 1 << 20

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"net/http"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // List calls fn with each page of objects under the connection's prefix, in

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/coffer-backup/coffer/internal/object"
 	"io"
 	"net/http"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // Target returns an ObjectTarget that writes restored objects into bucket
