@@ -683,3 +683,31 @@ func TestPlainTarReads(t *testing.T) {
 		t.Fatalf("%v %+v", err, got)
 	}
 }
+
+// TestInputBytes checks that the writer counts what goes into the
+// compressor, so a caller can tell how well the stream compresses.
+func TestInputBytes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []Compression{Gzip, Zstd} {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := bytes.Repeat([]byte("coffer compresses text well. "), 40000) // ~1.1 MiB
+		if _, err := w.WriteEntry(EntryHeader{Name: "objects/text", Size: int64(len(text))}, bytes.NewReader(text)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		in, out := w.InputBytes(), w.CompressedBytes()
+		if in < int64(len(text)) || in > int64(len(text))+4096 {
+			t.Fatalf("%s: InputBytes = %d for a %d-byte body", c, in, len(text))
+		}
+		if out <= 0 || out*10 > in {
+			t.Fatalf("%s: %d bytes in, %d out: the counters do not show the compression", c, in, out)
+		}
+		w.Abort()
+	}
+}

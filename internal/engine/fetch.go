@@ -54,7 +54,7 @@ type fetcher struct {
 	src     connector.ObjectSource
 	small   int64
 	lg      *joblog.Logger
-	onPage  func()
+	onPage  func(bytes int64) // called with the size of each listed page
 
 	cancel  context.CancelFunc
 	slots   chan *slot
@@ -73,7 +73,7 @@ type slot struct {
 	done chan fetched // buffered 1
 }
 
-func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func()) *fetcher {
+func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func(bytes int64)) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, cancel: cancel,
 		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget),
@@ -90,7 +90,11 @@ func (f *fetcher) list(after string) {
 	err := f.src.List(f.ctx, after, func(page []object.Object) error {
 		pages++
 		if f.onPage != nil {
-			f.onPage()
+			var bytes int64
+			for _, o := range page {
+				bytes += o.Size
+			}
+			f.onPage(bytes)
 		}
 		n := f.nListed.Add(int64(len(page)))
 		if f.lg != nil {

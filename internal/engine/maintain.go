@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -121,7 +122,7 @@ func (e *Engine) sweep(ctx context.Context) error {
 		return err
 	}
 	for _, c := range conns {
-		if !isDestination(c.Type) || !c.IsActive {
+		if !registry.HasRole(c.Type, registry.RoleDestination) || !c.IsActive {
 			continue
 		}
 		_, dst, err := e.openDestination(ctx, c.ID)

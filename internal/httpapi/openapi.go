@@ -176,14 +176,14 @@ func openapiOps() []apiOp {
 
 		{"GET", "/connections", reader, "connections", "List connections, credentials masked.", nil, "", obj{
 			"200": jsonResponse("The connections, by name.", "ConnectionList")}},
-		{"POST", "/connections", operator, "connections", "Create a connection (validated first).", nil, "ConnectionCreate", obj{
+		{"POST", "/connections", operator, "connections", "Create a connection: its fields are validated, then it is checked live (unless save_unchecked).", nil, "ConnectionCreate", obj{
 			"201": jsonResponse("Created.", "Connection"), "400": badBody,
-			"409": errResponse("Another connection has this name."), "422": invalid}},
+			"409": errResponse("Another connection has this name."), "422": errResponse("Fields not valid, or the live check failed: the error says why and fields.save_unchecked is set.")}},
 		{"GET", "/connections/{id}", reader, "connections", "One connection, credentials masked.", nil, "", obj{
 			"200": jsonResponse("The connection.", "Connection"), "404": idNotFound}},
-		{"PUT", "/connections/{id}", operator, "connections", "Change a connection; masked values sent back unchanged keep the stored secrets.", nil, "ConnectionUpdate", obj{
+		{"PUT", "/connections/{id}", operator, "connections", "Change a connection; masked values sent back unchanged keep the stored secrets; changed credentials are checked live first (unless save_unchecked).", nil, "ConnectionUpdate", obj{
 			"200": jsonResponse("Changed.", "Connection"), "400": badBody, "404": idNotFound,
-			"409": errResponse("Another connection has this name."), "422": invalid}},
+			"409": errResponse("Another connection has this name."), "422": errResponse("Fields not valid, or the live check failed: the error says why and fields.save_unchecked is set.")}},
 		{"DELETE", "/connections/{id}", operator, "connections", "Delete a connection.", nil, "", obj{
 			"204": noContent("Deleted."), "404": idNotFound,
 			"409": errResponse("A pending, running or paused operation uses the connection.")}},
@@ -450,9 +450,11 @@ func openapiSchemas() obj {
 		"ConnectionList": itemsOf("Connection"),
 		"ConnectionCreate": closed("", []string{"name", "type", "credentials"}, obj{
 			"name": str(""), "type": ref("ConnectionType"), "credentials": ref("Credentials"),
+			"save_unchecked": boolean("Save without the live check (a server down for maintenance); the connection shows as unchecked."),
 		}),
 		"ConnectionUpdate": closed("Only the fields sent change.", nil, obj{
 			"name": str(""), "type": ref("ConnectionType"), "credentials": ref("Credentials"), "is_active": boolean(""),
+			"save_unchecked": boolean("Save changed credentials without the live check."),
 		}),
 		"ConnectionCheck": object("The outcome of a live check.", []string{"ok", "message", "checked_at"}, obj{
 			"ok": boolean(""), "message": str(""), "free_bytes": nullable(integer("Free space at a destination, when known.")),

@@ -194,14 +194,22 @@ func (d *Dir) Check(ctx context.Context) (connector.CheckResult, error) {
 	return connector.CheckResult{Message: msg, FreeBytes: free}, nil
 }
 
-// FreeBytes is the space available to the server's user in the directory,
-// or -1 where the platform does not say.
+// FreeBytes is the space available to the server's user in the directory
+// (in the nearest existing folder above it while it does not exist yet, as
+// it is made on the first write), or -1 where the platform does not say.
 func (d *Dir) FreeBytes(context.Context) (int64, error) {
-	free, err := freeBytes(d.root)
-	if err != nil {
-		return 0, fmt.Errorf("checking the free space of %s: %w", d.root, err)
+	dir := d.root
+	for {
+		free, err := freeBytes(dir)
+		if err == nil {
+			return free, nil
+		}
+		parent := filepath.Dir(dir)
+		if !errors.Is(err, fs.ErrNotExist) || parent == dir {
+			return 0, fmt.Errorf("checking the free space of %s: %w", d.root, err)
+		}
+		dir = parent
 	}
-	return free, nil
 }
 
 // createTemp creates a new file called prefix + a random suffix in the

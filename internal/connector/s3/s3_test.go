@@ -22,10 +22,10 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector"
+	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 	"github.com/coffer-backup/coffer/internal/object"
 	"github.com/coffer-backup/coffer/internal/testutil/faultproxy"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
-	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 )
 
 const mib = 1 << 20
