@@ -71,6 +71,8 @@ export interface ConnectionInput {
   name: string;
   type: ConnectionType;
   credentials: Credentials;
+  /** Save without the live check (a server down for maintenance). */
+  save_unchecked?: boolean;
 }
 
 /** Result of POST /connections/{id}/test. */
