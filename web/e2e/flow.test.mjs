@@ -102,8 +102,9 @@ test("backup S3 to a local dir with pause/resume, then restore into a new bucket
     await page.getByRole("button", { name: "Create connection" }).click();
     const refused = page.getByTestId("check-failed");
     await refused.waitFor();
-    assert.match(await refused.innerText(), /key/i, "the refusal says what is wrong");
-    assert.doesNotMatch(await page.content(), new RegExp(escapeRe(`${cfg.s3.secretKey}-wrong`)), "the secret is not in the page");
+    const reason = await refused.innerText();
+    assert.match(reason, /key/i, "the refusal says what is wrong");
+    assert.ok(!reason.includes(`${cfg.s3.secretKey}-wrong`), "the refusal does not show the secret typed");
     await shot(page, "11b-connection-check-failed");
     await page.getByRole("button", { name: "Save without checking" }).click();
     await page.waitForURL(/\/connections$/);
