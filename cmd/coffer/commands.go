@@ -121,14 +121,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	if err != nil {
 		return err
 	}
-	eng := engine.New(st, keys, q, engine.Options{
+	// The connection service alone decrypts credentials; it registers every
+	// secret it opens with the redactor, for the workers and the API alike.
+	conns, err := connection.New(st, keys, connection.Options{LocalRoots: cfg.LocalRoots, Secrets: secrets})
+	if err != nil {
+		return err
+	}
+	conns.SetDrive(driveOAuth(cfg), cfg.OAuthRedirectURL())
+	eng := engine.New(st, conns, q, engine.Options{
 		LeaseTimeout:    cfg.LeaseTimeout,
 		CheckpointEvery: cfg.CheckpointInterval,
 		Heartbeat:       min(2*time.Second, cfg.LeaseTimeout/5),
 		CrashAt:         crashHook(os.Getenv("COFFER_TEST_CRASH_AT")),
-		GDrive:          driveOAuth(cfg),
-		Secrets:         secrets,
-		LocalRoots:      cfg.LocalRoots,
 		LogRetention:    time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
 		Version:         version.Version,
 	}, log)
@@ -154,12 +158,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		return nil
 	}
 
-	conns, err := connection.New(st, keys, cfg.LocalRoots, nil)
-	if err != nil {
-		stopQueue()
-		return err
-	}
-	conns.SetDrive(driveOAuth(cfg), cfg.OAuthRedirectURL())
 	handler, err := httpapi.New(httpapi.Deps{
 		Catalog:     st,
 		Connections: conns,

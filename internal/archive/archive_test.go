@@ -16,22 +16,22 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
-	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 var compressions = []Compression{Gzip, Zstd}
 
 // sampleObjects are S3 objects with awkward keys and metadata.
-func sampleObjects() []connector.Object {
+func sampleObjects() []object.Object {
 	long := strings.Repeat("k", 200) + "/" + strings.Repeat("é", 100) + "/" + strings.Repeat("x", 599) // 1000 bytes, safe segments
 	flat := strings.Repeat("z", 1000)                                                                  // one 1000-byte segment: escaped
 	mod := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	return []connector.Object{
-		{Key: "a.txt", ContentType: "text/plain", LastModified: mod, ETag: `"abc"`},
-		{Key: "dir/sub/ünïcødé ✓ 文字.json", ContentType: "application/json; charset=utf-8",
+	return []object.Object{
+		{Key: "a.txt", Metadata: object.Metadata{ContentType: "text/plain", LastModified: mod, ETag: `"abc"`}},
+		{Key: "dir/sub/ünïcødé ✓ 文字.json", Metadata: object.Metadata{ContentType: "application/json; charset=utf-8",
 			CacheControl: "max-age=60", ContentEncoding: "identity", ContentDisposition: `attachment; filename="x.json"`,
 			ContentLanguage: "fr-CH", Expires: "Wed, 21 Oct 2026 07:28:00 GMT",
-			UserMetadata: map[string]string{"owner": "Zoë", "empty": "", "with=equals": "a=b", "nl": "line1\nline2"}},
+			UserMetadata: map[string]string{"owner": "Zoë", "empty": "", "with=equals": "a=b", "nl": "line1\nline2"}}},
 		{Key: "empty-file"},
 		{Key: long},
 		{Key: flat},
@@ -599,7 +599,7 @@ func TestFlippedByte(t *testing.T) {
 		t.Run(string(c), func(t *testing.T) {
 			t.Parallel()
 			entries := []testEntry{
-				{name: "objects/a", body: mixedData(1, 3000), pax: ObjectPAX(connector.Object{Key: "a", ContentType: "text/plain"})},
+				{name: "objects/a", body: mixedData(1, 3000), pax: ObjectPAX(object.Object{Key: "a", Metadata: object.Metadata{ContentType: "text/plain"}})},
 				{name: "objects/b", body: []byte("short")},
 				{name: "objects/c", body: mixedData(2, 2000)},
 				{name: "objects/d", body: nil},
@@ -681,5 +681,33 @@ func TestPlainTarReads(t *testing.T) {
 	got, _, err := readAll(gz(t, raw.Bytes()))
 	if err != nil || len(got) != 1 || string(got[0].body) != "abc" {
 		t.Fatalf("%v %+v", err, got)
+	}
+}
+
+// TestInputBytes checks that the writer counts what goes into the
+// compressor, so a caller can tell how well the stream compresses.
+func TestInputBytes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []Compression{Gzip, Zstd} {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := bytes.Repeat([]byte("coffer compresses text well. "), 40000) // ~1.1 MiB
+		if _, err := w.WriteEntry(EntryHeader{Name: "objects/text", Size: int64(len(text))}, bytes.NewReader(text)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		in, out := w.InputBytes(), w.CompressedBytes()
+		if in < int64(len(text)) || in > int64(len(text))+4096 {
+			t.Fatalf("%s: InputBytes = %d for a %d-byte body", c, in, len(text))
+		}
+		if out <= 0 || out*10 > in {
+			t.Fatalf("%s: %d bytes in, %d out: the counters do not show the compression", c, in, out)
+		}
+		w.Abort()
 	}
 }

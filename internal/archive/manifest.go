@@ -9,6 +9,8 @@ import (
 	"io"
 	"time"
 	"unicode/utf8"
+
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // FormatVersion is the version of the archive format this package writes.
@@ -43,20 +45,6 @@ type ManifestHeader struct {
 	Compression   Compression    `json:"compression"`
 }
 
-// ObjectMetadata is the metadata of an S3 object kept in the manifest (the
-// same as in the entry's PAX records).
-type ObjectMetadata struct {
-	ETag               string            `json:"etag,omitempty"`
-	LastModified       time.Time         `json:"last_modified,omitzero"`
-	ContentType        string            `json:"content_type,omitempty"`
-	CacheControl       string            `json:"cache_control,omitempty"`
-	ContentEncoding    string            `json:"content_encoding,omitempty"`
-	ContentDisposition string            `json:"content_disposition,omitempty"`
-	ContentLanguage    string            `json:"content_language,omitempty"`
-	Expires            string            `json:"expires,omitempty"`
-	UserMetadata       map[string]string `json:"user_metadata,omitempty"`
-}
-
 // ManifestEntry describes one archive entry in the manifest. The engine
 // stores each one as JSON in the catalog while a backup runs.
 type ManifestEntry struct {
@@ -73,8 +61,8 @@ type ManifestEntry struct {
 	// Database and Collection name the MongoDB collection an entry belongs to.
 	Database   string `json:"database,omitempty"`
 	Collection string `json:"collection,omitempty"`
-	// Metadata is an S3 object's metadata.
-	Metadata *ObjectMetadata `json:"metadata,omitempty"`
+	// Metadata is an S3 object's metadata (the same as in the entry's PAX records).
+	Metadata *object.Metadata `json:"metadata,omitempty"`
 }
 
 // ManifestTotals sums the entries.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 func sampleHeader() ManifestHeader {
@@ -28,7 +30,7 @@ func ptr[T any](v T) *T { return &v }
 func sampleManifestEntries() []ManifestEntry {
 	return []ManifestEntry{
 		{Name: "objects/a.txt", Key: "a.txt", Size: 5, SHA256: sha256Hex([]byte("hello")),
-			Metadata: &ObjectMetadata{ContentType: "text/plain", ETag: `"x"`, LastModified: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+			Metadata: &object.Metadata{ContentType: "text/plain", ETag: `"x"`, LastModified: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 				UserMetadata: map[string]string{"owner": "Zoë", "empty": ""}}},
 		{Name: EscapedObjectsPrefix + sha256Hex([]byte("../x")), Key: "../x", Size: 0, SHA256: sha256Hex(nil)},
 		{Name: "mongodb/shop/orders.bson", Size: 100, SHA256: sha256Hex([]byte("b")), Documents: ptr[int64](7),
@@ -207,7 +209,7 @@ func TestWriteManifestStreams(t *testing.T) {
 		}
 		name := fmt.Sprintf("objects/some/fairly/long/prefix/to/make/it/realistic/object-%08d.json", i)
 		return ManifestEntry{Name: name, Key: name[len(ObjectsPrefix):], Size: int64(i), SHA256: sha256Hex([]byte(name)),
-			Metadata: &ObjectMetadata{ContentType: "application/json", ETag: `"0123456789abcdef0123456789abcdef"`}}, nil
+			Metadata: &object.Metadata{ContentType: "application/json", ETag: `"0123456789abcdef0123456789abcdef"`}}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // PAX record keys under which object metadata is kept. They are extended
@@ -31,7 +31,7 @@ const (
 // ObjectPAX returns the PAX records that keep o's exact key and metadata in
 // its archive entry. Empty fields are left out. Size is not recorded: it is
 // the entry's size.
-func ObjectPAX(o connector.Object) map[string]string {
+func ObjectPAX(o object.Object) map[string]string {
 	m := map[string]string{PAXKey: o.Key}
 	set := func(k, v string) {
 		if v != "" {
@@ -59,8 +59,8 @@ func ObjectPAX(o connector.Object) map[string]string {
 // ObjectFromPAX rebuilds an object's key and metadata from the PAX records
 // of its entry. Size is left zero; Entry.Object fills it from the entry. An
 // entry without a key record or with malformed records is an error.
-func ObjectFromPAX(pax map[string]string) (connector.Object, error) {
-	var o connector.Object
+func ObjectFromPAX(pax map[string]string) (object.Object, error) {
+	var o object.Object
 	key, ok := pax[PAXKey]
 	if !ok || key == "" {
 		return o, fmt.Errorf("%w: the entry has no %s record with the object's key", ErrCorrupt, PAXKey)

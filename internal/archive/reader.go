@@ -15,7 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // Entry is one entry of an archive being read.
@@ -33,7 +33,7 @@ type Entry struct {
 
 // Object rebuilds the S3 object an entry holds: key and metadata from its
 // PAX records (see ObjectFromPAX), size from the entry.
-func (e *Entry) Object() (connector.Object, error) {
+func (e *Entry) Object() (object.Object, error) {
 	o, err := ObjectFromPAX(e.PAXRecords)
 	if err != nil {
 		return o, fmt.Errorf("archive entry %s: %w", quoteShort(e.Name), err)

@@ -71,7 +71,8 @@ type Writer struct {
 	tw      *tar.Writer
 	cur     *openEntry // the entry begun and not yet ended, or nil
 	entries int64
-	err     error // sticky: the stream is broken
+	in      atomic.Int64 // uncompressed bytes handed to the compressor
+	err     error        // sticky: the stream is broken
 }
 
 // openEntry is an entry between BeginEntry and EndEntry.
@@ -401,8 +402,20 @@ func (w *Writer) open() error {
 	if err != nil {
 		return w.fail(err)
 	}
-	w.comp = comp
+	w.comp = &countingWriter{WriteCloser: comp, n: &w.in}
 	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	io.WriteCloser
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.WriteCloser.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // fail makes err sticky and returns it.
@@ -509,6 +522,12 @@ func (w *Writer) Abort() {
 // (including those before the Checkpoint a resumed Writer started from). It
 // may be called from another goroutine for progress reports.
 func (w *Writer) CompressedBytes() int64 { return w.sink.n.Load() }
+
+// InputBytes is the number of uncompressed bytes (tar headers and bodies)
+// handed to the compressor since this Writer was made or resumed; with
+// CompressedBytes it tells how well the stream compresses. It may be
+// called from another goroutine.
+func (w *Writer) InputBytes() int64 { return w.in.Load() }
 
 // Entries is the number of entries written so far, the manifest included
 // once Finish has written it.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
+	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -124,7 +125,7 @@ func (s *Service) StartDriveConnect(ctx context.Context, caller DriveCaller, req
 			}
 			return "", fmt.Errorf("read connection %d: %w", req.ConnectionID, err)
 		}
-		if c.Type != store.TypeGoogleDrive {
+		if c.Type != registry.GoogleDrive {
 			fields["connection_id"] = fmt.Sprintf("names a %s connection; only google_drive connections connect with Google", c.Type)
 		}
 	} else {
@@ -247,7 +248,7 @@ func (s *Service) FinishDriveConnect(ctx context.Context, target DriveTarget, co
 		if err != nil {
 			return nil, fmt.Errorf("encode the new Google Drive credentials: %w", err)
 		}
-		return s.Create(ctx, target.Name, store.TypeGoogleDrive, creds)
+		return s.Create(ctx, NewConnection{Name: target.Name, Type: registry.GoogleDrive, Credentials: creds})
 	}
 	return s.regrant(ctx, target, tok)
 }
@@ -255,11 +256,11 @@ func (s *Service) FinishDriveConnect(ctx context.Context, target DriveTarget, co
 // regrant stores a new grant in existing connection target.ConnectionID.
 func (s *Service) regrant(ctx context.Context, target DriveTarget, tok *oauth2.Token) (*View, error) {
 	id := target.ConnectionID
-	c, plaintext, err := s.Open(ctx, id)
+	c, plaintext, err := s.open(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if c.Type != store.TypeGoogleDrive {
+	if c.Type != registry.GoogleDrive {
 		return nil, apperr.New(apperr.Invalid, "Connection %q is a %s connection now; only google_drive connections connect with Google.", c.Name, c.Type)
 	}
 	folder := target.FolderID
@@ -277,11 +278,11 @@ func (s *Service) regrant(ctx context.Context, target DriveTarget, tok *oauth2.T
 	if err != nil {
 		return nil, fmt.Errorf("encode the new Google Drive credentials: %w", err)
 	}
-	cfg, errs := driveSpec().decode(doc, s.roots)
+	creds, errs := registry.Lookup(registry.GoogleDrive).Decode(doc, s.env())
 	if len(errs) > 0 {
 		return nil, staleCredentials(c.Name, errs)
 	}
-	plaintext, sealed, err := s.seal(cfg)
+	plaintext, sealed, err := s.seal(creds)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func driveSetup(t *testing.T, cat *store.Store) driveBundle {
 		t.Fatal(err)
 	}
 	clk := &testClock{t: time.Now().UTC()}
-	svc, err := connection.New(cat, keys, nil, clk.Now)
+	svc, err := connection.New(cat, keys, connection.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func oauthOf(d *drivetest.Server) gdrive.OAuth {
 func (b driveBundle) create(t *testing.T, name, access, refresh string) int64 {
 	t.Helper()
 	creds, _ := json.Marshal(map[string]string{"folder_id": b.folder, "access_token": access, "refresh_token": refresh})
-	v, err := b.svc.Create(context.Background(), name, store.TypeGoogleDrive, creds)
+	v, err := b.svc.Create(context.Background(), connection.NewConnection{Name: name, Type: store.TypeGoogleDrive, Credentials: creds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestDriveCheck(t *testing.T) {
 	if err != nil || !res.OK {
 		t.Fatalf("check after expiry = %+v, %v", res, err)
 	}
-	cfg, err := b.svc.DriveConfig(ctx, id)
+	cfg, err := connection.ConfigOf[gdrive.Config](ctx, b.svc, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestDriveCheck(t *testing.T) {
 	// A folder that is a file, and a missing folder: ok=false, no reauth.
 	fileID := b.drive.AddFile(drivetest.RootID, "notes.txt", []byte("x"))
 	for _, folder := range []string{fileID, "missingFolder123"} {
-		v, err := b.svc.Update(ctx, id, nil, json.RawMessage(`{"folder_id":"`+folder+`","access_token":"****","refresh_token":"****"}`), nil)
+		v, err := b.svc.Update(ctx, id, connection.Change{Credentials: json.RawMessage(`{"folder_id":"` + folder + `","access_token":"****","refresh_token":"****"}`), SaveUnchecked: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,8 +175,8 @@ func TestDriveCheckRevokedGrant(t *testing.T) {
 
 		// Saving new tokens by hand clears the mark; a passing check keeps it clear.
 		access2, refresh2 := b.drive.Authorize()
-		v, err = b.svc.Update(ctx, id, nil, json.RawMessage(`{"folder_id":"`+b.folder+`","access_token":"`+access2+`","refresh_token":"`+refresh2+`"}`), nil)
-		if err != nil || v.NeedsReauth {
+		v, err = b.svc.Update(ctx, id, connection.Change{Credentials: json.RawMessage(`{"folder_id":"` + b.folder + `","access_token":"` + access2 + `","refresh_token":"` + refresh2 + `"}`)})
+		if err != nil || v.NeedsReauth || v.LastValidatedAt == nil {
 			t.Fatalf("update with new tokens: %+v, %v", v, err)
 		}
 		if err := b.svc.MarkNeedsReauth(ctx, id); err != nil {
@@ -226,12 +226,12 @@ func TestDriveCheckServiceAccount(t *testing.T) {
 	ctx := context.Background()
 	key := b.drive.AddServiceAccount(t)
 	creds, _ := json.Marshal(map[string]string{"folder_id": b.folder, "service_account_json": key})
-	v, err := b.svc.Create(ctx, "sa", store.TypeGoogleDrive, creds)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A service account needs no OAuth client, only the API URL.
 	b.svc.SetDrive(gdrive.OAuth{APIURL: b.drive.APIURL()}, "")
+	v, err := b.svc.Create(ctx, connection.NewConnection{Name: "sa", Type: store.TypeGoogleDrive, Credentials: creds})
+	if err != nil || v.LastValidatedAt == nil {
+		t.Fatalf("service account saved after its check = %+v, %v", v, err)
+	}
 	res, err := b.svc.Test(ctx, v.ID)
 	if err != nil || !res.OK {
 		t.Fatalf("service account check = %+v, %v", res, err)
@@ -302,7 +302,7 @@ func TestDriveConnectFlow(t *testing.T) {
 		if v.Name != "My Drive" || v.Type != store.TypeGoogleDrive || v.NeedsReauth {
 			t.Fatalf("new connection %+v", v)
 		}
-		cfg, err := b.svc.DriveConfig(ctx, v.ID)
+		cfg, err := connection.ConfigOf[gdrive.Config](ctx, b.svc, v.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,7 +358,7 @@ func TestDriveConnectFlow(t *testing.T) {
 		if v2.ID != v.ID || v2.NeedsReauth || v2.LastValidationError != nil || v2.LastValidatedAt != nil {
 			t.Fatalf("after reconnecting: %+v", v2)
 		}
-		cfg2, _ := b.svc.DriveConfig(ctx, v.ID)
+		cfg2, _ := connection.ConfigOf[gdrive.Config](ctx, b.svc, v.ID)
 		if cfg2.RefreshToken == cfg.RefreshToken || cfg2.FolderID != b.folder {
 			t.Fatal("reconnecting did not store the new grant in the same folder")
 		}
@@ -425,7 +425,7 @@ func TestDriveConnectStartRefusesBadRequests(t *testing.T) {
 	alice := connection.DriveCaller{UserID: 1}
 	access, refresh := b.drive.Authorize()
 	driveID := b.create(t, "taken", access, refresh)
-	s3, err := b.svc.Create(ctx, "bucket", "s3", s3Creds(s3Secret))
+	s3, err := b.svc.Create(ctx, unchecked("bucket", "s3", s3Creds(s3Secret)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,4 +455,64 @@ func TestDriveConnectStartRefusesBadRequests(t *testing.T) {
 			t.Errorf("%+v: fields %v lack %s", c.req, e.Fields, c.field)
 		}
 	}
+}
+
+// TestDriveRefreshKeepsConcurrentEdits refreshes the token of an opened
+// Drive destination, as a running backup does, while the user edits the
+// connection: the refreshed token is stored when nothing changed (again
+// after a second refresh), and dropped when the user changed the
+// credentials meanwhile, whose edit stays whole.
+func TestDriveRefreshKeepsConcurrentEdits(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, cat *store.Store) {
+		b := driveSetup(t, cat)
+		ctx := context.Background()
+		access, refresh := b.drive.Authorize()
+		id := b.create(t, "drive", access, refresh)
+
+		dst, err := b.svc.OpenDestination(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dst.Conn.Name != "drive" || dst.Conn.Type != "google_drive" || dst.Conn.ID != id {
+			t.Fatalf("opened %+v", dst.Conn)
+		}
+		seen := map[string]bool{access: true}
+		for range 2 {
+			b.drive.ExpireAccessTokens()
+			if _, err := dst.Size(ctx, "none.tar.gz"); err == nil {
+				t.Fatal("Size of a missing archive succeeded")
+			}
+			cfg, err := connection.ConfigOf[gdrive.Config](ctx, b.svc, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[cfg.AccessToken] || cfg.RefreshToken != refresh {
+				t.Fatal("the refreshed token was not stored")
+			}
+			seen[cfg.AccessToken] = true
+		}
+
+		// The user moves the connection to another folder and renames it
+		// while the backup goes on; then the backup's token is refreshed.
+		other := b.drive.AddFolder(drivetest.RootID, "elsewhere")
+		name := "moved"
+		if _, err := b.svc.Update(ctx, id, connection.Change{Name: &name,
+			Credentials: json.RawMessage(`{"folder_id":"` + other + `","access_token":"****","refresh_token":"****"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		b.drive.ExpireAccessTokens()
+		_, _ = dst.Size(ctx, "none.tar.gz")
+		cfg, err := connection.ConfigOf[gdrive.Config](ctx, b.svc, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := b.svc.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.FolderID != other || v.Name != "moved" {
+			t.Fatalf("the token refresh undid the user's edit: folder %s, name %q", cfg.FolderID, v.Name)
+		}
+	})
 }

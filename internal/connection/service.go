@@ -1,6 +1,16 @@
+// Package connection manages coffer's configured external systems: it
+// creates, reads, changes, deletes and checks connections, seals their
+// credentials at rest and shows them masked, runs the Google Drive connect
+// flow, and opens connections for the engine. What each connection type is
+// and can do comes from internal/connector/registry.
+//
+// This service (with the registry) is the only place that sees plaintext
+// credentials: every secret it opens is registered with the process's
+// redact.Secrets, so logs and messages never show it.
 package connection
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +23,9 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
+	"github.com/coffer-backup/coffer/internal/connector/registry"
+	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
+	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -28,14 +41,31 @@ const maxNameLen = 100
 // defaultCheckTimeout bounds one live check.
 const defaultCheckTimeout = 30 * time.Second
 
-// Service creates, reads, changes, deletes and checks connections. It is the
-// only place that sees plaintext credentials on their way in and out of the
-// catalog, and it never returns them unmasked except to the engine (Open,
-// Decrypt and the typed config methods).
+// Options configure a Service. The zero value allows no local directories
+// and registers secrets nowhere.
+type Options struct {
+	// LocalRoots confines local destinations (COFFER_LOCAL_ROOTS).
+	LocalRoots []string
+	// Secrets learns every secret the service decrypts or is sent, so
+	// that logs and error messages never show them (nil: none).
+	Secrets *redact.Secrets
+	// Now reads the time (time.Now when nil).
+	Now func() time.Time
+	// S3 tunes the S3 clients opened for operations (tests lower the part size).
+	S3 s3conn.Options
+	// CheckTimeout bounds one live check (default 30 s).
+	CheckTimeout time.Duration
+}
+
+// Service creates, reads, changes, deletes, checks and opens connections.
+// It never returns plaintext credentials: views are masked, and the engine
+// gets opened connectors (OpenSource, OpenDestination, OpenTarget).
 type Service struct {
 	cat          store.Catalog
 	keys         Sealer
+	secrets      *redact.Secrets
 	roots        []string
+	s3           s3conn.Options
 	now          func() time.Time
 	checkTimeout time.Duration
 
@@ -45,21 +75,27 @@ type Service struct {
 	states *usedStates
 }
 
-// New returns a Service storing connections in cat, sealing credentials with
-// keys, allowing local destinations only under roots, and reading the time
-// from now (time.Now when nil).
-func New(cat store.Catalog, keys Sealer, roots []string, now func() time.Time) (*Service, error) {
+// New returns a Service storing connections in cat and sealing credentials with keys.
+func New(cat store.Catalog, keys Sealer, opts Options) (*Service, error) {
 	if cat == nil {
 		return nil, errors.New("connection service: catalog is nil")
 	}
 	if keys == nil {
 		return nil, errors.New("connection service: keyring is nil")
 	}
-	if now == nil {
-		now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	return &Service{cat: cat, keys: keys, roots: append([]string(nil), roots...), now: now, checkTimeout: defaultCheckTimeout,
-		states: newUsedStates()}, nil
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = defaultCheckTimeout
+	}
+	return &Service{cat: cat, keys: keys, secrets: opts.Secrets, roots: append([]string(nil), opts.LocalRoots...), s3: opts.S3,
+		now: opts.Now, checkTimeout: opts.CheckTimeout, states: newUsedStates()}, nil
+}
+
+// env is what the registry needs to check and open connections now.
+func (s *Service) env() registry.Env {
+	return registry.Env{LocalRoots: s.roots, GDrive: s.driveSettings().oauth, S3: s.s3}
 }
 
 // View is a connection as the API shows it: credentials masked.
@@ -72,7 +108,7 @@ type View struct {
 	LastValidatedAt     *time.Time      `json:"last_validated_at"`
 	LastValidationError *string         `json:"last_validation_error"`
 	NeedsReauth         bool            `json:"needs_reauth"`
-	Roles               []Role          `json:"roles"`
+	Roles               []registry.Role `json:"roles"`
 	CreatedAt           time.Time       `json:"created_at"`
 	UpdatedAt           time.Time       `json:"updated_at"`
 }
@@ -105,22 +141,44 @@ type CheckView struct {
 	CheckedAt time.Time `json:"checked_at"`
 }
 
-// Create validates and stores a new connection. Invalid input is a 422
-// *apperr.Error naming the fields ("name", "type", "credentials.<field>");
-// a duplicate name is a 409.
-func (s *Service) Create(ctx context.Context, name, typ string, creds json.RawMessage) (*View, error) {
+// NewConnection is a connection to create.
+type NewConnection struct {
+	Name        string
+	Type        string
+	Credentials json.RawMessage
+	// SaveUnchecked stores the connection without its live check (for a
+	// server down for maintenance); it is then shown as unchecked.
+	SaveUnchecked bool
+}
+
+// Change is an edit of a connection: the fields that are not nil change.
+type Change struct {
+	Name        *string
+	Credentials json.RawMessage
+	IsActive    *bool
+	// SaveUnchecked stores changed credentials without their live check.
+	SaveUnchecked bool
+}
+
+// Create validates the connection, runs its live check (unless
+// SaveUnchecked) and stores it. Invalid input is a 422 *apperr.Error naming
+// the fields ("name", "type", "credentials.<field>"); a failed check is a
+// 422 whose message is the check's sentence and whose fields name
+// "save_unchecked"; a duplicate name is a 409.
+func (s *Service) Create(ctx context.Context, in NewConnection) (*View, error) {
+	s.secrets.AddCredentials(in.Credentials)
 	fields := map[string]string{}
-	name = strings.TrimSpace(name)
+	name := strings.TrimSpace(in.Name)
 	if why := nameProblem(name); why != "" {
 		fields["name"] = why
 	}
-	var cfg any
-	sp := lookup(typ)
-	if sp == nil {
-		fields["type"] = unknownTypeReason(typ)
+	var creds registry.Creds
+	t := registry.Lookup(in.Type)
+	if t == nil {
+		fields["type"] = registry.UnknownTypeReason(in.Type)
 	} else {
 		var errs map[string]string
-		cfg, errs = sp.decode(creds, s.roots)
+		creds, errs = t.Decode(in.Credentials, s.env())
 		for k, v := range prefixFields(errs) {
 			fields[k] = v
 		}
@@ -128,11 +186,19 @@ func (s *Service) Create(ctx context.Context, name, typ string, creds json.RawMe
 	if len(fields) > 0 {
 		return nil, apperr.InvalidFields("The connection was not saved; correct the fields marked.", fields)
 	}
-	plaintext, sealed, err := s.seal(cfg)
+	c := &store.Connection{Name: name, Type: in.Type, IsActive: true}
+	if !in.SaveUnchecked {
+		checked, at, err := s.checkBeforeSave(ctx, name, creds)
+		if err != nil {
+			return nil, err
+		}
+		creds, c.LastValidatedAt = checked, &at
+	}
+	plaintext, sealed, err := s.seal(creds)
 	if err != nil {
 		return nil, err
 	}
-	c := &store.Connection{Name: name, Type: typ, Credentials: sealed, IsActive: true}
+	c.Credentials = sealed
 	if err := s.cat.CreateConnection(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, duplicateName(name, err)
@@ -142,9 +208,61 @@ func (s *Service) Create(ctx context.Context, name, typ string, creds json.RawMe
 	return s.view(c, plaintext)
 }
 
+// checkBeforeSave runs the live check of credentials about to be saved. It
+// returns the credentials to store (the check may have refreshed a token)
+// and the time of the check, or a 422 saying why the check failed.
+func (s *Service) checkBeforeSave(ctx context.Context, name string, creds registry.Creds) (registry.Creds, time.Time, error) {
+	var mu sync.Mutex
+	latest := creds
+	_, err := s.runCheck(ctx, creds, registry.Hooks{Refreshed: func(c registry.Creds) {
+		mu.Lock()
+		defer mu.Unlock()
+		latest = c
+	}})
+	if ctx.Err() != nil {
+		return creds, time.Time{}, fmt.Errorf("check connection %q: %w", name, ctx.Err())
+	}
+	if err != nil {
+		msg := s.checkMessage(name, creds, err)
+		return creds, time.Time{}, &apperr.Error{Code: apperr.Invalid, Message: msg, Err: err,
+			Fields: map[string]string{"save_unchecked": "the connection check failed; correct the settings, or send save_unchecked: true to save them without the check"}}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return latest, s.now().UTC(), nil
+}
+
+// runCheck runs the live check of creds, bounded by the check timeout.
+func (s *Service) runCheck(ctx context.Context, creds registry.Creds, h registry.Hooks) (CheckView, error) {
+	checkCtx, cancel := context.WithTimeout(ctx, s.checkTimeout)
+	defer cancel()
+	res, err := creds.Check(checkCtx, s.env(), h)
+	if err != nil {
+		if checkCtx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("the check did not finish within %s; make sure the server is reachable from coffer: %w", s.checkTimeout, err)
+		}
+		return CheckView{}, err
+	}
+	v := CheckView{OK: true, Message: res.Message}
+	if res.FreeBytes >= 0 {
+		free := res.FreeBytes
+		v.FreeBytes = &free
+	}
+	return v, nil
+}
+
+// checkMessage is the sentence shown for a failed check, with the
+// connection's secrets scrubbed.
+func (s *Service) checkMessage(name string, creds registry.Creds, err error) string {
+	if errors.Is(err, gdrive.ErrReauth) {
+		err = errors.New(reauthMessage(name, creds))
+	}
+	return scrub(userMessage(err), creds.SecretValues())
+}
+
 // Get returns one connection, masked; a 404 *apperr.Error when it does not exist.
 func (s *Service) Get(ctx context.Context, id int64) (*View, error) {
-	c, plaintext, err := s.Open(ctx, id)
+	c, plaintext, err := s.open(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -174,51 +292,62 @@ func (s *Service) List(ctx context.Context) ([]View, error) {
 	return out, nil
 }
 
-// Update changes the fields that are not nil. Secret credential fields sent
-// back in their masked form keep the stored secret. New credentials clear
-// the result of the last live check. The type cannot change.
-func (s *Service) Update(ctx context.Context, id int64, name *string, creds json.RawMessage, isActive *bool) (*View, error) {
-	c, plaintext, err := s.Open(ctx, id)
+// Update changes the fields of ch that are not nil. Secret credential
+// fields sent back in their masked form keep the stored secret. Credentials
+// that differ from the stored ones are checked live before they are saved
+// (unless ch.SaveUnchecked), as on Create; unchanged credentials keep the
+// result of the last check. The type cannot change.
+func (s *Service) Update(ctx context.Context, id int64, ch Change) (*View, error) {
+	s.secrets.AddCredentials(ch.Credentials)
+	c, plaintext, err := s.open(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := specFor(c.Type)
+	t, err := typeOf(c)
 	if err != nil {
-		return nil, fmt.Errorf("connection %d has an unsupported stored type: %w", id, err)
+		return nil, err
 	}
 	fields := map[string]string{}
-	if name != nil {
-		n := strings.TrimSpace(*name)
+	if ch.Name != nil {
+		n := strings.TrimSpace(*ch.Name)
 		if why := nameProblem(n); why != "" {
 			fields["name"] = why
 		}
 		c.Name = n
 	}
-	var cfg any
-	credsChanged := len(creds) > 0 && string(creds) != "null"
-	if credsChanged {
+	var creds registry.Creds
+	credsChanged := false
+	if len(ch.Credentials) > 0 && string(ch.Credentials) != "null" {
 		var errs map[string]string
-		cfg, errs = sp.decode(mergeSecrets(sp, creds, plaintext), s.roots)
+		creds, errs = t.Decode(t.MergeMasked(ch.Credentials, plaintext), s.env())
 		for k, v := range prefixFields(errs) {
 			fields[k] = v
+		}
+		if len(errs) == 0 {
+			credsChanged = s.differs(t, creds, plaintext)
 		}
 	}
 	if len(fields) > 0 {
 		return nil, apperr.InvalidFields("The connection was not saved; correct the fields marked.", fields)
 	}
 	if credsChanged {
+		c.LastValidatedAt, c.LastValidationError, c.NeedsReauth = nil, "", false
+		if !ch.SaveUnchecked {
+			checked, at, err := s.checkBeforeSave(ctx, c.Name, creds)
+			if err != nil {
+				return nil, err
+			}
+			creds, c.LastValidatedAt = checked, &at
+		}
 		var sealed []byte
-		plaintext, sealed, err = s.seal(cfg)
+		plaintext, sealed, err = s.seal(creds)
 		if err != nil {
 			return nil, err
 		}
 		c.Credentials = sealed
-		c.LastValidatedAt = nil
-		c.LastValidationError = ""
-		c.NeedsReauth = false
 	}
-	if isActive != nil {
-		c.IsActive = *isActive
+	if ch.IsActive != nil {
+		c.IsActive = *ch.IsActive
 	}
 	if err := s.cat.UpdateConnection(ctx, c); err != nil {
 		switch {
@@ -234,6 +363,19 @@ func (s *Service) Update(ctx context.Context, id int64, name *string, creds json
 		return nil, fmt.Errorf("read connection %d after update: %w", id, err)
 	}
 	return s.view(updated, plaintext)
+}
+
+// differs reports whether creds are not the stored plaintext credentials
+// (both compared in their canonical encoding; stored ones that no longer
+// decode differ from anything).
+func (s *Service) differs(t *registry.Type, creds registry.Creds, stored []byte) bool {
+	old, errs := t.Decode(stored, s.env())
+	if len(errs) > 0 {
+		return true
+	}
+	a, errA := creds.JSON()
+	b, errB := old.JSON()
+	return errA != nil || errB != nil || !bytes.Equal(a, b)
 }
 
 // Delete removes a connection. It is a 409 *apperr.Error while a pending,
@@ -261,72 +403,39 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 
 // Test runs a live check of the connection and records its outcome
 // (last_validated_at, last_validation_error). A check that ran and failed is
-// not an error: it comes back with OK false and the reason. Errors are a 404
-// when the connection does not exist and a 503 when this type cannot be
-// checked live yet. A google_drive connection whose grant was revoked or
-// expired is marked needs_reauth (and a passing check clears the mark); a
-// refreshed access token is stored in place of the old one.
+// not an error: it comes back with OK false and the reason. The error is a
+// 404 when the connection does not exist. A google_drive connection whose
+// grant was revoked or expired is marked needs_reauth (and a passing check
+// clears the mark); a refreshed access token is stored in place of the old
+// one unless the credentials changed meanwhile.
 func (s *Service) Test(ctx context.Context, id int64) (CheckView, error) {
-	c, plaintext, err := s.Open(ctx, id)
-	if err != nil {
+	c, creds, err := s.decoded(ctx, id)
+	var result CheckView
+	var checkErr error
+	switch {
+	case err == nil:
+		result, checkErr = s.runCheck(ctx, creds, registry.Hooks{Refreshed: s.storeRefreshed(id, c.Credentials)})
+	case c != nil && isStale(err):
+		checkErr = err
+	default:
 		return CheckView{}, err
-	}
-	sp, err := specFor(c.Type)
-	if err != nil {
-		return CheckView{}, fmt.Errorf("connection %d has an unsupported stored type: %w", id, err)
-	}
-	var (
-		result   CheckView
-		checkErr error
-		drive    *driveRun // the grant learned by a Drive check
-	)
-	cfg, errs := sp.decode(plaintext, s.roots)
-	if len(errs) > 0 {
-		checkErr = staleCredentials(c.Name, errs)
-	} else {
-		check := sp.check
-		if sp.typ == store.TypeGoogleDrive {
-			drive = &driveRun{}
-			check = s.driveCheck(drive)
-		}
-		checkCtx, cancel := context.WithTimeout(ctx, s.checkTimeout)
-		res, err := check(checkCtx, cfg, s.roots)
-		timedOut := checkCtx.Err() != nil && ctx.Err() == nil
-		cancel()
-		if e, ok := apperr.As(err); ok && e.Code == apperr.Unavailable {
-			return CheckView{}, err
-		}
-		switch {
-		case err != nil && timedOut:
-			checkErr = fmt.Errorf("the check did not finish within %s; make sure the server is reachable from coffer: %w", s.checkTimeout, err)
-		case err != nil:
-			checkErr = err
-		default:
-			result.OK = true
-			result.Message = res.Message
-			if res.FreeBytes >= 0 {
-				free := res.FreeBytes
-				result.FreeBytes = &free
-			}
-		}
 	}
 	if ctx.Err() != nil {
 		return CheckView{}, fmt.Errorf("check connection %d: %w", id, ctx.Err())
 	}
 	result.CheckedAt = s.now().UTC()
-	if drive != nil {
-		used := cfg.(DriveConfig)
-		if err := s.recordDriveGrant(ctx, id, used, drive, checkErr); err != nil {
+	if c.Type == registry.GoogleDrive && creds.Type() != nil {
+		if err := s.recordGrant(ctx, c, creds, checkErr); err != nil {
 			return CheckView{}, err
-		}
-		if errors.Is(checkErr, gdrive.ErrReauth) {
-			checkErr = errors.New(reauthMessage(c.Name, used))
 		}
 	}
 	errMsg := ""
 	if checkErr != nil {
-		errMsg = scrub(userMessage(checkErr), secretValues(sp, plaintext))
-		result.Message = errMsg
+		errMsg = userMessage(checkErr)
+		if creds.Type() != nil {
+			errMsg = s.checkMessage(c.Name, creds, checkErr)
+		}
+		result.OK, result.Message, result.FreeBytes = false, errMsg, nil
 	}
 	if err := s.cat.SetConnectionValidation(ctx, id, result.CheckedAt, errMsg); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -337,9 +446,83 @@ func (s *Service) Test(ctx context.Context, id int64) (CheckView, error) {
 	return result, nil
 }
 
-// Open returns a connection with its plaintext credentials, for the engine.
-// Never send the plaintext to a client.
-func (s *Service) Open(ctx context.Context, id int64) (*store.Connection, json.RawMessage, error) {
+// storeRefreshed returns the hook that stores credentials a connector
+// renewed while it worked (a refreshed Google token) for connection id,
+// whose sealed credentials were sealed when it was opened. Each store
+// replaces exactly the credentials the previous one wrote, so a user's edit
+// or a reconnect made meanwhile is never overwritten (the refresh is then
+// dropped, and done again by the next run).
+func (s *Service) storeRefreshed(id int64, sealed []byte) func(registry.Creds) {
+	var mu sync.Mutex
+	cur := sealed
+	return func(creds registry.Creds) {
+		mu.Lock()
+		defer mu.Unlock()
+		s.secrets.Add(creds.SecretValues()...)
+		_, next, err := s.seal(creds)
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.cat.SwapConnectionCredentials(ctx, id, cur, next); err == nil {
+			cur = next
+		}
+	}
+}
+
+// OpenSource opens connection id as what a backup reads. Errors: 404 for a
+// missing connection, 422 for one that cannot be a source or whose stored
+// credentials no longer validate, 409 for credentials the current secret
+// key cannot open.
+func (s *Service) OpenSource(ctx context.Context, id int64) (*registry.Source, error) {
+	c, creds, err := s.decoded(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	src, err := creds.OpenSource(ctx, s.env())
+	if err != nil {
+		return nil, fmt.Errorf("open %s connection %q: %w", c.Type, c.Name, err)
+	}
+	src.Conn = infoOf(c)
+	return src, nil
+}
+
+// OpenDestination opens connection id as an archive destination. A token
+// the destination refreshes while it works is stored (see Test).
+func (s *Service) OpenDestination(ctx context.Context, id int64) (*registry.Destination, error) {
+	c, creds, err := s.decoded(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d, err := creds.OpenDestination(ctx, s.env(), registry.Hooks{Refreshed: s.storeRefreshed(id, c.Credentials)})
+	if err != nil {
+		return nil, fmt.Errorf("open %s connection %q: %w", c.Type, c.Name, err)
+	}
+	return &registry.Destination{Conn: infoOf(c), Destination: d}, nil
+}
+
+// OpenTarget opens connection id as what a restore writes into.
+func (s *Service) OpenTarget(ctx context.Context, id int64) (*registry.Target, error) {
+	c, creds, err := s.decoded(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	tgt, err := creds.OpenTarget(ctx, s.env())
+	if err != nil {
+		return nil, fmt.Errorf("open %s connection %q: %w", c.Type, c.Name, err)
+	}
+	tgt.Conn = infoOf(c)
+	return tgt, nil
+}
+
+func infoOf(c *store.Connection) registry.Info {
+	return registry.Info{ID: c.ID, Name: c.Name, Type: c.Type}
+}
+
+// open reads connection id and decrypts its credentials, registering their
+// secrets with the redactor.
+func (s *Service) open(ctx context.Context, id int64) (*store.Connection, []byte, error) {
 	c, err := s.cat.GetConnection(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -351,64 +534,45 @@ func (s *Service) Open(ctx context.Context, id int64) (*store.Connection, json.R
 	if err != nil {
 		return nil, nil, unsealError(c, err)
 	}
+	s.secrets.AddCredentials(plaintext)
+	if t := registry.Lookup(c.Type); t != nil {
+		s.secrets.Add(t.SecretValues(plaintext)...)
+	}
 	return c, plaintext, nil
 }
 
-// Decrypt opens c's credentials and decodes them into the typed config of
-// its type: s3.Config, local.Config, MongoConfig or DriveConfig (gdrive.Config).
-func (s *Service) Decrypt(_ context.Context, c *store.Connection) (any, error) {
-	sp, err := specFor(c.Type)
+// decoded opens connection id and decodes its credentials. Stored
+// credentials that no longer validate are a 422 (isStale) returned with
+// the connection.
+func (s *Service) decoded(ctx context.Context, id int64) (*store.Connection, registry.Creds, error) {
+	c, plaintext, err := s.open(ctx, id)
 	if err != nil {
-		return nil, fmt.Errorf("connection %d has an unsupported stored type: %w", c.ID, err)
+		return nil, registry.Creds{}, err
 	}
-	plaintext, err := s.keys.Open(c.Credentials)
+	t, err := typeOf(c)
 	if err != nil {
-		return nil, unsealError(c, err)
+		return nil, registry.Creds{}, err
 	}
-	cfg, errs := sp.decode(plaintext, s.roots)
+	creds, errs := t.Decode(plaintext, s.env())
 	if len(errs) > 0 {
-		return nil, staleCredentials(c.Name, errs)
+		return c, registry.Creds{}, staleCredentials(c.Name, errs)
 	}
-	return cfg, nil
+	return c, creds, nil
 }
 
-// typed opens connection id, checks that it is of type typ and decodes its config.
-func (s *Service) typed(ctx context.Context, id int64, typ string) (any, error) {
-	c, err := s.cat.GetConnection(ctx, id)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, notFound(id, err)
-		}
-		return nil, fmt.Errorf("read connection %d: %w", id, err)
+// typeOf is the registry entry of a stored connection's type.
+func typeOf(c *store.Connection) (*registry.Type, error) {
+	t := registry.Lookup(c.Type)
+	if t == nil {
+		return nil, fmt.Errorf("connection %d has the unsupported stored type %q", c.ID, c.Type)
 	}
-	if c.Type != typ {
-		return nil, apperr.New(apperr.Invalid, "Connection %q is a %s connection, not %s.", c.Name, c.Type, typ)
-	}
-	return s.Decrypt(ctx, c)
+	return t, nil
 }
 
-// MongoConfig returns the decoded credentials of mongodb connection id.
-func (s *Service) MongoConfig(ctx context.Context, id int64) (MongoConfig, error) {
-	cfg, err := s.typed(ctx, id, store.TypeMongoDB)
+func (s *Service) seal(creds registry.Creds) (plaintext, sealed []byte, err error) {
+	plaintext, err = creds.JSON()
 	if err != nil {
-		return MongoConfig{}, err
-	}
-	return cfg.(MongoConfig), nil
-}
-
-// DriveConfig returns the decoded credentials of google_drive connection id.
-func (s *Service) DriveConfig(ctx context.Context, id int64) (DriveConfig, error) {
-	cfg, err := s.typed(ctx, id, store.TypeGoogleDrive)
-	if err != nil {
-		return DriveConfig{}, err
-	}
-	return cfg.(DriveConfig), nil
-}
-
-func (s *Service) seal(cfg any) (plaintext, sealed []byte, err error) {
-	plaintext, err = json.Marshal(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encode credentials: %w", err)
+		return nil, nil, err
 	}
 	sealed, err = s.keys.Seal(plaintext)
 	if err != nil {
@@ -418,11 +582,11 @@ func (s *Service) seal(cfg any) (plaintext, sealed []byte, err error) {
 }
 
 func (s *Service) view(c *store.Connection, plaintext []byte) (*View, error) {
-	sp, err := specFor(c.Type)
+	t, err := typeOf(c)
 	if err != nil {
-		return nil, fmt.Errorf("connection %d has an unsupported stored type: %w", c.ID, err)
+		return nil, err
 	}
-	masked, err := maskJSON(sp, plaintext)
+	masked, err := t.Mask(plaintext)
 	if err != nil {
 		return nil, fmt.Errorf("connection %d: %w", c.ID, err)
 	}
@@ -433,7 +597,7 @@ func (s *Service) view(c *store.Connection, plaintext []byte) (*View, error) {
 		Credentials: masked,
 		IsActive:    c.IsActive,
 		NeedsReauth: c.NeedsReauth,
-		Roles:       sp.roles,
+		Roles:       t.Roles(),
 		CreatedAt:   c.CreatedAt.UTC(),
 		UpdatedAt:   c.UpdatedAt.UTC(),
 	}
@@ -467,6 +631,19 @@ func nameProblem(name string) string {
 	return ""
 }
 
+// prefixFields turns credential field names into "credentials.<name>" keys.
+func prefixFields(fields map[string]string) map[string]string {
+	out := make(map[string]string, len(fields))
+	for k, v := range fields {
+		if k == "" || k == "credentials" {
+			out["credentials"] = v
+			continue
+		}
+		out["credentials."+k] = v
+	}
+	return out
+}
+
 func notFound(id int64, err error) error {
 	return apperr.Wrap(apperr.NotFound, err, "Connection %d does not exist.", id)
 }
@@ -480,13 +657,19 @@ func duplicateName(name string, err error) error {
 	}
 }
 
+// errStale marks the 422 of stored credentials that no longer validate.
+var errStale = errors.New("stored credentials no longer valid")
+
 func staleCredentials(name string, errs map[string]string) error {
 	return &apperr.Error{
 		Code:    apperr.Invalid,
 		Message: fmt.Sprintf("The stored credentials of connection %q are no longer valid; edit the connection and save it again.", name),
 		Fields:  prefixFields(errs),
+		Err:     errStale,
 	}
 }
+
+func isStale(err error) bool { return errors.Is(err, errStale) }
 
 // userMessage is the sentence shown for a failed check.
 func userMessage(err error) string {
@@ -498,27 +681,6 @@ func userMessage(err error) string {
 		return msg
 	}
 	return err.Error()
-}
-
-// secretValues lists the plaintext secrets of a credentials document (and
-// the password inside a MongoDB URI) so messages can be scrubbed of them.
-func secretValues(sp *spec, plaintext []byte) []string {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(plaintext, &obj) != nil {
-		return nil
-	}
-	var out []string
-	for _, f := range sp.secrets {
-		var v string
-		if json.Unmarshal(obj[f], &v) != nil || v == "" {
-			continue
-		}
-		out = append(out, v)
-		if _, pw, ok := uriPassword(v); ok && pw != "" {
-			out = append(out, pw)
-		}
-	}
-	return out
 }
 
 // scrub replaces every secret (4 characters or longer) in msg by a mask.

@@ -4,13 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connection"
+	"github.com/coffer-backup/coffer/internal/connector/mongodb"
+	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
@@ -31,7 +33,7 @@ func setup(t *testing.T, cat *store.Store) bundle {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	svc, err := connection.New(cat, keys, []string{dir}, func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) })
+	svc, err := connection.New(cat, keys, connection.Options{LocalRoots: []string{dir}, Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +50,17 @@ func fields(t *testing.T, err error) map[string]string {
 	return e.Fields
 }
 
+// refusedCheck asserts that err is the 422 of a live check that failed
+// on save (its fields point at save_unchecked) and returns its sentence.
+func refusedCheck(t *testing.T, err error) string {
+	t.Helper()
+	e, ok := apperr.As(err)
+	if !ok || e.Code != apperr.Invalid || e.Fields["save_unchecked"] == "" || e.Message == "" {
+		t.Fatalf("want the 422 of a failed check, got %v", err)
+	}
+	return e.Message
+}
+
 func mustJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -55,6 +68,12 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// unchecked is a connection saved without its live check: its server is
+// not there (the live check is tested against real servers below).
+func unchecked(name, typ string, creds json.RawMessage) connection.NewConnection {
+	return connection.NewConnection{Name: name, Type: typ, Credentials: creds, SaveUnchecked: true}
 }
 
 const s3Secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -68,7 +87,7 @@ func TestCreateMasksAndSealsSecrets(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, cat *store.Store) {
 		b := setup(t, cat)
 		ctx := context.Background()
-		v, err := b.svc.Create(ctx, "  prod bucket ", "s3", s3Creds(s3Secret))
+		v, err := b.svc.Create(ctx, unchecked("  prod bucket ", "s3", s3Creds(s3Secret)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +116,7 @@ func TestCreateMasksAndSealsSecrets(t *testing.T) {
 		if strings.Contains(string(stored.Credentials), s3Secret) || strings.Contains(string(stored.Credentials), "AKIAEXAMPLE") {
 			t.Fatal("credentials stored in plaintext")
 		}
-		cfg, err := b.svc.S3Config(ctx, v.ID)
+		cfg, err := connection.ConfigOf[s3conn.Config](ctx, b.svc, v.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +130,7 @@ func TestCreateMasksAndSealsSecrets(t *testing.T) {
 		if len(list) != 1 || strings.Contains(mustJSON(t, list), s3Secret) {
 			t.Fatalf("list = %s", mustJSON(t, list))
 		}
-		if _, err := b.svc.Create(ctx, "prod bucket", "s3", s3Creds(s3Secret)); err == nil {
+		if _, err := b.svc.Create(ctx, unchecked("prod bucket", "s3", s3Creds(s3Secret))); err == nil {
 			t.Fatal("duplicate name accepted")
 		} else if e, ok := apperr.As(err); !ok || e.Code != apperr.Conflict {
 			t.Fatalf("duplicate name: %v", err)
@@ -150,7 +169,7 @@ func TestCreateRefusesBadInput(t *testing.T) {
 		{"x", "google_drive", `{"folder_id":"f","refresh_token":"r","service_account_json":"{}"}`, "credentials.service_account_json"},
 	}
 	for _, c := range cases {
-		_, err := b.svc.Create(ctx, c.name, c.typ, json.RawMessage(c.creds))
+		_, err := b.svc.Create(ctx, unchecked(c.name, c.typ, json.RawMessage(c.creds)))
 		f := fields(t, err)
 		if f[c.field] == "" {
 			t.Errorf("create(%q, %q, %.60s): fields %v lack %q", c.name, c.typ, c.creds, f, c.field)
@@ -174,21 +193,9 @@ func TestValidCredentialsOfEveryType(t *testing.T) {
 		{"google_drive", `{"folder_id":"1AbC","service_account_json":"{\"type\":\"service_account\",\"client_email\":\"a@b.iam.gserviceaccount.com\",\"private_key\":\"-----BEGIN PRIVATE KEY-----\"}"}`},
 	}
 	for i, c := range ok {
-		if _, err := b.svc.Create(ctx, "c"+string(rune('a'+i)), c.typ, json.RawMessage(c.creds)); err != nil {
+		if _, err := b.svc.Create(ctx, unchecked("c"+string(rune('a'+i)), c.typ, json.RawMessage(c.creds))); err != nil {
 			t.Errorf("create %s %s: %v", c.typ, c.creds, err)
 		}
-	}
-	if got := connection.Roles("google_drive"); len(got) != 1 || got[0] != connection.RoleDestination {
-		t.Fatalf("google_drive roles = %v", got)
-	}
-	if connection.HasRole("local", connection.RoleSource) || !connection.HasRole("mongodb", connection.RoleRestoreTarget) {
-		t.Fatal("HasRole is wrong")
-	}
-	if connection.Roles("ftp") != nil {
-		t.Fatal("unknown type has roles")
-	}
-	if _, err := connection.Validate("ftp", json.RawMessage(`{}`), nil); fields(t, err)["type"] == "" {
-		t.Fatal("Validate accepted an unknown type")
 	}
 }
 
@@ -196,7 +203,7 @@ func TestMaskedSecretsSurviveUpdate(t *testing.T) {
 	t.Parallel()
 	b := setup(t, storetest.SQLite(t))
 	ctx := context.Background()
-	v, err := b.svc.Create(ctx, "s3", "s3", s3Creds(s3Secret))
+	v, err := b.svc.Create(ctx, unchecked("s3", "s3", s3Creds(s3Secret)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,14 +215,14 @@ func TestMaskedSecretsSurviveUpdate(t *testing.T) {
 	shown["bucket"] = "other-bucket"
 	name := "renamed"
 	active := false
-	v2, err := b.svc.Update(ctx, v.ID, &name, json.RawMessage(mustJSON(t, shown)), &active)
+	v2, err := b.svc.Update(ctx, v.ID, connection.Change{Name: &name, Credentials: json.RawMessage(mustJSON(t, shown)), IsActive: &active, SaveUnchecked: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v2.Name != "renamed" || v2.IsActive {
 		t.Fatalf("update ignored: %+v", v2)
 	}
-	cfg, err := b.svc.S3Config(ctx, v.ID)
+	cfg, err := connection.ConfigOf[s3conn.Config](ctx, b.svc, v.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,23 +230,23 @@ func TestMaskedSecretsSurviveUpdate(t *testing.T) {
 		t.Fatalf("after masked update: %+v", cfg)
 	}
 	// A new value replaces it.
-	if _, err := b.svc.Update(ctx, v.ID, nil, s3Creds("brand-new-secret-value"), nil); err != nil {
+	if _, err := b.svc.Update(ctx, v.ID, connection.Change{Credentials: s3Creds("brand-new-secret-value"), SaveUnchecked: true}); err != nil {
 		t.Fatal(err)
 	}
-	if cfg, _ = b.svc.S3Config(ctx, v.ID); cfg.SecretKey != "brand-new-secret-value" {
+	if cfg, _ = connection.ConfigOf[s3conn.Config](ctx, b.svc, v.ID); cfg.SecretKey != "brand-new-secret-value" {
 		t.Fatalf("new secret not stored: %q", cfg.SecretKey)
 	}
 	// Invalid updates change nothing.
-	if _, err := b.svc.Update(ctx, v.ID, nil, json.RawMessage(`{"bucket":"x"}`), nil); len(fields(t, err)) == 0 {
+	if _, err := b.svc.Update(ctx, v.ID, connection.Change{Credentials: json.RawMessage(`{"bucket":"x"}`), SaveUnchecked: true}); len(fields(t, err)) == 0 {
 		t.Fatal("no fields")
 	}
-	if _, err := b.svc.Update(ctx, 9999, &name, nil, nil); !isCode(err, apperr.NotFound) {
+	if _, err := b.svc.Update(ctx, 9999, connection.Change{Name: &name, SaveUnchecked: true}); !isCode(err, apperr.NotFound) {
 		t.Fatalf("update of a missing connection: %v", err)
 	}
 
 	// MongoDB: only the password inside the URI is secret.
 	const uri = "mongodb://backup:s3cr%2Ft-pass@db.example.com:27017/shop?authSource=admin"
-	m, err := b.svc.Create(ctx, "mongo", "mongodb", json.RawMessage(`{"uri":"`+uri+`"}`))
+	m, err := b.svc.Create(ctx, unchecked("mongo", "mongodb", json.RawMessage(`{"uri":"`+uri+`"}`)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,31 +258,27 @@ func TestMaskedSecretsSurviveUpdate(t *testing.T) {
 		t.Fatalf("masked uri = %q", mc["uri"])
 	}
 	// Masked URI sent back unchanged: stored URI stays.
-	if _, err := b.svc.Update(ctx, m.ID, nil, json.RawMessage(`{"uri":"`+mc["uri"]+`","database":"shop"}`), nil); err != nil {
+	if _, err := b.svc.Update(ctx, m.ID, connection.Change{Credentials: json.RawMessage(`{"uri":"` + mc["uri"] + `","database":"shop"}`), SaveUnchecked: true}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := b.svc.MongoConfig(ctx, m.ID)
+	got, err := connection.ConfigOf[mongodb.Config](ctx, b.svc, m.ID)
 	if err != nil || got.URI != uri || got.Database != "shop" {
 		t.Fatalf("MongoConfig = %+v, %v", got, err)
 	}
 	// Another host with the masked password keeps the password.
-	if _, err := b.svc.Update(ctx, m.ID, nil, json.RawMessage(`{"uri":"mongodb://backup:****@db2.example.com/"}`), nil); err != nil {
+	if _, err := b.svc.Update(ctx, m.ID, connection.Change{Credentials: json.RawMessage(`{"uri":"mongodb://backup:****@db2.example.com/"}`), SaveUnchecked: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ = b.svc.MongoConfig(ctx, m.ID); got.URI != "mongodb://backup:s3cr%2Ft-pass@db2.example.com/" {
+	if got, _ = connection.ConfigOf[mongodb.Config](ctx, b.svc, m.ID); got.URI != "mongodb://backup:s3cr%2Ft-pass@db2.example.com/" {
 		t.Fatalf("host change lost the password: %q", got.URI)
 	}
 	// Another user with the masked password is refused, not stored as "****".
-	if _, err := b.svc.Update(ctx, m.ID, nil, json.RawMessage(`{"uri":"mongodb://other:****@db2.example.com/"}`), nil); fields(t, err)["credentials.uri"] == "" {
+	if _, err := b.svc.Update(ctx, m.ID, connection.Change{Credentials: json.RawMessage(`{"uri":"mongodb://other:****@db2.example.com/"}`), SaveUnchecked: true}); fields(t, err)["credentials.uri"] == "" {
 		t.Fatal("masked password for another user accepted")
 	}
 	// Connection of the wrong type for a typed accessor.
-	if _, err := b.svc.S3Config(ctx, m.ID); err == nil {
+	if _, err := connection.ConfigOf[s3conn.Config](ctx, b.svc, m.ID); err == nil {
 		t.Fatal("S3Config of a mongodb connection")
-	}
-	_, plain, err := b.svc.Open(ctx, m.ID)
-	if err != nil || !strings.Contains(string(plain), "s3cr%2Ft-pass") {
-		t.Fatalf("Open = %s, %v", plain, err)
 	}
 }
 
@@ -289,11 +292,11 @@ func TestDeleteRefusedWhileInUse(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, cat *store.Store) {
 		b := setup(t, cat)
 		ctx := context.Background()
-		src, err := b.svc.Create(ctx, "src", "s3", s3Creds(s3Secret))
+		src, err := b.svc.Create(ctx, unchecked("src", "s3", s3Creds(s3Secret)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		dst, err := b.svc.Create(ctx, "dst", "mongodb", json.RawMessage(`{"uri":"mongodb://h/"}`))
+		dst, err := b.svc.Create(ctx, unchecked("dst", "mongodb", json.RawMessage(`{"uri":"mongodb://h/"}`)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,9 +332,12 @@ func TestLiveCheckS3(t *testing.T) {
 	ctx := context.Background()
 
 	cfg := srv.Config(bucket)
-	good, err := b.svc.Create(ctx, "good", "s3", json.RawMessage(mustJSON(t, cfg)))
+	good, err := b.svc.Create(ctx, connection.NewConnection{Name: "good", Type: "s3", Credentials: json.RawMessage(mustJSON(t, cfg))})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if good.Health() != connection.HealthHealthy || good.LastValidatedAt == nil || !good.LastValidatedAt.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Fatalf("a connection saved after its check: %+v", good)
 	}
 	res, err := b.svc.Test(ctx, good.ID)
 	if err != nil {
@@ -345,8 +351,9 @@ func TestLiveCheckS3(t *testing.T) {
 		t.Fatalf("after a good check: %+v", v)
 	}
 
+	goodSecret := cfg.SecretKey
 	cfg.SecretKey = "wrong-secret-key-0123456789"
-	bad, err := b.svc.Create(ctx, "bad", "s3", json.RawMessage(mustJSON(t, cfg)))
+	bad, err := b.svc.Create(ctx, unchecked("bad", "s3", json.RawMessage(mustJSON(t, cfg))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,14 +368,28 @@ func TestLiveCheckS3(t *testing.T) {
 	if v.Health() != connection.HealthFailing || v.LastValidationError == nil || *v.LastValidationError != res.Message {
 		t.Fatalf("after a failed check: %+v", v)
 	}
-	// New credentials clear the old result.
-	cfg.SecretKey = srv.SecretKey
-	v, err = b.svc.Update(ctx, bad.ID, nil, json.RawMessage(mustJSON(t, cfg)), nil)
+	// Good credentials are checked on update and clear the old result.
+	cfg.SecretKey = goodSecret
+	v, err = b.svc.Update(ctx, bad.ID, connection.Change{Credentials: json.RawMessage(mustJSON(t, cfg))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Health() != connection.HealthUnchecked {
-		t.Fatalf("after new credentials: %+v", v)
+	if v.Health() != connection.HealthHealthy || v.LastValidatedAt == nil {
+		t.Fatalf("after new, checked credentials: %+v", v)
+	}
+	// Wrong ones are refused on update and change nothing.
+	cfg.Bucket = "no-such-bucket-here"
+	_, err = b.svc.Update(ctx, bad.ID, connection.Change{Credentials: json.RawMessage(mustJSON(t, cfg))})
+	refusedCheck(t, err)
+	if got, _ := connection.ConfigOf[s3conn.Config](ctx, b.svc, bad.ID); got.Bucket != bucket {
+		t.Fatalf("a refused update changed the bucket to %q", got.Bucket)
+	}
+	// Saving the same credentials again (the masked form sent back) and a
+	// rename run no check and keep its result.
+	name := "renamed"
+	v, err = b.svc.Update(ctx, bad.ID, connection.Change{Name: &name, Credentials: v.Credentials})
+	if err != nil || v.Name != "renamed" || v.Health() != connection.HealthHealthy {
+		t.Fatalf("rename with unchanged credentials = %+v, %v", v, err)
 	}
 
 	if _, err := b.svc.Test(ctx, 12345); !isCode(err, apperr.NotFound) {
@@ -376,23 +397,57 @@ func TestLiveCheckS3(t *testing.T) {
 	}
 }
 
-func TestChecksNotAvailableAreNotFaked(t *testing.T) {
+// TestSaveRunsTheLiveCheck saves connections that cannot work, as a user
+// would type them: a wrong secret key, a missing bucket, an unreachable
+// endpoint or MongoDB server. Each is refused with 422 and the very
+// sentence the test of a saved connection gives, with no secret in it;
+// save_unchecked stores it anyway, as unchecked.
+func TestSaveRunsTheLiveCheck(t *testing.T) {
 	t.Parallel()
+	srv := s3test.Start(t)
+	bucket := srv.NewBucket(t)
 	b := setup(t, storetest.SQLite(t))
 	ctx := context.Background()
-	m, err := b.svc.Create(ctx, "m", "mongodb", json.RawMessage(`{"uri":"mongodb://127.0.0.1:1/"}`))
-	if err != nil {
-		t.Fatal(err)
+
+	wrongKey := srv.Config(bucket)
+	wrongKey.SecretKey = "wrong-secret-key-0123456789"
+	missing := srv.Config("no-such-bucket-here")
+	unreachable := srv.Config(bucket)
+	unreachable.Endpoint = "http://127.0.0.1:1"
+	cases := []struct {
+		name, typ string
+		creds     json.RawMessage
+		want      string // in the sentence
+		secret    string // never in it
+	}{
+		{"wrong-key", "s3", json.RawMessage(mustJSON(t, wrongKey)), "", wrongKey.SecretKey},
+		{"missing-bucket", "s3", json.RawMessage(mustJSON(t, missing)), "no-such-bucket-here", missing.SecretKey},
+		{"unreachable-s3", "s3", json.RawMessage(mustJSON(t, unreachable)), "", unreachable.SecretKey},
+		{"unreachable-mongo", "mongodb", json.RawMessage(`{"uri":"mongodb://app:Pa55-word-xyz@127.0.0.1:1/?serverSelectionTimeoutMS=500"}`), "reached", "Pa55-word-xyz"},
 	}
-	_, err = b.svc.Test(ctx, m.ID)
-	if !isCode(err, apperr.Unavailable) {
-		t.Fatalf("mongodb check: %v", err)
+	for _, c := range cases {
+		_, err := b.svc.Create(ctx, connection.NewConnection{Name: c.name, Type: c.typ, Credentials: c.creds})
+		msg := refusedCheck(t, err)
+		if !strings.Contains(msg, c.want) || strings.Contains(msg, c.secret) || strings.Contains(fmt.Sprint(err), c.secret) {
+			t.Errorf("%s: refused with %q", c.name, msg)
+		}
+		v, err := b.svc.Create(ctx, unchecked(c.name, c.typ, c.creds))
+		if err != nil {
+			t.Fatalf("%s with save_unchecked: %v", c.name, err)
+		}
+		if v.Health() != connection.HealthUnchecked {
+			t.Errorf("%s saved unchecked is %s", c.name, v.Health())
+		}
+		res, err := b.svc.Test(ctx, v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK || res.Message != msg {
+			t.Errorf("%s: the test says %q, the refused save said %q", c.name, res.Message, msg)
+		}
 	}
-	v, _ := b.svc.Get(ctx, m.ID)
-	if v.LastValidatedAt != nil {
-		t.Fatal("an unavailable check was recorded")
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		t.Fatal("wrong error")
+	list, err := b.svc.List(ctx)
+	if err != nil || len(list) != len(cases) {
+		t.Fatalf("%d connections stored, want only the %d saved unchecked (%v)", len(list), len(cases), err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // ErrChecksumMismatch is returned when data read or written does not have the
@@ -33,31 +35,15 @@ type Checker interface {
 	Check(ctx context.Context) (CheckResult, error)
 }
 
-// Object describes one object of an object store, with the metadata coffer
-// keeps in archives and restores.
-type Object struct {
-	Key                string            `json:"key"`
-	Size               int64             `json:"size"`
-	ETag               string            `json:"etag,omitempty"`
-	LastModified       time.Time         `json:"last_modified,omitzero"`
-	ContentType        string            `json:"content_type,omitempty"`
-	CacheControl       string            `json:"cache_control,omitempty"`
-	ContentEncoding    string            `json:"content_encoding,omitempty"`
-	ContentDisposition string            `json:"content_disposition,omitempty"`
-	ContentLanguage    string            `json:"content_language,omitempty"`
-	Expires            string            `json:"expires,omitempty"`
-	UserMetadata       map[string]string `json:"user_metadata,omitempty"`
-}
-
 // ObjectSource lists and reads objects (an S3 bucket under an optional prefix).
 // Keys are the full keys in the bucket.
 type ObjectSource interface {
 	// List calls fn with each page of objects in ascending key order, starting
 	// strictly after startAfter ("" = from the beginning). Listing entries carry
 	// key, size, etag and last-modified only.
-	List(ctx context.Context, startAfter string, fn func(page []Object) error) error
+	List(ctx context.Context, startAfter string, fn func(page []object.Object) error) error
 	// Get opens an object's body; the returned Object carries all metadata.
-	Get(ctx context.Context, key string) (io.ReadCloser, Object, error)
+	Get(ctx context.Context, key string) (io.ReadCloser, object.Object, error)
 }
 
 // ObjectTarget writes restored objects.
@@ -67,26 +53,51 @@ type ObjectTarget interface {
 	// Put writes size bytes from body under obj.Key with obj's metadata. The
 	// object becomes visible only if the bytes hash to sha256; otherwise Put
 	// returns an error wrapping ErrChecksumMismatch and nothing is left behind.
-	Put(ctx context.Context, obj Object, body io.Reader, sha256 [32]byte) error
+	Put(ctx context.Context, obj object.Object, body io.Reader, sha256 [32]byte) error
 }
 
 // Destination stores archives: written in parts by an Upload, read back by
-// Open. Names are relative paths such as "conn/20260101T000000Z-7.tar.gz".
+// Open. Names are relative, slash-separated paths such as
+// "conn/20260101T000000Z-7.tar.gz" (folders are made as needed); a name
+// with an empty, "." or ".." segment is refused. Every method may be called
+// from a new instance in another process: nothing but the stored data and
+// an Upload's State carries over. The contract suite
+// internal/testutil/desttest runs every implementation against these rules.
 type Destination interface {
-	// NewUpload starts writing the archive name.
+	// NewUpload starts writing the archive name. Nothing is visible under
+	// name before Complete.
 	NewUpload(ctx context.Context, name string) (Upload, error)
 	// ResumeUpload continues an upload from the state an earlier Upload.State
 	// returned (possibly in another process). Parts after that state are
 	// written again.
 	ResumeUpload(ctx context.Context, state json.RawMessage) (Upload, error)
-	// PutFile writes a small file (the .sha256 sidecar) in one go.
+	// PutFile writes a small file (the .sha256 sidecar) in one go, replacing
+	// a file of the same name.
 	PutFile(ctx context.Context, name string, data []byte) error
-	// Open reads an archive from byte offset on.
+	// Open reads a stored archive or file from byte offset on (ErrNotExist
+	// when absent).
 	Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error)
-	// Size returns the size of a stored archive (ErrNotExist when absent).
+	// Size returns the size of a stored archive or file (ErrNotExist when absent).
 	Size(ctx context.Context, name string) (int64, error)
-	// Delete removes a stored archive or file; absent is not an error.
+	// Delete removes the archive or file stored as name, so that Size and
+	// Open answer ErrNotExist afterwards. It removes that one name only: an
+	// archive's sidecar (name + ".sha256") is a name of its own and is
+	// deleted by a second call. A name that does not exist is not an
+	// error, so a delete that was interrupted can simply be repeated.
+	// Unfinished uploads are not touched (Upload.Abort and Sweep remove them).
 	Delete(ctx context.Context, name string) error
+	// FreeBytes is the space left for new archives, or -1 when the
+	// destination does not know it or has no limit (S3).
+	FreeBytes(ctx context.Context) (int64, error)
+	// Sweep removes uploads left behind by operations that no longer run
+	// (incomplete multipart uploads, stale .partial files) last changed
+	// before olderThan, except the uploads of live: the States of the
+	// uploads that operations may still continue, each decoded and
+	// compared exactly (never by substring). It returns how many it
+	// removed, and removes nothing when a live state cannot be read;
+	// storage whose leftovers expire by themselves and cannot be listed
+	// answers 0.
+	Sweep(ctx context.Context, olderThan time.Time, live []json.RawMessage) (int, error)
 	// Location is a user-facing description of where name is kept
 	// ("s3://bucket/prefix/name", "/var/backups/name").
 	Location(name string) string
@@ -108,15 +119,4 @@ type Upload interface {
 	// Abort discards everything written so far (multipart upload aborted,
 	// partial file removed, resumable session discarded).
 	Abort(ctx context.Context) error
-}
-
-// Sweeper finds uploads left behind by operations that no longer run
-// (incomplete multipart uploads, stale .partial files).
-type Sweeper interface {
-	// Sweep removes leftovers older than olderThan except the uploads of
-	// live: the States of the uploads that operations may still continue,
-	// each decoded and compared exactly (never by substring). It returns
-	// how many it removed, and removes nothing when a live state cannot be
-	// read.
-	Sweep(ctx context.Context, olderThan time.Time, live []json.RawMessage) (int, error)
 }

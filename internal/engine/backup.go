@@ -14,10 +14,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
+	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -84,7 +84,8 @@ type backupRun struct {
 	op *store.BackupOperation
 	lg *joblog.Logger
 
-	dst      destination
+	dst      connector.Destination
+	space    *spaceGuard // nil: the destination's free space is unknown, or the run continues an archive
 	up       connector.Upload
 	pw       *partWriter
 	aw       *archive.Writer
@@ -171,10 +172,8 @@ func (b *backupRun) work() error {
 		}
 		b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
 			ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
-		if src.objects != nil {
-			if err := b.checkSpace(ctx, src.objects); err != nil {
-				return err
-			}
+		if err := b.checkSpace(ctx, srcConn.ID); err != nil {
+			return err
 		}
 		b.up, err = dst.NewUpload(b.upCtx, b.cp.ArchiveName)
 		if err != nil {
@@ -185,6 +184,7 @@ func (b *backupRun) work() error {
 		if b.aw, err = archive.NewWriter(b.pw, comp); err != nil {
 			return err
 		}
+		b.space.watch(b.aw, b.pw)
 		b.lg.Info(ctx, fmt.Sprintf("Backup of %s %q to %s started.", srcConn.Type, srcConn.Name, dst.Location(b.cp.ArchiveName)),
 			"compression", string(comp))
 		// Save the upload's identity at once (in the background, as the
@@ -242,67 +242,12 @@ func (b *backupRun) openFrom(cp backupCheckpoint) error {
 	return nil
 }
 
-// freeSpacer is a destination that knows its free space (a local directory).
-type freeSpacer interface {
-	FreeBytes() (int64, error)
-}
-
-// quotaSpacer is a destination whose free space is a remote quota (Google Drive).
-type quotaSpacer interface {
-	FreeBytesCtx(ctx context.Context) (int64, error)
-}
-
-// spaceFactor is how much smaller than the source the archive can plausibly
-// be: a destination with less than size/spaceFactor free clearly cannot
-// hold the backup, and the run fails before it starts.
-const spaceFactor = 4
-
-// checkSpace compares a destination's free space with the source's size
-// before a backup starts.
-func (b *backupRun) checkSpace(ctx context.Context, src connector.ObjectSource) error {
-	var free int64 = -1
-	switch d := b.dst.(type) {
-	case freeSpacer:
-		n, err := d.FreeBytes()
-		if err == nil {
-			free = n
-		}
-	case quotaSpacer:
-		n, err := d.FreeBytesCtx(ctx)
-		if err != nil {
-			return fmt.Errorf("read the destination's storage quota: %w", err)
-		}
-		free = n
-	}
-	if free < 0 {
-		return nil // unknown or unlimited
-	}
-	var size, count int64
-	err := src.List(ctx, "", func(page []connector.Object) error {
-		for _, o := range page {
-			size += o.Size
-		}
-		count += int64(len(page))
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list the source to estimate its size: %w", err)
-	}
-	if free < size/spaceFactor {
-		return apperr.New(apperr.Invalid, "the destination has %s free but the source holds %s in %d objects; the archive cannot fit even if it compresses %d:1. Free space at the destination or choose another one",
-			humanBytes(free), humanBytes(size), count, spaceFactor)
-	}
-	if free < size {
-		b.lg.Warn(ctx, fmt.Sprintf("The destination has %s free and the source holds %s; the backup fits only if it compresses well.", humanBytes(free), humanBytes(size)))
-	} else {
-		b.lg.Info(ctx, fmt.Sprintf("Source holds %s in %d objects; the destination has %s free.", humanBytes(size), count, humanBytes(free)))
-	}
-	return nil
-}
-
 // copyObjects streams every object after the checkpoint into the archive.
 func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource) error {
-	f := newFetcher(ctx, b.upCtx, src, b.cp.LastKey, b.e.opt.FetchConcurrency, b.e.opt.SmallObject, b.lg, func() { b.e.crashPoint("listing") })
+	f := newFetcher(ctx, b.upCtx, src, b.cp.LastKey, b.e.opt.FetchConcurrency, b.e.opt.SmallObject, b.lg, func(bytes int64) {
+		b.space.sourceListed(bytes)
+		b.e.crashPoint("listing")
+	})
 	defer f.stop()
 	for {
 		if reason := b.r.stopReason(); reason != nil {
@@ -351,11 +296,8 @@ func (b *backupRun) writeObject(item fetched) error {
 	if escaped {
 		b.lg.Warn(b.r.ctx, fmt.Sprintf("Key %q is not a safe file name; it is stored as %s (the manifest keeps the exact key).", obj.Key, name))
 	}
-	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &archive.ObjectMetadata{
-		ETag: obj.ETag, LastModified: obj.LastModified, ContentType: obj.ContentType, CacheControl: obj.CacheControl,
-		ContentEncoding: obj.ContentEncoding, ContentDisposition: obj.ContentDisposition, ContentLanguage: obj.ContentLanguage,
-		Expires: obj.Expires, UserMetadata: obj.UserMetadata,
-	}}
+	meta := obj.Metadata
+	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &meta}
 	data, err := json.Marshal(entry)
 	if err != nil {
 		return err
@@ -572,7 +514,7 @@ func (b *backupRun) stopAtBoundary(reason error) error {
 
 // finish writes the manifest, completes the upload, writes the sidecar and
 // records the result.
-func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error {
+func (b *backupRun) finish(ctx context.Context, srcConn *registry.Info) error {
 	// The entries of a checkpoint still being saved reach the catalog; those
 	// written since go into the manifest from memory and into the catalog
 	// with the final state (no checkpoint in between: a crash before the
@@ -612,6 +554,9 @@ func (b *backupRun) finish(ctx context.Context, srcConn *store.Connection) error
 		return fmt.Errorf("finish the archive: %w", err)
 	}
 	if err := b.pw.sync(); err != nil {
+		return err
+	}
+	if err := b.space.beforeLastPart(total); err != nil {
 		return err
 	}
 	b.cp.Final = &finalState{SHA256: sum, Size: total}

@@ -76,7 +76,7 @@ func TestPauseResumeReadsNothingTwice(t *testing.T) {
 		small int64
 	}{{"prefetched", 0}, {"streamed", 64 << 10}} {
 		t.Run(tc.name, func(t *testing.T) {
-			testPauseResume(t, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2, SmallObject: tc.small})
+			testPauseResume(t, engine.Options{FetchConcurrency: 2, SmallObject: tc.small})
 		})
 	}
 }
@@ -142,7 +142,7 @@ func testPauseResume(t *testing.T, opt engine.Options) {
 // cancelled with no multipart upload and no archive at the destination.
 func TestCancelLeavesNothing(t *testing.T) {
 	srv := s3test.Start(t)
-	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	e := newEnv(t, srv, engine.Options{FetchConcurrency: 2})
 	src, _, _, _ := slowSource(t, e, srv, 120, 128<<10, 15*time.Millisecond)
 	cl := srv.Client(t)
 
@@ -184,7 +184,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 // 503 or resets the connection on 5% of requests.
 func TestFaultyNetwork(t *testing.T) {
 	srv := s3test.Start(t)
-	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20})
+	e := newEnv(t, srv, engine.Options{})
 	cl := srv.Client(t)
 	bucket := srv.NewBucket(t)
 	var corpus []object
@@ -249,7 +249,7 @@ func TestValidationErrors(t *testing.T) {
 // waits for that lease to expire instead of giving up, and completes.
 func TestResumeAfterHolderDied(t *testing.T) {
 	srv := s3test.Start(t)
-	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	e := newEnv(t, srv, engine.Options{FetchConcurrency: 2})
 	src, _, corpus, total := slowSource(t, e, srv, 160, 128<<10, 15*time.Millisecond)
 	id := startBackup(t, e, src, e.s3Conn("dst", srv.NewBucket(t)), "")
 	waitProgress(t, e, id, 10)

@@ -5,16 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/apperr"
-	"github.com/coffer-backup/coffer/internal/connector/gdrive"
-	"github.com/coffer-backup/coffer/internal/redact"
-	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -46,16 +41,6 @@ type Options struct {
 	// 24 MiB budget); larger ones are read ahead through a 2 MiB window,
 	// at most two at a time.
 	SmallObject int64
-	// S3MinPartSize and S3MaxParts override the S3 destination's part rules (tests).
-	S3MinPartSize int64
-	S3MaxParts    int
-	// Secrets learns the exact secret values of every connection the engine
-	// opens, so that logs and error messages never show them (nil: patterns only).
-	Secrets *redact.Secrets
-	// GDrive is the Google OAuth client and endpoints for google_drive connections.
-	GDrive gdrive.OAuth
-	// LocalRoots confines local destinations (COFFER_LOCAL_ROOTS).
-	LocalRoots []string
 	// LogRetention is how long job logs are kept (default 30 days).
 	LogRetention time.Duration
 	// SweepAfter is how old a leftover upload must be before the sweeper removes it (default 24 h).
@@ -75,16 +60,17 @@ type Options struct {
 // Engine starts, runs and controls operations. It implements queue.Runner
 // for the workers and the operations half of the HTTP API.
 type Engine struct {
-	cat  store.Catalog
-	keys *secret.Keyring
-	q    Enqueuer
-	opt  Options
-	log  *slog.Logger
-	now  func() time.Time
+	cat   store.Catalog
+	conns Connections
+	q     Enqueuer
+	opt   Options
+	log   *slog.Logger
+	now   func() time.Time
 }
 
-// New returns an Engine.
-func New(cat store.Catalog, keys *secret.Keyring, q Enqueuer, opt Options, log *slog.Logger) *Engine {
+// New returns an Engine that records operations in cat, opens their
+// connections through conns and queues their jobs with q.
+func New(cat store.Catalog, conns Connections, q Enqueuer, opt Options, log *slog.Logger) *Engine {
 	if opt.Heartbeat <= 0 {
 		opt.Heartbeat = 2 * time.Second
 	}
@@ -118,7 +104,7 @@ func New(cat store.Catalog, keys *secret.Keyring, q Enqueuer, opt Options, log *
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Engine{cat: cat, keys: keys, q: q, opt: opt, log: log, now: func() time.Time { return time.Now().UTC() }}
+	return &Engine{cat: cat, conns: conns, q: q, opt: opt, log: log, now: func() time.Time { return time.Now().UTC() }}
 }
 
 func (e *Engine) crashPoint(point string) {
@@ -129,25 +115,3 @@ func (e *Engine) crashPoint(point string) {
 
 // QueueHealthy reports whether the job queue answers.
 func (e *Engine) QueueHealthy(ctx context.Context) error { return e.q.Healthy(ctx) }
-
-// connection loads a connection and its decrypted credentials.
-func (e *Engine) connection(ctx context.Context, id int64) (*store.Connection, []byte, error) {
-	c, err := e.cat.GetConnection(ctx, id)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load connection %d: %w", id, err)
-	}
-	plain, err := e.keys.Open(c.Credentials)
-	if err != nil {
-		return nil, nil, fmt.Errorf("decrypt the credentials of connection %q: %w", c.Name, err)
-	}
-	e.opt.Secrets.AddCredentials(plain)
-	return c, plain, nil
-}
-
-// decodeStrict decodes credentials JSON into v.
-func decodeCreds(c *store.Connection, plain []byte, v any) error {
-	if err := json.Unmarshal(plain, v); err != nil {
-		return apperr.Wrap(apperr.Invalid, err, "the stored credentials of connection %q cannot be read; edit and save the connection again", c.Name)
-	}
-	return nil
-}

@@ -20,6 +20,8 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/connection"
+	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/secret"
@@ -28,11 +30,12 @@ import (
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
 )
 
-// env is one engine with its own catalog, queue workers, S3 server and local dir.
+// env is one engine with its own catalog, connection service, queue
+// workers, S3 server and local dir.
 type env struct {
 	t     *testing.T
 	st    *store.Store
-	keys  *secret.Keyring
+	conns *connection.Service
 	eng   *engine.Engine
 	s3    *s3test.Server
 	local string
@@ -62,7 +65,11 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 	if err != nil {
 		t.Fatal(err)
 	}
-	opt.LocalRoots = append(opt.LocalRoots, local)
+	// S3 parts of 5 MiB (S3's least) give the tests more parts to checkpoint after.
+	conns, err := connection.New(st, keys, connection.Options{LocalRoots: []string{local}, S3: s3conn.Options{MinPartSize: 5 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if opt.Heartbeat == 0 {
 		opt.Heartbeat = 200 * time.Millisecond
 	}
@@ -73,7 +80,7 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 	if wrap != nil {
 		cat = wrap(st)
 	}
-	eng := engine.New(cat, keys, q, opt, log)
+	eng := engine.New(cat, conns, q, opt, log)
 	q.SetRunner(eng)
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -83,24 +90,22 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 		defer cancel()
 		_ = q.Stop(sctx)
 	})
-	return &env{t: t, st: st, keys: keys, eng: eng, s3: s3srv, local: local}
+	return &env{t: t, st: st, conns: conns, eng: eng, s3: s3srv, local: local}
 }
 
+// conn stores a connection without its live check (the engine's tests
+// check the connections by using them).
 func (e *env) conn(name, typ string, creds any) int64 {
 	e.t.Helper()
 	plain, err := json.Marshal(creds)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sealed, err := e.keys.Seal(plain)
+	v, err := e.conns.Create(context.Background(), connection.NewConnection{Name: name, Type: typ, Credentials: plain, SaveUnchecked: true})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c := &store.Connection{Name: name, Type: typ, Credentials: sealed, IsActive: true}
-	if err := e.st.CreateConnection(context.Background(), c); err != nil {
-		e.t.Fatal(err)
-	}
-	return c.ID
+	return v.ID
 }
 
 func (e *env) s3Conn(name, bucket string) int64 {
@@ -262,7 +267,7 @@ func standardCorpus(t *testing.T) []object {
 
 func TestBackupRestoreS3ToLocalAndS3(t *testing.T) {
 	srv := s3test.Start(t)
-	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20})
+	e := newEnv(t, srv, engine.Options{})
 	cl := srv.Client(t)
 	srcBucket := srv.NewBucket(t)
 	corpus := standardCorpus(t)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/joblog"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // prefetchBudget bounds the bytes of objects fetched ahead of their turn.
@@ -36,7 +37,7 @@ const (
 
 // fetched is one object ready to be archived, in key order.
 type fetched struct {
-	obj  connector.Object
+	obj  object.Object
 	body io.ReadCloser
 	err  error
 }
@@ -53,7 +54,7 @@ type fetcher struct {
 	src     connector.ObjectSource
 	small   int64
 	lg      *joblog.Logger
-	onPage  func()
+	onPage  func(bytes int64) // called with the size of each listed page
 
 	cancel  context.CancelFunc
 	slots   chan *slot
@@ -68,11 +69,11 @@ type fetcher struct {
 }
 
 type slot struct {
-	obj  connector.Object
+	obj  object.Object
 	done chan fetched // buffered 1
 }
 
-func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func()) *fetcher {
+func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func(bytes int64)) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, cancel: cancel,
 		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget),
@@ -86,10 +87,14 @@ func (f *fetcher) list(after string) {
 	defer f.wg.Done()
 	defer close(f.slots)
 	pages := 0
-	err := f.src.List(f.ctx, after, func(page []connector.Object) error {
+	err := f.src.List(f.ctx, after, func(page []object.Object) error {
 		pages++
 		if f.onPage != nil {
-			f.onPage()
+			var bytes int64
+			for _, o := range page {
+				bytes += o.Size
+			}
+			f.onPage(bytes)
 		}
 		n := f.nListed.Add(int64(len(page)))
 		if f.lg != nil {

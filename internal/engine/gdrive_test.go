@@ -16,10 +16,11 @@ import (
 func driveEnv(t *testing.T) (*env, *drivetest.Server, *s3test.Server) {
 	srv := s3test.Start(t)
 	drive := drivetest.New(t)
-	e := newEnv(t, srv, engine.Options{FetchConcurrency: 2, GDrive: gdrive.OAuth{
+	e := newEnv(t, srv, engine.Options{FetchConcurrency: 2})
+	e.conns.SetDrive(gdrive.OAuth{
 		ClientID: drive.ClientID, ClientSecret: drive.ClientSecret,
 		AuthURL: drive.AuthURL(), TokenURL: drive.TokenURL(), APIURL: drive.APIURL(),
-	}})
+	}, "")
 	return e, drive, srv
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -95,7 +96,7 @@ func (e *Engine) sweep(ctx context.Context) error {
 		return err
 	}
 	for _, c := range conns {
-		if !isDestination(c.Type) || !c.IsActive {
+		if !registry.HasRole(c.Type, registry.RoleDestination) || !c.IsActive {
 			continue
 		}
 		if unread[c.ID] {

@@ -28,7 +28,7 @@ const sweepAfter = time.Second
 // an orphaned multipart upload is aborted, a paused backup's upload is kept.
 func TestMaintenance(t *testing.T) {
 	srv := s3test.Start(t)
-	e := newEnv(t, srv, engine.Options{LogRetention: 24 * time.Hour, SweepAfter: sweepAfter, S3MinPartSize: 5 << 20, FetchConcurrency: 2})
+	e := newEnv(t, srv, engine.Options{LogRetention: 24 * time.Hour, SweepAfter: sweepAfter, FetchConcurrency: 2})
 	ctx := context.Background()
 
 	old := &store.JobLog{OperationKind: store.KindBackup, OperationID: 1, Level: store.LevelInfo, Message: "old", CreatedAt: time.Now().Add(-48 * time.Hour)}

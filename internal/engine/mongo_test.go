@@ -179,7 +179,7 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 		backupID    atomic.Int64
 		checkpoints atomic.Int64
 	)
-	e := newEnv(t, srv, engine.Options{S3MinPartSize: 5 << 20, CrashAt: func(point string) {
+	e := newEnv(t, srv, engine.Options{CrashAt: func(point string) {
 		if point == "after-checkpoint" && checkpoints.Add(1) == 3 {
 			if err := eng.PauseBackup(context.Background(), actor, backupID.Load()); err != nil {
 				t.Errorf("pause: %v", err)

@@ -17,8 +17,13 @@ import (
 type partWriter struct {
 	up     connector.Upload
 	onPart func() // called before each part upload (fault injection in tests)
-	next   int    // number of the next part to cut
-	buf    []byte // written but not yet cut into a part (the checkpoint's tail)
+	// check, when set, is asked before each part upload with the bytes this
+	// writer has cut up to the end of that part; an error stops the upload
+	// there, as a failed upload would (the space guard).
+	check func(end int64) error
+	next  int    // number of the next part to cut
+	buf   []byte // written but not yet cut into a part (the checkpoint's tail)
+	cut   int64  // bytes cut into parts by this writer
 
 	ctx     context.Context
 	parts   chan part
@@ -52,6 +57,7 @@ var errPartWriterClosed = errors.New("the archive upload stopped before the chec
 type part struct {
 	n    int
 	data []byte
+	end  int64 // bytes cut by this writer up to the end of this part
 }
 
 func newPartWriter(ctx context.Context, up connector.Upload, nextPart int, tail []byte) *partWriter {
@@ -74,11 +80,21 @@ func (p *partWriter) uploader() {
 			if p.onPart != nil {
 				p.onPart()
 			}
-			if err := p.up.WritePart(p.ctx, pt.n, pt.data); err != nil {
+			var err error
+			if p.check != nil {
+				err = p.check(pt.end)
+			}
+			if err == nil {
+				err = p.up.WritePart(p.ctx, pt.n, pt.data)
+				if err != nil {
+					err = fmt.Errorf("upload part %d: %w", pt.n, err)
+				}
+			}
+			if err != nil {
 				p.mu.Lock()
-				p.err = fmt.Errorf("upload part %d: %w", pt.n, err)
+				p.err = err
 				p.mu.Unlock()
-				p.failMarks(p.err)
+				p.failMarks(err)
 			} else {
 				p.mu.Lock()
 				p.done++
@@ -139,9 +155,10 @@ func (p *partWriter) Write(b []byte) (int, error) {
 		// The full buffer becomes the part; the rest starts the next one.
 		data := p.buf
 		p.buf = p.buffer(p.next + 1)
+		p.cut += int64(len(data))
 		p.wg.Add(1)
 		select {
-		case p.parts <- part{n: p.next, data: data}:
+		case p.parts <- part{n: p.next, data: data, end: p.cut}:
 		case <-p.ctx.Done():
 			p.wg.Done()
 			return 0, p.ctx.Err()

@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -78,32 +79,34 @@ type restoreTarget interface {
 }
 
 // openRestoreTarget opens the connection the restore writes to as the
-// target of its type, with the restore's configuration.
-func (e *Engine) openRestoreTarget(ctx context.Context, rr *restoreRun) (*store.Connection, restoreTarget, error) {
-	c, err := e.cat.GetConnection(ctx, rr.op.DestinationConnectionID)
+// target of its kind (objects into a bucket, collections into MongoDB),
+// with the restore's configuration. The target's close releases the
+// connection.
+func (e *Engine) openRestoreTarget(ctx context.Context, rr *restoreRun) (registry.Info, restoreTarget, error) {
+	tgt, err := e.conns.OpenTarget(ctx, rr.op.DestinationConnectionID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load the restore target: %w", err)
+		return registry.Info{}, nil, err
 	}
-	if c.Type == store.TypeMongoDB {
+	var target restoreTarget
+	switch {
+	case tgt.Mongo != nil:
 		var cfg MongoRestoreConfig
-		if err := restoreConfig(rr.op, &cfg); err != nil {
-			return c, nil, err
+		if err = restoreConfig(rr.op, &cfg); err == nil {
+			target = newMongoTarget(ctx, rr, tgt.Mongo, cfg)
 		}
-		_, mc, err := e.openMongoTarget(ctx, c.ID)
-		if err != nil {
-			return c, nil, err
+	case tgt.Objects != nil:
+		var cfg S3RestoreConfig
+		if err = restoreConfig(rr.op, &cfg); err == nil {
+			target = &objectTarget{rr: rr, cfg: cfg, dst: tgt.Objects(cfg.Bucket, cfg.Prefix)}
 		}
-		return c, newMongoTarget(ctx, rr, mc, cfg), nil
+	default:
+		err = apperr.New(apperr.Invalid, "a %s connection cannot be restored into", tgt.Conn.Type)
 	}
-	var cfg S3RestoreConfig
-	if err := restoreConfig(rr.op, &cfg); err != nil {
-		return c, nil, err
-	}
-	_, dst, err := e.openObjectTarget(ctx, c.ID, cfg)
 	if err != nil {
-		return c, nil, err
+		_ = tgt.Close()
+		return tgt.Conn, nil, err
 	}
-	return c, &objectTarget{rr: rr, cfg: cfg, dst: dst}, nil
+	return tgt.Conn, target, nil
 }
 
 // restoreConfig decodes the restore's target configuration into cfg.

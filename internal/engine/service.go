@@ -11,6 +11,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
+	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -19,8 +20,8 @@ import (
 // its job in one transaction. Validation failures are 422 errors naming the field.
 func (e *Engine) StartBackup(ctx context.Context, actor Actor, req BackupRequest) (*store.BackupOperation, error) {
 	fields := map[string]string{}
-	src := e.checkConnection(ctx, req.SourceConnectionID, "source_connection_id", "a source", isSource, fields)
-	dst := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a destination", isDestination, fields)
+	src := e.checkConnection(ctx, req.SourceConnectionID, "source_connection_id", "a source", registry.RoleSource, fields)
+	dst := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a destination", registry.RoleDestination, fields)
 	var opts BackupOptions
 	if len(req.Options) > 0 && string(req.Options) != "null" {
 		if err := strictJSON(req.Options, &opts); err != nil {
@@ -58,7 +59,7 @@ func (e *Engine) StartBackup(ctx context.Context, actor Actor, req BackupRequest
 }
 
 // checkConnection loads a connection for a request and records why it cannot serve.
-func (e *Engine) checkConnection(ctx context.Context, id int64, field, role string, ok func(string) bool, fields map[string]string) *store.Connection {
+func (e *Engine) checkConnection(ctx context.Context, id int64, field, role string, need registry.Role, fields map[string]string) *store.Connection {
 	if id <= 0 {
 		fields[field] = "is required"
 		return nil
@@ -69,7 +70,7 @@ func (e *Engine) checkConnection(ctx context.Context, id int64, field, role stri
 		return nil
 	}
 	switch {
-	case !ok(c.Type):
+	case !registry.HasRole(c.Type, need):
 		fields[field] = fmt.Sprintf("connection %q is a %s connection, which cannot be %s", c.Name, c.Type, role)
 	case !c.IsActive:
 		fields[field] = fmt.Sprintf("connection %q is not active", c.Name)
@@ -160,7 +161,7 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 	} else {
 		backup = b
 	}
-	tgt := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a restore target", isTarget, fields)
+	tgt := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a restore target", registry.RoleRestoreTarget, fields)
 	var cfg json.RawMessage = json.RawMessage(`{}`)
 	if backup != nil && tgt != nil && len(fields) == 0 {
 		src, err := e.cat.GetConnection(ctx, backup.SourceConnectionID)

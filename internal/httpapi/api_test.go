@@ -13,6 +13,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 )
@@ -98,12 +99,22 @@ func TestConnectionsCRUD(t *testing.T) {
 		e := newEnv(t, cat)
 		c := e.admin()
 		const secretKey = "super-secret-key-value-1234"
-		body := `{"name":"bucket","type":"s3","credentials":{"access_key":"AKIA1","secret_key":"` + secretKey + `","region":"eu-west-1","bucket":"my-bucket"}}`
+		creds := `{"access_key":"AKIA1","secret_key":"` + secretKey + `","region":"eu-west-1","bucket":"my-bucket","endpoint":"http://127.0.0.1:1"}`
+		// Nothing answers at the endpoint: the live check refuses the
+		// connection with its reason, and save_unchecked saves it anyway.
+		refused := e.expect(e.do(c, "POST", "/api/v1/connections", `{"name":"bucket","type":"s3","credentials":`+creds+`}`), http.StatusUnprocessableEntity).json(t)
+		if msg, _ := refused["error"].(string); !strings.Contains(msg, "could not be reached") || strings.Contains(string(mustMarshal(t, refused)), secretKey) {
+			t.Fatalf("refused with %v", refused)
+		}
+		if f, _ := refused["fields"].(map[string]any); f["save_unchecked"] == nil {
+			t.Fatalf("the refusal does not point at save_unchecked: %v", refused)
+		}
+		body := `{"name":"bucket","type":"s3","save_unchecked":true,"credentials":` + creds + `}`
 		r := e.expect(e.do(c, "POST", "/api/v1/connections", body), http.StatusCreated)
 		v := r.json(t)
 		id := int64(v["id"].(float64))
-		creds := v["credentials"].(map[string]any)
-		if creds["secret_key"] != "****1234" || v["last_validated_at"] != nil || v["last_validation_error"] != nil || v["is_active"] != true {
+		shown := v["credentials"].(map[string]any)
+		if shown["secret_key"] != "****1234" || v["last_validated_at"] != nil || v["last_validation_error"] != nil || v["is_active"] != true {
 			t.Fatalf("created %s", r.body)
 		}
 		for _, k := range []string{"id", "name", "type", "credentials", "is_active", "last_validated_at", "last_validation_error", "needs_reauth", "roles", "created_at", "updated_at"} {
@@ -122,11 +133,13 @@ func TestConnectionsCRUD(t *testing.T) {
 		gc := got["credentials"].(map[string]any)
 		gc["region"] = "us-east-1"
 		put, _ := json.Marshal(map[string]any{"name": "renamed", "type": "s3", "credentials": gc, "is_active": false})
+		e.expect(e.do(c, "PUT", path, string(put)), http.StatusUnprocessableEntity) // changed credentials are checked
+		put, _ = json.Marshal(map[string]any{"name": "renamed", "type": "s3", "credentials": gc, "is_active": false, "save_unchecked": true})
 		r = e.expect(e.do(c, "PUT", path, string(put)), http.StatusOK)
 		if m := r.json(t); m["name"] != "renamed" || m["is_active"] != false {
 			t.Fatalf("put %s", r.body)
 		}
-		cfg, err := e.conns.S3Config(context.Background(), id)
+		cfg, err := storedCreds[s3conn.Config](t, e, id)
 		if err != nil || cfg.SecretKey != secretKey || cfg.Region != "us-east-1" {
 			t.Fatalf("stored after masked PUT: %+v %v", cfg, err)
 		}
@@ -458,4 +471,13 @@ func TestUI(t *testing.T) {
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") || !strings.Contains(string(r.body), "npm run build") {
 		t.Fatalf("unbuilt UI %v %q", r.Header, r.body)
 	}
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -27,7 +27,6 @@ func (s *server) createBackup(w http.ResponseWriter, r *http.Request) error {
 	if err := s.allowStart(w, r); err != nil {
 		return err
 	}
-	s.learnSecrets(r.Context(), req.SourceConnectionID, req.DestinationConnectionID)
 	op, err := s.ops.StartBackup(r.Context(), actorOf(r), req)
 	if err != nil {
 		return err

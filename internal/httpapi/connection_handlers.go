@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/connection"
 )
 
 // pathID reads the {name} wildcard as a positive integer id.
@@ -19,16 +20,18 @@ func pathID(r *http.Request, name string) (int64, error) {
 }
 
 type createConnectionRequest struct {
-	Name        string          `json:"name"`
-	Type        string          `json:"type"`
-	Credentials json.RawMessage `json:"credentials"`
+	Name          string          `json:"name"`
+	Type          string          `json:"type"`
+	Credentials   json.RawMessage `json:"credentials"`
+	SaveUnchecked bool            `json:"save_unchecked"`
 }
 
 type updateConnectionRequest struct {
-	Name        *string         `json:"name"`
-	Type        *string         `json:"type"` // accepted when unchanged, so a client can send back what it read
-	Credentials json.RawMessage `json:"credentials"`
-	IsActive    *bool           `json:"is_active"`
+	Name          *string         `json:"name"`
+	Type          *string         `json:"type"` // accepted when unchanged, so a client can send back what it read
+	Credentials   json.RawMessage `json:"credentials"`
+	IsActive      *bool           `json:"is_active"`
+	SaveUnchecked bool            `json:"save_unchecked"`
 }
 
 func (s *server) listConnections(w http.ResponseWriter, r *http.Request) error {
@@ -45,12 +48,11 @@ func (s *server) createConnection(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	s.secrets.AddCredentials(req.Credentials)
-	v, err := s.conns.Create(r.Context(), req.Name, req.Type, req.Credentials)
+	v, err := s.conns.Create(r.Context(), connection.NewConnection{Name: req.Name, Type: req.Type, Credentials: req.Credentials, SaveUnchecked: req.SaveUnchecked})
 	if err != nil {
 		return err
 	}
-	s.auditBy(r, "connection.create", "connection", v.ID, map[string]string{"name": v.Name, "type": v.Type})
+	s.auditBy(r, "connection.create", "connection", v.ID, map[string]any{"name": v.Name, "type": v.Type, "checked": !req.SaveUnchecked})
 	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
@@ -77,7 +79,6 @@ func (s *server) updateConnection(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	s.secrets.AddCredentials(req.Credentials)
 	if req.Type != nil {
 		cur, err := s.conns.Get(r.Context(), id)
 		if err != nil {
@@ -88,11 +89,11 @@ func (s *server) updateConnection(w http.ResponseWriter, r *http.Request) error 
 				map[string]string{"type": "cannot be changed"})
 		}
 	}
-	v, err := s.conns.Update(r.Context(), id, req.Name, req.Credentials, req.IsActive)
+	v, err := s.conns.Update(r.Context(), id, connection.Change{Name: req.Name, Credentials: req.Credentials, IsActive: req.IsActive, SaveUnchecked: req.SaveUnchecked})
 	if err != nil {
 		return err
 	}
-	s.auditBy(r, "connection.update", "connection", v.ID, map[string]any{"name": v.Name, "credentials_changed": len(req.Credentials) > 0})
+	s.auditBy(r, "connection.update", "connection", v.ID, map[string]any{"name": v.Name, "credentials_changed": len(req.Credentials) > 0, "save_unchecked": req.SaveUnchecked})
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
@@ -115,7 +116,6 @@ func (s *server) testConnection(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.learnSecrets(r.Context(), id)
 	res, err := s.conns.Test(r.Context(), id)
 	if err != nil {
 		return err

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/queue"
-	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
@@ -42,13 +42,13 @@ func TestBackupAndRestoreThroughTheAPI(t *testing.T) {
 	}
 
 	cat := storetest.SQLite(t)
-	e := newEnv(t, cat, withOps(func(cat *store.Store, keys *secret.Keyring, roots string) Operations {
+	e := newEnv(t, cat, withOps(func(cat *store.Store, conns *connection.Service, roots string) Operations {
 		log := slog.New(slog.DiscardHandler)
 		q, err := queue.New(ctx, cat, queue.Options{DatabaseURL: cat.URL(), Workers: 1, Logger: log})
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng := engine.New(cat, keys, q, engine.Options{LocalRoots: []string{roots}, Heartbeat: 200 * time.Millisecond}, log)
+		eng := engine.New(cat, conns, q, engine.Options{Heartbeat: 200 * time.Millisecond}, log)
 		q.SetRunner(eng)
 		if err := q.Start(ctx); err != nil {
 			t.Fatal(err)

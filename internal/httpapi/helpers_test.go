@@ -20,6 +20,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
@@ -87,6 +88,7 @@ type env struct {
 	srv   *httptest.Server
 	cat   *store.Store
 	conns *connection.Service
+	keys  *secret.Keyring
 	ops   *refusingOps
 	clock *clock
 	roots string
@@ -101,6 +103,8 @@ type envSetup struct {
 	cat   *store.Store
 	keys  *secret.Keyring
 	roots string
+	// ops, when set, builds the Operations once the connection service exists.
+	ops func(cat *store.Store, conns *connection.Service, roots string) Operations
 }
 
 type envOption func(*envSetup)
@@ -112,8 +116,8 @@ func withConfig(f func(*config.Config)) envOption {
 }
 
 // withOps replaces the refusing Operations with what build returns.
-func withOps(build func(cat *store.Store, keys *secret.Keyring, roots string) Operations) envOption {
-	return func(s *envSetup) { s.deps.Ops = build(s.cat, s.keys, s.roots) }
+func withOps(build func(cat *store.Store, conns *connection.Service, roots string) Operations) envOption {
+	return func(s *envSetup) { s.ops = build }
 }
 
 const testTTL = time.Hour
@@ -129,22 +133,29 @@ func newEnv(t *testing.T, cat *store.Store, opts ...envOption) *env {
 	}
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	roots := t.TempDir()
-	conns, err := connection.New(cat, keys, []string{roots}, clk.Now)
+	e := &env{t: t, cat: cat, keys: keys, ops: &refusingOps{}, clock: clk, roots: roots, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
+	d := Deps{
+		Catalog: cat,
+		Ops:     e.ops,
+		Config:  config.Config{PublicURL: "https://coffer.example.com", SessionTTL: testTTL, LocalRoots: []string{roots}},
+		Logger:  slog.New(slog.NewTextHandler(lockedWriter{e.logMu, e.logs}, nil)),
+		Secrets: redact.NewSecrets(),
+		Now:     clk.Now,
+	}
+	tm := timings{pollInterval: 20 * time.Millisecond, heartbeatInterval: 100 * time.Millisecond, touchEvery: time.Minute}
+	setup := envSetup{deps: &d, tm: &tm, cat: cat, keys: keys, roots: roots}
+	for _, o := range opts {
+		o(&setup)
+	}
+	// The connection service registers the secrets it sees with the
+	// server's registry, as cmd/coffer wires them.
+	conns, err := connection.New(cat, keys, connection.Options{LocalRoots: []string{roots}, Secrets: d.Secrets, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, cat: cat, conns: conns, ops: &refusingOps{}, clock: clk, roots: roots, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
-	d := Deps{
-		Catalog:     cat,
-		Connections: conns,
-		Ops:         e.ops,
-		Config:      config.Config{PublicURL: "https://coffer.example.com", SessionTTL: testTTL, LocalRoots: []string{roots}},
-		Logger:      slog.New(slog.NewTextHandler(lockedWriter{e.logMu, e.logs}, nil)),
-		Now:         clk.Now,
-	}
-	tm := timings{pollInterval: 20 * time.Millisecond, heartbeatInterval: 100 * time.Millisecond, touchEvery: time.Minute}
-	for _, o := range opts {
-		o(&envSetup{deps: &d, tm: &tm, cat: cat, keys: keys, roots: roots})
+	e.conns, d.Connections = conns, conns
+	if setup.ops != nil {
+		d.Ops = setup.ops(cat, conns, roots)
 	}
 	h, err := newHandler(d, tm)
 	if err != nil {
@@ -153,6 +164,22 @@ func newEnv(t *testing.T, cat *store.Store, opts ...envOption) *env {
 	e.srv = httptest.NewServer(h)
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// storedCreds decrypts what the catalog holds for connection id into v
+// (the tests look at what was stored; the server never shows it).
+func storedCreds[C any](t *testing.T, e *env, id int64) (C, error) {
+	t.Helper()
+	var v C
+	row, err := e.cat.GetConnection(context.Background(), id)
+	if err != nil {
+		return v, err
+	}
+	plain, err := e.keys.Open(row.Credentials)
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(plain, &v)
 }
 
 type lockedWriter struct {
@@ -295,10 +322,11 @@ func (e *env) backupRow(src, dst int64, status string) *store.BackupOperation {
 	return op
 }
 
-// connection creates a connection through the service and returns its id.
+// connection creates a connection through the service, without its live
+// check (the tests that use it need a row, not a server), and returns its id.
 func (e *env) connection(name, typ, creds string) int64 {
 	e.t.Helper()
-	v, err := e.conns.Create(context.Background(), name, typ, json.RawMessage(creds))
+	v, err := e.conns.Create(context.Background(), connection.NewConnection{Name: name, Type: typ, Credentials: json.RawMessage(creds), SaveUnchecked: true})
 	if err != nil {
 		e.t.Fatal(err)
 	}

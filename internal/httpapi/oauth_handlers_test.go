@@ -131,7 +131,7 @@ func TestGoogleDriveConnectThroughTheAPI(t *testing.T) {
 		if rt, _ := creds["refresh_token"].(string); !strings.HasPrefix(rt, "****") || creds["folder_id"] != e.folder {
 			t.Fatalf("credentials %v", creds)
 		}
-		cfg, err := e.conns.DriveConfig(context.Background(), id)
+		cfg, err := storedCreds[gdrive.Config](t, e.env, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +174,7 @@ func TestGoogleDriveConnectThroughTheAPI(t *testing.T) {
 		}
 
 		// No token ever appeared in a response.
-		cfg2, _ := e.conns.DriveConfig(context.Background(), id)
+		cfg2, _ := storedCreds[gdrive.Config](t, e.env, id)
 		for _, b := range e.bodies {
 			for _, tok := range []string{cfg.RefreshToken, cfg.AccessToken, cfg2.RefreshToken, cfg2.AccessToken} {
 				if tok != "" && strings.Contains(b, tok) {

@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/coffer-backup/coffer/internal/connection"
+	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/version"
 )
@@ -165,6 +165,11 @@ func respNotFound() obj { return errResponse("There is nothing with this id.") }
 
 func respInvalid() obj {
 	return errResponse("The body or a query parameter is invalid; `fields` names each problem.")
+}
+
+// respUncheckedInvalid is the 422 of a connection saved with its live check.
+func respUncheckedInvalid() obj {
+	return errResponse("Fields not valid, or the live check failed: the error says why and fields.save_unchecked is set.")
 }
 
 func respBadBody() obj {
@@ -458,8 +463,8 @@ func openapiSchemas() obj {
 			"new_password":     obj{"type": "string", "format": "password", "minLength": minPasswordLen},
 		}),
 
-		"ConnectionType": obj{"type": "string", "enum": connection.Types(), "description": "The kind of system a connection points at."},
-		"ConnectionRole": obj{"type": "string", "enum": []connection.Role{connection.RoleSource, connection.RoleDestination, connection.RoleRestoreTarget},
+		"ConnectionType": obj{"type": "string", "enum": registry.Names(), "description": "The kind of system a connection points at."},
+		"ConnectionRole": obj{"type": "string", "enum": []registry.Role{registry.RoleSource, registry.RoleDestination, registry.RoleRestoreTarget},
 			"description": "What a connection can be used for."},
 		"S3Credentials": object("s3: source, destination and restore target.", []string{"access_key", "secret_key", "region", "bucket"}, obj{
 			"access_key": str(""), "secret_key": str("Shown masked (****abcd); send the masked value back to keep it."),
@@ -495,9 +500,11 @@ func openapiSchemas() obj {
 		"ConnectionList": itemsOf("Connection"),
 		"ConnectionInput": closed("A new connection.", []string{"name", "type", "credentials"}, obj{
 			"name": str(""), "type": ref("ConnectionType"), "credentials": ref("Credentials"),
+			"save_unchecked": boolean("Save without the live check (a server down for maintenance); the connection shows as unchecked."),
 		}),
 		"ConnectionUpdate": closed("A change to a connection: only the fields sent change.", nil, obj{
 			"name": str(""), "type": ref("ConnectionType"), "credentials": ref("Credentials"), "is_active": boolean(""),
+			"save_unchecked": boolean("Save changed credentials without the live check."),
 		}),
 		"ConnectionTestResult": object("The outcome of a live check.", []string{"ok", "message", "free_bytes", "checked_at"}, obj{
 			"ok": boolean(""), "message": str(""), "free_bytes": nullable(integer("Free space at a destination, when known.")),

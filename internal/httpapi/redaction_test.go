@@ -19,6 +19,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/connector/local"
 	"github.com/coffer-backup/coffer/internal/connector/mongodb"
@@ -27,7 +28,6 @@ import (
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/redact"
-	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 	"github.com/coffer-backup/coffer/internal/testutil/drivetest"
@@ -96,12 +96,12 @@ func TestRedactionAcrossConnectors(t *testing.T) {
 	cat := storetest.SQLite(t)
 	e := newEnv(t, cat,
 		func(s *envSetup) { s.deps.Logger = logger; s.deps.Secrets = secrets },
-		withOps(func(cat *store.Store, keys *secret.Keyring, roots string) Operations {
+		withOps(func(cat *store.Store, conns *connection.Service, roots string) Operations {
 			q, err := queue.New(ctx, cat, queue.Options{DatabaseURL: cat.URL(), Workers: 2, Logger: logger})
 			if err != nil {
 				t.Fatal(err)
 			}
-			eng := engine.New(cat, keys, q, engine.Options{LocalRoots: []string{roots}, Heartbeat: 200 * time.Millisecond, GDrive: driveOAuth}, logger)
+			eng := engine.New(cat, conns, q, engine.Options{Heartbeat: 200 * time.Millisecond}, logger)
 			q.SetRunner(eng)
 			if err := q.Start(ctx); err != nil {
 				t.Fatal(err)
@@ -124,10 +124,21 @@ func TestRedactionAcrossConnectors(t *testing.T) {
 		out.add(method+" "+path, string(r.body)+" "+string(hdr))
 		return r
 	}
+	// create saves a connection after its live check; one whose check
+	// fails (its 422 answer is among the outputs searched for secrets) is
+	// saved again with save_unchecked.
+	refusedOnSave := 0
 	create := func(name, typ string, creds any) int64 {
 		t.Helper()
-		body, _ := json.Marshal(map[string]any{"name": name, "type": typ, "credentials": creds})
+		req := map[string]any{"name": name, "type": typ, "credentials": creds}
+		body, _ := json.Marshal(req)
 		r := call("POST", "/api/v1/connections", string(body))
+		if r.StatusCode == http.StatusUnprocessableEntity {
+			refusedOnSave++
+			req["save_unchecked"] = true
+			body, _ = json.Marshal(req)
+			r = call("POST", "/api/v1/connections", string(body))
+		}
 		if r.StatusCode != http.StatusCreated {
 			t.Fatalf("create %s: %d %s", name, r.StatusCode, r.body)
 		}
@@ -155,7 +166,14 @@ func TestRedactionAcrossConnectors(t *testing.T) {
 	badDiskID := create("bad-disk", "local", map[string]string{"path": badDir})
 	driveID := create("drive", "google_drive", map[string]string{"access_token": accessTok, "refresh_token": refreshTok, "folder_id": folder})
 	mongoID := create("mongo", "mongodb", map[string]string{"uri": mongoURI})
-	// The local path becomes a file, and the Drive grant is revoked.
+	if refusedOnSave != 3 {
+		t.Errorf("%d connections were refused on save, want 3 (the wrong S3 key, the unreachable S3 and MongoDB)", refusedOnSave)
+	}
+	// The local directory (made by the check on save) becomes a file, and
+	// the Drive grant is revoked.
+	if err := os.Remove(badDir); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(badDir, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -41,10 +41,6 @@ func (s *server) createRestore(w http.ResponseWriter, r *http.Request) error {
 	if err := s.allowStart(w, r); err != nil {
 		return err
 	}
-	s.learnSecrets(r.Context(), req.DestinationConnectionID)
-	if b, err := s.cat.GetBackup(r.Context(), req.BackupOperationID); err == nil {
-		s.learnSecrets(r.Context(), b.DestinationConnectionID)
-	}
 	op, err := s.ops.StartRestore(r.Context(), actorOf(r), req)
 	if err != nil {
 		return err

@@ -235,14 +235,14 @@ func (s *server) routes() []route {
 
 		{"GET", "/connections", reader, s.listConnections, doc{tag: "connections", summary: "List connections, credentials masked.", responses: obj{
 			"200": jsonResponse("The connections, by name.", "ConnectionList")}}},
-		{"POST", "/connections", operator, s.createConnection, doc{tag: "connections", summary: "Create a connection (validated first).", body: "ConnectionInput", responses: obj{
+		{"POST", "/connections", operator, s.createConnection, doc{tag: "connections", summary: "Create a connection: its fields are validated, then it is checked live (unless save_unchecked).", body: "ConnectionInput", responses: obj{
 			"201": jsonResponse("Created.", "Connection"), "400": respBadBody(),
-			"409": errResponse("Another connection has this name."), "422": respInvalid()}}},
+			"409": errResponse("Another connection has this name."), "422": respUncheckedInvalid()}}},
 		{"GET", "/connections/{id}", reader, s.getConnection, doc{tag: "connections", summary: "One connection, credentials masked.", responses: obj{
 			"200": jsonResponse("The connection.", "Connection"), "404": respNotFound()}}},
-		{"PUT", "/connections/{id}", operator, s.updateConnection, doc{tag: "connections", summary: "Change a connection; masked values sent back unchanged keep the stored secrets.", body: "ConnectionUpdate", responses: obj{
+		{"PUT", "/connections/{id}", operator, s.updateConnection, doc{tag: "connections", summary: "Change a connection; masked values sent back unchanged keep the stored secrets; changed credentials are checked live first (unless save_unchecked).", body: "ConnectionUpdate", responses: obj{
 			"200": jsonResponse("Changed.", "Connection"), "400": respBadBody(), "404": respNotFound(),
-			"409": errResponse("Another connection has this name."), "422": respInvalid()}}},
+			"409": errResponse("Another connection has this name."), "422": respUncheckedInvalid()}}},
 		{"DELETE", "/connections/{id}", operator, s.deleteConnection, doc{tag: "connections", summary: "Delete a connection.", responses: obj{
 			"204": noContent("Deleted."), "404": respNotFound(),
 			"409": errResponse("A pending, running or paused operation uses the connection.")}}},

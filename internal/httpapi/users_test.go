@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
-	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 )
@@ -23,7 +23,7 @@ import (
 type catalogOps struct{ cat store.Catalog }
 
 func withCatalogOps() envOption {
-	return withOps(func(cat *store.Store, _ *secret.Keyring, _ string) Operations { return catalogOps{cat} })
+	return withOps(func(cat *store.Store, _ *connection.Service, _ string) Operations { return catalogOps{cat} })
 }
 
 func (o catalogOps) StartBackup(ctx context.Context, _ engine.Actor, req engine.BackupRequest) (*store.BackupOperation, error) {

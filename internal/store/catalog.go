@@ -54,6 +54,11 @@ type Catalog interface {
 	DeleteConnection(ctx context.Context, id int64) error
 	// SetConnectionValidation records the result of a live check (errMsg "" = ok).
 	SetConnectionValidation(ctx context.Context, id int64, at time.Time, errMsg string) error
+	// SetConnectionNeedsReauth sets or clears needs_reauth only.
+	SetConnectionNeedsReauth(ctx context.Context, id int64, needs bool) error
+	// SwapConnectionCredentials writes next only while the stored sealed
+	// credentials are still prev (ErrConflict otherwise).
+	SwapConnectionCredentials(ctx context.Context, id int64, prev, next []byte) error
 	// RotateCredentials passes every stored sealed credential through reseal and
 	// writes the results back, all in one transaction (any error rolls back all).
 	RotateCredentials(ctx context.Context, reseal func(id int64, sealed []byte) ([]byte, error)) (int, error)

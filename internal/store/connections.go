@@ -142,6 +142,44 @@ func (s *Store) SetConnectionValidation(ctx context.Context, id int64, at time.T
 	return oneRow(res, "record validation of connection %d", id)
 }
 
+// SetConnectionNeedsReauth sets or clears the needs_reauth mark of
+// connection id and changes nothing else of the row, so it cannot undo a
+// concurrent edit (ErrNotFound when the connection is gone).
+func (s *Store) SetConnectionNeedsReauth(ctx context.Context, id int64, needs bool) error {
+	res, err := s.exec(ctx, s.db, "UPDATE connections SET needs_reauth = ? WHERE id = ?", needs, id)
+	if err != nil {
+		return fmt.Errorf("mark connection %d needs_reauth=%v: %w", id, needs, err)
+	}
+	return oneRow(res, "mark connection %d needs_reauth=%v", id, needs)
+}
+
+// SwapConnectionCredentials replaces the sealed credentials of connection id
+// by next, but only while they are still prev, the ones the caller read
+// before it worked with them (a background token refresh). When they changed
+// meanwhile (the user edited or reconnected the connection) nothing is
+// written and the answer is ErrConflict; ErrNotFound when the connection is
+// gone. Nothing else of the row changes.
+func (s *Store) SwapConnectionCredentials(ctx context.Context, id int64, prev, next []byte) error {
+	if len(prev) == 0 || len(next) == 0 {
+		return fmt.Errorf("swap credentials of connection %d: the old and new credentials are required", id)
+	}
+	res, err := s.exec(ctx, s.db, "UPDATE connections SET credentials = ? WHERE id = ? AND credentials = ?", next, id, prev)
+	if err != nil {
+		return fmt.Errorf("swap credentials of connection %d: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("swap credentials of connection %d: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	if _, err := s.GetConnection(ctx, id); err != nil {
+		return fmt.Errorf("swap credentials of connection %d: %w", id, err)
+	}
+	return fmt.Errorf("swap credentials of connection %d: they changed since they were read: %w", id, ErrConflict)
+}
+
 // RotateCredentials passes every non-empty stored credential through reseal
 // and writes the results back in one transaction; any error rolls all back.
 // It returns how many credentials were rewritten.

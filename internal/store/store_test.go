@@ -376,6 +376,49 @@ func TestConnections(t *testing.T) {
 	})
 }
 
+// TestConnectionTargetedUpdates checks that the background writes to a
+// connection (a refreshed token, the needs_reauth mark) change only their
+// own column, and that a refreshed token does not replace credentials the
+// user changed since the refresh started.
+func TestConnectionTargetedUpdates(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := t.Context()
+		c := &store.Connection{Name: "drive", Type: store.TypeGoogleDrive, Credentials: []byte("sealed-v1"), IsActive: true}
+		mustNil(t, s.CreateConnection(ctx, c))
+		// A backup read v1 and refreshes its token; meanwhile the user
+		// renames the connection and makes it inactive.
+		read, err := s.GetConnection(ctx, c.ID)
+		mustNil(t, err)
+		edit := *read
+		edit.Name, edit.IsActive = "drive-renamed", false
+		mustNil(t, s.UpdateConnection(ctx, &edit))
+		mustNil(t, s.SwapConnectionCredentials(ctx, c.ID, read.Credentials, []byte("sealed-v2")))
+		mustNil(t, s.SetConnectionNeedsReauth(ctx, c.ID, true))
+		got, err := s.GetConnection(ctx, c.ID)
+		mustNil(t, err)
+		if got.Name != "drive-renamed" || got.IsActive || string(got.Credentials) != "sealed-v2" || !got.NeedsReauth {
+			t.Fatalf("after the background writes: %+v; the user's edit must stay and the token and mark be written", got)
+		}
+
+		// The user saves new credentials (v3) while another refresh, which
+		// started from v2, finishes: the user's credentials stay.
+		edit2 := *got
+		edit2.Credentials, edit2.NeedsReauth = []byte("sealed-v3"), false
+		mustNil(t, s.UpdateConnection(ctx, &edit2))
+		wantErr(t, s.SwapConnectionCredentials(ctx, c.ID, []byte("sealed-v2"), []byte("sealed-v2b")), store.ErrConflict)
+		got, err = s.GetConnection(ctx, c.ID)
+		mustNil(t, err)
+		if string(got.Credentials) != "sealed-v3" || got.NeedsReauth {
+			t.Fatalf("a stale refresh replaced the user's credentials: %+v", got)
+		}
+		mustNil(t, s.SetConnectionNeedsReauth(ctx, c.ID, false))
+
+		wantErr(t, s.SwapConnectionCredentials(ctx, 9999, []byte("a"), []byte("b")), store.ErrNotFound)
+		wantErr(t, s.SetConnectionNeedsReauth(ctx, 9999, true), store.ErrNotFound)
+	})
+}
+
 func TestDeleteConnectionInUse(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {

@@ -3,8 +3,8 @@
 // types and trailing data are refused, and every problem comes back as a
 // field name (the member's JSON name, "" for the document as a whole) and a
 // short reason a user can act on. Packages that validate configurations
-// (notification channels; connection credentials and retention policies keep
-// their own copies for now) call Decode and then their own validation.
+// (notification channels, connection credentials) call Decode and then their
+// own validation.
 package strictjson
 
 import (

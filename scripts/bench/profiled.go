@@ -94,7 +94,6 @@ func profiledServe() error {
 		LeaseTimeout:    cfg.LeaseTimeout,
 		CheckpointEvery: cfg.CheckpointInterval,
 		Heartbeat:       min(2*time.Second, cfg.LeaseTimeout/5),
-		LocalRoots:      cfg.LocalRoots,
 		LogRetention:    time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
 		Version:         "bench-profiled",
 	}
@@ -109,16 +108,16 @@ func profiledServe() error {
 			return fmt.Errorf("COFFER_BENCH_CHECKPOINT_EVERY: %w", err)
 		}
 	}
-	eng := engine.New(st, keys, q, opt, log)
+	conns, err := connection.New(st, keys, connection.Options{LocalRoots: cfg.LocalRoots})
+	if err != nil {
+		return err
+	}
+	eng := engine.New(st, conns, q, opt, log)
 	q.SetRunner(eng)
 	if err := q.Start(ctx); err != nil {
 		return err
 	}
 	go eng.RunReaper(ctx, min(10*time.Second, cfg.LeaseTimeout/2))
-	conns, err := connection.New(st, keys, cfg.LocalRoots, nil)
-	if err != nil {
-		return err
-	}
 	handler, err := httpapi.New(httpapi.Deps{Catalog: st, Connections: conns, Ops: eng, Config: cfg, Logger: log, UI: web.Dist()})
 	if err != nil {
 		return err

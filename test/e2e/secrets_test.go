@@ -58,8 +58,9 @@ func TestSecretsAtRestAndKeyRotation(t *testing.T) {
 	driveToken := "ya29.drive-access-token-" + fmt.Sprint(time.Now().UnixNano())
 	refresh := "1//refresh-token-" + fmt.Sprint(time.Now().UnixNano())
 	s3id := c.createConn("s3-src", "s3", s3creds(srv, srv.Endpoint, bucket))
-	c.createConn("mongo-src", "mongodb", map[string]any{"uri": "mongodb://backup:" + mongoPassword + "@db.internal:27017/app"})
-	c.createConn("drive", "google_drive", map[string]any{"access_token": driveToken, "refresh_token": refresh, "folder_id": "folder123"})
+	// No MongoDB or Drive answers here: saved without their live checks.
+	c.createConnUnchecked("mongo-src", "mongodb", map[string]any{"uri": "mongodb://backup:" + mongoPassword + "@db.internal:27017/app"})
+	c.createConnUnchecked("drive", "google_drive", map[string]any{"access_token": driveToken, "refresh_token": refresh, "folder_id": "folder123"})
 	secrets := []string{srv.SecretKey, mongoPassword, driveToken, refresh}
 
 	// Responses show secrets masked, never in full.

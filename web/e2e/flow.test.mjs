@@ -84,6 +84,37 @@ test("backup S3 to a local dir with pause/resume, then restore into a new bucket
     await page.waitForURL(/\/connections$/);
     await page.getByTestId("connection-card").filter({ hasText: localName }).waitFor();
 
+    // Saved after its check, the S3 connection is healthy at once.
+    await s3Card.getByTestId("connection-health").and(page.locator("[data-health=healthy]")).waitFor();
+
+    // A wrong secret key: the check refuses it with its reason, and the
+    // form offers to save it anyway, as unchecked.
+    const wrongName = `${run}-wrong`;
+    await page.goto("/connections/new");
+    await page.getByLabel("Type").selectOption({ label: S3_LABEL });
+    await page.getByLabel("Name", { exact: true }).fill(wrongName);
+    await page.getByLabel("Access key ID").fill(cfg.s3.accessKey);
+    await page.getByLabel("Secret access key").fill(`${cfg.s3.secretKey}-wrong`);
+    await page.getByLabel("Region").fill(cfg.s3.region);
+    await page.getByLabel("Bucket", { exact: true }).fill(cfg.s3.bucket);
+    await page.getByLabel("Endpoint URL").fill(cfg.s3.endpoint);
+    await page.getByLabel("Force path-style addressing").check();
+    await page.getByRole("button", { name: "Create connection" }).click();
+    const refused = page.getByTestId("check-failed");
+    await refused.waitFor();
+    const reason = await refused.innerText();
+    assert.match(reason, /key/i, "the refusal says what is wrong");
+    assert.ok(!reason.includes(`${cfg.s3.secretKey}-wrong`), "the refusal does not show the secret typed");
+    await shot(page, "11b-connection-check-failed");
+    await page.getByRole("button", { name: "Save without checking" }).click();
+    await page.waitForURL(/\/connections$/);
+    await page
+      .getByTestId("connection-card")
+      .filter({ hasText: wrongName })
+      .getByTestId("connection-health")
+      .and(page.locator("[data-health=unchecked]"))
+      .waitFor();
+
     // Test the S3 connection from its card: it must pass.
     await s3Card.getByRole("button", { name: "Test" }).click();
     await s3Card.getByTestId("connection-health").and(page.locator("[data-health=healthy]")).waitFor();

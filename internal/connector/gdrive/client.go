@@ -40,7 +40,6 @@ type Client struct {
 
 var (
 	_ connector.Destination = (*Client)(nil)
-	_ connector.Sweeper     = (*Client)(nil)
 	_ connector.Checker     = (*Client)(nil)
 )
 

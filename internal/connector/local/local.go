@@ -1,6 +1,8 @@
 // Package local keeps archives in a directory on the coffer server: parts
 // are appended to "<name>.partial" with an fsync each, and the file is
-// renamed to its name when complete.
+// renamed to its name when complete. Every file below the directory is
+// reached through an os.Root, so no symlink, whenever it appears, leads a
+// read, write, rename or removal outside the directory.
 package local
 
 import (
@@ -10,9 +12,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -109,8 +113,8 @@ func resolveExisting(p string) (string, error) {
 	}
 }
 
-// Dir is a local directory destination. It is a connector.Checker,
-// connector.Destination and connector.Sweeper.
+// Dir is a local directory destination. It is a connector.Checker and
+// connector.Destination.
 type Dir struct {
 	root string
 }
@@ -118,7 +122,6 @@ type Dir struct {
 var (
 	_ connector.Checker     = (*Dir)(nil)
 	_ connector.Destination = (*Dir)(nil)
-	_ connector.Sweeper     = (*Dir)(nil)
 )
 
 // New returns the destination for cfg. The allowed roots are checked by
@@ -133,6 +136,20 @@ func New(cfg Config) (*Dir, error) {
 // Root is the directory archives are kept in.
 func (d *Dir) Root() string { return d.root }
 
+// open opens the directory as an os.Root: every path below it is resolved
+// inside it, and a symlink that leads outside is refused by the kernel's
+// view of the tree at the moment of use, not at an earlier check.
+func (d *Dir) open() (*os.Root, error) {
+	r, err := os.OpenRoot(d.root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("directory %s: %w", d.root, connector.ErrNotExist)
+		}
+		return nil, d.explain(err, "open")
+	}
+	return r, nil
+}
+
 // Check creates the directory if it is missing, proves it is writable
 // (create, write, fsync and remove a file) and reports the free space.
 func (d *Dir) Check(ctx context.Context) (connector.CheckResult, error) {
@@ -146,39 +163,67 @@ func (d *Dir) Check(ctx context.Context) (connector.CheckResult, error) {
 	if !info.IsDir() {
 		return connector.CheckResult{}, apperr.New(apperr.Invalid, "%s is a file, not a directory. Choose a directory for the backups.", d.root)
 	}
-	f, err := os.CreateTemp(d.root, ".coffer-check-*")
+	r, err := d.open()
+	if err != nil {
+		return connector.CheckResult{}, err
+	}
+	defer r.Close()
+	f, name, err := createTemp(r, ".coffer-check-")
 	if err != nil {
 		return connector.CheckResult{}, d.explain(err, "write to")
 	}
-	name := f.Name()
 	_, werr := f.Write([]byte("coffer write check\n"))
 	if werr == nil {
 		werr = f.Sync()
 	}
 	cerr := f.Close()
-	rerr := os.Remove(name)
+	rerr := r.Remove(name)
 	for _, err := range []error{werr, cerr, rerr} {
 		if err != nil {
 			return connector.CheckResult{}, d.explain(err, "write to")
 		}
 	}
-	free, err := d.FreeBytes()
+	free, err := d.FreeBytes(ctx)
 	if err != nil {
-		return connector.CheckResult{}, fmt.Errorf("checking the free space of %s: %w", d.root, err)
+		return connector.CheckResult{}, err
 	}
-	return connector.CheckResult{
-		Message:   fmt.Sprintf("Directory %s is writable; %s free.", d.root, humanBytes(free)),
-		FreeBytes: free,
-	}, nil
+	msg := fmt.Sprintf("Directory %s is writable.", d.root)
+	if free >= 0 {
+		msg = fmt.Sprintf("Directory %s is writable; %s free.", d.root, humanBytes(free))
+	}
+	return connector.CheckResult{Message: msg, FreeBytes: free}, nil
 }
 
-// FreeBytes is the space available to the server's user in the directory.
-func (d *Dir) FreeBytes() (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(d.root, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", d.root, err)
+// FreeBytes is the space available to the server's user in the directory
+// (in the nearest existing folder above it while it does not exist yet, as
+// it is made on the first write), or -1 where the platform does not say.
+func (d *Dir) FreeBytes(context.Context) (int64, error) {
+	dir := d.root
+	for {
+		free, err := freeBytes(dir)
+		if err == nil {
+			return free, nil
+		}
+		parent := filepath.Dir(dir)
+		if !errors.Is(err, fs.ErrNotExist) || parent == dir {
+			return 0, fmt.Errorf("checking the free space of %s: %w", d.root, err)
+		}
+		dir = parent
 	}
-	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// createTemp creates a new file called prefix + a random suffix in the
+// root's top directory, or in dir below it.
+func createTemp(r *os.Root, prefix string) (*os.File, string, error) {
+	for range 10000 {
+		name := prefix + strconv.FormatUint(rand.Uint64(), 36)
+		f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", fmt.Errorf("no free temporary name for %s*", prefix)
 }
 
 func humanBytes(n int64) string {
@@ -199,7 +244,7 @@ func (d *Dir) explain(err error, what string) error {
 	switch {
 	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EPERM):
 		return apperr.Wrap(apperr.Invalid, err, "The coffer server cannot %s directory %s: it is read-only or not writable by the server's user. Change its permissions or choose another directory.", what, d.root)
-	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+	case errors.Is(err, syscall.ENOSPC) || isQuotaExceeded(err):
 		return apperr.Wrap(apperr.Unavailable, err, "Directory %s is full. Free some space or choose another directory.", d.root)
 	case errors.Is(err, syscall.ENOTDIR):
 		return apperr.Wrap(apperr.Invalid, err, "Part of the path %s is a file, not a directory. Choose another directory.", d.root)
@@ -208,7 +253,9 @@ func (d *Dir) explain(err error, what string) error {
 }
 
 // validName checks an archive name: relative, slash-separated, clean, with
-// no "." or ".." segments and not a partial file's name.
+// no "." or ".." segments and not a partial file's name. The os.Root every
+// file is opened through keeps symlinks from leading outside; this keeps the
+// names themselves plain.
 func validName(name string) error {
 	switch {
 	case name == "" || strings.HasPrefix(name, "/") || strings.ContainsRune(name, 0) || strings.Contains(name, "\\"):
@@ -226,25 +273,12 @@ func validName(name string) error {
 	return nil
 }
 
-// path returns the file of an archive name, making sure that, with the
-// symlinks that exist now resolved, it stays inside the root.
-func (d *Dir) path(name string) (string, error) {
+// rel is name as a path inside the root (validated).
+func rel(name string) (string, error) {
 	if err := validName(name); err != nil {
 		return "", err
 	}
-	p := filepath.Join(d.root, filepath.FromSlash(name))
-	root, err := resolveExisting(d.root)
-	if err != nil {
-		return "", fmt.Errorf("resolving %s: %w", d.root, err)
-	}
-	rp, err := resolveExisting(filepath.Dir(p))
-	if err != nil {
-		return "", fmt.Errorf("resolving %s: %w", p, err)
-	}
-	if !within(root, rp) {
-		return "", fmt.Errorf("archive name %q leads outside %s", name, d.root)
-	}
-	return p, nil
+	return filepath.FromSlash(name), nil
 }
 
 // Location is the archive's absolute path.
@@ -262,28 +296,39 @@ type uploadState struct {
 type upload struct {
 	d     *Dir
 	st    uploadState
-	final string
+	root  *os.Root // open until Complete or Abort
+	final string   // the archive's path inside root
 	f     *os.File
 }
 
 // NewUpload starts writing <root>/<name>.partial (replacing any earlier one).
 func (d *Dir) NewUpload(ctx context.Context, name string) (connector.Upload, error) {
-	final, err := d.path(name)
+	final, err := rel(name)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+	if err := os.MkdirAll(d.root, 0o750); err != nil {
+		return nil, d.explain(err, "create")
+	}
+	r, err := d.open()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		r.Close()
 		return nil, d.explain(err, "create a folder in")
 	}
-	f, err := os.OpenFile(final+PartSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := r.OpenFile(final+PartSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
+		r.Close()
 		return nil, d.explain(err, "write to")
 	}
-	if err := syncDir(filepath.Dir(final)); err != nil {
+	if err := syncDir(r, filepath.Dir(final)); err != nil {
 		f.Close()
+		r.Close()
 		return nil, err
 	}
-	return &upload{d: d, st: uploadState{Name: name}, final: final, f: f}, nil
+	return &upload{d: d, st: uploadState{Name: name}, root: r, final: final, f: f}, nil
 }
 
 // ResumeUpload reopens the .partial file of a State, cuts off anything
@@ -296,35 +341,45 @@ func (d *Dir) ResumeUpload(ctx context.Context, state json.RawMessage) (connecto
 	if st.Offset < 0 || st.Parts < 0 {
 		return nil, fmt.Errorf("the saved local upload state of %q is not valid", st.Name)
 	}
-	final, err := d.path(st.Name)
+	final, err := rel(st.Name)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(final+PartSuffix, os.O_WRONLY, 0)
+	r, err := d.open()
 	if err != nil {
+		if errors.Is(err, connector.ErrNotExist) {
+			return nil, fmt.Errorf("the unfinished archive %s%s no longer exists: %w", d.Location(st.Name), PartSuffix, connector.ErrNotExist)
+		}
+		return nil, err
+	}
+	partial := d.Location(st.Name) + PartSuffix
+	f, err := r.OpenFile(final+PartSuffix, os.O_WRONLY, 0)
+	if err != nil {
+		r.Close()
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("the unfinished archive %s%s no longer exists: %w", final, PartSuffix, connector.ErrNotExist)
+			return nil, fmt.Errorf("the unfinished archive %s no longer exists: %w", partial, connector.ErrNotExist)
 		}
 		return nil, d.explain(err, "write to")
 	}
+	fail := func(err error) (connector.Upload, error) {
+		f.Close()
+		r.Close()
+		return nil, err
+	}
 	info, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("stat %s%s: %w", final, PartSuffix, err)
+		return fail(fmt.Errorf("stat %s: %w", partial, err))
 	}
 	if info.Size() < st.Offset {
-		f.Close()
-		return nil, fmt.Errorf("the unfinished archive %s%s has %d bytes but the saved state needs %d; start the backup again", final, PartSuffix, info.Size(), st.Offset)
+		return fail(fmt.Errorf("the unfinished archive %s has %d bytes but the saved state needs %d; start the backup again", partial, info.Size(), st.Offset))
 	}
 	if err := f.Truncate(st.Offset); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("truncating %s%s: %w", final, PartSuffix, err)
+		return fail(fmt.Errorf("truncating %s: %w", partial, err))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("fsync %s%s: %w", final, PartSuffix, err)
+		return fail(fmt.Errorf("fsync %s: %w", partial, err))
 	}
-	return &upload{d: d, st: st, final: final, f: f}, nil
+	return &upload{d: d, st: st, root: r, final: final, f: f}, nil
 }
 
 // PartSize is 8 MiB for every part.
@@ -371,6 +426,7 @@ func (u *upload) Complete(ctx context.Context, last []byte) (int64, error) {
 	if u.f == nil {
 		return 0, fmt.Errorf("local upload of %s is already finished", u.st.Name)
 	}
+	defer u.release()
 	if len(last) > 0 {
 		if err := u.append(last); err != nil {
 			return 0, err
@@ -378,7 +434,7 @@ func (u *upload) Complete(ctx context.Context, last []byte) (int64, error) {
 	}
 	// Drop anything beyond the offset (possible after an odd resume).
 	if err := u.f.Truncate(u.st.Offset); err != nil {
-		return 0, fmt.Errorf("truncating %s%s: %w", u.final, PartSuffix, err)
+		return 0, fmt.Errorf("truncating %s%s: %w", u.d.Location(u.st.Name), PartSuffix, err)
 	}
 	if err := u.f.Sync(); err != nil {
 		return 0, u.d.explain(err, "write to")
@@ -387,22 +443,39 @@ func (u *upload) Complete(ctx context.Context, last []byte) (int64, error) {
 		return 0, u.d.explain(err, "write to")
 	}
 	u.f = nil
-	if err := os.Rename(u.final+PartSuffix, u.final); err != nil {
+	if err := u.root.Rename(u.final+PartSuffix, u.final); err != nil {
 		return 0, u.d.explain(err, "write to")
 	}
-	if err := syncDir(filepath.Dir(u.final)); err != nil {
+	if err := syncDir(u.root, filepath.Dir(u.final)); err != nil {
 		return 0, err
 	}
 	return u.st.Offset, nil
 }
 
-// Abort removes the .partial file.
-func (u *upload) Abort(ctx context.Context) error {
+// release closes the partial file and the root.
+func (u *upload) release() {
 	if u.f != nil {
 		_ = u.f.Close()
 		u.f = nil
 	}
-	if err := os.Remove(u.final + PartSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if u.root != nil {
+		_ = u.root.Close()
+		u.root = nil
+	}
+}
+
+// Abort removes the .partial file.
+func (u *upload) Abort(ctx context.Context) error {
+	u.release()
+	r, err := u.d.open()
+	if errors.Is(err, connector.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := r.Remove(u.final + PartSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return u.d.explain(err, "remove a file from")
 	}
 	return nil
@@ -410,23 +483,28 @@ func (u *upload) Abort(ctx context.Context) error {
 
 // PutFile writes a small file atomically (temporary file, fsync, rename).
 func (d *Dir) PutFile(ctx context.Context, name string, data []byte) error {
-	p, err := d.path(name)
+	p, err := rel(name)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+	if err := os.MkdirAll(d.root, 0o750); err != nil {
+		return d.explain(err, "create")
+	}
+	r, err := d.open()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	dir := filepath.Dir(p)
+	if err := r.MkdirAll(dir, 0o750); err != nil {
 		return d.explain(err, "create a folder in")
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	f, tmp, err := createTemp(r, filepath.Join(dir, "."+filepath.Base(p)+".tmp-"))
 	if err != nil {
 		return d.explain(err, "write to")
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
+	defer func() { _ = r.Remove(tmp) }() // fails harmlessly after the rename
 	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o640)
-	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -436,61 +514,96 @@ func (d *Dir) PutFile(ctx context.Context, name string, data []byte) error {
 	if err != nil {
 		return d.explain(err, "write to")
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := r.Rename(tmp, p); err != nil {
 		return d.explain(err, "write to")
 	}
-	return syncDir(filepath.Dir(p))
+	return syncDir(r, dir)
 }
 
 // Open reads an archive from byte offset on.
 func (d *Dir) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
-	p, err := d.path(name)
+	p, err := rel(name)
 	if err != nil {
 		return nil, err
 	}
 	if offset < 0 {
-		return nil, fmt.Errorf("opening %s: negative offset %d", p, offset)
+		return nil, fmt.Errorf("opening %s: negative offset %d", d.Location(name), offset)
 	}
-	f, err := os.Open(p)
+	r, err := d.open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close() // an open file stays usable
+	f, err := r.Open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: %w", p, connector.ErrNotExist)
+			return nil, fmt.Errorf("%s: %w", d.Location(name), connector.ErrNotExist)
 		}
 		return nil, d.explain(err, "read from")
 	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+	info, err := f.Stat()
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", d.Location(name))
+	}
+	if err == nil {
+		_, err = f.Seek(offset, io.SeekStart)
+	}
+	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("seeking %s to %d: %w", p, offset, err)
+		return nil, fmt.Errorf("opening %s at %d: %w", d.Location(name), offset, err)
 	}
 	return f, nil
 }
 
 // Size returns the size of a stored archive (ErrNotExist when absent).
 func (d *Dir) Size(ctx context.Context, name string) (int64, error) {
-	p, err := d.path(name)
+	p, err := rel(name)
 	if err != nil {
 		return 0, err
 	}
-	info, err := os.Stat(p)
+	r, err := d.open()
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	info, err := r.Stat(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("%s: %w", p, connector.ErrNotExist)
+			return 0, fmt.Errorf("%s: %w", d.Location(name), connector.ErrNotExist)
 		}
 		return 0, d.explain(err, "read from")
 	}
 	if !info.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s is not a regular file", p)
+		return 0, fmt.Errorf("%s is not a regular file", d.Location(name))
 	}
 	return info.Size(), nil
 }
 
 // Delete removes an archive or file; absent is not an error.
 func (d *Dir) Delete(ctx context.Context, name string) error {
-	p, err := d.path(name)
+	p, err := rel(name)
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	r, err := d.open()
+	if errors.Is(err, connector.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	info, err := r.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return d.explain(err, "remove a file from")
+	}
+	if info.IsDir() {
+		return fmt.Errorf("%s is a folder, not an archive", d.Location(name))
+	}
+	if err := r.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return d.explain(err, "remove a file from")
 	}
 	return nil
@@ -509,12 +622,17 @@ func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, live []json.RawMes
 		}
 		keep[st.Name] = true
 	}
+	r, err := d.open()
+	if errors.Is(err, connector.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
 	removed := 0
-	err := filepath.WalkDir(d.root, func(p string, entry fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(p string, entry fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == d.root {
-				return fs.SkipAll
-			}
 			return err
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -533,15 +651,10 @@ func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, live []json.RawMes
 		if !info.ModTime().Before(olderThan) {
 			return nil
 		}
-		rel, err := filepath.Rel(d.root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if keep[strings.TrimSuffix(rel, PartSuffix)] {
+		if keep[strings.TrimSuffix(p, PartSuffix)] {
 			return nil
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := r.Remove(filepath.FromSlash(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		removed++
@@ -553,9 +666,9 @@ func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, live []json.RawMes
 	return removed, nil
 }
 
-// syncDir fsyncs a directory so a rename or create in it is durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
+// syncDir fsyncs a directory below the root so a rename or create in it is durable.
+func syncDir(r *os.Root, dir string) error {
+	f, err := r.Open(dir)
 	if err != nil {
 		return fmt.Errorf("opening directory %s: %w", dir, err)
 	}

@@ -106,7 +106,7 @@ func TestCheck(t *testing.T) {
 	if res.FreeBytes <= 0 || !strings.Contains(res.Message, dir) {
 		t.Fatalf("result %+v", res)
 	}
-	free, err := d.FreeBytes()
+	free, err := d.FreeBytes(context.Background())
 	if err != nil || free <= 0 {
 		t.Fatalf("FreeBytes = %d, %v", free, err)
 	}
@@ -403,5 +403,91 @@ func TestSweep(t *testing.T) {
 	}
 	if n, err := newDir(t, filepath.Join(root, "missing")).Sweep(ctx, time.Now(), nil); err != nil || n != 0 {
 		t.Errorf("Sweep of a missing directory = %d, %v", n, err)
+	}
+}
+
+// TestSymlinkSwappedInCannotLeadOutside plants symlinks to a directory
+// outside the root after the names were checked (an upload started, a
+// folder created): writes, renames, reads and deletes that would follow
+// them fail, and nothing outside the root is created, changed or read.
+func TestSymlinkSwappedInCannotLeadOutside(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	root := t.TempDir()
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := newDir(t, root)
+
+	// An upload is under way in conn/; then conn/ is swapped for a link
+	// to the outside directory, holding a partial file of the same name.
+	up, err := d.NewUpload(ctx, "conn/a.tar.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.WritePart(ctx, 1, []byte("part one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(root, "conn"), filepath.Join(root, "moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "a.tar.gz.partial"), []byte("planted"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "conn")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Complete(ctx, []byte("tail")); err == nil {
+		t.Error("Complete renamed a file through a symlink that leads outside the root")
+	}
+	if err := d.PutFile(ctx, "conn/a.tar.gz.sha256", []byte("sum\n")); err == nil {
+		t.Error("PutFile wrote through a symlink that leads outside the root")
+	}
+	if err := d.Delete(ctx, "conn/a.tar.gz.partial.x"); err == nil {
+		t.Error("Delete went through a symlink that leads outside the root")
+	}
+
+	// A partial file and an archive that are links to a file outside.
+	if err := os.MkdirAll(filepath.Join(root, "c2"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(root, "c2", "b.tar.gz.partial")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(root, "c2", "b.tar.gz")); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := d.NewUpload(ctx, "c2/b.tar.gz"); err == nil {
+		_ = up.WritePart(ctx, 1, []byte("overwritten"))
+		t.Error("NewUpload opened a partial file that links outside the root")
+	}
+	state, _ := json.Marshal(map[string]any{"name": "c2/b.tar.gz", "offset": 0, "parts": 0})
+	if up, err := d.ResumeUpload(ctx, state); err == nil {
+		_, _ = up.Complete(ctx, []byte("overwritten"))
+		t.Error("ResumeUpload opened a partial file that links outside the root")
+	}
+	if rc, err := d.Open(ctx, "c2/b.tar.gz", 0); err == nil {
+		got := readAll(t, rc)
+		t.Errorf("Open read %q through a link that leads outside the root", got)
+	}
+	if n, err := d.Size(ctx, "c2/b.tar.gz"); err == nil {
+		t.Errorf("Size = %d through a link that leads outside the root", n)
+	}
+
+	if got, err := os.ReadFile(victim); err != nil || string(got) != "precious" {
+		t.Fatalf("the file outside the root was changed: %q, %v", got, err)
+	}
+	entries, _ := os.ReadDir(outside)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "a.tar.gz.partial,victim" {
+		t.Fatalf("outside the root now: %v; want only what was there", names)
+	}
+	if got, _ := os.ReadFile(filepath.Join(outside, "a.tar.gz.partial")); string(got) != "planted" {
+		t.Fatalf("the planted file outside the root was changed: %q", got)
 	}
 }

@@ -10,8 +10,11 @@
 package mongodb
 
 import (
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Config is the credentials document of a "mongodb" connection (DESIGN §5).
@@ -44,29 +47,45 @@ func (c Config) Validate() map[string]string {
 	return errs
 }
 
-// uriProblem says what is structurally wrong with a connection string ("" when
-// nothing is). It never quotes the URI, which may hold a password.
+// The schemes of MongoDB connection strings.
+const (
+	schemePlain = "mongodb://"
+	schemeSRV   = "mongodb+srv://"
+)
+
+// uriProblem checks the structure of a connection string without any
+// network lookup (mongodb+srv:// names are not resolved) and says what is
+// wrong with it ("" when nothing is). The user info ends at the first '@',
+// as the driver reads it. It never quotes the user info, which may hold a
+// password.
 func uriProblem(uri string) string {
 	var rest string
+	srv := false
 	switch {
 	case strings.TrimSpace(uri) == "":
 		return "is required (mongodb://user:password@host:27017/ or mongodb+srv://...)"
-	case len(uri) > 4096:
-		return "must be at most 4096 bytes long"
-	case strings.HasPrefix(uri, "mongodb://"):
-		rest = uri[len("mongodb://"):]
-	case strings.HasPrefix(uri, "mongodb+srv://"):
-		rest = uri[len("mongodb+srv://"):]
+	case len(uri) > maxURILen:
+		return fmt.Sprintf("must be at most %d bytes long", maxURILen)
+	case !utf8.ValidString(uri):
+		return "must be valid UTF-8 text"
+	case strings.HasPrefix(uri, schemePlain):
+		rest = uri[len(schemePlain):]
+	case strings.HasPrefix(uri, schemeSRV):
+		rest = uri[len(schemeSRV):]
+		srv = true
 	default:
 		return "must start with mongodb:// or mongodb+srv://"
 	}
 	if strings.ContainsAny(uri, " \t\r\n\x00") {
 		return "must not contain spaces or control characters"
 	}
-	if at := strings.LastIndex(hostPart(rest), "@"); at >= 0 {
+	if at := strings.Index(rest, "@"); at >= 0 {
 		user, pw, _ := strings.Cut(rest[:at], ":")
-		if strings.Contains(rest[:at], "@") {
-			return "has an unescaped @ in the user name or password; percent-encode it as %40"
+		switch {
+		case strings.Contains(user, "/"):
+			return "has an unescaped / in the user name; percent-encode it as %2F"
+		case strings.ContainsAny(pw, ":/"):
+			return "has an unescaped : or / in the password; percent-encode them (%3A, %2F)"
 		}
 		if _, err := url.PathUnescape(user); err != nil {
 			return "has a badly percent-encoded user name"
@@ -76,16 +95,101 @@ func uriProblem(uri string) string {
 		}
 		rest = rest[at+1:]
 	}
-	hosts, _, _ := strings.Cut(rest, "/")
-	if i := strings.Index(hosts, "?"); i >= 0 {
-		return "must have a / before the ? of the options (host/?option=value)"
+	hosts, tail := rest, ""
+	if i := strings.IndexAny(rest, "/?@"); i >= 0 {
+		switch rest[i] {
+		case '@':
+			return "has an unescaped @ in the user name or password; percent-encode it as %40"
+		case '?':
+			return "must have a / before the ? of the options (host/?option=value)"
+		}
+		hosts, tail = rest[:i], rest[i+1:]
 	}
-	for _, h := range strings.Split(hosts, ",") {
-		if strings.TrimSpace(h) == "" || strings.HasPrefix(h, ":") {
-			return "must name at least one host"
+	list := strings.Split(hosts, ",")
+	for _, h := range list {
+		if why := hostProblem(h, srv); why != "" {
+			return why
+		}
+	}
+	if srv && len(list) != 1 {
+		return "must name exactly one host with mongodb+srv://"
+	}
+	db, query, _ := strings.Cut(tail, "?")
+	if db != "" {
+		name, err := url.PathUnescape(db)
+		if err != nil || dbNameProblem(name) != "" {
+			return "names a database that is not valid in its path"
+		}
+	}
+	if query != "" {
+		if _, err := url.ParseQuery(query); err != nil {
+			return "has options that do not parse (use ?name=value&name=value)"
 		}
 	}
 	return ""
+}
+
+// hostProblem checks one host[:port] of a connection string.
+func hostProblem(h string, srv bool) string {
+	if h == "" {
+		return "must name at least one host"
+	}
+	host, port := h, ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.Index(h, "]")
+		if end < 0 {
+			return fmt.Sprintf("has an IPv6 host without a closing ]: %q", h)
+		}
+		host, port = h[:end+1], strings.TrimPrefix(h[end+1:], ":")
+	} else if i := strings.LastIndex(h, ":"); i >= 0 {
+		host, port = h[:i], h[i+1:]
+	}
+	if host == "" || host == "[]" {
+		return fmt.Sprintf("has an empty host name in %q", h)
+	}
+	if port != "" || strings.HasSuffix(h, ":") {
+		if srv {
+			return "must not give a port with mongodb+srv://"
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("has an invalid port in %q (use 1-65535)", h)
+		}
+	}
+	return ""
+}
+
+// PasswordMask is what stands for the password in a masked connection string.
+const PasswordMask = "****"
+
+// URIPassword splits a connection string into the part before its password
+// ("mongodb://user:") and the password itself, by the driver's rule that the
+// user info ends at the first '@'. ok is false when there is no password.
+func URIPassword(uri string) (prefix, password string, ok bool) {
+	var scheme string
+	switch {
+	case strings.HasPrefix(uri, schemeSRV):
+		scheme = schemeSRV
+	case strings.HasPrefix(uri, schemePlain):
+		scheme = schemePlain
+	default:
+		return "", "", false
+	}
+	rest := uri[len(scheme):]
+	at := strings.Index(rest, "@")
+	if at < 0 {
+		return "", "", false
+	}
+	user, pw, hasPw := strings.Cut(rest[:at], ":")
+	if !hasPw {
+		return "", "", false
+	}
+	return scheme + user + ":", pw, true
+}
+
+// IsURI reports whether s starts like a MongoDB connection string.
+func IsURI(s string) bool {
+	return strings.HasPrefix(s, schemePlain) || strings.HasPrefix(s, schemeSRV)
 }
 
 // hostPart is the part of a URI (after the scheme) where a user info can be:
@@ -108,11 +212,16 @@ func hostPart(rest string) string {
 	return s
 }
 
+// maxURILen bounds a connection string, in bytes.
+const maxURILen = 4096
+
 // dbNameProblem applies MongoDB's database naming rules ("" = fine or empty).
 func dbNameProblem(name string) string {
 	switch {
 	case name == "":
 		return ""
+	case !utf8.ValidString(name):
+		return "must be valid UTF-8 text"
 	case len(name) > 63:
 		return "must be at most 63 characters long"
 	case strings.ContainsAny(name, "/\\. \"$*<>:|?\x00"):

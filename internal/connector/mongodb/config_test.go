@@ -52,6 +52,9 @@ func TestValidate(t *testing.T) {
 		{URI: "mongodb://localhost"},
 		{URI: "mongodb://u:p%40ss@h1:27017,h2:27018/admin?replicaSet=rs", Database: "app", AuthDatabase: "admin"},
 		{URI: "mongodb+srv://u:p@cluster0.example.net/"},
+		{URI: "mongodb+srv://cluster0.example.net/?retryWrites=true"},
+		{URI: "mongodb://[::1]:27017"},
+		{URI: "mongodb://app:pw@db1:27017,db2:27018/admin?replicaSet=rs0", Database: "shop"},
 	}
 	for _, c := range ok {
 		if errs := c.Validate(); len(errs) > 0 {
@@ -69,6 +72,16 @@ func TestValidate(t *testing.T) {
 		{Config{URI: "mongodb://u:%zz@h/"}, "uri"},
 		{Config{URI: "mongodb://h?x=1"}, "uri"},
 		{Config{URI: "mongodb://"}, "uri"},
+		{Config{URI: "mongodb://u:p@h:99999/"}, "uri"},
+		{Config{URI: "mongodb://u:p@h:/"}, "uri"},
+		{Config{URI: "mongodb+srv://u:p@h1,h2/"}, "uri"},
+		{Config{URI: "mongodb+srv://u:p@h:27017/"}, "uri"},
+		{Config{URI: "mongodb://[::1/"}, "uri"},
+		{Config{URI: "mongodb://us/er:secret@h/"}, "uri"},
+		{Config{URI: "mongodb://u:sec/ret@h/"}, "uri"},
+		{Config{URI: "mongodb://h/a.b"}, "uri"},
+		{Config{URI: "mongodb://h/?%zz"}, "uri"},
+		{Config{URI: "mongodb://h/" + strings.Repeat("x", 4096)}, "uri"},
 		{Config{URI: "mongodb://h", Database: "a.b"}, "database"},
 		{Config{URI: "mongodb://h", Database: strings.Repeat("d", 64)}, "database"},
 		{Config{URI: "mongodb://h", AuthDatabase: "a$b"}, "auth_database"},
@@ -79,7 +92,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate(%+v) = %v, want a reason for %s", tc.cfg, errs, tc.field)
 		}
 		for _, why := range errs {
-			if strings.Contains(why, "secret") || strings.Contains(why, "cret@") {
+			if strings.Contains(why, "secret") || strings.Contains(why, "cret@") || strings.Contains(why, "ret@") {
 				t.Errorf("reason %q repeats the password", why)
 			}
 		}
@@ -225,4 +238,24 @@ func mustValue(t testing.TB, v any) bson.RawValue {
 		t.Fatal(err)
 	}
 	return bson.Raw(doc).Lookup("v")
+}
+
+func TestURIPassword(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		uri, prefix, pw string
+		ok              bool
+	}{
+		{"mongodb://u:p%40ss@h/", "mongodb://u:", "p%40ss", true},
+		{"mongodb+srv://app:x@cluster/", "mongodb+srv://app:", "x", true},
+		{"mongodb://u@h/", "", "", false},
+		{"mongodb://h/", "", "", false},
+		{"http://u:p@h/", "", "", false},
+	}
+	for _, c := range cases {
+		prefix, pw, ok := URIPassword(c.uri)
+		if prefix != c.prefix || pw != c.pw || ok != c.ok {
+			t.Errorf("URIPassword(%q) = %q, %q, %v", c.uri, prefix, pw, ok)
+		}
+	}
 }

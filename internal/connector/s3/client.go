@@ -73,8 +73,8 @@ func (o Options) withDefaults() Options {
 }
 
 // Client is one S3 connection. It is a connector.Checker,
-// connector.ObjectSource, connector.Destination and connector.Sweeper, and
-// makes connector.ObjectTargets with Target. It is safe for concurrent use.
+// connector.ObjectSource and connector.Destination, and makes
+// connector.ObjectTargets with Target. It is safe for concurrent use.
 type Client struct {
 	cfg  Config
 	opts Options
@@ -85,7 +85,6 @@ var (
 	_ connector.Checker      = (*Client)(nil)
 	_ connector.ObjectSource = (*Client)(nil)
 	_ connector.Destination  = (*Client)(nil)
-	_ connector.Sweeper      = (*Client)(nil)
 )
 
 // New makes a Client for cfg. It does not contact the server (see Check).

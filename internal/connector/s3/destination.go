@@ -326,6 +326,9 @@ func (c *Client) Size(ctx context.Context, name string) (int64, error) {
 	return aws.ToInt64(out.ContentLength), nil
 }
 
+// FreeBytes is -1: a bucket has no free space to ask for.
+func (c *Client) FreeBytes(context.Context) (int64, error) { return -1, nil }
+
 // Delete removes an archive or file; one already absent is not an error.
 func (c *Client) Delete(ctx context.Context, name string) error {
 	if err := validName(name); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector"
 	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
+	"github.com/coffer-backup/coffer/internal/object"
 	"github.com/coffer-backup/coffer/internal/testutil/faultproxy"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
 )
@@ -253,7 +254,7 @@ func TestListPagesInOrder(t *testing.T) {
 	c := newClient(t, cfg, s3conn.Options{PageSize: 100})
 	var got []string
 	pages := 0
-	err := c.List(ctx, "", func(page []connector.Object) error {
+	err := c.List(ctx, "", func(page []object.Object) error {
 		pages++
 		for _, o := range page {
 			if o.Size != int64(len(o.Key)) || o.ETag == "" || o.LastModified.IsZero() {
@@ -274,7 +275,7 @@ func TestListPagesInOrder(t *testing.T) {
 	}
 
 	got = got[:0]
-	if err := c.List(ctx, keys[499], func(page []connector.Object) error {
+	if err := c.List(ctx, keys[499], func(page []object.Object) error {
 		for _, o := range page {
 			got = append(got, o.Key)
 		}
@@ -287,7 +288,7 @@ func TestListPagesInOrder(t *testing.T) {
 	}
 
 	stop := errors.New("stop")
-	if err := c.List(ctx, "", func([]connector.Object) error { return stop }); !errors.Is(err, stop) {
+	if err := c.List(ctx, "", func([]object.Object) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("callback error not returned: %v", err)
 	}
 }
@@ -301,9 +302,7 @@ func TestGetAndPutKeepMetadata(t *testing.T) {
 	c := newClient(t, srv.Config(src), s3conn.Options{})
 
 	data := []byte("hello, metadata")
-	obj := connector.Object{
-		Key:                "docs/readme.txt",
-		Size:               int64(len(data)),
+	obj := object.Object{Key: "docs/readme.txt", Size: int64(len(data)), Metadata: object.Metadata{
 		ContentType:        "text/plain; charset=utf-8",
 		CacheControl:       "max-age=60",
 		ContentEncoding:    "identity",
@@ -311,7 +310,7 @@ func TestGetAndPutKeepMetadata(t *testing.T) {
 		ContentLanguage:    "fr",
 		Expires:            "Wed, 21 Oct 2026 07:28:00 GMT",
 		UserMetadata:       map[string]string{"owner": "ops", "x-note": "two words"},
-	}
+	}}
 	if err := c.Target("", "").Put(ctx, obj, bytes.NewReader(data), sha256.Sum256(data)); err != nil {
 		t.Fatalf("Put: %v", err)
 	}
@@ -368,7 +367,7 @@ func TestPutWithWrongSHALeavesNothing(t *testing.T) {
 		data := randBytes(size, uint64(size))
 		wrong := sha256.Sum256(append(slices.Clone(data), 1))
 		key := fmt.Sprintf("obj-%d", size)
-		err := tgt.Put(ctx, connector.Object{Key: key, Size: int64(size)}, bytes.NewReader(data), wrong)
+		err := tgt.Put(ctx, object.Object{Key: key, Size: int64(size)}, bytes.NewReader(data), wrong)
 		if !errors.Is(err, connector.ErrChecksumMismatch) || !strings.Contains(err.Error(), key) {
 			t.Fatalf("size %d: Put with a wrong sha = %v", size, err)
 		}
@@ -379,7 +378,7 @@ func TestPutWithWrongSHALeavesNothing(t *testing.T) {
 			t.Fatalf("size %d: %d multipart uploads left", size, n)
 		}
 		// The right sha stores the exact bytes with metadata.
-		obj := connector.Object{Key: key, Size: int64(size), ContentType: "application/x-test", UserMetadata: map[string]string{"k": "v"}}
+		obj := object.Object{Key: key, Size: int64(size), Metadata: object.Metadata{ContentType: "application/x-test", UserMetadata: map[string]string{"k": "v"}}}
 		if err := tgt.Put(ctx, obj, bytes.NewReader(data), sha256.Sum256(data)); err != nil {
 			t.Fatalf("size %d: Put: %v", size, err)
 		}
@@ -695,12 +694,12 @@ func TestExoticKeysOnFake(t *testing.T) {
 	tgt := c.Target("", "")
 	for _, k := range keys {
 		data := []byte("content of " + k)
-		if err := tgt.Put(ctx, connector.Object{Key: k, Size: int64(len(data))}, bytes.NewReader(data), sha256.Sum256(data)); err != nil {
+		if err := tgt.Put(ctx, object.Object{Key: k, Size: int64(len(data))}, bytes.NewReader(data), sha256.Sum256(data)); err != nil {
 			t.Fatalf("Put %q: %v", k, err)
 		}
 	}
 	var listed []string
-	if err := c.List(ctx, "", func(page []connector.Object) error {
+	if err := c.List(ctx, "", func(page []object.Object) error {
 		for _, o := range page {
 			listed = append(listed, o.Key)
 		}
@@ -748,7 +747,7 @@ func TestRetriesThroughFaultProxy(t *testing.T) {
 	for i := range 40 {
 		k := fmt.Sprintf("o%02d", i)
 		want[k] = randBytes(1000+i*97, uint64(i))
-		if err := tgt.Put(ctx, connector.Object{Key: k}, bytes.NewReader(want[k]), sha256.Sum256(want[k])); err != nil {
+		if err := tgt.Put(ctx, object.Object{Key: k}, bytes.NewReader(want[k]), sha256.Sum256(want[k])); err != nil {
 			t.Fatalf("Put %s: %v", k, err)
 		}
 	}
@@ -762,7 +761,7 @@ func TestRetriesThroughFaultProxy(t *testing.T) {
 		}
 	}
 	seen := 0
-	if err := c.List(ctx, "", func(page []connector.Object) error {
+	if err := c.List(ctx, "", func(page []object.Object) error {
 		for _, o := range page {
 			if !strings.HasPrefix(o.Key, "objs/") {
 				continue

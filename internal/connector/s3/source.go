@@ -13,11 +13,12 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // List calls fn with each page of objects under the connection's prefix, in
 // ascending key order, starting strictly after startAfter.
-func (c *Client) List(ctx context.Context, startAfter string, fn func(page []connector.Object) error) error {
+func (c *Client) List(ctx context.Context, startAfter string, fn func(page []object.Object) error) error {
 	in := &awss3.ListObjectsV2Input{
 		Bucket:  aws.String(c.cfg.Bucket),
 		Prefix:  prefixPtr(c.cfg.Prefix),
@@ -31,12 +32,12 @@ func (c *Client) List(ctx context.Context, startAfter string, fn func(page []con
 		if err != nil {
 			return c.explain(err, "list objects")
 		}
-		page := make([]connector.Object, 0, len(out.Contents))
+		page := make([]object.Object, 0, len(out.Contents))
 		for _, o := range out.Contents {
-			obj := connector.Object{
-				Key:  aws.ToString(o.Key),
-				Size: aws.ToInt64(o.Size),
-				ETag: trimETag(aws.ToString(o.ETag)),
+			obj := object.Object{
+				Key:      aws.ToString(o.Key),
+				Size:     aws.ToInt64(o.Size),
+				Metadata: object.Metadata{ETag: trimETag(aws.ToString(o.ETag))},
 			}
 			if o.LastModified != nil {
 				obj.LastModified = o.LastModified.UTC()
@@ -67,11 +68,11 @@ func (c *Client) List(ctx context.Context, startAfter string, fn func(page []con
 // Get opens an object of the connection's bucket. The body survives
 // connection resets: it re-requests the rest of the same version of the
 // object (Range + If-Match) up to MaxAttempts times in a row.
-func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, connector.Object, error) {
+func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, object.Object, error) {
 	return c.getObject(ctx, c.cfg.Bucket, key, 0)
 }
 
-func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64) (io.ReadCloser, connector.Object, error) {
+func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64) (io.ReadCloser, object.Object, error) {
 	in := &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	if offset > 0 {
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
@@ -79,7 +80,7 @@ func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64
 	out, err := c.api.GetObject(ctx, in)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, connector.Object{}, fmt.Errorf("s3 object %q in bucket %s: %w", key, bucket, connector.ErrNotExist)
+			return nil, object.Object{}, fmt.Errorf("s3 object %q in bucket %s: %w", key, bucket, connector.ErrNotExist)
 		}
 		if offset > 0 && httpStatus(err) == http.StatusRequestedRangeNotSatisfiable {
 			// Reading from the very end: nothing is left.
@@ -89,7 +90,7 @@ func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64
 				return io.NopCloser(strings.NewReader("")), obj, nil
 			}
 		}
-		return nil, connector.Object{}, c.explain(err, fmt.Sprintf("read object %q", key))
+		return nil, object.Object{}, c.explain(err, fmt.Sprintf("read object %q", key))
 	}
 	obj := objectFromGet(key, out, offset)
 	body := &resumingBody{
@@ -110,10 +111,8 @@ func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64
 
 func trimETag(e string) string { return strings.Trim(e, `"`) }
 
-func objectFromGet(key string, out *awss3.GetObjectOutput, offset int64) connector.Object {
-	obj := connector.Object{
-		Key:                key,
-		Size:               offset + aws.ToInt64(out.ContentLength),
+func objectFromGet(key string, out *awss3.GetObjectOutput, offset int64) object.Object {
+	obj := object.Object{Key: key, Size: offset + aws.ToInt64(out.ContentLength), Metadata: object.Metadata{
 		ETag:               trimETag(aws.ToString(out.ETag)),
 		ContentType:        aws.ToString(out.ContentType),
 		CacheControl:       aws.ToString(out.CacheControl),
@@ -122,17 +121,15 @@ func objectFromGet(key string, out *awss3.GetObjectOutput, offset int64) connect
 		ContentLanguage:    aws.ToString(out.ContentLanguage),
 		Expires:            aws.ToString(out.ExpiresString),
 		UserMetadata:       copyMeta(out.Metadata),
-	}
+	}}
 	if out.LastModified != nil {
 		obj.LastModified = out.LastModified.UTC()
 	}
 	return obj
 }
 
-func objectFromHead(key string, out *awss3.HeadObjectOutput) connector.Object {
-	obj := connector.Object{
-		Key:                key,
-		Size:               aws.ToInt64(out.ContentLength),
+func objectFromHead(key string, out *awss3.HeadObjectOutput) object.Object {
+	obj := object.Object{Key: key, Size: aws.ToInt64(out.ContentLength), Metadata: object.Metadata{
 		ETag:               trimETag(aws.ToString(out.ETag)),
 		ContentType:        aws.ToString(out.ContentType),
 		CacheControl:       aws.ToString(out.CacheControl),
@@ -141,7 +138,7 @@ func objectFromHead(key string, out *awss3.HeadObjectOutput) connector.Object {
 		ContentLanguage:    aws.ToString(out.ContentLanguage),
 		Expires:            aws.ToString(out.ExpiresString),
 		UserMetadata:       copyMeta(out.Metadata),
-	}
+	}}
 	if out.LastModified != nil {
 		obj.LastModified = out.LastModified.UTC()
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/coffer-backup/coffer/internal/connector"
+	"github.com/coffer-backup/coffer/internal/object"
 )
 
 // Target returns an ObjectTarget that writes restored objects into bucket
@@ -49,7 +50,7 @@ func (t *target) Exists(ctx context.Context, key string) (bool, error) {
 // to MinPartSize are hashed in memory before a PutObject that also carries
 // the SHA-256 for the server to check; larger ones stream as a multipart
 // upload that is aborted, not completed, when the hash is wrong.
-func (t *target) Put(ctx context.Context, obj connector.Object, body io.Reader, sum [32]byte) error {
+func (t *target) Put(ctx context.Context, obj object.Object, body io.Reader, sum [32]byte) error {
 	key := t.prefix + obj.Key
 	limit := t.c.opts.MinPartSize
 	head, err := io.ReadAll(io.LimitReader(body, limit+1))
@@ -80,7 +81,7 @@ func (t *target) Put(ctx context.Context, obj connector.Object, body io.Reader, 
 	return t.putMultipart(ctx, key, obj, io.MultiReader(bytes.NewReader(head), body), sum)
 }
 
-func (t *target) putMultipart(ctx context.Context, key string, obj connector.Object, body io.Reader, sum [32]byte) error {
+func (t *target) putMultipart(ctx context.Context, key string, obj object.Object, body io.Reader, sum [32]byte) error {
 	in := &awss3.CreateMultipartUploadInput{Bucket: aws.String(t.bucket), Key: aws.String(key)}
 	applyCreateMeta(in, obj)
 	created, err := t.c.api.CreateMultipartUpload(ctx, in)
@@ -160,7 +161,7 @@ func strOrNil(s string) *string {
 	return aws.String(s)
 }
 
-func applyPutMeta(in *awss3.PutObjectInput, obj connector.Object) {
+func applyPutMeta(in *awss3.PutObjectInput, obj object.Object) {
 	in.ContentType = strOrNil(obj.ContentType)
 	in.CacheControl = strOrNil(obj.CacheControl)
 	in.ContentEncoding = strOrNil(obj.ContentEncoding)
@@ -172,7 +173,7 @@ func applyPutMeta(in *awss3.PutObjectInput, obj connector.Object) {
 	}
 }
 
-func applyCreateMeta(in *awss3.CreateMultipartUploadInput, obj connector.Object) {
+func applyCreateMeta(in *awss3.CreateMultipartUploadInput, obj object.Object) {
 	in.ContentType = strOrNil(obj.ContentType)
 	in.CacheControl = strOrNil(obj.CacheControl)
 	in.ContentEncoding = strOrNil(obj.ContentEncoding)

@@ -1,7 +1,8 @@
 // Package desttest is the contract suite every archive destination (S3,
 // Google Drive, a local directory) runs against a real peer: parts written
 // and resumed from State in a fresh instance, Complete, Abort, empty
-// archives, small files, reads from an offset, deletion and Sweep.
+// archives, small files, reads from an offset, deletion of archives and
+// their sidecars, free space and Sweep (the rules of connector.Destination).
 package desttest
 
 import (
@@ -18,11 +19,8 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector"
 )
 
-// Dest is what the suite needs of a destination.
-type Dest interface {
-	connector.Destination
-	connector.Sweeper
-}
+// Dest is what the suite tests: the one destination interface.
+type Dest = connector.Destination
 
 // Harness is one destination over fresh, empty storage.
 type Harness struct {
@@ -49,6 +47,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("Abort", func(t *testing.T) { t.Parallel(); abort(t, newHarness(t)) })
 	t.Run("EmptyArchive", func(t *testing.T) { t.Parallel(); empty(t, newHarness(t)) })
 	t.Run("Files", func(t *testing.T) { t.Parallel(); files(t, newHarness(t)) })
+	t.Run("DeleteArchiveAndSidecar", func(t *testing.T) { t.Parallel(); deleteArchive(t, newHarness(t)) })
+	t.Run("DeleteAbsent", func(t *testing.T) { t.Parallel(); deleteAbsent(t, newHarness(t)) })
+	t.Run("FreeBytes", func(t *testing.T) { t.Parallel(); freeBytes(t, newHarness(t)) })
 	t.Run("Sweep", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
@@ -282,5 +283,116 @@ func sweep(t *testing.T, h Harness) {
 	}
 	if n := h.Incomplete(t); n != 0 {
 		t.Fatalf("%d unfinished uploads left", n)
+	}
+}
+
+// complete writes a whole archive called name in one part and a tail.
+func complete(t *testing.T, d Dest, name string, data []byte) {
+	t.Helper()
+	ctx := context.Background()
+	up, err := d.NewUpload(ctx, name)
+	if err != nil {
+		t.Fatalf("NewUpload(%s): %v", name, err)
+	}
+	if size, err := up.Complete(ctx, data); err != nil || size != int64(len(data)) {
+		t.Fatalf("Complete(%s) = %d, %v; want %d", name, size, err, len(data))
+	}
+}
+
+// deleteArchive deletes an archive and its sidecar (the way retention
+// does, one name at a time), in sub-folders, and checks that nothing else
+// goes with them: not a neighbour, not the sidecar before its own call,
+// not an unfinished upload of the same name.
+func deleteArchive(t *testing.T, h Harness) {
+	ctx := context.Background()
+	d := h.Open(t)
+	name := "conn/sub/20260101T000000Z-9.tar.gz"
+	other := "conn/sub/20260102T000000Z-10.tar.gz"
+	data := randBytes(5000, 4)
+	complete(t, d, name, data)
+	complete(t, d, other, data[:100])
+	sidecar := []byte("0123  20260101T000000Z-9.tar.gz\n")
+	if err := d.PutFile(ctx, name+".sha256", sidecar); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+
+	// A new instance, as retention in another process would use.
+	del := h.Open(t)
+	if err := del.Delete(ctx, name); err != nil {
+		t.Fatalf("Delete(archive): %v", err)
+	}
+	if _, err := del.Size(ctx, name); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Size after Delete = %v, want ErrNotExist", err)
+	}
+	if _, err := del.Open(ctx, name, 0); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Open after Delete = %v, want ErrNotExist", err)
+	}
+	if got := read(t, del, name+".sha256", 0); !bytes.Equal(got, sidecar) {
+		t.Fatalf("deleting the archive changed its sidecar: %q", got)
+	}
+	if err := del.Delete(ctx, name+".sha256"); err != nil {
+		t.Fatalf("Delete(sidecar): %v", err)
+	}
+	if _, err := del.Size(ctx, name+".sha256"); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Size of the sidecar after Delete = %v, want ErrNotExist", err)
+	}
+	if n, err := h.Open(t).Size(ctx, other); err != nil || n != 100 {
+		t.Fatalf("the neighbour archive after Delete: Size = %d, %v", n, err)
+	}
+
+	// An unfinished upload of a deleted name is not touched by Delete.
+	up, err := d.NewUpload(ctx, name)
+	if err != nil {
+		t.Fatalf("NewUpload: %v", err)
+	}
+	part := randBytes(up.PartSize(1), 5)
+	if err := up.WritePart(ctx, 1, part); err != nil {
+		t.Fatalf("WritePart: %v", err)
+	}
+	if err := h.Open(t).Delete(ctx, name); err != nil {
+		t.Fatalf("Delete of a name being uploaded: %v", err)
+	}
+	if size, err := up.Complete(ctx, []byte("end")); err != nil || size != int64(len(part))+3 {
+		t.Fatalf("Complete after a Delete of the name = %d, %v", size, err)
+	}
+	if got := read(t, h.Open(t), name, 0); !bytes.Equal(got, append(part, "end"...)) {
+		t.Fatal("the archive completed after a Delete of its name differs")
+	}
+}
+
+// deleteAbsent deletes names that are not there: never written, in a
+// folder that does not exist, and deleted twice.
+func deleteAbsent(t *testing.T, h Harness) {
+	ctx := context.Background()
+	d := h.Open(t)
+	for _, name := range []string{"never.tar.gz", "no/such/folder/x.tar.gz", "never.tar.gz.sha256"} {
+		if err := d.Delete(ctx, name); err != nil {
+			t.Fatalf("Delete(%s) of an absent name = %v, want nil", name, err)
+		}
+	}
+	complete(t, d, "twice/a.tar.gz", []byte("abc"))
+	for i := range 2 {
+		if err := h.Open(t).Delete(ctx, "twice/a.tar.gz"); err != nil {
+			t.Fatalf("Delete #%d = %v", i+1, err)
+		}
+	}
+	if _, err := d.Size(ctx, "twice/a.tar.gz"); !errors.Is(err, connector.ErrNotExist) {
+		t.Fatalf("Size after Delete = %v, want ErrNotExist", err)
+	}
+	for _, bad := range []string{"", "../x", "a/../b", "a//b"} {
+		if err := d.Delete(ctx, bad); err == nil {
+			t.Errorf("Delete(%q) accepted a name that is not a clean relative path", bad)
+		}
+	}
+}
+
+// freeBytes checks that FreeBytes answers -1 or a plausible amount.
+func freeBytes(t *testing.T, h Harness) {
+	n, err := h.Open(t).FreeBytes(context.Background())
+	if err != nil {
+		t.Fatalf("FreeBytes: %v", err)
+	}
+	if n < -1 {
+		t.Fatalf("FreeBytes = %d; want -1 (unknown) or the bytes free", n)
 	}
 }

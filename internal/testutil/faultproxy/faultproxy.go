@@ -33,6 +33,9 @@ type Options struct {
 	// FaultCutBody); empty means all three. A cut body applies to GETs only;
 	// other requests get one of the remaining kinds (503 when none is left).
 	Kinds []string
+	// Observe, when set, sees every request as it reaches the proxy (a
+	// test counting listings, say). It must not read the body.
+	Observe func(r *http.Request)
 }
 
 // Fault kinds, as counted by Proxy.
@@ -152,6 +155,9 @@ func (p *Proxy) decide(r *http.Request) string {
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
+	if p.opts.Observe != nil {
+		p.opts.Observe(r)
+	}
 	if p.opts.Latency > 0 {
 		select {
 		case <-time.After(p.opts.Latency):

@@ -112,6 +112,8 @@ export type Connection = {
 export type ConnectionInput = {
   credentials: Credentials;
   name: string;
+  /** Save without the live check (a server down for maintenance); the connection shows as unchecked. */
+  save_unchecked?: boolean;
   type: ConnectionType;
 };
 
@@ -140,6 +142,8 @@ export type ConnectionUpdate = {
   credentials?: Credentials;
   is_active?: boolean;
   name?: string;
+  /** Save changed credentials without the live check. */
+  save_unchecked?: boolean;
   type?: ConnectionType;
 };
 

@@ -182,6 +182,56 @@ describe("ConnectionForm: API field errors", () => {
   });
 });
 
+describe("ConnectionForm: a failed check", () => {
+  const failed = {
+    fieldErrors: {
+      save_unchecked: "the connection check failed; correct the settings, or send save_unchecked: true to save them without the check",
+    },
+    formError: "S3 refused the request: the access key or secret key is wrong. Check both keys in the connection settings.",
+  };
+
+  it("shows the reason and offers to save without checking, which sends save_unchecked", async () => {
+    const onSubmit = vi.fn();
+    const user = userEvent.setup({ delay: null });
+    render(<ConnectionForm {...failed} onSubmit={onSubmit} />);
+    await user.type(screen.getByLabelText("Name"), "media");
+    await user.type(screen.getByLabelText(/Access key ID/), "AKIA1");
+    await user.type(screen.getByLabelText(/Secret access key/), "wrong");
+    await user.type(screen.getByLabelText(/Region/), "eu-west-1");
+    await user.type(screen.getByLabelText(/Bucket/), "media");
+    const alert = screen.getByTestId("check-failed");
+    expect(alert).toHaveTextContent("The connection check failed, so nothing was saved.");
+    expect(alert).toHaveTextContent(failed.formError);
+    // The hint for the API is not listed as a field of its own.
+    expect(screen.queryByText(/save_unchecked:/)).toBeNull();
+    await user.click(screen.getByRole("button", { name: "Save without checking" }));
+    expect(onSubmit).toHaveBeenCalledWith({
+      name: "media",
+      type: "s3",
+      credentials: { access_key: "AKIA1", secret_key: "wrong", region: "eu-west-1", bucket: "media", force_path_style: false },
+      save_unchecked: true,
+    });
+    // Saving normally still asks for the check.
+    await user.click(screen.getByRole("button", { name: "Create connection" }));
+    expect(onSubmit.mock.calls[1]?.[0]).not.toHaveProperty("save_unchecked");
+  });
+
+  it("offers nothing of the kind for other errors", () => {
+    render(<ConnectionForm fieldErrors={{ "credentials.bucket": "is required" }} formError="Correct the fields marked." onSubmit={() => {}} />);
+    expect(screen.queryByRole("button", { name: "Save without checking" })).toBeNull();
+    expect(screen.getByText("Correct the fields marked.")).toBeInTheDocument();
+  });
+
+  it("still checks the required fields before saving without checking", async () => {
+    const onSubmit = vi.fn();
+    const user = userEvent.setup({ delay: null });
+    render(<ConnectionForm {...failed} onSubmit={onSubmit} />);
+    await user.click(screen.getByRole("button", { name: "Save without checking" }));
+    expect(onSubmit).not.toHaveBeenCalled();
+    expect(screen.getByLabelText("Name")).toHaveAccessibleDescription("Enter a name for this connection.");
+  });
+});
+
 describe("ConnectionForm: editing", () => {
   const s3 = conn("s3", {
     access_key: "AKIA1",

@@ -14,7 +14,11 @@ import { describedBy, FormField } from "./FormField";
 export interface ConnectionFormProps {
   /** The connection being edited; absent when creating one. */
   connection?: Connection;
-  /** Per-field reasons from the API (keys "name", "type", "secret_key" or "credentials.secret_key"). */
+  /**
+   * Per-field reasons from the API (keys "name", "type", "secret_key" or
+   * "credentials.secret_key"). A "save_unchecked" key means the live check
+   * failed (formError says why): the form then offers to save without it.
+   */
   fieldErrors?: Record<string, string>;
   /** A form-wide error from the API. */
   formError?: string | null;
@@ -79,7 +83,8 @@ export function ConnectionForm({
   const fields = CREDENTIAL_FIELDS[type];
   const errorFor = (key: string): string | undefined =>
     localErrors[key] ?? fieldErrors[key] ?? fieldErrors[`credentials.${key}`];
-  const shownKeys = new Set(["name", "type", ...fields.flatMap((f) => [f.key, `credentials.${f.key}`])]);
+  const checkFailed = fieldErrors.save_unchecked !== undefined;
+  const shownKeys = new Set(["name", "type", "save_unchecked", ...fields.flatMap((f) => [f.key, `credentials.${f.key}`])]);
   const otherErrors = Object.entries(fieldErrors).filter(([k]) => !shownKeys.has(k));
 
   const setValue = (key: string, v: string | boolean) => {
@@ -90,8 +95,8 @@ export function ConnectionForm({
     });
   };
 
-  const handleSubmit = (e: FormEvent) => {
-    e.preventDefault();
+  // submit sends the form; unchecked asks the server to save without its live check.
+  const submit = (unchecked: boolean) => {
     const errors: Record<string, string> = {};
     if (name.trim() === "") errors.name = "Enter a name for this connection.";
     const credentials: Record<string, string | boolean | undefined> = {};
@@ -114,7 +119,12 @@ export function ConnectionForm({
     setLocalErrors(errors);
     if (Object.keys(errors).length > 0) return;
     // The keys are those of CREDENTIAL_FIELDS[type], which are checked against the type's credentials.
-    onSubmit({ name: name.trim(), type, credentials: credentials as Credentials });
+    onSubmit({ name: name.trim(), type, credentials: credentials as Credentials, ...(unchecked ? { save_unchecked: true } : {}) });
+  };
+
+  const handleSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    submit(false);
   };
 
   const folderId = typeof values.folder_id === "string" ? values.folder_id.trim() : "";
@@ -135,7 +145,24 @@ export function ConnectionForm({
 
   return (
     <form onSubmit={handleSubmit} noValidate className="grid gap-5" aria-label="Connection">
-      {formError && <Alert variant="destructive">{formError}</Alert>}
+      {formError && !checkFailed && <Alert variant="destructive">{formError}</Alert>}
+      {checkFailed && (
+        <Alert variant="destructive" data-testid="check-failed">
+          <div className="grid gap-2">
+            <p className="font-medium">The connection check failed, so nothing was saved.</p>
+            {formError && <p>{formError}</p>}
+            <p>
+              Correct the settings and save again, or save them without the check if the server is only down for now (for
+              maintenance, say); the connection then shows as unchecked until a test passes.
+            </p>
+            <div>
+              <Button type="button" variant="outline" size="sm" disabled={submitting} onClick={() => submit(true)}>
+                Save without checking
+              </Button>
+            </div>
+          </div>
+        </Alert>
+      )}
       {otherErrors.length > 0 && (
         <Alert variant="destructive">
           <ul className="list-disc pl-4">
@@ -262,9 +289,11 @@ export function ConnectionForm({
             Cancel
           </Button>
         )}
-        {!editing && (
-          <span className="text-xs text-muted-foreground">The server checks the connection before saving it.</span>
-        )}
+        <span className="text-xs text-muted-foreground">
+          {editing
+            ? "Changed credentials are checked before they are saved."
+            : "The server checks the connection before saving it."}
+        </span>
       </div>
     </form>
   );
