@@ -166,13 +166,34 @@ func openapiOps() []apiOp {
 	return []apiOp{
 		{"POST", "/auth/login", public, "auth", "Sign in; sets the session cookie.", nil, "LoginRequest", obj{
 			"200": jsonResponse("Signed in; the session cookie is set.", "User"),
-			"400": badBody, "401": errResponse("The email or password is incorrect."), "422": invalid, "429": tooMany}},
+			"400": badBody, "401": errResponse("The email or password is incorrect."),
+			"403": errResponse("The account is disabled, or password sign-in is turned off (COFFER_LOCAL_LOGIN=false) outside a break-glass window."),
+			"422": invalid, "429": tooMany}},
 		{"POST", "/auth/logout", reader, "auth", "Sign out: end the session and clear its cookie.", nil, "", obj{
 			"204": noContent("Signed out.")}},
 		{"GET", "/auth/me", reader, "auth", "The signed-in user.", nil, "", obj{
 			"200": jsonResponse("The user.", "User")}},
 		{"POST", "/auth/password", reader, "auth", "Change your own password (other sessions end).", nil, "ChangePasswordRequest", obj{
 			"204": noContent("Changed."), "400": badBody, "422": invalid}},
+		{"GET", "/auth/providers", public, "auth", "How users may sign in: with a password (local) and/or single sign-on (oidc).", nil, "", obj{
+			"200": jsonResponse("The sign-in methods.", "Providers")}},
+		{"GET", "/auth/oidc/start", public, "auth", "Start single sign-on: redirects the browser to the identity provider.",
+			[]any{query("next", "The UI path to return to after signing in (default /).", str(""))}, "", obj{
+				"302": noContent("Redirect to the identity provider; a short-lived cookie binds the sign-in to this browser."),
+				"404": errResponse("Single sign-on is not set up on this server."), "429": tooMany,
+				"503": errResponse("The identity provider cannot be reached (a small HTML page for browsers that ask for text/html)."),
+			}},
+		{"GET", "/auth/oidc/callback", public, "auth", "Where the identity provider sends the browser back; signs in and redirects to the UI.",
+			[]any{
+				query("state", "The state issued by /auth/oidc/start.", str("")),
+				query("code", "The authorization code.", str("")),
+				query("error", "The provider's error code when it did not sign the user in.", str("")),
+			}, "", obj{
+				"302": noContent("To the UI: the page to return to with the session cookie set (as POST /auth/login sets it), " +
+					"/no-access when no group maps to a role, or /login?sso_error=<reason> (state, denied, provider_error, unreachable, " +
+					"exchange_refused, token_invalid, email_missing, email_unverified, email_taken, disabled, internal)."),
+				"404": errResponse("Single sign-on is not set up on this server."),
+			}},
 
 		{"GET", "/connections", reader, "connections", "List connections, credentials masked.", nil, "", obj{
 			"200": jsonResponse("The connections, by name.", "ConnectionList")}},
@@ -413,6 +434,13 @@ func openapiSchemas() obj {
 		"ChangePasswordRequest": closed("", []string{"current_password", "new_password"}, obj{
 			"current_password": obj{"type": "string", "format": "password"},
 			"new_password":     obj{"type": "string", "format": "password", "minLength": minPasswordLen},
+		}),
+
+		"Providers": object("How users may sign in.", []string{"local", "oidc"}, obj{
+			"local": boolean("Sign-in with e-mail and password is on (COFFER_LOCAL_LOGIN)."),
+			"oidc": nullable(object("Single sign-on, or null when it is not set up.", []string{"name"}, obj{
+				"name": str("The identity provider's name for the button (COFFER_OIDC_NAME)."),
+			})),
 		}),
 
 		"ConnectionType": enum("s3", "mongodb", "google_drive", "local"),

@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/metrics"
 	"github.com/coffer-backup/coffer/internal/redact"
+	"github.com/coffer-backup/coffer/internal/sso"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -57,6 +58,9 @@ type Deps struct {
 	// error messages. When nil, the registry of Logger's redact.Handler is
 	// used, or a new one. The server log is always passed through redact.
 	Secrets *redact.Secrets
+	// SSO is the OpenID Connect relying party (nil: single sign-on is off).
+	// The role map, button name and COFFER_LOCAL_LOGIN come from Config.
+	SSO *sso.Client
 }
 
 // access is who may call a route.
@@ -122,6 +126,9 @@ type server struct {
 	startLim   *auth.RateLimiter // backup and restore initiations per user
 	userMu     sync.Mutex        // serialises user changes (the last-admin rule)
 	metrics    *metrics.Metrics  // GET /metrics and the HTTP latency histograms
+	sso        *sso.Client       // nil: single sign-on is off
+	localLogin bool              // password sign-in allowed (always without SSO)
+	ssoStarts  *auth.RateLimiter // single sign-on starts per client IP
 }
 
 // New returns the HTTP handler serving the API, the UI and everything
@@ -198,6 +205,11 @@ func newServer(d Deps, t timings) (*server, error) {
 		s.sessionTTL = defaultSessionTTL
 	}
 	s.proxies = newProxySet(d.Config.TrustedProxies)
+	s.sso = d.SSO
+	// Config refuses COFFER_LOCAL_LOGIN=false without an issuer; without a
+	// provider, password sign-in stays on whatever the setting says.
+	s.localLogin = d.Config.LocalLogin || d.SSO == nil
+	s.ssoStarts = auth.NewRateLimiter(ssoStartsPerMinute, time.Minute)
 	return s, nil
 }
 
@@ -217,6 +229,9 @@ func (s *server) routes() []route {
 		{"POST", "/auth/logout", reader, s.logout},
 		{"GET", "/auth/me", reader, s.me},
 		{"POST", "/auth/password", reader, s.changeOwnPassword},
+		{"GET", "/auth/providers", public, s.authProviders},
+		{"GET", "/auth/oidc/start", public, s.oidcStart},
+		{"GET", "/auth/oidc/callback", public, s.oidcCallback},
 
 		{"GET", "/connections", reader, s.listConnections},
 		{"POST", "/connections", operator, s.createConnection},

@@ -471,3 +471,6 @@ func truthy(v any) bool {
 	}
 	return false
 }
+
+// NewVerifier returns a new random PKCE code verifier.
+func NewVerifier() string { return oauth2.GenerateVerifier() }
