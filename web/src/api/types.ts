@@ -11,6 +11,14 @@ export interface User {
   role: UserRole;
 }
 
+/** How users may sign in, from GET /auth/providers. */
+export interface AuthProviders {
+  /** Sign-in with e-mail and password is on. */
+  local: boolean;
+  /** Single sign-on with an OpenID Connect provider, or null when it is not set up. */
+  oidc: { name: string } | null;
+}
+
 /** Kind of external system a connection points at. */
 export type ConnectionType = "s3" | "mongodb" | "google_drive" | "local";
 
