@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/auth"
@@ -77,11 +78,13 @@ func (s *server) authProviders(w http.ResponseWriter, r *http.Request) error {
 // safeNext keeps a UI path to return to after sign-in, refusing anything
 // that could leave the site, point into the API or loop to the login page.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n\x00") || len(next) > 1024 {
+	// Browsers drop tabs and line breaks from URLs and read "\" as "/", so
+	// "/\t/evil.example" would become "//evil.example": refuse them all.
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || len(next) > 1024 ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
 		return "/"
 	}
-	for _, p := range []string{apiPrefix, uiLogin, uiNoAccess} {
+	for _, p := range []string{"/api", uiLogin, uiNoAccess} {
 		if next == p || strings.HasPrefix(next, p+"/") || strings.HasPrefix(next, p+"?") {
 			return "/"
 		}

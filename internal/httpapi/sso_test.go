@@ -655,3 +655,30 @@ func TestLocalLoginOff(t *testing.T) {
 		t.Fatalf("single sign-on with local login off: %q %v", loc, ok)
 	}
 }
+
+func TestSafeNext(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                              "/",
+		"/":                             "/",
+		"/backups?status=failed":        "/backups?status=failed",
+		"/connections/3/edit":           "/connections/3/edit",
+		"//evil.example/":               "/",
+		"/\\evil.example":               "/",
+		"/\t/evil.example":              "/",
+		"/\n/evil.example":              "/",
+		"https://evil.example/":         "/",
+		"evil":                          "/",
+		"/login":                        "/",
+		"/login?next=/x":                "/",
+		"/no-access":                    "/",
+		"/api/v1/auth/oidc/start":       "/",
+		"/api":                          "/",
+		"/api/v2/x":                     "/",
+		"/" + strings.Repeat("a", 1100): "/",
+	} {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
