@@ -28,6 +28,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/secret"
+	"github.com/coffer-backup/coffer/internal/sso"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/version"
 	"github.com/coffer-backup/coffer/web"
@@ -94,7 +95,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	// (URI passwords, tokens, signatures) and the exact secret values of the
 	// connections this process opened are replaced before they are written.
 	secrets := redact.NewSecrets()
-	secrets.Add(cfg.GDriveClientSecret, cfg.AdminPassword)
+	secrets.Add(cfg.GDriveClientSecret, cfg.AdminPassword, cfg.OIDCClientSecret)
 	log := slog.New(redact.NewHandler(newLogger(cfg, stderr).Handler(), secrets))
 	slog.SetDefault(log)
 
@@ -158,6 +159,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		return nil
 	}
 
+	ssoClient, err := startSSO(ctx, cfg, log)
+	if err != nil {
+		stopQueue()
+		return err
+	}
 	handler, err := httpapi.New(httpapi.Deps{
 		Catalog:     st,
 		Connections: conns,
@@ -166,6 +172,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 		Logger:      log,
 		Secrets:     secrets,
 		UI:          web.Dist(),
+		SSO:         ssoClient,
 	})
 	if err != nil {
 		stopQueue()
@@ -210,6 +217,25 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, with
 	_ = srv.Shutdown(sctx)
 	stopQueue()
 	return nil
+}
+
+// startSSO returns the single sign-on client of the configuration (nil
+// when COFFER_OIDC_ISSUER is unset) and discovers the provider in the
+// background until ctx ends: a provider that is down never stops coffer.
+func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger) (*sso.Client, error) {
+	if cfg.OIDCIssuer == "" {
+		return nil, nil
+	}
+	c, err := sso.New(sso.Settings{
+		Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
+		Scopes: cfg.OIDCScopes, RedirectURL: cfg.OIDCRedirectURL(),
+		RoleClaim: cfg.OIDCRoleClaim, RequireVerifiedEmail: cfg.OIDCRequireVerifiedEmail,
+	}, log)
+	if err != nil {
+		return nil, fmt.Errorf("set up single sign-on: %w", err)
+	}
+	go c.Run(ctx)
+	return c, nil
 }
 
 // driveOAuth is the Google OAuth client and endpoints from the configuration.
@@ -299,6 +325,10 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fmt.Fprintf(stdout, "migrations applied (%s)\n", st.Dialect())
 	return nil
 }
+
+// breakGlassWindow is how long after `coffer users reset-password` the new
+// password signs in although COFFER_LOCAL_LOGIN is false.
+const breakGlassWindow = time.Hour
 
 // usersUsage lists the users subcommands.
 const usersUsage = `usage:
@@ -548,9 +578,18 @@ func cmdUsersResetPassword(ctx context.Context, args []string, stdin io.Reader, 
 	if err := st.DeleteUserSessions(ctx, u.ID); err != nil {
 		return fmt.Errorf("end the sessions of %s (the password is changed): %w", u.Email, err)
 	}
-	if err := st.AppendAudit(ctx, &store.AuditEvent{ActorEmail: "cli", Action: "user.password_reset", TargetType: "user", TargetID: strconv.FormatInt(u.ID, 10)}); err != nil {
+	// Break-glass: with COFFER_LOCAL_LOGIN=false, this password still signs
+	// in for breakGlassWindow (docs/sso.md).
+	until := time.Now().Add(breakGlassWindow).UTC().Truncate(time.Second)
+	if err := st.SetPasswordLoginUntil(ctx, u.ID, &until); err != nil {
+		return fmt.Errorf("open the break-glass window of %s (the password is changed): %w", u.Email, err)
+	}
+	details := fmt.Appendf(nil, `{"break_glass_until":%q}`, until.Format(time.RFC3339))
+	if err := st.AppendAudit(ctx, &store.AuditEvent{ActorEmail: "cli", Action: "user.password_reset", TargetType: "user", TargetID: strconv.FormatInt(u.ID, 10), Details: details}); err != nil {
 		fmt.Fprintf(stderr, "warning: could not record the audit event: %v\n", err)
 	}
 	fmt.Fprintf(stdout, "password of %s reset; their sessions ended\n", u.Email)
+	fmt.Fprintf(stdout, "where password sign-in is off (COFFER_LOCAL_LOGIN=false), this password still works until %s (break-glass): open /login?local=1 on coffer\n",
+		until.Format(time.RFC3339))
 	return nil
 }

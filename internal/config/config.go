@@ -5,9 +5,10 @@
 // environment itself.
 //
 // Secrets (COFFER_SECRET_KEY, COFFER_ADMIN_PASSWORD,
-// COFFER_GDRIVE_CLIENT_SECRET) have no flag taking the value itself, since
-// command lines are visible to other users of the machine; their flags
-// (--secret-key-file, ...) name a file holding the value instead. No error
+// COFFER_GDRIVE_CLIENT_SECRET, COFFER_OIDC_CLIENT_SECRET) have no flag
+// taking the value itself, since command lines are visible to other users
+// of the machine; their flags (--secret-key-file, ...) name a file holding
+// the value instead. No error
 // message ever contains a secret or the database URL.
 package config
 
@@ -20,6 +21,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/sso"
 )
 
 // Config is coffer's resolved and validated configuration.
@@ -56,6 +59,25 @@ type Config struct {
 	GDriveTokenURL string
 	// GDriveAPIURL is the Drive API base URL; uploads go to /upload/drive/v3/ on its host.
 	GDriveAPIURL string
+	// OIDCIssuer is the OpenID provider's issuer URL; "" turns single sign-on off.
+	OIDCIssuer string
+	// OIDCClientID is coffer's client id at the provider (set with OIDCIssuer).
+	OIDCClientID string
+	// OIDCClientSecret is the client secret (a secret; "" for a public client).
+	OIDCClientSecret string
+	// OIDCScopes are the scopes asked for at sign-in; they include "openid".
+	OIDCScopes []string
+	// OIDCName is the provider's name on the sign-in button.
+	OIDCName string
+	// OIDCRoleClaim names the ID token claim holding the user's groups.
+	OIDCRoleClaim string
+	// OIDCRoleMap maps groups to roles (set with OIDCIssuer).
+	OIDCRoleMap sso.RoleMap
+	// OIDCRequireVerifiedEmail refuses users whose e-mail the provider has not verified.
+	OIDCRequireVerifiedEmail bool
+	// LocalLogin allows sign-in with a password; false leaves only single
+	// sign-on (and the break-glass password of `coffer users reset-password`).
+	LocalLogin bool
 	// LogRetentionDays is how many days operation logs are kept (>= 1).
 	LogRetentionDays int
 	// MetricsPublic serves /metrics without an API token.
@@ -142,6 +164,11 @@ func (c Config) SQLitePath() string {
 
 // TLS reports whether the server serves HTTPS itself.
 func (c Config) TLS() bool { return c.TLSCert != "" && c.TLSKey != "" }
+
+// OIDCRedirectURL is the single sign-on redirect (callback) URL.
+func (c Config) OIDCRedirectURL() string {
+	return c.PublicURL + "/api/v1/auth/oidc/callback"
+}
 
 // OAuthRedirectURL is the Google OAuth redirect (callback) URL.
 func (c Config) OAuthRedirectURL() string {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/sso"
 )
 
 // Distinctive secret values: no error message may contain them.
@@ -23,7 +25,8 @@ var (
 	testAdminPass   = "Sup3r-Secret-Admin-Pass"
 	testGDriveSec   = "GOCSPX-very-secret-client"
 	testDBPassword  = "db-Pa55word-xyz"
-	secretsToHide   = []string{testSecretKey, testAdminPass, testGDriveSec, testDBPassword, "0123456789abcdef"}
+	testOIDCSecret  = "oidc-Client-Secret-42"
+	secretsToHide   = []string{testSecretKey, testAdminPass, testGDriveSec, testDBPassword, testOIDCSecret, "0123456789abcdef"}
 	testSecretKeyB4 = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
 )
 
@@ -78,6 +81,12 @@ func TestDefaults(t *testing.T) {
 		CheckpointInterval: 5 * time.Second,
 		LogLevel:           slog.LevelInfo,
 		LogFormat:          "text",
+
+		OIDCScopes:               []string{"openid", "email", "profile", "groups"},
+		OIDCName:                 "SSO",
+		OIDCRoleClaim:            "groups",
+		OIDCRequireVerifiedEmail: true,
+		LocalLogin:               true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %#v\nwant %#v", c, want)
@@ -130,6 +139,16 @@ func fullEnv(t *testing.T) (map[string]string, Config) {
 		"COFFER_CHECKPOINT_INTERVAL":  "0s",
 		"COFFER_LOG_LEVEL":            "DEBUG",
 		"COFFER_LOG_FORMAT":           "json",
+
+		"COFFER_OIDC_ISSUER":                 "https://id.example.com/realms/main",
+		"COFFER_OIDC_CLIENT_ID":              "coffer",
+		"COFFER_OIDC_CLIENT_SECRET":          testOIDCSecret,
+		"COFFER_OIDC_SCOPES":                 "openid, email groups openid",
+		"COFFER_OIDC_NAME":                   "Keycloak",
+		"COFFER_OIDC_ROLE_CLAIM":             "realm_access.roles",
+		"COFFER_OIDC_ROLE_MAP":               "admins=admin, *=viewer",
+		"COFFER_OIDC_REQUIRE_VERIFIED_EMAIL": "false",
+		"COFFER_LOCAL_LOGIN":                 "false",
 	}
 	want := Config{
 		DataDir:            dir + "/d",
@@ -159,8 +178,27 @@ func fullEnv(t *testing.T) (map[string]string, Config) {
 		CheckpointInterval: 0,
 		LogLevel:           slog.LevelDebug,
 		LogFormat:          "json",
+
+		OIDCIssuer:               "https://id.example.com/realms/main",
+		OIDCClientID:             "coffer",
+		OIDCClientSecret:         testOIDCSecret,
+		OIDCScopes:               []string{"openid", "email", "groups"},
+		OIDCName:                 "Keycloak",
+		OIDCRoleClaim:            "realm_access.roles",
+		OIDCRoleMap:              mustRoleMap(t, "admins=admin,*=viewer"),
+		OIDCRequireVerifiedEmail: false,
+		LocalLogin:               false,
 	}
 	return env, want
+}
+
+func mustRoleMap(t *testing.T, s string) sso.RoleMap {
+	t.Helper()
+	m, err := sso.ParseRoleMap(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestEnvOverDefault(t *testing.T) {
@@ -201,6 +239,7 @@ func TestFlagOverEnv(t *testing.T) {
 	keyFile := writeFile(t, dir, "secret", "flag:"+testSecretKeyB4+"\n")
 	passFile := writeFile(t, dir, "pass", "flag-password-123\r\n")
 	gdFile := writeFile(t, dir, "gd", "flag-gdrive-secret\n")
+	oidcFile := writeFile(t, dir, "oidc", "flag-oidc-secret\n")
 	args := []string{
 		"--data-dir", dir + "/flagdata",
 		"--database-url", "sqlite:" + dir + "/cat.db",
@@ -225,6 +264,15 @@ func TestFlagOverEnv(t *testing.T) {
 		"--checkpoint-interval", "2s",
 		"--log-level", "error",
 		"--log-format", "text",
+		"--oidc-issuer", "http://127.0.0.1:9000/",
+		"--oidc-client-id", "flag-client",
+		"--oidc-client-secret-file", oidcFile,
+		"--oidc-scopes", "openid",
+		"--oidc-name", "Flag IdP",
+		"--oidc-role-claim", "roles",
+		"--oidc-role-map", "ops=operator",
+		"--oidc-require-verified-email=true",
+		"--local-login=true",
 	}
 	c, err := resolveArgs(t, args, env)
 	if err != nil {
@@ -255,6 +303,16 @@ func TestFlagOverEnv(t *testing.T) {
 		CheckpointInterval: 2 * time.Second,
 		LogLevel:           slog.LevelError,
 		LogFormat:          "text",
+
+		OIDCIssuer:               "http://127.0.0.1:9000/",
+		OIDCClientID:             "flag-client",
+		OIDCClientSecret:         "flag-oidc-secret",
+		OIDCScopes:               []string{"openid"},
+		OIDCName:                 "Flag IdP",
+		OIDCRoleClaim:            "roles",
+		OIDCRoleMap:              mustRoleMap(t, "ops=operator"),
+		OIDCRequireVerifiedEmail: true,
+		LocalLogin:               true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("flags over env:\n got %#v\nwant %#v", c, want)
@@ -387,6 +445,14 @@ func TestInvalidValues(t *testing.T) {
 		{"COFFER_SESSION_TTL", "10000h", "COFFER_SESSION_TTL", "to 8784h"},
 		{"COFFER_LOG_LEVEL", "verbose", "COFFER_LOG_LEVEL", "debug, info, warn or error"},
 		{"COFFER_LOG_FORMAT", "xml", "COFFER_LOG_FORMAT", "text or json"},
+		{"COFFER_OIDC_ISSUER", "id.example.com", "COFFER_OIDC_ISSUER", "absolute http:// or https:// URL"},
+		{"COFFER_OIDC_ISSUER", "http://id.example.com", "COFFER_OIDC_ISSUER", "must be an https:// URL"},
+		{"COFFER_OIDC_ISSUER", "https://id.example.com/?tenant=1", "COFFER_OIDC_ISSUER", "without ? or #"},
+		{"COFFER_OIDC_SCOPES", "email profile", "COFFER_OIDC_SCOPES", "must include openid"},
+		{"COFFER_OIDC_SCOPES", `openid "email"`, "COFFER_OIDC_SCOPES", `"\"email\"" is not a scope`},
+		{"COFFER_OIDC_NAME", strings.Repeat("x", 61), "COFFER_OIDC_NAME", "at most 60 characters"},
+		{"COFFER_OIDC_ROLE_CLAIM", "my groups", "COFFER_OIDC_ROLE_CLAIM", "claim name"},
+		{"COFFER_OIDC_REQUIRE_VERIFIED_EMAIL", "yes please", "COFFER_OIDC_REQUIRE_VERIFIED_EMAIL", "true or false"},
 	}
 	for _, tc := range cases {
 		env := map[string]string{}
@@ -403,10 +469,30 @@ func TestInvalidValues(t *testing.T) {
 	}
 
 	// Pairs: one half given without the other.
+	oidc := func(kv ...string) map[string]string {
+		m := map[string]string{"COFFER_OIDC_ISSUER": "https://id.example.com", "COFFER_OIDC_CLIENT_ID": "coffer", "COFFER_OIDC_ROLE_MAP": "admins=admin"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(m, kv[i])
+			} else {
+				m[kv[i]] = kv[i+1]
+			}
+		}
+		return m
+	}
 	for _, tc := range []struct {
 		env       map[string]string
 		name, msg string
 	}{
+		{oidc("COFFER_OIDC_CLIENT_ID", ""), "COFFER_OIDC_CLIENT_ID", "set together with COFFER_OIDC_ISSUER"},
+		{oidc("COFFER_OIDC_ROLE_MAP", ""), "COFFER_OIDC_ROLE_MAP", "set together with COFFER_OIDC_ISSUER (for example admins=admin,*=viewer)"},
+		{oidc("COFFER_OIDC_ROLE_MAP", "admins=root"), "COFFER_OIDC_ROLE_MAP", `maps to "root"`},
+		{oidc("COFFER_OIDC_ROLE_MAP", "admins"), "COFFER_OIDC_ROLE_MAP", "group=role entries"},
+		{map[string]string{"COFFER_OIDC_CLIENT_ID": "coffer"}, "COFFER_OIDC_CLIENT_ID", "is set but COFFER_OIDC_ISSUER is not"},
+		{map[string]string{"COFFER_OIDC_CLIENT_SECRET": testOIDCSecret}, "COFFER_OIDC_CLIENT_SECRET", "is set but COFFER_OIDC_ISSUER is not"},
+		{map[string]string{"COFFER_OIDC_ROLE_MAP": "admins=admin"}, "COFFER_OIDC_ROLE_MAP", "is set but COFFER_OIDC_ISSUER is not"},
+		{map[string]string{"COFFER_LOCAL_LOGIN": "false"}, "COFFER_LOCAL_LOGIN", "is false but COFFER_OIDC_ISSUER is not set, so nobody could sign in"},
+		{map[string]string{"COFFER_LOCAL_LOGIN": "nope"}, "COFFER_LOCAL_LOGIN", `true or false, got "nope"`},
 		{map[string]string{"COFFER_ADMIN_PASSWORD": testAdminPass}, "COFFER_ADMIN_EMAIL", "set together with COFFER_ADMIN_PASSWORD"},
 		{map[string]string{"COFFER_GDRIVE_CLIENT_ID": "id"}, "COFFER_GDRIVE_CLIENT_SECRET", "set together with COFFER_GDRIVE_CLIENT_ID"},
 		{map[string]string{"COFFER_GDRIVE_CLIENT_SECRET": testGDriveSec}, "COFFER_GDRIVE_CLIENT_ID", "set together with COFFER_GDRIVE_CLIENT_SECRET"},
@@ -505,7 +591,7 @@ func TestTableCoversEveryField(t *testing.T) {
 	if len(table) != typ.NumField() {
 		t.Errorf("Table has %d settings, Config %d fields", len(table), typ.NumField())
 	}
-	for _, want := range []string{"SecretKey", "AdminPassword", "GDriveClientSecret"} {
+	for _, want := range []string{"SecretKey", "AdminPassword", "GDriveClientSecret", "OIDCClientSecret"} {
 		if !byField[want].Secret {
 			t.Errorf("%s is not marked secret", want)
 		}
@@ -577,6 +663,8 @@ func TestTableDefaultsMatchResolve(t *testing.T) {
 			same = err == nil && d == g
 		case slog.Level:
 			same = strings.EqualFold(g.String(), s.Default)
+		case []string:
+			same = strings.Join(g, " ") == s.Default
 		case string:
 			if s.Field == "DataDir" {
 				abs, err := filepath.Abs(s.Default)

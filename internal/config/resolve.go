@@ -11,11 +11,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/coffer-backup/coffer/internal/secret"
+	"github.com/coffer-backup/coffer/internal/sso"
 )
 
 // Defaults that are fixed values.
@@ -30,6 +34,9 @@ const (
 	DefaultSessionTTL         = 12 * time.Hour
 	DefaultLeaseTimeout       = 30 * time.Second
 	DefaultCheckpointInterval = 5 * time.Second
+	DefaultOIDCScopes         = "openid email profile groups"
+	DefaultOIDCName           = "SSO"
+	DefaultOIDCRoleClaim      = "groups"
 )
 
 // Limits on numeric settings.
@@ -113,6 +120,33 @@ func specs() []spec {
 		{Setting: Setting{Field: "GDriveAPIURL", Env: "COFFER_GDRIVE_API_URL", Flag: "gdrive-api-url", Default: DefaultGDriveAPIURL,
 			Description: "Google Drive API base URL; uploads go to /upload/drive/v3/ on its host."},
 			apply: urlSetting(DefaultGDriveAPIURL, func(c *Config, v string) { c.GDriveAPIURL = v })},
+		{Setting: Setting{Field: "OIDCIssuer", Env: "COFFER_OIDC_ISSUER", Flag: "oidc-issuer",
+			Description: "Issuer URL of the OpenID Connect provider for single sign-on (https://, or http:// on this machine only); unset turns single sign-on off."},
+			apply: applyOIDCIssuer},
+		{Setting: Setting{Field: "OIDCClientID", Env: "COFFER_OIDC_CLIENT_ID", Flag: "oidc-client-id",
+			Description: "Client id of coffer at the OpenID provider; required with the issuer."},
+			apply: applyOIDCClientID},
+		{Setting: Setting{Field: "OIDCClientSecret", Env: "COFFER_OIDC_CLIENT_SECRET", Flag: "oidc-client-secret-file", Secret: true,
+			Description: "Client secret of coffer at the OpenID provider (unset for a public client); the flag names a file holding the value."},
+			apply: applyOIDCClientSecret},
+		{Setting: Setting{Field: "OIDCScopes", Env: "COFFER_OIDC_SCOPES", Flag: "oidc-scopes", Default: DefaultOIDCScopes,
+			Description: "Scopes asked for at single sign-on, separated by spaces or commas; openid is required."},
+			apply: applyOIDCScopes},
+		{Setting: Setting{Field: "OIDCName", Env: "COFFER_OIDC_NAME", Flag: "oidc-name", Default: DefaultOIDCName,
+			Description: "Name of the identity provider on the sign-in button (\"Sign in with <name>\")."},
+			apply: applyOIDCName},
+		{Setting: Setting{Field: "OIDCRoleClaim", Env: "COFFER_OIDC_ROLE_CLAIM", Flag: "oidc-role-claim", Default: DefaultOIDCRoleClaim,
+			Description: "ID token claim holding the user's groups (a string or a list; a dotted path such as realm_access.roles reaches into objects)."},
+			apply: applyOIDCRoleClaim},
+		{Setting: Setting{Field: "OIDCRoleMap", Env: "COFFER_OIDC_ROLE_MAP", Flag: "oidc-role-map",
+			Description: "Groups to roles, such as admins=admin,ops=operator,*=viewer (* = everyone else; no match and no * = no access); required with the issuer."},
+			apply: applyOIDCRoleMap},
+		{Setting: Setting{Field: "OIDCRequireVerifiedEmail", Env: "COFFER_OIDC_REQUIRE_VERIFIED_EMAIL", Flag: "oidc-require-verified-email", Default: "true",
+			Description: "Refuse single sign-on to users whose e-mail address the provider has not verified."},
+			isBool: true, apply: boolSetting(true, func(c *Config, v bool) { c.OIDCRequireVerifiedEmail = v })},
+		{Setting: Setting{Field: "LocalLogin", Env: "COFFER_LOCAL_LOGIN", Flag: "local-login", Default: "true",
+			Description: "Allow sign-in with e-mail and password; false leaves single sign-on only (and the one-hour break-glass password of coffer users reset-password)."},
+			isBool: true, apply: applyLocalLogin},
 		{Setting: Setting{Field: "LogRetentionDays", Env: "COFFER_LOG_RETENTION_DAYS", Flag: "log-retention-days", Default: strconv.Itoa(DefaultLogRetentionDays),
 			Description: "Days to keep operation logs."},
 			apply: applyLogRetentionDays},
@@ -473,6 +507,150 @@ func applyGDriveClientSecret(c *Config, in input) error {
 		return fmt.Errorf("%s must be set together with %s, but only %s is set", idName, in.name, in.name)
 	}
 	c.GDriveClientSecret = in.raw
+	return nil
+}
+
+// withoutIssuer is the error for an OIDC setting given without COFFER_OIDC_ISSUER.
+func withoutIssuer(in input) error {
+	issuer := in.names["OIDCIssuer"]
+	return fmt.Errorf("%s is set but %s is not; set the issuer too, or unset %s", in.name, issuer, in.name)
+}
+
+func applyOIDCIssuer(c *Config, in input) error {
+	if !in.set() {
+		return nil
+	}
+	u, err := checkHTTPURL(in, in.raw)
+	if err != nil {
+		return err
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(in.raw, "?") || strings.HasSuffix(in.raw, "#") {
+		return in.errorf("must be the issuer URL without ? or #, got %q", in.raw)
+	}
+	if strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Hostname()) {
+		return in.errorf("must be an https:// URL (http:// only for a provider on this machine), got %q", in.raw)
+	}
+	// Kept as written: the provider's discovery document must state the same issuer, trailing slash included.
+	c.OIDCIssuer = in.raw
+	return nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func applyOIDCClientID(c *Config, in input) error {
+	switch {
+	case in.set() && c.OIDCIssuer == "":
+		return withoutIssuer(in)
+	case !in.set() && c.OIDCIssuer != "":
+		return fmt.Errorf("%s must be set together with %s, but only %s is set", in.name, in.names["OIDCIssuer"], in.names["OIDCIssuer"])
+	}
+	c.OIDCClientID = in.raw
+	return nil
+}
+
+func applyOIDCClientSecret(c *Config, in input) error {
+	if in.set() && c.OIDCIssuer == "" {
+		return withoutIssuer(in)
+	}
+	c.OIDCClientSecret = in.raw
+	return nil
+}
+
+// scopeToken matches an OAuth scope (RFC 6749 §3.3).
+var scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
+
+func applyOIDCScopes(c *Config, in input) error {
+	raw := in.raw
+	if !in.set() {
+		raw = DefaultOIDCScopes
+	}
+	c.OIDCScopes = nil
+	for _, sc := range strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		if !scopeToken.MatchString(sc) {
+			return in.errorf("must be scopes separated by spaces or commas, but %q is not a scope", sc)
+		}
+		if !slices.Contains(c.OIDCScopes, sc) {
+			c.OIDCScopes = append(c.OIDCScopes, sc)
+		}
+	}
+	if !slices.Contains(c.OIDCScopes, "openid") {
+		return in.errorf("must include openid, got %q", raw)
+	}
+	return nil
+}
+
+func applyOIDCName(c *Config, in input) error {
+	if !in.set() {
+		c.OIDCName = DefaultOIDCName
+		return nil
+	}
+	if n := len([]rune(in.raw)); n > 60 || strings.ContainsFunc(in.raw, unicode.IsControl) {
+		return in.errorf("must be a name of at most 60 characters without control characters, got %q", in.raw)
+	}
+	c.OIDCName = in.raw
+	return nil
+}
+
+func applyOIDCRoleClaim(c *Config, in input) error {
+	if !in.set() {
+		c.OIDCRoleClaim = DefaultOIDCRoleClaim
+		return nil
+	}
+	if strings.ContainsFunc(in.raw, unicode.IsSpace) || strings.HasPrefix(in.raw, ".") || strings.HasSuffix(in.raw, ".") {
+		return in.errorf("must be a claim name such as groups or realm_access.roles, got %q", in.raw)
+	}
+	c.OIDCRoleClaim = in.raw
+	return nil
+}
+
+func applyOIDCRoleMap(c *Config, in input) error {
+	switch {
+	case in.set() && c.OIDCIssuer == "":
+		return withoutIssuer(in)
+	case !in.set() && c.OIDCIssuer != "":
+		return fmt.Errorf("%s must be set together with %s (for example admins=admin,*=viewer), since without it nobody could sign in with single sign-on", in.name, in.names["OIDCIssuer"])
+	case !in.set():
+		c.OIDCRoleMap = sso.RoleMap{}
+		return nil
+	}
+	m, err := sso.ParseRoleMap(in.raw)
+	if err != nil {
+		return in.errorf("%v", err)
+	}
+	c.OIDCRoleMap = m
+	return nil
+}
+
+// boolSetting parses true/false (and the other forms strconv accepts).
+func boolSetting(def bool, set func(*Config, bool)) func(*Config, input) error {
+	return func(c *Config, in input) error {
+		if !in.set() {
+			set(c, def)
+			return nil
+		}
+		b, err := strconv.ParseBool(in.raw)
+		if err != nil {
+			return in.errorf("must be true or false, got %q", in.raw)
+		}
+		set(c, b)
+		return nil
+	}
+}
+
+func applyLocalLogin(c *Config, in input) error {
+	if err := boolSetting(true, func(c *Config, v bool) { c.LocalLogin = v })(c, in); err != nil {
+		return err
+	}
+	if !c.LocalLogin && c.OIDCIssuer == "" {
+		return in.errorf("is false but %s is not set, so nobody could sign in; set up single sign-on or leave local login on", in.names["OIDCIssuer"])
+	}
 	return nil
 }
 

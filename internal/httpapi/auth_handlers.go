@@ -216,8 +216,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("look up user for login: %w", err)
 	}
+	breakGlass, err := s.passwordLoginAllowed(r, u, email)
+	if err != nil {
+		return err
+	}
 	ok := false
-	if u == nil {
+	if u == nil || u.PasswordHash == "" { // unknown, or a single sign-on user without a password
 		auth.DummyVerify(req.Password)
 	} else {
 		ok, err = auth.VerifyPassword(u.PasswordHash, req.Password)
@@ -247,6 +251,22 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
+	var details json.RawMessage
+	if breakGlass {
+		details, _ = json.Marshal(map[string]any{"method": "password", "break_glass": true})
+	}
+	s.audit(r, &u.ID, u.Email, "auth.login", "user", strconv.FormatInt(u.ID, 10), details)
+	writeJSON(w, http.StatusOK, viewUser(u))
+	return nil
+}
+
+// startSession creates a login session for u and sets its cookie: the one
+// way both password and single sign-on sign-ins end.
+func (s *server) startSession(w http.ResponseWriter, r *http.Request, u *store.User) error {
+	now := s.now()
 	tok, hash, err := auth.NewToken("")
 	if err != nil {
 		return fmt.Errorf("make session token: %w", err)
@@ -256,14 +276,38 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 		ua = ua[:512]
 	}
 	expires := now.Add(s.sessionTTL)
-	sess := &store.Session{TokenHash: hash, UserID: u.ID, IP: ip, UserAgent: ua, ExpiresAt: expires, CreatedAt: now, LastSeenAt: now}
+	sess := &store.Session{TokenHash: hash, UserID: u.ID, IP: s.clientIP(r), UserAgent: ua, ExpiresAt: expires, CreatedAt: now, LastSeenAt: now}
 	if err := s.cat.CreateSession(r.Context(), sess); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	s.setSessionCookie(w, tok, expires)
-	s.audit(r, &u.ID, u.Email, "auth.login", "user", strconv.FormatInt(u.ID, 10), nil)
-	writeJSON(w, http.StatusOK, viewUser(u))
 	return nil
+}
+
+// passwordLoginAllowed refuses a password sign-in with 403 when local
+// login is off, unless u is inside the break-glass window that `coffer
+// users reset-password` opens; breakGlass reports that case.
+func (s *server) passwordLoginAllowed(r *http.Request, u *store.User, email string) (breakGlass bool, err error) {
+	if s.localLogin {
+		return false, nil
+	}
+	if u != nil {
+		until, err := s.cat.PasswordLoginUntil(r.Context(), u.ID)
+		if err != nil {
+			return false, fmt.Errorf("read the break-glass window of user %d: %w", u.ID, err)
+		}
+		if until != nil && s.now().Before(*until) {
+			return true, nil
+		}
+	}
+	details, _ := json.Marshal(map[string]string{"email": email, "reason": "local_login_off"})
+	var id *int64
+	target := ""
+	if u != nil {
+		id, target = &u.ID, strconv.FormatInt(u.ID, 10)
+	}
+	s.audit(r, id, email, "auth.login_failed", "user", target, details)
+	return false, apperr.New(apperr.Forbidden, "Password sign-in is turned off on this server; use \"Sign in with %s\" instead.", s.cfg.OIDCName)
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) error {

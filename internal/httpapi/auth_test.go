@@ -13,8 +13,16 @@ import (
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 )
 
-// TestEveryRouteNeedsAuth walks the route table: every route but login,
-// health and the OpenAPI document answers 401 JSON without a session, and with a bad token or cookie.
+// publicRoutes are the routes that need no login: signing in (password and
+// single sign-on), health and the OpenAPI document.
+var publicRoutes = map[string]bool{
+	"/auth/login": true, "/auth/providers": true, "/auth/oidc/start": true, "/auth/oidc/callback": true,
+	"/healthz": true, openapiPath: true,
+}
+
+// TestEveryRouteNeedsAuth walks the route table: every route but sign-in,
+// health and the OpenAPI document answers 401 JSON without a session, and
+// with a bad token or cookie.
 func TestEveryRouteNeedsAuth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -35,7 +43,7 @@ func TestEveryRouteNeedsAuth(t *testing.T) {
 		}
 		if rt.access == public {
 			publics++
-			if rt.path != "/auth/login" && rt.path != "/healthz" && rt.path != openapiPath {
+			if !publicRoutes[rt.path] {
 				t.Errorf("%s %s is public", rt.method, rt.path)
 			}
 			continue
@@ -44,8 +52,8 @@ func TestEveryRouteNeedsAuth(t *testing.T) {
 			e.expect(e.do(c, rt.method, path, body), http.StatusUnauthorized)
 		}
 	}
-	if publics != 3 {
-		t.Fatalf("%d public routes, want 3 (login, healthz, openapi.json)", publics)
+	if publics != len(publicRoutes) {
+		t.Fatalf("%d public routes, want %d (sign-in, health and the OpenAPI document)", publics, len(publicRoutes))
 	}
 	e.expect(e.do(cred{}, "GET", "/api/v1/healthz", ""), http.StatusOK)
 	// A malformed Authorization header is refused, not ignored.

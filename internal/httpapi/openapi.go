@@ -463,6 +463,13 @@ func openapiSchemas() obj {
 			"new_password":     obj{"type": "string", "format": "password", "minLength": minPasswordLen},
 		}),
 
+		"AuthProviders": object("How users may sign in.", []string{"local", "oidc"}, obj{
+			"local": boolean("Sign-in with e-mail and password is on (COFFER_LOCAL_LOGIN)."),
+			"oidc": nullable(object("Single sign-on, or null when it is not set up.", []string{"name"}, obj{
+				"name": str("The identity provider's name for the button (COFFER_OIDC_NAME)."),
+			})),
+		}),
+
 		"ConnectionType": obj{"type": "string", "enum": registry.Names(), "description": "The kind of system a connection points at."},
 		"ConnectionRole": obj{"type": "string", "enum": []registry.Role{registry.RoleSource, registry.RoleDestination, registry.RoleRestoreTarget},
 			"description": "What a connection can be used for."},

@@ -20,6 +20,11 @@ var minimumRole = map[string]access{
 	"GET /auth/me":        reader,
 	"POST /auth/password": reader,
 
+	// Signing in with single sign-on needs no login, by nature.
+	"GET /auth/providers":     public,
+	"GET /auth/oidc/start":    public,
+	"GET /auth/oidc/callback": public,
+
 	"GET /connections":              reader,
 	"POST /connections":             operator,
 	"GET /connections/{id}":         reader,

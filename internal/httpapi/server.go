@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/metrics"
 	"github.com/coffer-backup/coffer/internal/redact"
+	"github.com/coffer-backup/coffer/internal/sso"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -57,6 +58,9 @@ type Deps struct {
 	// error messages. When nil, the registry of Logger's redact.Handler is
 	// used, or a new one. The server log is always passed through redact.
 	Secrets *redact.Secrets
+	// SSO is the OpenID Connect relying party (nil: single sign-on is off).
+	// The role map, button name and COFFER_LOCAL_LOGIN come from Config.
+	SSO *sso.Client
 }
 
 // access is who may call a route.
@@ -128,6 +132,9 @@ type server struct {
 	openapi    []byte                         // the OpenAPI document, built from the route table by mux
 	backups    *opAPI[store.BackupOperation]  // the routes every operation kind has, for backups
 	restores   *opAPI[store.RestoreOperation] // and for restores
+	sso        *sso.Client                    // nil: single sign-on is off
+	localLogin bool                           // password sign-in allowed (always without SSO)
+	ssoStarts  *auth.RateLimiter              // single sign-on starts per client IP
 }
 
 // New returns the HTTP handler serving the API, the UI and everything
@@ -205,6 +212,11 @@ func newServer(d Deps, t timings) (*server, error) {
 	}
 	s.proxies = newProxySet(d.Config.TrustedProxies)
 	s.backups, s.restores = newBackupAPI(s), newRestoreAPI(s)
+	s.sso = d.SSO
+	// Config refuses COFFER_LOCAL_LOGIN=false without an issuer; without a
+	// provider, password sign-in stays on whatever the setting says.
+	s.localLogin = d.Config.LocalLogin || d.SSO == nil
+	s.ssoStarts = auth.NewRateLimiter(ssoStartsPerMinute, time.Minute)
 	return s, nil
 }
 
@@ -225,13 +237,34 @@ func (s *server) routes() []route {
 	return []route{
 		{"POST", "/auth/login", public, s.login, doc{tag: "auth", summary: "Sign in; sets the session cookie.", body: "LoginRequest", responses: obj{
 			"200": jsonResponse("Signed in; the session cookie is set.", "User"),
-			"400": respBadBody(), "401": errResponse("The email or password is incorrect."), "422": respInvalid(), "429": respTooMany()}}},
+			"400": respBadBody(), "401": errResponse("The email or password is incorrect."),
+			"403": errResponse("The account is disabled, or password sign-in is turned off (COFFER_LOCAL_LOGIN=false) outside a break-glass window."),
+			"422": respInvalid(), "429": respTooMany()}}},
 		{"POST", "/auth/logout", reader, s.logout, doc{tag: "auth", summary: "Sign out: end the session and clear its cookie.", responses: obj{
 			"204": noContent("Signed out.")}}},
 		{"GET", "/auth/me", reader, s.me, doc{tag: "auth", summary: "The signed-in user.", responses: obj{
 			"200": jsonResponse("The user.", "User")}}},
 		{"POST", "/auth/password", reader, s.changeOwnPassword, doc{tag: "auth", summary: "Change your own password (other sessions end).", body: "PasswordChange", responses: obj{
 			"204": noContent("Changed."), "400": respBadBody(), "422": respInvalid()}}},
+		{"GET", "/auth/providers", public, s.authProviders, doc{tag: "auth", summary: "How users may sign in: with a password (local) and/or single sign-on (oidc).", responses: obj{
+			"200": jsonResponse("The sign-in methods.", "AuthProviders")}}},
+		{"GET", "/auth/oidc/start", public, s.oidcStart, doc{tag: "auth", summary: "Start single sign-on: redirects the browser to the identity provider.",
+			params: []obj{query("next", "The UI path to return to after signing in (default /).", str(""))}, responses: obj{
+				"302": noContent("Redirect to the identity provider; a short-lived cookie binds the sign-in to this browser."),
+				"404": errResponse("Single sign-on is not set up on this server."), "429": respTooMany(),
+				"503": errResponse("The identity provider cannot be reached (a small HTML page for browsers that ask for text/html)."),
+			}}},
+		{"GET", "/auth/oidc/callback", public, s.oidcCallback, doc{tag: "auth", summary: "Where the identity provider sends the browser back; signs in and redirects to the UI.",
+			params: []obj{
+				query("state", "The state issued by /auth/oidc/start.", str("")),
+				query("code", "The authorization code.", str("")),
+				query("error", "The provider's error code when it did not sign the user in.", str("")),
+			}, responses: obj{
+				"302": noContent("To the UI: the page to return to with the session cookie set (as POST /auth/login sets it), " +
+					"/no-access when no group maps to a role, or /login?sso_error=<reason> (state, denied, provider_error, unreachable, " +
+					"exchange_refused, token_invalid, email_missing, email_unverified, email_taken, disabled, internal)."),
+				"404": errResponse("Single sign-on is not set up on this server."),
+			}}},
 
 		{"GET", "/connections", reader, s.listConnections, doc{tag: "connections", summary: "List connections, credentials masked.", responses: obj{
 			"200": jsonResponse("The connections, by name.", "ConnectionList")}}},

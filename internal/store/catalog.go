@@ -128,4 +128,22 @@ type Catalog interface {
 	// Audit
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	ListAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, int64, error)
+
+	// Single sign-on (sso.go)
+	// GetUserByIdentity finds the user linked to a provider's subject (ErrNotFound: none).
+	GetUserByIdentity(ctx context.Context, issuer, subject string) (*User, error)
+	// LinkIdentity links a subject to a user; ErrConflict when either is linked already.
+	LinkIdentity(ctx context.Context, userID int64, issuer, subject string) error
+	// CreateUserWithIdentity creates a user linked to a subject in one transaction.
+	CreateUserWithIdentity(ctx context.Context, u *User, issuer, subject string) error
+	// IdentityOf returns the subject linked to a user at issuer (ErrNotFound: none).
+	IdentityOf(ctx context.Context, userID int64, issuer string) (string, error)
+	// SaveOIDCLogin stores a started sign-in; TakeOIDCLogin removes and
+	// returns it once (ErrNotFound when unknown, taken or expired).
+	SaveOIDCLogin(ctx context.Context, l *OIDCLogin) error
+	TakeOIDCLogin(ctx context.Context, stateHash string, now time.Time) (*OIDCLogin, error)
+	// SetPasswordLoginUntil and PasswordLoginUntil keep the break-glass
+	// window: until when a password sign-in works with local login off.
+	SetPasswordLoginUntil(ctx context.Context, userID int64, until *time.Time) error
+	PasswordLoginUntil(ctx context.Context, userID int64) (*time.Time, error)
 }

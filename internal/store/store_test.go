@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -165,10 +166,17 @@ func TestMigrateConcurrentPostgres(t *testing.T) {
 	}
 	var applied int
 	mustNil(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&applied))
-	var files int
-	mustNil(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT MAX(version) FROM schema_migrations").Scan(&files))
+	// Every migration file applied once (versions may have gaps).
+	ents, err := os.ReadDir("migrations/postgres")
+	mustNil(t, err)
+	files := 0
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".sql") {
+			files++
+		}
+	}
 	if applied != files {
-		t.Fatalf("schema_migrations has %d rows for %d versions", applied, files)
+		t.Fatalf("schema_migrations has %d rows for %d migration files", applied, files)
 	}
 	var riverJob int
 	mustNil(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM river_job").Scan(&riverJob))

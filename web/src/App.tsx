@@ -31,6 +31,7 @@ function adminOnly(load: () => Promise<{ default: ComponentType }>) {
 
 const routes: RouteObject[] = [
   { path: "/login", element: page(() => import("@/pages/LoginPage")) },
+  { path: "/no-access", element: page(() => import("@/pages/NoAccessPage")) },
   {
     element: <Layout />,
     children: [

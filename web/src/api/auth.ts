@@ -8,6 +8,11 @@ export function useMe() {
   return useQuery({ queryKey: keys.me, queryFn: api.me, retry: false, staleTime: 60_000 });
 }
 
+/** useProviders reads how users may sign in (GET /auth/providers, no login needed). */
+export function useProviders() {
+  return useQuery({ queryKey: keys.providers, queryFn: api.providers, staleTime: 60_000 });
+}
+
 /** canWrite reports whether a user may change things (viewers may only look). */
 export function canWrite(user: User | undefined): boolean {
   return user !== undefined && user.role !== "viewer";
@@ -25,6 +30,7 @@ export function isAdmin(user: User | undefined): boolean {
 export function safeNext(next: string | null): string {
   if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
   if (next === "/login" || next.startsWith("/login?")) return "/";
+  if (next === "/no-access" || next.startsWith("/no-access?")) return "/";
   return next;
 }
 

@@ -2,6 +2,7 @@
 import { query, request } from "./client";
 import type {
   AdminUser,
+  AuthProviders,
   AuditFilters,
   AuditList,
   BackupFilters,
@@ -38,6 +39,7 @@ export const api = {
     request<User>("/auth/login", { method: "POST", body: { email, password } }),
   logout: () => request<void>("/auth/logout", { method: "POST" }),
   me: () => request<User>("/auth/me"),
+  providers: () => request<AuthProviders>("/auth/providers"),
 
   dashboard: () => request<Dashboard>("/dashboard"),
 
@@ -118,6 +120,15 @@ export function googleDriveConnectUrl(target: DriveConnectTarget): string {
       ? query({ connection_id: target.connectionId })
       : query({ name: target.name, folder_id: target.folderId });
   return `/api/v1/oauth/google/start${q}`;
+}
+
+/**
+ * oidcStartUrl is where the browser goes (a full-page navigation, never
+ * fetch) to sign in with the identity provider; after it, the server sends
+ * the browser to `next` (signed in), /no-access, or /login?sso_error=<code>.
+ */
+export function oidcStartUrl(next: string): string {
+  return `/api/v1/auth/oidc/start${next === "/" ? "" : query({ next })}`;
 }
 
 /** logStreamUrl is the SSE stream of an operation's log, starting after a log id. */

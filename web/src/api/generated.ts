@@ -41,6 +41,17 @@ export type AuditList = {
   total: number;
 };
 
+/** How users may sign in. */
+export type AuthProviders = {
+  /** Sign-in with e-mail and password is on (COFFER_LOCAL_LOGIN). */
+  local: boolean;
+  /** Single sign-on, or null when it is not set up. */
+  oidc: {
+    /** The identity provider's name for the button (COFFER_OIDC_NAME). */
+    name: string;
+  } | null;
+};
+
 /** A backup to start. */
 export type BackupInput = {
   destination_connection_id: number;

@@ -6,6 +6,7 @@ import type { AuditFilters, BackupFilters, OperationKind } from "./types";
 /** Query keys, one place so invalidation matches what pages read. */
 export const keys = {
   me: ["me"] as const,
+  providers: ["auth-providers"] as const,
   dashboard: ["dashboard"] as const,
   connections: ["connections"] as const,
   connection: (id: number) => ["connections", id] as const,

@@ -39,6 +39,8 @@ export const AUDIT_ACTIONS: string[] = [
   "user.password_reset",
   "user.password_change",
   "user.password_change_failed",
+  "user.identity_link",
+  "user.role_kept",
 ];
 
 /** Filters of the audit page as kept in its URL (since is a local date, YYYY-MM-DD). */
