@@ -373,28 +373,7 @@ func TestSSORefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resign := func(change func(map[string]any)) func(string) (string, error) {
-		return func(raw string) (string, error) {
-			cl, err := oidctest.Claims(raw)
-			if err != nil {
-				return "", err
-			}
-			change(cl)
-			return se.idp.Sign(cl)
-		}
-	}
-	otherKey := func(kid string) func(string) (string, error) {
-		return func(raw string) (string, error) {
-			cl, err := oidctest.Claims(raw)
-			if err != nil {
-				return "", err
-			}
-			if kid == "" {
-				kid = se.idp.KeyID()
-			}
-			return oidctest.SignWith(other, kid, cl)
-		}
-	}
+	resign := se.idp.Resign
 	disabled := se.user("dave@example.com", store.RoleOperator)
 	disabled.Disabled = true
 	if err := se.cat.UpdateUser(ctx, disabled); err != nil {
@@ -433,8 +412,8 @@ func TestSSORefusals(t *testing.T) {
 			m["iat"] = time.Now().Add(-2 * time.Hour).Unix()
 			m["exp"] = time.Now().Add(-time.Hour).Unix()
 		}), "token_invalid"},
-		{"signed by a second key under the provider's key id", idpAlice, otherKey(""), "token_invalid"},
-		{"signed by a second key under its own key id", idpAlice, otherKey("second-provider"), "token_invalid"},
+		{"signed by a second key under the provider's key id", idpAlice, oidctest.ResignWith(other, se.idp.KeyID()), "token_invalid"},
+		{"signed by a second key under its own key id", idpAlice, oidctest.ResignWith(other, "second-provider"), "token_invalid"},
 		{"claims tampered after signing", idpAlice, func(raw string) (string, error) {
 			parts := strings.Split(raw, ".")
 			cl, err := oidctest.Claims(raw)

@@ -185,16 +185,7 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	// resign re-signs the provider's real token with its own key after changing claims.
-	resign := func(change func(map[string]any)) func(string) (string, error) {
-		return func(raw string) (string, error) {
-			cl, err := oidctest.Claims(raw)
-			if err != nil {
-				return "", err
-			}
-			change(cl)
-			return p.Sign(cl)
-		}
-	}
+	resign := p.Resign
 	for _, tc := range []struct {
 		name    string
 		user    oidctest.User
@@ -212,23 +203,11 @@ func TestRefusals(t *testing.T) {
 		{name: "other issuer", user: alice, rewrite: resign(func(m map[string]any) { m["iss"] = "http://evil.example" }),
 			reason: ReasonToken, detail: "different provider"},
 		{name: "signed by another key with the provider's key id", user: alice,
-			rewrite: func(raw string) (string, error) {
-				cl, err := oidctest.Claims(raw)
-				if err != nil {
-					return "", err
-				}
-				return oidctest.SignWith(other, p.KeyID(), cl)
-			},
-			reason: ReasonToken, detail: "signature"},
+			rewrite: oidctest.ResignWith(other, p.KeyID()),
+			reason:  ReasonToken, detail: "signature"},
 		{name: "signed by another key with its own key id", user: alice,
-			rewrite: func(raw string) (string, error) {
-				cl, err := oidctest.Claims(raw)
-				if err != nil {
-					return "", err
-				}
-				return oidctest.SignWith(other, "other-key", cl)
-			},
-			reason: ReasonToken, detail: "signature"},
+			rewrite: oidctest.ResignWith(other, "other-key"),
+			reason:  ReasonToken, detail: "signature"},
 		{name: "payload tampered", user: alice,
 			rewrite: func(raw string) (string, error) {
 				parts := strings.Split(raw, ".")

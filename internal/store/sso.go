@@ -74,31 +74,17 @@ func (s *Store) linkIdentity(ctx context.Context, q querier, userID int64, issue
 // at issuer to it, in one transaction. ErrConflict when the e-mail is
 // taken or the subject is linked already.
 func (s *Store) CreateUserWithIdentity(ctx context.Context, u *User, issuer, subject string) error {
-	email := normalizeEmail(u.Email)
-	if email == "" {
-		return errors.New("create user: the email is empty")
-	}
-	if !u.Role.Valid() {
-		return fmt.Errorf("create user: unknown role %q", u.Role)
-	}
-	t := now()
+	before := *u
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		err := s.queryRow(ctx, tx,
-			"INSERT INTO users (email, password_hash, role, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-			email, u.PasswordHash, string(u.Role), u.Disabled, s.ts(t), s.ts(t)).Scan(&u.ID)
-		if err != nil {
-			if errors.Is(mapErr(err), errUnique) {
-				return fmt.Errorf("create user: email %s is already registered: %w", email, ErrConflict)
-			}
-			return fmt.Errorf("create user: %w", err)
+		if err := s.insertUser(ctx, tx, u); err != nil {
+			return err
 		}
 		return s.linkIdentity(ctx, tx, u.ID, issuer, subject)
 	})
 	if err != nil {
-		u.ID = 0
+		*u = before
 		return err
 	}
-	u.Email, u.CreatedAt, u.UpdatedAt = email, t, t
 	return nil
 }
 

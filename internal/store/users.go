@@ -28,6 +28,11 @@ func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(
 // CreateUser inserts u (its email stored in lower case) and sets ID,
 // CreatedAt and UpdatedAt. ErrConflict when the email is taken.
 func (s *Store) CreateUser(ctx context.Context, u *User) error {
+	return s.insertUser(ctx, s.db, u)
+}
+
+// insertUser is CreateUser through q (the pool or a transaction).
+func (s *Store) insertUser(ctx context.Context, q querier, u *User) error {
 	email := normalizeEmail(u.Email)
 	if email == "" {
 		return errors.New("create user: the email is empty")
@@ -36,7 +41,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User) error {
 		return fmt.Errorf("create user: unknown role %q", u.Role)
 	}
 	t := now()
-	err := s.queryRow(ctx, s.db,
+	err := s.queryRow(ctx, q,
 		"INSERT INTO users (email, password_hash, role, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
 		email, u.PasswordHash, string(u.Role), u.Disabled, s.ts(t), s.ts(t)).Scan(&u.ID)
 	if err != nil {

@@ -261,6 +261,30 @@ func SignWith(key *rsa.PrivateKey, kid string, claims map[string]any) (string, e
 	return sig.CompactSerialize()
 }
 
+// Resign returns an ID token rewrite (for RewriteNextIDToken) that changes
+// the real token's claims with change and signs them again with the
+// provider's own key: a token the provider could have issued.
+func (p *Provider) Resign(change func(claims map[string]any)) func(idToken string) (string, error) {
+	return resign(change, p.Sign)
+}
+
+// ResignWith returns an ID token rewrite that signs the real token's
+// claims, unchanged, with key under kid: a forged signature.
+func ResignWith(key *rsa.PrivateKey, kid string) func(idToken string) (string, error) {
+	return resign(func(map[string]any) {}, func(claims map[string]any) (string, error) { return SignWith(key, kid, claims) })
+}
+
+func resign(change func(map[string]any), sign func(map[string]any) (string, error)) func(string) (string, error) {
+	return func(idToken string) (string, error) {
+		claims, err := Claims(idToken)
+		if err != nil {
+			return "", err
+		}
+		change(claims)
+		return sign(claims)
+	}
+}
+
 // KeyID is the id of the provider's signing key.
 func (p *Provider) KeyID() string { return p.key.id }
 

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { BackupOperation, RestoreOperation } from "@/api/types";
 import { MetaItem } from "@/components/Meta";
 import { apiServer, me, ok, renderPage } from "@/test/app";
+import { backupOp, restoreOp } from "@/test/fixtures";
 import { OperationDetail } from "./OperationDetail";
 
 class NoEventSource {
@@ -18,35 +19,16 @@ afterEach(() => vi.unstubAllGlobals());
 const emptyLogs = ok({ items: [], page: 1, per_page: 100, total: 0 });
 
 function backup(status: BackupOperation["status"], error_message = ""): BackupOperation {
-  return {
+  return backupOp({
     id: 7,
     status,
-    source_connection_id: 1,
-    destination_connection_id: 2,
-    options: {},
-    archive_path: "",
-    archive_size: 0,
-    sha256: "",
     progress: { items_done: 3, items_total: 4, bytes_read: 30, bytes_written: 10 },
     error_message,
     started_at: "2026-01-01T00:00:01Z",
-    completed_at: null,
-    created_at: "2026-01-01T00:00:00Z",
-  };
+  });
 }
 
-const restore: RestoreOperation = {
-  id: 5,
-  status: "running",
-  backup_operation_id: 7,
-  destination_connection_id: 2,
-  destination_config: {},
-  progress: { items_done: 0, bytes_read: 0, bytes_written: 0 },
-  error_message: "",
-  started_at: null,
-  completed_at: null,
-  created_at: "2026-01-01T00:00:00Z",
-};
+const restore: RestoreOperation = restoreOp({ id: 5, status: "running", backup_operation_id: 7 });
 
 describe("OperationDetail", () => {
   it("shows a backup with the kind's parts, and pauses it", async () => {

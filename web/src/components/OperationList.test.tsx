@@ -6,21 +6,11 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { ListPage, RestoreOperation } from "@/api/types";
 import { renderPage } from "@/test/app";
+import { restoreOp } from "@/test/fixtures";
 import { OperationList } from "./OperationList";
 
 function restore(id: number): RestoreOperation {
-  return {
-    id,
-    status: id === 1 ? "failed" : "completed",
-    backup_operation_id: 40 + id,
-    destination_connection_id: 2,
-    destination_config: {},
-    progress: { items_done: 0, bytes_read: 0, bytes_written: 0 },
-    error_message: "",
-    started_at: null,
-    completed_at: null,
-    created_at: "2026-01-01T00:00:00Z",
-  };
+  return restoreOp({ id, status: id === 1 ? "failed" : "completed", backup_operation_id: 40 + id });
 }
 
 function Harness({ page, onPage }: { page: () => Promise<ListPage<RestoreOperation>>; onPage: (p: number) => void }) {

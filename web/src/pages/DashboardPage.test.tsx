@@ -2,6 +2,7 @@ import { screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { BackupOperation, Connection, Dashboard, RestoreOperation } from "@/api/types";
 import { apiServer, me, ok, renderPage } from "@/test/app";
+import { backupOp, restoreOp } from "@/test/fixtures";
 import DashboardPage from "./DashboardPage";
 
 afterEach(() => vi.unstubAllGlobals());
@@ -22,34 +23,24 @@ function conn(id: number, name: string): Connection {
   };
 }
 
-const backup: BackupOperation = {
+const started = { started_at: "2026-01-01T10:00:00Z", created_at: "2026-01-01T10:00:00Z" };
+
+const backup: BackupOperation = backupOp({
   id: 4,
   status: "running",
-  source_connection_id: 1,
-  destination_connection_id: 2,
-  options: {},
-  archive_path: "",
-  archive_size: 0,
-  sha256: "",
   progress: { items_done: 3, bytes_read: 10, bytes_written: 5 },
-  error_message: "",
-  started_at: "2026-01-01T10:00:00Z",
-  completed_at: null,
-  created_at: "2026-01-01T10:00:00Z",
-};
+  ...started,
+});
 
-const restore: RestoreOperation = {
+const restore: RestoreOperation = restoreOp({
   id: 4, // same id as the backup: items are told apart by kind
   status: "running",
   backup_operation_id: 9,
   destination_connection_id: 3,
   destination_config: { bucket: "copy" },
   progress: { items_done: 1, bytes_read: 10, bytes_written: 10 },
-  error_message: "",
-  started_at: "2026-01-01T10:00:00Z",
-  completed_at: null,
-  created_at: "2026-01-01T10:00:00Z",
-};
+  ...started,
+});
 
 function dashboard(): Dashboard {
   return {

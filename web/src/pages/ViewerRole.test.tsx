@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { BackupOperation, Connection, RestoreOperation, User } from "@/api/types";
 import { RequireRole } from "@/components/RequireRole";
 import { apiServer, me, ok, renderPage } from "@/test/app";
+import { backupOp, restoreOp } from "@/test/fixtures";
 import BackupDetailPage from "./BackupDetailPage";
 import BackupsPage from "./BackupsPage";
 import ConnectionEditPage from "./ConnectionEditPage";
@@ -37,35 +38,10 @@ const drive: Connection = {
 const s3: Connection = { ...drive, id: 2, name: "media", type: "s3", needs_reauth: false, roles: ["source", "destination", "restore_target"] };
 
 function backup(id: number, status: BackupOperation["status"]): BackupOperation {
-  return {
-    id,
-    status,
-    source_connection_id: 2,
-    destination_connection_id: 1,
-    options: {},
-    archive_path: "",
-    archive_size: 0,
-    sha256: "",
-    progress: { items_done: 0, bytes_read: 0, bytes_written: 0 },
-    error_message: "",
-    started_at: null,
-    completed_at: null,
-    created_at: "2026-01-01T00:00:00Z",
-  };
+  return backupOp({ id, status, source_connection_id: 2, destination_connection_id: 1 });
 }
 
-const restore: RestoreOperation = {
-  id: 5,
-  status: "running",
-  backup_operation_id: 1,
-  destination_connection_id: 2,
-  destination_config: {},
-  progress: { items_done: 0, bytes_read: 0, bytes_written: 0 },
-  error_message: "",
-  started_at: null,
-  completed_at: null,
-  created_at: "2026-01-01T00:00:00Z",
-};
+const restore: RestoreOperation = restoreOp({ id: 5, status: "running" });
 
 function serve(user: User) {
   const emptyLogs = ok({ items: [], page: 1, per_page: 100, total: 0 });
