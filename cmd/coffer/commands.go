@@ -500,23 +500,11 @@ func cmdUsersDisable(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "user %s is already disabled\n", u.Email)
 		return nil
 	}
-	if u.Role == store.RoleAdmin {
-		users, err := st.ListUsers(ctx)
-		if err != nil {
-			return fmt.Errorf("list users: %w", err)
-		}
-		active := 0
-		for _, o := range users {
-			if o.Role == store.RoleAdmin && !o.Disabled {
-				active++
-			}
-		}
-		if active <= 1 {
+	disabled := true
+	if _, _, err := st.UpdateUserAccess(ctx, u.ID, store.UserAccess{Disabled: &disabled}); err != nil {
+		if errors.Is(err, store.ErrLastAdmin) {
 			return fmt.Errorf("%s is the last active administrator and cannot be disabled; make another user an administrator first", u.Email)
 		}
-	}
-	u.Disabled = true
-	if err := st.UpdateUser(ctx, u); err != nil {
 		return fmt.Errorf("disable user %s: %w", u.Email, err)
 	}
 	if err := st.DeleteUserSessions(ctx, u.ID); err != nil {
@@ -543,8 +531,7 @@ func cmdUsersResetPassword(ctx context.Context, args []string, stdin io.Reader, 
 	if err != nil {
 		return err
 	}
-	u.PasswordHash = hash
-	if err := st.UpdateUser(ctx, u); err != nil {
+	if err := st.SetUserPassword(ctx, u.ID, hash); err != nil {
 		return fmt.Errorf("store the new password of %s: %w", u.Email, err)
 	}
 	if err := st.DeleteUserSessions(ctx, u.ID); err != nil {

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/auth"
@@ -120,7 +119,6 @@ type server struct {
 	ipLim      *auth.Limiter
 	secrets    *redact.Secrets
 	startLim   *auth.RateLimiter // backup and restore initiations per user
-	userMu     sync.Mutex        // serialises user changes (the last-admin rule)
 	metrics    *metrics.Metrics  // GET /metrics and the HTTP latency histograms
 }
 

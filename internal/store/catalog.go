@@ -26,7 +26,13 @@ type Catalog interface {
 	GetUserByEmail(ctx context.Context, email string) (*User, error) // case-insensitive
 	ListUsers(ctx context.Context) ([]User, error)
 	CountUsers(ctx context.Context) (int64, error)
-	UpdateUser(ctx context.Context, u *User) error // email, password hash, role, disabled
+	// UpdateUserAccess changes role and/or disabled in one transaction and
+	// returns the user before and after; ErrLastAdmin when no active admin would be left.
+	UpdateUserAccess(ctx context.Context, id int64, change UserAccess) (before, after *User, err error)
+	// SetUserPassword writes only the password hash.
+	SetUserPassword(ctx context.Context, id int64, hash string) error
+	// UpgradePasswordHash writes newHash only while the stored hash is oldHash; it reports whether it did.
+	UpgradePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
 
 	// Sessions
 	CreateSession(ctx context.Context, s *Session) error
