@@ -116,6 +116,11 @@ type Catalog interface {
 	// resume goes back to a checkpoint older than some stored entries).
 	DeleteArchiveEntriesFrom(ctx context.Context, backupID, seq int64) error
 
+	// Figures for /metrics (indexed integer columns only; see figures.go)
+	OperationBytes(ctx context.Context) (map[string]ByteTotals, error)
+	OperationDurations(ctx context.Context, statuses []string, bounds []float64) (map[string]map[string]Histogram, error)
+	CountQueueJobsByState(ctx context.Context) (map[string]int64, error)
+
 	// Logs
 	AppendLog(ctx context.Context, l *JobLog) error // sets ID and CreatedAt
 	// ListLogs returns up to limit lines with ID > after, ascending.

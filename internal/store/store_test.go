@@ -162,10 +162,11 @@ func TestMigrateConcurrentPostgres(t *testing.T) {
 	}
 	var applied int
 	mustNil(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&applied))
+	// As many as one Migrate alone applies to a fresh database.
 	var files int
-	mustNil(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT MAX(version) FROM schema_migrations").Scan(&files))
+	mustNil(t, storetest.Postgres(t).DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM schema_migrations").Scan(&files))
 	if applied != files {
-		t.Fatalf("schema_migrations has %d rows for %d versions", applied, files)
+		t.Fatalf("schema_migrations has %d rows after concurrent migrations, %d after one", applied, files)
 	}
 	var riverJob int
 	mustNil(t, stores[0].DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM river_job").Scan(&riverJob))
