@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/mongodb"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -60,12 +59,6 @@ func mongoSpec() *spec {
 			return mc.Check(ctx)
 		},
 	}
-}
-
-// errCheckUnavailable is the answer for a type whose live check is not built yet.
-func errCheckUnavailable(typ string) error {
-	return apperr.New(apperr.Unavailable,
-		"Live checks of %s connections are not available in this version of coffer yet; the connection was saved but not tested.", typ)
 }
 
 // Validate checks the configuration without contacting the server and
