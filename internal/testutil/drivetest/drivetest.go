@@ -19,7 +19,6 @@
 // quota.go and faults.go (the failure knobs).
 package drivetest
 
-
 import (
 	"crypto/rsa"
 	"net/http"
