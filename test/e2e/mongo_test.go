@@ -35,6 +35,7 @@ func allDocs(t *testing.T, cl *mongo.Client, db, coll string) []bson.Raw {
 // continues from its checkpoint (collection + last _id) and the restore
 // holds every document exactly once, byte-identical.
 func TestMongoKilledMidCollection(t *testing.T) {
+	t.Parallel()
 	mdb := mongotest.Start(t)
 	cl := mdb.Client(t)
 	db := mdb.NewDatabase(t)
