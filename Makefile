@@ -92,17 +92,16 @@ bench: tools build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./internal/archive/... ./internal/store/...
 	$(GO) run ./scripts/bench
 
-## tools: the S3 server the tests run against (versitygw) and the linters, built from the Go module proxy once.
+## tools: the S3 server the tests run against (versitygw). It and the linters are
+## tool dependencies in go.mod (versions pinned there): they build with the
+## module's own versions of shared packages (the AWS SDK, golang.org/x/...),
+## so what the tests compile is not compiled a second time for them.
 tools: $(VERSITYGW)
 
-$(VERSITYGW):
-	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+$(VERSITYGW) $(STATICCHECK) $(DEADCODE): go.mod
+	$(GO) build -o $@ $(filter %/$(notdir $@),$(TOOL_PKGS))
 
-$(STATICCHECK):
-	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
-
-$(DEADCODE):
-	GOBIN=$(TOOLS) $(GO) install golang.org/x/tools/cmd/deadcode@v0.52.0
+TOOL_PKGS := github.com/versity/versitygw/cmd/versitygw honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/deadcode
 
 ## chromium: Debian's Chromium for the browser tests, when missing.
 chromium:
