@@ -49,11 +49,13 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 
-## test: every check and test. After one shared compile (vet), the Go tests,
-## the race tests, the UI's unit tests, the lint steps and the end-to-end
-## tests run side by side (make -j); each target's output is printed whole
-## when it ends.
+## test: every check and test, in two steps. First go vet compiles every
+## package once (while npm ci, PostgreSQL and Chromium are set up beside it);
+## then the lint steps, the Go tests, the race tests, the UI's unit tests and
+## the end-to-end tests run side by side, reusing that build. Each target's
+## output is printed whole when it ends.
 test:
+	$(MAKE) -j4 --output-sync=target vet web/node_modules/.installed postgres chromium
 	$(MAKE) -j4 --output-sync=target check test-go test-race test-web test-e2e
 
 ## check: formatting, go vet, go.mod tidiness, staticcheck and dead code.
