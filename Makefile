@@ -78,7 +78,7 @@ deadcode: $(DEADCODE)
 	if [ -n "$$out" ]; then echo "unreachable code; remove it:"; echo "$$out"; exit 1; fi
 
 test-go: vet tools postgres
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e /internal/engine -e /internal/queue)
+	$(GO) test -count=1 -parallel 8 -timeout 20m $$($(GO) list ./... | grep -v -e /internal/engine -e /internal/queue)
 
 test-race: tools postgres
 	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
