@@ -9,6 +9,9 @@ DEADCODE    := $(TOOLS)/deadcode
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/coffer-backup/coffer/internal/version.Version=$(VERSION)
 RACE_PKGS   := ./internal/engine/... ./internal/queue/...
+# The race tests that run in a test process of their own (they take half the
+# race run's time), and so beside the others.
+RACE_SPLIT  := ^TestMongo
 # The binary the end-to-end tests run: the release build plus the crash
 # tests' hook (build tag crashhook), which bin/coffer does not have.
 E2E_BIN     := $(CURDIR)/bin/coffer-e2e
@@ -24,7 +27,7 @@ export GOFLAGS     := $(strip $(GOFLAGS) -trimpath)
 export COFFER_VERSITYGW := $(VERSITYGW)
 
 .PHONY: run build web test check lint vet tidy staticcheck deadcode test-go test-race test-web test-e2e \
-	e2e-bin bench tools chromium postgres clean fmt
+	race-build test-race-mongo test-race-rest e2e-bin bench tools chromium postgres clean fmt
 
 ## run: build everything and start `coffer serve` on SQLite in ./data, printing the URL and first admin.
 run: build
@@ -49,14 +52,14 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 
-## test: every check and test, in two steps. First go vet compiles every
-## package once (while npm ci, PostgreSQL and Chromium are set up beside it);
-## then the lint steps, the Go tests, the race tests, the UI's unit tests and
-## the end-to-end tests run side by side, reusing that build. Each target's
-## output is printed whole when it ends.
+## test: every check and test, side by side (make -j4, each target's output
+## printed whole when it ends). go vet compiles every package once; the Go
+## tests, the binaries, the tools and the lint steps reuse that build (they
+## wait for vet). The race detector's build is separate, so it starts at
+## once, and its slowest tests (MongoDB through the in-process FerretDB) run
+## in a process of their own beside the others.
 test:
-	$(MAKE) -j4 --output-sync=target vet web/node_modules/.installed postgres chromium
-	$(MAKE) -j4 --output-sync=target check test-go test-race test-web test-e2e
+	$(MAKE) -j4 --output-sync=target test-race check test-go test-web test-e2e
 
 ## check: formatting, go vet, go.mod tidiness, staticcheck and dead code.
 check lint: vet tidy staticcheck deadcode
@@ -70,18 +73,28 @@ tidy:
 	$(GO) mod tidy -diff
 
 staticcheck: $(STATICCHECK)
-	$(STATICCHECK) ./...
+	nice $(STATICCHECK) ./...
 
 ## deadcode: fails on functions that neither a command nor a test reaches.
 deadcode: $(DEADCODE)
-	@out=$$($(DEADCODE) -test ./...); \
+	@out=$$(nice $(DEADCODE) -test ./...); \
 	if [ -n "$$out" ]; then echo "unreachable code; remove it:"; echo "$$out"; exit 1; fi
 
 test-go: vet tools postgres
 	$(GO) test -count=1 -parallel 8 -timeout 20m $$($(GO) list ./... | grep -v -e /internal/engine -e /internal/queue)
 
-test-race: tools postgres
-	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+## test-race: engine and queue under the race detector: its build first (no
+## prerequisites, so make starts it at once), then two test processes.
+test-race: test-race-mongo test-race-rest
+
+race-build:
+	CGO_ENABLED=1 $(GO) test -count=1 -race -run '^$$' $(RACE_PKGS) >/dev/null
+
+test-race-mongo: race-build tools postgres
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m -run '$(RACE_SPLIT)' ./internal/engine/
+
+test-race-rest: race-build tools postgres
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m -skip '$(RACE_SPLIT)' $(RACE_PKGS)
 
 test-web: web/node_modules/.installed
 	cd web && npm test
@@ -100,7 +113,7 @@ bench: tools build
 ## so what the tests compile is not compiled a second time for them.
 tools: $(VERSITYGW)
 
-$(VERSITYGW) $(STATICCHECK) $(DEADCODE): go.mod
+$(VERSITYGW) $(STATICCHECK) $(DEADCODE): go.mod | vet
 	$(GO) build -o $@ $(filter %/$(notdir $@),$(TOOL_PKGS))
 
 TOOL_PKGS := github.com/versity/versitygw/cmd/versitygw honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/deadcode
