@@ -3,35 +3,21 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/app"
 	"github.com/coffer-backup/coffer/internal/auth"
 	"github.com/coffer-backup/coffer/internal/config"
-	"github.com/coffer-backup/coffer/internal/connection"
-	"github.com/coffer-backup/coffer/internal/connector/gdrive"
-	"github.com/coffer-backup/coffer/internal/engine"
-	"github.com/coffer-backup/coffer/internal/httpapi"
-	"github.com/coffer-backup/coffer/internal/queue"
-	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/secret"
-	"github.com/coffer-backup/coffer/internal/sso"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/version"
-	"github.com/coffer-backup/coffer/web"
 )
 
 // loadConfig parses a command's flags and the environment into a Config.
@@ -49,267 +35,22 @@ func loadConfig(name string, args []string, stderr io.Writer, extra func(*flag.F
 	return cfg, fs, err
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func databaseURL(cfg config.Config) string {
-	if cfg.DatabaseURL != "" {
-		return cfg.DatabaseURL
-	}
-	return "sqlite:" + cfg.SQLitePath()
-}
-
-// openCatalog prepares the data dir, opens the catalog and migrates it.
-func openCatalog(ctx context.Context, cfg config.Config) (*store.Store, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create the data directory %s: %w", cfg.DataDir, err)
-	}
-	st, err := store.Open(ctx, databaseURL(cfg))
-	if err != nil {
-		return nil, fmt.Errorf("open the catalog database: %w", err)
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("migrate the catalog database: %w", err)
-	}
-	return st, nil
-}
-
 // cmdServe runs the server (withHTTP) or a worker-only process.
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, withHTTP bool) error {
-	name := "worker"
+	name, mode := "worker", app.Worker
 	if withHTTP {
-		name = "serve"
+		name, mode = "serve", app.Serve
 	}
 	cfg, _, err := loadConfig(name, args, stderr, nil)
 	if err != nil {
 		return err
 	}
-	engine.SetGCPercent(os.Getenv)
-	// Every line the server logs passes through the redactor: secret shapes
-	// (URI passwords, tokens, signatures) and the exact secret values of the
-	// connections this process opened are replaced before they are written.
-	secrets := redact.NewSecrets()
-	secrets.Add(cfg.GDriveClientSecret, cfg.AdminPassword, cfg.OIDCClientSecret)
-	log := slog.New(redact.NewHandler(newLogger(cfg, stderr).Handler(), secrets))
-	slog.SetDefault(log)
-
-	st, err := openCatalog(ctx, cfg)
+	a, err := app.New(ctx, app.Config{Settings: cfg, Mode: mode, Stdout: stdout, Log: stderr})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	keys, err := secret.Load(cfg.DataDir, cfg.SecretKey)
-	if err != nil {
-		return err
-	}
-	if withHTTP {
-		if err := bootstrapAdmin(ctx, st, cfg, stdout); err != nil {
-			return err
-		}
-	}
-
-	q, err := queue.New(ctx, st, queue.Options{
-		DatabaseURL: databaseURL(cfg),
-		Workers:     cfg.Workers,
-		Logger:      log,
-	})
-	if err != nil {
-		return err
-	}
-	// The connection service alone decrypts credentials; it registers every
-	// secret it opens with the redactor, for the workers and the API alike.
-	conns, err := connection.New(st, keys, connection.Options{LocalRoots: cfg.LocalRoots, Secrets: secrets})
-	if err != nil {
-		return err
-	}
-	conns.SetDrive(driveOAuth(cfg), cfg.OAuthRedirectURL())
-	eng := engine.New(st, conns, q, engine.Options{
-		LeaseTimeout:    cfg.LeaseTimeout,
-		CheckpointEvery: cfg.CheckpointInterval,
-		Heartbeat:       min(2*time.Second, cfg.LeaseTimeout/5),
-		CrashAt:         crashHook(os.Getenv("COFFER_TEST_CRASH_AT")),
-		LogRetention:    time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
-		Version:         version.Version,
-	}, log)
-	q.SetRunner(eng)
-	if err := q.Start(ctx); err != nil {
-		return err
-	}
-	go eng.RunReaper(ctx, min(10*time.Second, cfg.LeaseTimeout/2))
-	stopQueue := func() {
-		// Running operations stop at a checkpoint and continue after the restart.
-		sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := q.Stop(sctx); err != nil {
-			log.Warn("stopping the job queue", "err", err)
-		}
-	}
-
-	if !withHTTP {
-		log.Info("coffer worker started", "workers", cfg.Workers, "database", st.Dialect(), "version", version.Version)
-		<-ctx.Done()
-		log.Info("coffer worker stopping")
-		stopQueue()
-		return nil
-	}
-
-	ssoClient, err := startSSO(ctx, cfg, log)
-	if err != nil {
-		stopQueue()
-		return err
-	}
-	handler, err := httpapi.New(httpapi.Deps{
-		Catalog:     st,
-		Connections: conns,
-		Ops:         eng,
-		Config:      cfg,
-		Logger:      log,
-		Secrets:     secrets,
-		UI:          web.Dist(),
-		SSO:         ssoClient,
-	})
-	if err != nil {
-		stopQueue()
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		stopQueue()
-		return fmt.Errorf("listen on %s (COFFER_LISTEN): %w", cfg.Listen, err)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if cfg.TLS() {
-			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	fmt.Fprintf(stdout, "coffer %s is listening on %s (open %s)\n", version.Version, ln.Addr(), cfg.PublicURL)
-	if !web.Built() {
-		fmt.Fprintln(stdout, "note: the web UI is not built into this binary; run `make build` for it (the API works without it)")
-	}
-	log.Info("coffer serve started", "listen", ln.Addr().String(), "workers", cfg.Workers, "database", st.Dialect(), "version", version.Version)
-
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			stopQueue()
-			return fmt.Errorf("serve HTTP: %w", err)
-		}
-	}
-	log.Info("coffer serve stopping")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	stopQueue()
-	return nil
-}
-
-// startSSO returns the single sign-on client of the configuration (nil
-// when COFFER_OIDC_ISSUER is unset) and discovers the provider in the
-// background until ctx ends: a provider that is down never stops coffer.
-func startSSO(ctx context.Context, cfg config.Config, log *slog.Logger) (*sso.Client, error) {
-	if cfg.OIDCIssuer == "" {
-		return nil, nil
-	}
-	c, err := sso.New(sso.Settings{
-		Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, ClientSecret: cfg.OIDCClientSecret,
-		Scopes: cfg.OIDCScopes, RedirectURL: cfg.OIDCRedirectURL(),
-		RoleClaim: cfg.OIDCRoleClaim, RequireVerifiedEmail: cfg.OIDCRequireVerifiedEmail,
-	}, log)
-	if err != nil {
-		return nil, fmt.Errorf("set up single sign-on: %w", err)
-	}
-	go c.Run(ctx)
-	return c, nil
-}
-
-// driveOAuth is the Google OAuth client and endpoints from the configuration.
-func driveOAuth(cfg config.Config) gdrive.OAuth {
-	return gdrive.OAuth{ClientID: cfg.GDriveClientID, ClientSecret: cfg.GDriveClientSecret,
-		AuthURL: cfg.GDriveAuthURL, TokenURL: cfg.GDriveTokenURL, APIURL: cfg.GDriveAPIURL}
-}
-
-// crashHook returns the engine's crash hook for the crash tests: with
-// COFFER_TEST_CRASH_AT=point:n the process kills itself with SIGKILL the
-// n-th time it reaches point. It is never set in normal operation.
-func crashHook(spec string) func(string) {
-	point, nth, ok := strings.Cut(spec, ":")
-	if spec == "" || !ok {
-		return nil
-	}
-	want, err := strconv.Atoi(nth)
-	if err != nil || want < 1 {
-		return nil
-	}
-	var mu sync.Mutex
-	seen := 0
-	return func(p string) {
-		if p != point {
-			return
-		}
-		mu.Lock()
-		seen++
-		hit := seen == want
-		mu.Unlock()
-		if hit {
-			fmt.Fprintf(os.Stderr, "COFFER_TEST_CRASH_AT: killing the process at %s #%d\n", p, want)
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {}
-		}
-	}
-}
-
-// bootstrapAdmin creates the first admin from COFFER_ADMIN_EMAIL when no user
-// exists, with COFFER_ADMIN_PASSWORD or a generated password that it prints once.
-func bootstrapAdmin(ctx context.Context, st store.Catalog, cfg config.Config, stdout io.Writer) error {
-	n, err := st.CountUsers(ctx)
-	if err != nil {
-		return fmt.Errorf("count users: %w", err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if cfg.AdminEmail == "" {
-		fmt.Fprintln(stdout, "No user exists yet. Set COFFER_ADMIN_EMAIL (and optionally COFFER_ADMIN_PASSWORD) and restart, or run: coffer users create --email you@example.com --role admin")
-		return nil
-	}
-	pw, generated := cfg.AdminPassword, false
-	if pw == "" {
-		var b [18]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return err
-		}
-		pw, generated = base64.RawURLEncoding.EncodeToString(b[:]), true
-	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return err
-	}
-	u := &store.User{Email: strings.ToLower(strings.TrimSpace(cfg.AdminEmail)), PasswordHash: hash, Role: store.RoleAdmin}
-	if err := st.CreateUser(ctx, u); err != nil {
-		return fmt.Errorf("create the first admin: %w", err)
-	}
-	if generated {
-		fmt.Fprintf(stdout, "First admin created. Log in at %s with\n  email:    %s\n  password: %s\n(generated; it is shown only this once)\n", cfg.PublicURL, u.Email, pw)
-	} else {
-		fmt.Fprintf(stdout, "First admin created: %s (password from COFFER_ADMIN_PASSWORD). Log in at %s\n", u.Email, cfg.PublicURL)
-	}
-	return nil
+	defer a.Close()
+	return a.Run(ctx)
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -317,7 +58,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	st, err := openCatalog(ctx, cfg)
+	st, err := app.OpenCatalog(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -378,7 +119,7 @@ func cmdUsers(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	st, err := openCatalog(ctx, cfg)
+	st, err := app.OpenCatalog(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -410,7 +151,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	st, err := openCatalog(ctx, cfg)
+	st, err := app.OpenCatalog(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -474,7 +215,7 @@ func userByEmailFlag(ctx context.Context, name string, args []string, stderr io.
 	if email == "" {
 		return nil, nil, errors.New("--email is required")
 	}
-	st, err := openCatalog(ctx, cfg)
+	st, err := app.OpenCatalog(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -494,7 +235,7 @@ func cmdUsersList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	st, err := openCatalog(ctx, cfg)
+	st, err := app.OpenCatalog(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -528,23 +269,11 @@ func cmdUsersDisable(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "user %s is already disabled\n", u.Email)
 		return nil
 	}
-	if u.Role == store.RoleAdmin {
-		users, err := st.ListUsers(ctx)
-		if err != nil {
-			return fmt.Errorf("list users: %w", err)
-		}
-		active := 0
-		for _, o := range users {
-			if o.Role == store.RoleAdmin && !o.Disabled {
-				active++
-			}
-		}
-		if active <= 1 {
+	disabled := true
+	if _, _, err := st.UpdateUserAccess(ctx, u.ID, store.UserAccess{Disabled: &disabled}); err != nil {
+		if errors.Is(err, store.ErrLastAdmin) {
 			return fmt.Errorf("%s is the last active administrator and cannot be disabled; make another user an administrator first", u.Email)
 		}
-	}
-	u.Disabled = true
-	if err := st.UpdateUser(ctx, u); err != nil {
 		return fmt.Errorf("disable user %s: %w", u.Email, err)
 	}
 	if err := st.DeleteUserSessions(ctx, u.ID); err != nil {
@@ -571,8 +300,7 @@ func cmdUsersResetPassword(ctx context.Context, args []string, stdin io.Reader, 
 	if err != nil {
 		return err
 	}
-	u.PasswordHash = hash
-	if err := st.UpdateUser(ctx, u); err != nil {
+	if err := st.SetUserPassword(ctx, u.ID, hash); err != nil {
 		return fmt.Errorf("store the new password of %s: %w", u.Email, err)
 	}
 	if err := st.DeleteUserSessions(ctx, u.ID); err != nil {

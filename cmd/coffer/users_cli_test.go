@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffer-backup/coffer/internal/app"
 	"github.com/coffer-backup/coffer/internal/auth"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -104,7 +105,7 @@ func openCatalogForTest(t *testing.T, dir string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := openCatalog(context.Background(), cfg)
+	st, err := app.OpenCatalog(context.Background(), cfg)
 	if err != nil {
 		return nil, err
 	}

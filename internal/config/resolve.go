@@ -298,9 +298,7 @@ func applyDatabaseURL(c *Config, in input) error {
 		c.DatabaseURL = v
 	case strings.HasPrefix(v, "sqlite:"):
 		p := strings.TrimPrefix(v, "sqlite:")
-		if strings.HasPrefix(p, "//") { // sqlite:///abs/path or sqlite://rel/path
-			p = p[2:]
-		}
+		p = strings.TrimPrefix(p, "//") // sqlite:///abs/path or sqlite://rel/path
 		if p == "" || strings.ContainsAny(p, "?#\x00") {
 			return in.errorf("must be sqlite: followed by a file path without ? or #, got %q", v)
 		}

@@ -92,18 +92,17 @@ type backupRun struct {
 	upCtx    context.Context // uploads and object reads: not ended by a pause, only by cancel
 	upCancel context.CancelFunc
 
-	cp        backupCheckpoint
-	prog      store.Progress
-	pending   []store.ArchiveEntry // entries written since the last checkpoint
-	cpSave    *pendingSave         // the checkpoint being saved in the background, if any
-	progSave  *pendingSave         // the progress being saved in the background, if any
-	saveMu    sync.Mutex           // one catalog write of progress at a time
-	shown     store.Progress       // the progress last written to the catalog
-	lastCP    time.Time
-	cpParts   int // the last part cut before the last checkpoint
-	lastSave  time.Time
-	lastLog   time.Time
-	listedAll bool
+	cp       backupCheckpoint
+	prog     store.Progress
+	pending  []store.ArchiveEntry // entries written since the last checkpoint
+	cpSave   *pendingSave         // the checkpoint being saved in the background, if any
+	progSave *pendingSave         // the progress being saved in the background, if any
+	saveMu   sync.Mutex           // one catalog write of progress at a time
+	shown    store.Progress       // the progress last written to the catalog
+	lastCP   time.Time
+	cpParts  int // the last part cut before the last checkpoint
+	lastSave time.Time
+	lastLog  time.Time
 }
 
 // run does the backup and marks a Google Drive destination whose grant

@@ -244,10 +244,13 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.accountLim.Reset(accountKey)
 	if auth.NeedsRehash(u.PasswordHash) {
+		// Only the hash, and only while it is the one just verified: a
+		// concurrent disable or password reset stays as it was written.
 		if h, err := auth.HashPassword(req.Password); err == nil {
-			u.PasswordHash = h
-			if err := s.cat.UpdateUser(r.Context(), u); err != nil {
+			if ok, err := s.cat.UpgradePasswordHash(r.Context(), u.ID, u.PasswordHash, h); err != nil {
 				s.log.WarnContext(r.Context(), "could not upgrade password hash", "user_id", u.ID, "err", err)
+			} else if ok {
+				u.PasswordHash = h
 			}
 		}
 	}

@@ -104,8 +104,7 @@ func TestLoginLogoutMe(t *testing.T) {
 
 		// A disabled user is refused at login and loses open sessions.
 		sess := e.login("alice@example.com")
-		u.Disabled = true
-		if err := cat.UpdateUser(context.Background(), u); err != nil {
+		if _, _, err := cat.UpdateUserAccess(context.Background(), u.ID, userAccess(u.Role, true)); err != nil {
 			t.Fatal(err)
 		}
 		e.expect(e.do(sess, "GET", "/api/v1/auth/me", ""), http.StatusUnauthorized)

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/auth"
@@ -127,7 +126,6 @@ type server struct {
 	ipLim      *auth.Limiter
 	secrets    *redact.Secrets
 	startLim   *auth.RateLimiter              // backup and restore initiations per user
-	userMu     sync.Mutex                     // serialises user changes (the last-admin rule)
 	metrics    *metrics.Metrics               // GET /metrics and the HTTP latency histograms
 	openapi    []byte                         // the OpenAPI document, built from the route table by mux
 	backups    *opAPI[store.BackupOperation]  // the routes every operation kind has, for backups

@@ -332,6 +332,9 @@ func (s *server) ssoUser(ctx context.Context, r *http.Request, id *sso.Identity)
 	if err != nil {
 		return internal(err)
 	}
+	if u.Disabled { // disabled by an administrator during this sign-in
+		return nil, &refusal{reason: refusedDisabled, user: u, err: fmt.Errorf("user %d is disabled", u.ID)}
+	}
 	return u, nil
 }
 
@@ -354,41 +357,32 @@ func (s *server) createSSOUser(ctx context.Context, r *http.Request, id *sso.Ide
 }
 
 // syncRole gives u the role the provider's groups map to, unless that
-// would leave no active administrator (then u stays admin and the audit
-// log says so).
+// would leave no active administrator: the catalog refuses such a change in
+// the transaction that makes it (store.ErrLastAdmin, on every host at
+// once), u stays admin and the audit log says so (user.role_kept).
 func (s *server) syncRole(ctx context.Context, r *http.Request, u *store.User, role store.Role, matched string) (*store.User, error) {
 	if u.Role == role {
 		return u, nil
 	}
-	s.userMu.Lock()
-	defer s.userMu.Unlock()
-	cur, err := s.cat.GetUser(ctx, u.ID) // re-read under the lock
-	if err != nil {
-		return nil, fmt.Errorf("read user %d: %w", u.ID, err)
-	}
-	if cur.Role == role {
-		return cur, nil
-	}
-	if cur.Role == store.RoleAdmin && !cur.Disabled {
-		n, err := s.activeAdmins(ctx)
+	before, after, err := s.cat.UpdateUserAccess(ctx, u.ID, store.UserAccess{Role: &role})
+	switch {
+	case errors.Is(err, store.ErrLastAdmin):
+		cur, err := s.cat.GetUser(ctx, u.ID)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read user %d: %w", u.ID, err)
 		}
-		if n <= 1 {
-			s.log.WarnContext(ctx, "single sign-on kept the last active administrator an admin", "user_id", cur.ID, "mapped_role", role)
-			s.audit(r, &cur.ID, cur.Email, "user.role_kept", "user", strconv.FormatInt(cur.ID, 10),
-				auditDetails(map[string]any{"role": string(cur.Role), "mapped_role": string(role), "group": matched, "source": "oidc", "reason": "last_admin"}))
-			return cur, nil
-		}
+		s.log.WarnContext(ctx, "single sign-on kept the last active administrator an admin", "user_id", cur.ID, "mapped_role", role)
+		s.audit(r, &cur.ID, cur.Email, "user.role_kept", "user", strconv.FormatInt(cur.ID, 10),
+			auditDetails(map[string]any{"role": string(cur.Role), "mapped_role": string(role), "group": matched, "source": "oidc", "reason": "last_admin"}))
+		return cur, nil
+	case err != nil:
+		return nil, fmt.Errorf("change the role of user %d: %w", u.ID, err)
 	}
-	before := cur.Role
-	cur.Role = role
-	if err := s.cat.UpdateUser(ctx, cur); err != nil {
-		return nil, fmt.Errorf("change the role of user %d: %w", cur.ID, err)
+	if before.Role != after.Role { // else another sign-in made the same change first
+		s.audit(r, &after.ID, after.Email, "user.update", "user", strconv.FormatInt(after.ID, 10),
+			auditDetails(map[string]any{"role": map[string]string{"from": string(before.Role), "to": string(after.Role)}, "source": "oidc", "group": matched}))
 	}
-	s.audit(r, &cur.ID, cur.Email, "user.update", "user", strconv.FormatInt(cur.ID, 10),
-		auditDetails(map[string]any{"role": map[string]string{"from": string(before), "to": string(role)}, "source": "oidc", "group": matched}))
-	return cur, nil
+	return after, nil
 }
 
 // refuse records a refused sign-in (log and audit) and sends the browser

@@ -11,12 +11,14 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/sso"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/store/storetest"
 	"github.com/coffer-backup/coffer/internal/testutil/oidctest"
 )
 
@@ -53,6 +55,7 @@ type ssoSetup struct {
 	verified   bool   // COFFER_OIDC_REQUIRE_VERIFIED_EMAIL
 	addr       string // where the provider will listen; "" = start it now on a free port
 	users      []oidctest.User
+	cat        *store.Store // the catalog (nil: a new SQLite one)
 }
 
 func newSSOEnv(t *testing.T, mutate ...func(*ssoSetup)) *ssoEnv {
@@ -85,7 +88,7 @@ func newSSOEnv(t *testing.T, mutate ...func(*ssoSetup)) *ssoEnv {
 	t.Cleanup(cancel)
 	go c.Run(ctx)
 	se.client = c
-	se.env = newEnv(t, nil, func(s *envSetup) { s.deps.SSO = c }, withConfig(func(cfg *config.Config) {
+	se.env = newEnv(t, su.cat, func(s *envSetup) { s.deps.SSO = c }, withConfig(func(cfg *config.Config) {
 		cfg.PublicURL = ssoPublicURL
 		cfg.OIDCIssuer, cfg.OIDCClientID, cfg.OIDCName = issuer, ssoClientID, "Test IdP"
 		cfg.OIDCRoleMap = rm
@@ -365,6 +368,96 @@ func TestSSOKeepsTheLastAdmin(t *testing.T) {
 	}
 }
 
+// TestSSOLastAdminAcrossHosts signs the last two active administrators in
+// at the same moment through two API servers on one PostgreSQL catalog (as
+// two hosts do), with groups that map both to operator, round after round:
+// the catalog's transaction lets exactly one be demoted, the other stays
+// admin with a user.role_kept audit event.
+func TestSSOLastAdminAcrossHosts(t *testing.T) {
+	t.Parallel()
+	a1 := oidctest.User{Subject: "sub-a1", Email: "a1@example.com", Password: "pw-a1", EmailVerified: true, Groups: []string{"admins"}}
+	a2 := oidctest.User{Subject: "sub-a2", Email: "a2@example.com", Password: "pw-a2", EmailVerified: true, Groups: []string{"admins"}}
+	cat := storetest.Postgres(t)
+	h1 := newSSOEnv(t, func(s *ssoSetup) { s.cat, s.users = cat, []oidctest.User{a1, a2} })
+	h2 := newSSOEnv(t, func(s *ssoSetup) { s.cat, s.addr = cat, strings.TrimPrefix(h1.idp.Issuer, "http://") })
+	h2.idp = h1.idp
+	h2.waitReady()
+	ctx := context.Background()
+	ids := map[string]int64{}
+	for _, u := range []oidctest.User{a1, a2} {
+		b := h1.browser()
+		h1.signIn(b, u, "")
+		if me := h1.me(b); me["role"] != "admin" {
+			t.Fatalf("first sign-in of %s: %v", u.Email, me)
+		}
+		ids[u.Email] = int64(h1.me(b)["id"].(float64))
+	}
+	for _, u := range []*oidctest.User{&a1, &a2} {
+		u.Groups = []string{"ops"}
+		h1.idp.SetUser(*u)
+	}
+	for round := range 8 {
+		// The provider legs one after the other; the callbacks, where the
+		// role is applied, at the same moment.
+		b1, b2 := h1.browser(), h2.browser()
+		cb1, cb2 := h1.providerLeg(b1, a1, ""), h2.providerLeg(b2, a2, "")
+		start := make(chan struct{})
+		codes, errs := make([]int, 2), make([]error, 2)
+		var wg sync.WaitGroup
+		for i, call := range []struct {
+			b  *http.Client
+			cb *url.URL
+		}{{b1, cb1}, {b2, cb2}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				res, err := call.b.Get(call.cb.String())
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				res.Body.Close()
+				codes[i] = res.StatusCode
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i := range 2 {
+			if errs[i] != nil || codes[i] != http.StatusFound {
+				t.Fatalf("round %d, callback %d: %d %v", round, i+1, codes[i], errs[i])
+			}
+		}
+		if n := activeAdminCount(t, cat); n != 1 {
+			t.Fatalf("round %d: %d active admins after two concurrent sign-ins that map both to operator", round, n)
+		}
+		if kept, demoted := len(h1.audits("user.role_kept")), len(h1.audits("user.update")); kept != round+1 || demoted != round+1 {
+			t.Fatalf("round %d: %d user.role_kept and %d user.update audit events, want %d of each", round, kept, demoted, round+1)
+		}
+		for _, id := range ids {
+			if _, _, err := cat.UpdateUserAccess(ctx, id, userAccess(store.RoleAdmin, false)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// activeAdminCount counts the active administrators in cat.
+func activeAdminCount(t *testing.T, cat store.Catalog) int {
+	t.Helper()
+	users, err := cat.ListUsers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, u := range users {
+		if u.Role == store.RoleAdmin && !u.Disabled {
+			n++
+		}
+	}
+	return n
+}
+
 func TestSSORefusals(t *testing.T) {
 	t.Parallel()
 	se := newSSOEnv(t)
@@ -375,8 +468,7 @@ func TestSSORefusals(t *testing.T) {
 	}
 	resign := se.idp.Resign
 	disabled := se.user("dave@example.com", store.RoleOperator)
-	disabled.Disabled = true
-	if err := se.cat.UpdateUser(ctx, disabled); err != nil {
+	if _, _, err := se.cat.UpdateUserAccess(ctx, disabled.ID, userAccess(store.RoleOperator, true)); err != nil {
 		t.Fatal(err)
 	}
 

@@ -148,21 +148,6 @@ func (s *server) user(ctx context.Context, id int64) (*store.User, error) {
 	return u, nil
 }
 
-// activeAdmins counts the admins that are not disabled.
-func (s *server) activeAdmins(ctx context.Context) (int, error) {
-	users, err := s.cat.ListUsers(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("list users: %w", err)
-	}
-	n := 0
-	for _, u := range users {
-		if u.Role == store.RoleAdmin && !u.Disabled {
-			n++
-		}
-	}
-	return n, nil
-}
-
 func (s *server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -177,39 +162,32 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request) error {
 			return apperr.InvalidFields("The user was not changed; correct the fields marked.", map[string]string{"role": why})
 		}
 	}
-	s.userMu.Lock()
-	defer s.userMu.Unlock()
-	u, err := s.user(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	before := *u
+	// The catalog applies the change and the last-admin rule in one
+	// transaction, so two hosts (or serve and the command line) cannot both
+	// remove one of the last two admins.
+	change := store.UserAccess{Disabled: req.Disabled}
 	if req.Role != nil {
-		u.Role = store.Role(*req.Role)
+		role := store.Role(*req.Role)
+		change.Role = &role
 	}
-	if req.Disabled != nil {
-		u.Disabled = *req.Disabled
-	}
-	wasActiveAdmin := before.Role == store.RoleAdmin && !before.Disabled
-	staysActiveAdmin := u.Role == store.RoleAdmin && !u.Disabled
-	if wasActiveAdmin && !staysActiveAdmin {
-		n, err := s.activeAdmins(r.Context())
-		if err != nil {
-			return err
+	b, u, err := s.cat.UpdateUserAccess(r.Context(), id, change)
+	if err != nil {
+		if errors.Is(err, store.ErrLastAdmin) {
+			who := "This user"
+			if cur, gerr := s.cat.GetUser(r.Context(), id); gerr == nil {
+				who = cur.Email
+			}
+			return apperr.New(apperr.Conflict, "%s is the last active administrator and cannot be demoted or disabled; make another user an administrator first.", who)
 		}
-		if n <= 1 {
-			return apperr.New(apperr.Conflict, "%s is the last active administrator and cannot be demoted or disabled; make another user an administrator first.", u.Email)
-		}
-	}
-	if u.Role == before.Role && u.Disabled == before.Disabled {
-		writeJSON(w, http.StatusOK, viewUserAdmin(u))
-		return nil
-	}
-	if err := s.cat.UpdateUser(r.Context(), u); err != nil {
 		if e, ok := notFoundAs(err, "User %d does not exist.", id); ok {
 			return e
 		}
 		return fmt.Errorf("update user %d: %w", id, err)
+	}
+	before := *b
+	if u.Role == before.Role && u.Disabled == before.Disabled {
+		writeJSON(w, http.StatusOK, viewUserAdmin(u))
+		return nil
 	}
 	if u.Disabled && !before.Disabled {
 		// Sessions end at once; API tokens are refused while the account is disabled.
@@ -268,14 +246,10 @@ func (s *server) setPassword(ctx context.Context, u *store.User, pw string) erro
 	if err != nil {
 		return fmt.Errorf("hash the new password: %w", err)
 	}
-	s.userMu.Lock()
-	defer s.userMu.Unlock()
-	cur, err := s.user(ctx, u.ID) // re-read: role or disabled may have changed meanwhile
-	if err != nil {
-		return err
-	}
-	cur.PasswordHash = hash
-	if err := s.cat.UpdateUser(ctx, cur); err != nil {
+	if err := s.cat.SetUserPassword(ctx, u.ID, hash); err != nil {
+		if e, ok := notFoundAs(err, "User %d does not exist.", u.ID); ok {
+			return e
+		}
 		return fmt.Errorf("store the new password of user %d: %w", u.ID, err)
 	}
 	if err := s.cat.DeleteUserSessions(ctx, u.ID); err != nil {

@@ -14,9 +14,15 @@ import (
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
+// Appender stores one log line; the catalog (store.Store) implements it,
+// setting the line's ID and CreatedAt.
+type Appender interface {
+	AppendLog(ctx context.Context, l *store.JobLog) error
+}
+
 // Logger logs for one operation.
 type Logger struct {
-	cat     store.Catalog
+	cat     Appender
 	kind    string
 	id      int64
 	log     *slog.Logger
@@ -24,10 +30,10 @@ type Logger struct {
 }
 
 // New returns a Logger for operation id of kind (store.KindBackup or
-// store.KindRestore). When log's handler is a redact.Handler, the lines are
-// also cleaned of the exact secrets registered with it; secrets of known
-// shapes are always hidden.
-func New(cat store.Catalog, kind string, id int64, log *slog.Logger) *Logger {
+// store.KindRestore) that stores its lines through cat. When log's handler
+// is a redact.Handler, the lines are also cleaned of the exact secrets
+// registered with it; secrets of known shapes are always hidden.
+func New(cat Appender, kind string, id int64, log *slog.Logger) *Logger {
 	if log == nil {
 		log = slog.Default()
 	}

@@ -56,17 +56,32 @@ var (
 // scrapeTimeout bounds the catalog queries of one scrape.
 const scrapeTimeout = 10 * time.Second
 
+// Source is what the metrics ask of the catalog at each scrape; the
+// catalog (store.Store) implements it with queries on integer columns and
+// indexes only.
+type Source interface {
+	// CountBackupsByStatus and CountRestoresByStatus count operations per status.
+	CountBackupsByStatus(ctx context.Context) (store.StatusCounts, error)
+	CountRestoresByStatus(ctx context.Context) (store.StatusCounts, error)
+	// OperationBytes sums the bytes read and written per kind.
+	OperationBytes(ctx context.Context) (map[string]store.ByteTotals, error)
+	// OperationDurations is the run-time histogram per kind and status.
+	OperationDurations(ctx context.Context, statuses []string, bounds []float64) (map[string]map[string]store.Histogram, error)
+	// CountQueueJobsByState counts the job queue's jobs per state.
+	CountQueueJobsByState(ctx context.Context) (map[string]int64, error)
+}
+
 // Metrics collects coffer's metrics; create it with New. It is safe for
 // concurrent use.
 type Metrics struct {
-	cat  store.Catalog
+	cat  Source
 	log  *slog.Logger
 	http *httpHistograms
 }
 
 // New returns the metrics of the installation whose catalog is cat. log
 // receives the errors of failed catalog queries (nil discards them).
-func New(cat store.Catalog, log *slog.Logger) *Metrics {
+func New(cat Source, log *slog.Logger) *Metrics {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -187,58 +202,30 @@ func (m *Metrics) operations(ctx context.Context) (func(*encoder), error) {
 	}, nil
 }
 
-// tables are the operation tables by kind.
-var tables = []struct{ kind, table string }{
-	{store.KindBackup, "backup_operations"},
-	{store.KindRestore, "restore_operations"},
-}
+// kinds are the operation kinds, in the order they are written.
+var kinds = []string{store.KindBackup, store.KindRestore}
 
-// progressField is the SQL for an integer field of the progress JSON column.
-func progressField(dialect, field string) string {
-	if dialect == "postgres" {
-		return "COALESCE((progress::jsonb->>'" + field + "')::bigint, 0)"
-	}
-	return "COALESCE(CASE WHEN json_valid(progress) THEN CAST(json_extract(progress, '$." + field + "') AS INTEGER) END, 0)"
-}
-
-// bytes reports the bytes read and written by all operations, from their progress.
+// bytes reports the bytes read and written by all operations.
 func (m *Metrics) bytes(ctx context.Context) (func(*encoder), error) {
-	type totals struct{ read, written int64 }
-	got := map[string]totals{}
-	d := m.cat.Dialect()
-	for _, t := range tables {
-		q := fmt.Sprintf("SELECT CAST(COALESCE(SUM(%s), 0) AS BIGINT), CAST(COALESCE(SUM(%s), 0) AS BIGINT) FROM %s",
-			progressField(d, "bytes_read"), progressField(d, "bytes_written"), t.table)
-		var tt totals
-		if err := m.cat.DB().QueryRowContext(ctx, q).Scan(&tt.read, &tt.written); err != nil {
-			return nil, fmt.Errorf("sum the progress of %s: %w", t.table, err)
-		}
-		got[t.kind] = tt
+	got, err := m.cat.OperationBytes(ctx)
+	if err != nil {
+		return nil, err
 	}
 	return func(e *encoder) {
 		e.family("coffer_operation_bytes_read_total", "counter", "Bytes read by operations (backups: from sources; restores: from archives), summed over every operation in the catalog.")
-		for _, t := range tables {
-			e.sample("coffer_operation_bytes_read_total", []Label{{"type", t.kind}}, float64(got[t.kind].read))
+		for _, k := range kinds {
+			e.sample("coffer_operation_bytes_read_total", []Label{{"type", k}}, float64(got[k].Read))
 		}
 		e.family("coffer_operation_bytes_written_total", "counter", "Bytes written by operations (backups: compressed, to destinations; restores: to targets), summed over every operation in the catalog.")
-		for _, t := range tables {
-			e.sample("coffer_operation_bytes_written_total", []Label{{"type", t.kind}}, float64(got[t.kind].written))
+		for _, k := range kinds {
+			e.sample("coffer_operation_bytes_written_total", []Label{{"type", k}}, float64(got[k].Written))
 		}
 	}, nil
 }
 
-// durationSeconds is the SQL for completed_at - started_at in seconds.
-func durationSeconds(dialect string) string {
-	if dialect == "postgres" {
-		return "CAST(EXTRACT(EPOCH FROM (completed_at - started_at)) AS DOUBLE PRECISION)"
-	}
-	// SQLite keeps times as integer Unix microseconds.
-	return "(CAST(completed_at - started_at AS REAL) / 1000000.0)"
-}
-
 // histo is one histogram's data.
 type histo struct {
-	counts []uint64 // cumulative, per durationBuckets
+	counts []uint64 // cumulative, per bucket bound
 	sum    float64
 	count  uint64
 }
@@ -246,84 +233,29 @@ type histo struct {
 // durations reports the run time of finished operations as histograms,
 // counted by the database (one row per kind and final status).
 func (m *Metrics) durations(ctx context.Context) (func(*encoder), error) {
-	d := m.cat.Dialect()
-	var cols strings.Builder
-	for _, b := range durationBuckets {
-		fmt.Fprintf(&cols, ", SUM(CASE WHEN d <= %s THEN 1 ELSE 0 END)", strconv.FormatFloat(b, 'f', -1, 64))
-	}
-	final := "'" + strings.Join(finalStatuses, "','") + "'"
-	got := map[string]map[string]*histo{}
-	for _, t := range tables {
-		q := fmt.Sprintf("SELECT status, COUNT(*), COALESCE(SUM(d), 0)%s FROM (SELECT status, %s AS d FROM %s "+
-			"WHERE status IN (%s) AND started_at IS NOT NULL AND completed_at IS NOT NULL) x GROUP BY status",
-			cols.String(), durationSeconds(d), t.table, final)
-		rows, err := m.cat.DB().QueryContext(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("durations of %s: %w", t.table, err)
-		}
-		byStatus := map[string]*histo{}
-		for rows.Next() {
-			var status string
-			var count int64
-			var sum float64
-			buckets := make([]int64, len(durationBuckets))
-			dest := []any{&status, &count, &sum}
-			for i := range buckets {
-				dest = append(dest, &buckets[i])
-			}
-			if err := rows.Scan(dest...); err != nil {
-				_ = rows.Close()
-				return nil, fmt.Errorf("durations of %s: %w", t.table, err)
-			}
-			h := &histo{counts: make([]uint64, len(buckets)), sum: sum, count: uint64(count)}
-			for i, c := range buckets {
-				h.counts[i] = uint64(c)
-			}
-			byStatus[status] = h
-		}
-		if err := rows.Err(); err != nil {
-			_ = rows.Close()
-			return nil, fmt.Errorf("durations of %s: %w", t.table, err)
-		}
-		_ = rows.Close()
-		got[t.kind] = byStatus
+	got, err := m.cat.OperationDurations(ctx, finalStatuses, durationBuckets)
+	if err != nil {
+		return nil, err
 	}
 	return func(e *encoder) {
 		e.family("coffer_operation_duration_seconds", "histogram", "Run time (started to finished) of finished operations, by type and final status.")
-		for _, t := range tables {
+		for _, k := range kinds {
 			for _, st := range finalStatuses {
-				h := got[t.kind][st]
-				if h == nil {
-					h = &histo{counts: make([]uint64, len(durationBuckets))}
+				h, ok := got[k][st]
+				if !ok {
+					h = store.Histogram{Counts: make([]uint64, len(durationBuckets))}
 				}
-				e.histogram("coffer_operation_duration_seconds", []Label{{"type", t.kind}, {"status", st}}, durationBuckets, h.counts, h.sum, h.count)
+				e.histogram("coffer_operation_duration_seconds", []Label{{"type", k}, {"status", st}}, durationBuckets, h.Counts, h.Sum, h.Count)
 			}
 		}
 	}, nil
 }
 
-// queue reports River's jobs per state.
+// queue reports the job queue's jobs per state.
 func (m *Metrics) queue(ctx context.Context) (func(*encoder), error) {
-	q := "SELECT state, COUNT(*) FROM river_job GROUP BY state"
-	if m.cat.Dialect() == "postgres" {
-		q = "SELECT state::text, COUNT(*) FROM river_job GROUP BY state"
-	}
-	rows, err := m.cat.DB().QueryContext(ctx, q)
+	counts, err := m.cat.CountQueueJobsByState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("count queue jobs: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	counts := map[string]int64{}
-	for rows.Next() {
-		var state string
-		var n int64
-		if err := rows.Scan(&state, &n); err != nil {
-			return nil, fmt.Errorf("count queue jobs: %w", err)
-		}
-		counts[state] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count queue jobs: %w", err)
+		return nil, err
 	}
 	for _, s := range riverStates {
 		if _, ok := counts[s]; !ok {

@@ -114,8 +114,17 @@ type Queue struct {
 	workers  int
 }
 
-// New builds the queue. Call SetRunner before Start.
-func New(ctx context.Context, cat store.Catalog, opts Options) (*Queue, error) {
+// Database is the catalog database the queue shares: its dialect and its
+// pool (the catalog, store.Store, implements it).
+type Database interface {
+	// Dialect is "sqlite" or "postgres".
+	Dialect() string
+	// DB is the catalog's pool; on PostgreSQL River works through it.
+	DB() *sql.DB
+}
+
+// New builds the queue on the catalog's database. Call SetRunner before Start.
+func New(ctx context.Context, cat Database, opts Options) (*Queue, error) {
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Hour
 	}
@@ -150,7 +159,7 @@ func New(ctx context.Context, cat store.Catalog, opts Options) (*Queue, error) {
 	}
 
 	var err error
-	if cat.Dialect() == "postgres" {
+	if cat.Dialect() == store.DialectPostgres {
 		q.listener, err = pgxpool.New(ctx, opts.DatabaseURL)
 		if err != nil {
 			return nil, fmt.Errorf("open the job queue's PostgreSQL listener: %w", err)

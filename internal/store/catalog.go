@@ -26,7 +26,13 @@ type Catalog interface {
 	GetUserByEmail(ctx context.Context, email string) (*User, error) // case-insensitive
 	ListUsers(ctx context.Context) ([]User, error)
 	CountUsers(ctx context.Context) (int64, error)
-	UpdateUser(ctx context.Context, u *User) error // email, password hash, role, disabled
+	// UpdateUserAccess changes role and/or disabled in one transaction and
+	// returns the user before and after; ErrLastAdmin when no active admin would be left.
+	UpdateUserAccess(ctx context.Context, id int64, change UserAccess) (before, after *User, err error)
+	// SetUserPassword writes only the password hash.
+	SetUserPassword(ctx context.Context, id int64, hash string) error
+	// UpgradePasswordHash writes newHash only while the stored hash is oldHash; it reports whether it did.
+	UpgradePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error)
 
 	// Sessions
 	CreateSession(ctx context.Context, s *Session) error
@@ -118,6 +124,11 @@ type Catalog interface {
 	// DeleteArchiveEntriesFrom removes entries with Seq >= seq (used when a
 	// resume goes back to a checkpoint older than some stored entries).
 	DeleteArchiveEntriesFrom(ctx context.Context, backupID, seq int64) error
+
+	// Figures for /metrics (indexed integer columns only; see figures.go)
+	OperationBytes(ctx context.Context) (map[string]ByteTotals, error)
+	OperationDurations(ctx context.Context, statuses []string, bounds []float64) (map[string]map[string]Histogram, error)
+	CountQueueJobsByState(ctx context.Context) (map[string]int64, error)
 
 	// Logs
 	AppendLog(ctx context.Context, l *JobLog) error // sets ID and CreatedAt

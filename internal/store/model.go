@@ -7,6 +7,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -22,6 +23,9 @@ var (
 	// ErrLeaseLost means another worker owns the operation now; the caller must
 	// stop without writing anything more.
 	ErrLeaseLost = errors.New("lease lost")
+	// ErrLastAdmin means a change of role or disabled flag was refused
+	// because it would leave no active administrator. It is an ErrConflict.
+	ErrLastAdmin = fmt.Errorf("%w: it would leave no active administrator", ErrConflict)
 )
 
 // Role is what a user may do: admin everything, operator connections and

@@ -246,14 +246,6 @@ func progressArg(p Progress) (string, error) {
 	return string(b), nil
 }
 
-// nullID binds 0 as NULL for an optional foreign key.
-func nullID(id int64) any {
-	if id == 0 {
-		return nil
-	}
-	return id
-}
-
 // Constraint errors of either dialect, recognised by mapErr.
 var (
 	errUnique     = errors.New("unique constraint violated")

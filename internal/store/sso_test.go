@@ -126,7 +126,7 @@ func TestPasswordLoginUntil(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := t.Context()
-		u := &store.User{Email: "a@example.com", PasswordHash: "h", Role: store.RoleAdmin}
+		u := &store.User{Email: "a@example.com", PasswordHash: "h", Role: store.RoleOperator}
 		mustNil(t, s.CreateUser(ctx, u))
 		got, err := s.PasswordLoginUntil(ctx, u.ID)
 		mustNil(t, err)
@@ -141,12 +141,13 @@ func TestPasswordLoginUntil(t *testing.T) {
 			t.Fatalf("PasswordLoginUntil = %v, want %v", got, until)
 		}
 		// Other writes to the user leave it alone.
-		u.Role = store.RoleOperator
-		mustNil(t, s.UpdateUser(ctx, u))
+		_, _, err = s.UpdateUserAccess(ctx, u.ID, access(store.RoleViewer, true))
+		mustNil(t, err)
+		mustNil(t, s.SetUserPassword(ctx, u.ID, "h2"))
 		got, err = s.PasswordLoginUntil(ctx, u.ID)
 		mustNil(t, err)
 		if got == nil || !got.Equal(until) {
-			t.Fatalf("after UpdateUser: %v", got)
+			t.Fatalf("after UpdateUserAccess and SetUserPassword: %v", got)
 		}
 		mustNil(t, s.SetPasswordLoginUntil(ctx, u.ID, nil))
 		got, err = s.PasswordLoginUntil(ctx, u.ID)

@@ -102,31 +102,107 @@ func (s *Store) CountUsers(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// UpdateUser writes email, password hash, role and disabled, and sets
-// UpdatedAt. ErrNotFound for an unknown id, ErrConflict for a taken email.
-func (s *Store) UpdateUser(ctx context.Context, u *User) error {
-	email := normalizeEmail(u.Email)
-	if email == "" {
-		return errors.New("update user: the email is empty")
+// adminLockKey is the pg_advisory_xact_lock key that serialises changes of
+// roles and disabled flags on PostgreSQL ("admins" in ASCII). On SQLite every
+// write transaction is BEGIN IMMEDIATE, which serialises them already.
+const adminLockKey int64 = 0x61646d696e73
+
+// UserAccess is a change of a user's role and disabled flag; a nil field
+// keeps the stored value.
+type UserAccess struct {
+	Role     *Role
+	Disabled *bool
+}
+
+// UpdateUserAccess applies change to user id in one transaction and returns
+// the user before and after it. It refuses with ErrLastAdmin when the change
+// would leave no active (not disabled) administrator, and holds a lock while
+// it counts, so two processes (two hosts, or serve and the command line)
+// cannot both remove one of the last two. ErrNotFound for an unknown id.
+// Nothing is written when the role and flag stay as they are.
+func (s *Store) UpdateUserAccess(ctx context.Context, id int64, change UserAccess) (before, after *User, err error) {
+	if change.Role != nil && !change.Role.Valid() {
+		return nil, nil, fmt.Errorf("update user %d: unknown role %q", id, *change.Role)
 	}
-	if !u.Role.Valid() {
-		return fmt.Errorf("update user: unknown role %q", u.Role)
-	}
-	t := now()
-	res, err := s.exec(ctx, s.db,
-		"UPDATE users SET email = ?, password_hash = ?, role = ?, disabled = ?, updated_at = ? WHERE id = ?",
-		email, u.PasswordHash, string(u.Role), u.Disabled, s.ts(t), u.ID)
-	if err != nil {
-		if errors.Is(err, errUnique) {
-			return fmt.Errorf("update user: email %s is already registered: %w", email, ErrConflict)
+	err = s.InTx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == DialectPostgres {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", adminLockKey); err != nil {
+				return fmt.Errorf("lock the administrators: %w", err)
+			}
 		}
-		return fmt.Errorf("update user %d: %w", u.ID, err)
+		u, err := scanUser(s.queryRow(ctx, tx, "SELECT "+userCols+" FROM users WHERE id = ?", id))
+		if err != nil {
+			return notFound(err, "update user %d", id)
+		}
+		before = u
+		a := *u
+		after = &a
+		role, disabled := u.Role, u.Disabled
+		if change.Role != nil {
+			role = *change.Role
+		}
+		if change.Disabled != nil {
+			disabled = *change.Disabled
+		}
+		if u.Role == role && u.Disabled == disabled {
+			return nil
+		}
+		if u.Role == RoleAdmin && !u.Disabled && (role != RoleAdmin || disabled) {
+			var others int64
+			if err := s.queryRow(ctx, tx, "SELECT COUNT(*) FROM users WHERE role = ? AND NOT disabled AND id <> ?",
+				string(RoleAdmin), id).Scan(&others); err != nil {
+				return fmt.Errorf("count the active administrators: %w", err)
+			}
+			if others == 0 {
+				return fmt.Errorf("update user %d: %w", id, ErrLastAdmin)
+			}
+		}
+		t := now()
+		if _, err := s.exec(ctx, tx, "UPDATE users SET role = ?, disabled = ?, updated_at = ? WHERE id = ?",
+			string(role), disabled, s.ts(t), id); err != nil {
+			return fmt.Errorf("update user %d: %w", id, err)
+		}
+		after.Role, after.Disabled, after.UpdatedAt = role, disabled, t
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := oneRow(res, "update user %d", u.ID); err != nil {
-		return err
+	return before, after, nil
+}
+
+// SetUserPassword stores a new password hash for user id and nothing else,
+// so a concurrent change of role or disabled flag is kept. ErrNotFound for
+// an unknown id.
+func (s *Store) SetUserPassword(ctx context.Context, id int64, hash string) error {
+	if hash == "" {
+		return fmt.Errorf("set the password of user %d: the hash is empty", id)
 	}
-	u.Email, u.UpdatedAt = email, t
-	return nil
+	res, err := s.exec(ctx, s.db, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", hash, s.ts(now()), id)
+	if err != nil {
+		return fmt.Errorf("set the password of user %d: %w", id, err)
+	}
+	return oneRow(res, "set the password of user %d", id)
+}
+
+// UpgradePasswordHash replaces user id's password hash with newHash only
+// while it is still oldHash (a login upgrading a hash made with older
+// parameters), and touches no other column. It reports whether it wrote:
+// false means the password changed meanwhile or the user is gone, and the
+// newer value stays.
+func (s *Store) UpgradePasswordHash(ctx context.Context, id int64, oldHash, newHash string) (bool, error) {
+	if newHash == "" {
+		return false, fmt.Errorf("upgrade the password hash of user %d: the new hash is empty", id)
+	}
+	res, err := s.exec(ctx, s.db, "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?", newHash, id, oldHash)
+	if err != nil {
+		return false, fmt.Errorf("upgrade the password hash of user %d: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return false, fmt.Errorf("upgrade the password hash of user %d: %w", id, err)
+	}
+	return n == 1, nil
 }
 
 // notFound turns sql.ErrNoRows into ErrNotFound; either way the error gets

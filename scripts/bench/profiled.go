@@ -1,8 +1,8 @@
 package main
 
 // The profiled server: with -profile, the bench starts itself in place of
-// bin/coffer, running the same wiring as `coffer serve` (catalog, keyring,
-// River queue, engine, connections, HTTP API) in this program, with
+// bin/coffer, running `coffer serve`'s own wiring (internal/app) in this
+// program, with
 // net/http/pprof and CPU-profile start/stop endpoints on
 // $COFFER_BENCH_PPROF. Only this script has these hooks; the product has none.
 // COFFER_BENCH_FETCH_CONCURRENCY and COFFER_BENCH_CHECKPOINT_EVERY (pass them
@@ -15,8 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -26,26 +24,20 @@ import (
 	rpprof "runtime/pprof"
 	rtrace "runtime/trace"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/auth"
+	"github.com/coffer-backup/coffer/internal/app"
 	"github.com/coffer-backup/coffer/internal/config"
-	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
-	"github.com/coffer-backup/coffer/internal/httpapi"
-	"github.com/coffer-backup/coffer/internal/queue"
-	"github.com/coffer-backup/coffer/internal/secret"
-	"github.com/coffer-backup/coffer/internal/store"
-	"github.com/coffer-backup/coffer/web"
 )
 
 // profiledServeFlag is the hidden argument that runs the profiled server.
 const profiledServeFlag = "-profiled-serve"
 
-// profiledServe is `coffer serve` with profiling endpoints.
+// profiledServe is `coffer serve` (the same internal/app wiring) with
+// profiling endpoints.
 func profiledServe() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -58,82 +50,35 @@ func profiledServe() error {
 	if err != nil {
 		return err
 	}
-	engine.SetGCPercent(os.Getenv)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	dbURL := cfg.DatabaseURL
-	if dbURL == "" {
-		dbURL = "sqlite:" + cfg.SQLitePath()
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	keys, err := secret.Load(cfg.DataDir, cfg.SecretKey)
-	if err != nil {
-		return err
-	}
-	hash, err := auth.HashPassword(cfg.AdminPassword)
-	if err != nil {
-		return err
-	}
-	if err := st.CreateUser(ctx, &store.User{Email: strings.ToLower(cfg.AdminEmail), PasswordHash: hash, Role: store.RoleAdmin}); err != nil {
-		return err
-	}
-	q, err := queue.New(ctx, st, queue.Options{DatabaseURL: dbURL, Workers: cfg.Workers, Logger: log})
-	if err != nil {
-		return err
-	}
-	opt := engine.Options{
-		LeaseTimeout:    cfg.LeaseTimeout,
-		CheckpointEvery: cfg.CheckpointInterval,
-		Heartbeat:       min(2*time.Second, cfg.LeaseTimeout/5),
-		LogRetention:    time.Duration(cfg.LogRetentionDays) * 24 * time.Hour,
-		Version:         "bench-profiled",
-	}
 	// Experiments with the engine's own knobs, for this script only.
+	var fetch int
+	var every time.Duration
 	if v := os.Getenv("COFFER_BENCH_FETCH_CONCURRENCY"); v != "" {
-		if opt.FetchConcurrency, err = strconv.Atoi(v); err != nil {
+		if fetch, err = strconv.Atoi(v); err != nil {
 			return fmt.Errorf("COFFER_BENCH_FETCH_CONCURRENCY: %w", err)
 		}
 	}
 	if v := os.Getenv("COFFER_BENCH_CHECKPOINT_EVERY"); v != "" {
-		if opt.CheckpointEvery, err = time.ParseDuration(v); err != nil {
+		if every, err = time.ParseDuration(v); err != nil {
 			return fmt.Errorf("COFFER_BENCH_CHECKPOINT_EVERY: %w", err)
 		}
 	}
-	conns, err := connection.New(st, keys, connection.Options{LocalRoots: cfg.LocalRoots})
+	tune := func(opt *engine.Options) {
+		opt.Version = "bench-profiled"
+		if fetch != 0 {
+			opt.FetchConcurrency = fetch
+		}
+		if every != 0 {
+			opt.CheckpointEvery = every
+		}
+	}
+	a, err := app.New(ctx, app.Config{Settings: cfg, Mode: app.Serve, Stdout: os.Stdout, Log: os.Stderr, Engine: tune})
 	if err != nil {
 		return err
 	}
-	eng := engine.New(st, conns, q, opt, log)
-	q.SetRunner(eng)
-	if err := q.Start(ctx); err != nil {
-		return err
-	}
-	go eng.RunReaper(ctx, min(10*time.Second, cfg.LeaseTimeout/2))
-	handler, err := httpapi.New(httpapi.Deps{Catalog: st, Connections: conns, Ops: eng, Config: cfg, Logger: log, UI: web.Dist()})
-	if err != nil {
-		return err
-	}
+	defer a.Close()
 	go servePprof(os.Getenv("COFFER_BENCH_PPROF"))
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	<-ctx.Done()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
-	return q.Stop(sctx)
+	return a.Run(ctx)
 }
 
 // servePprof serves net/http/pprof plus /bench/cpu/start?file= and

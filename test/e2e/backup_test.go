@@ -136,6 +136,7 @@ func s3creds(srv *s3test.Server, endpoint, bucket string) map[string]any {
 // TestAPIBackupRestore drives a whole backup and restore through the HTTP
 // API of a real `coffer serve`, the log API and the SSE stream included.
 func TestAPIBackupRestore(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	n := newNode(t)
 	p := n.start(t, "serve")

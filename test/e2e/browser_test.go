@@ -17,6 +17,7 @@ import (
 // the backup the browser starts runs long enough to be paused and resumed.
 // Screenshots of every page land in web/test-results/.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node is required for the browser tests")
 	}

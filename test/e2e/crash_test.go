@@ -25,12 +25,14 @@ func listenLocal(t *testing.T) net.Listener {
 // checks that the backup continues by itself, completes, and restores
 // identical; it reports what was read again from the source.
 func TestCrashPoints(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket, data := fill(t, srv, 100, 300_000) // ~30 MB of random bytes: 4 parts of 8 MiB
 	// Checkpoint 1 records the new upload; checkpoint 2 is the first one
 	// after an uploaded part.
 	for _, point := range []string{"listing:1", "mid-part:2", "after-checkpoint:2", "finalize:1", "completed-upload:1"} {
 		t.Run(point, func(t *testing.T) {
+			t.Parallel()
 			counter := newGetCounter(t, srv.Endpoint)
 			n := newNode(t)
 			p := n.start(t, "serve", "COFFER_TEST_CRASH_AT="+point)
@@ -61,6 +63,7 @@ func TestCrashPoints(t *testing.T) {
 
 // TestRestoreSurvivesCrash kills the server in the middle of a restore.
 func TestRestoreSurvivesCrash(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket, data := fill(t, srv, 80, 50_000)
 	n := newNode(t)
@@ -80,6 +83,7 @@ func TestRestoreSurvivesCrash(t *testing.T) {
 // TestGracefulStop sends SIGTERM during a backup: the process stops within
 // seconds, the backup is not failed, and it completes after the restart.
 func TestGracefulStop(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket, data := fill(t, srv, 100, 300_000)
 	slow := newSlowProxy(t, srv.Endpoint, 10*time.Millisecond, 5<<20)
@@ -113,6 +117,7 @@ func TestGracefulStop(t *testing.T) {
 // PostgreSQL database: the server is killed mid-backup and the worker
 // finishes it; pause and resume asked through one process are obeyed by the other.
 func TestTwoProcessesOnPostgres(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	bucket, data := fill(t, srv, 100, 300_000)
 	slow := newSlowProxy(t, srv.Endpoint, 10*time.Millisecond, 4<<20)

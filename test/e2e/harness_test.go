@@ -3,7 +3,9 @@
 // Package e2e runs the real coffer binary as subprocesses against real S3
 // (versitygw) and PostgreSQL: the API end to end, crashes at exact points,
 // graceful stops, two processes sharing one database, and the browser tests.
-// Run with `make test-e2e` (it builds bin/coffer first).
+// Run with `make test-e2e`: it builds bin/coffer-e2e, the release binary
+// plus the crash tests' hook (build tag crashhook), and runs the tests
+// side by side (t.Parallel; each test has its own servers and data).
 package e2e
 
 import (
@@ -33,10 +35,10 @@ func TestMain(m *testing.M) {
 	binary = os.Getenv("COFFER_BIN")
 	if binary == "" {
 		root, _ := filepath.Abs("../..")
-		binary = filepath.Join(root, "bin", "coffer")
+		binary = filepath.Join(root, "bin", "coffer-e2e")
 	}
 	if _, err := os.Stat(binary); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %s is missing; run `make build` (or set COFFER_BIN)\n", binary)
+		fmt.Fprintf(os.Stderr, "e2e: %s is missing; run `make e2e-bin` (or set COFFER_BIN to a binary built with -tags crashhook)\n", binary)
 		os.Exit(1)
 	}
 	os.Exit(m.Run())

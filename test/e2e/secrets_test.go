@@ -48,6 +48,7 @@ func noSecretsOnDisk(t *testing.T, dir string, secrets []string) int {
 // rotates the key with `coffer keys rotate`, and checks the connections
 // still work and the old key no longer opens anything.
 func TestSecretsAtRestAndKeyRotation(t *testing.T) {
+	t.Parallel()
 	srv := s3test.Start(t)
 	n := newNode(t)
 	n.key = "" // the key file in the data dir, created at first start

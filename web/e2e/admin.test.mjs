@@ -62,8 +62,14 @@ test("users page creates a viewer, audit shows it, the viewer can change nothing
     await page.getByLabel("Target type").selectOption("user");
     await page.waitForURL(/\/audit\?action=user\.create&target_type=user$/);
     await created.first().waitFor();
+    // The filtered page replaces the unfiltered rows when its answer arrives,
+    // which can be after the URL changed: wait for it instead of reading at once.
+    const onlyCreates = (rows) => rows.length > 0 && rows.every((r) => r.getAttribute("data-action") === "user.create");
+    const filtered = await page
+      .waitForFunction(`(${onlyCreates})([...document.querySelectorAll('[data-testid="audit-row"]')])`, null, { timeout: 15_000 })
+      .then(() => true, () => false);
     const actions = await page.getByTestId("audit-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
-    assert.ok(actions.length > 0 && actions.every((a) => a === "user.create"), `only user.create rows, got ${actions}`);
+    assert.ok(filtered, `only user.create rows, got ${actions}`);
     await page.reload();
     assert.equal(await page.getByLabel("Action").inputValue(), "user.create");
     assert.equal(await page.getByLabel("Target type").inputValue(), "user");
