@@ -1,24 +1,15 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"flag"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +19,8 @@ import (
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 	"github.com/coffer-backup/coffer/internal/testutil/oidctest"
+	"github.com/coffer-backup/coffer/internal/testutil/syncbuf"
+	"github.com/coffer-backup/coffer/internal/testutil/tlstest"
 )
 
 const adminPassword = "correct horse battery staple"
@@ -61,29 +54,11 @@ func settings(t *testing.T, env map[string]string) config.Config {
 	return cfg
 }
 
-// syncBuffer is a buffer safe for the process's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is an App whose Run goroutine the test stops.
 type running struct {
 	app    *App
-	stdout *syncBuffer
-	log    *syncBuffer
+	stdout *syncbuf.Buffer
+	log    *syncbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -91,7 +66,7 @@ type running struct {
 
 func start(t *testing.T, cfg Config) *running {
 	t.Helper()
-	r := &running{stdout: &syncBuffer{}, log: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{stdout: &syncbuf.Buffer{}, log: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cfg.Stdout, cfg.Log = r.stdout, r.log
 	if cfg.Getenv == nil {
 		cfg.Getenv = func(string) string { return "" }
@@ -139,11 +114,20 @@ func (r *running) waitFor(t *testing.T, want string) {
 	}
 }
 
-func get(t *testing.T, c *http.Client, url string) (int, string) {
+// call sends a request (a JSON body when body is not empty) and returns
+// the status and the body of the answer.
+func call(t *testing.T, c *http.Client, method, url, body string) (int, string) {
 	t.Helper()
-	res, err := c.Get(url)
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
@@ -167,7 +151,7 @@ func TestServe(t *testing.T) {
 		t.Fatalf("stdout: %s", r.stdout.String())
 	}
 	base := "http://" + r.app.Addr().String()
-	if code, body := get(t, http.DefaultClient, base+"/api/v1/healthz"); code != http.StatusOK {
+	if code, body := call(t, http.DefaultClient, "GET", base+"/api/v1/healthz", ""); code != http.StatusOK {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
 	jar, err := cookiejar.New(nil)
@@ -175,13 +159,13 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	if code, body := post(t, c, base+"/api/v1/auth/login", `{"email":"admin@example.com","password":"`+adminPassword+`"}`); code != http.StatusOK {
+	if code, body := call(t, c, "POST", base+"/api/v1/auth/login", `{"email":"admin@example.com","password":"`+adminPassword+`"}`); code != http.StatusOK {
 		t.Fatalf("login: %d %s", code, body)
 	}
 	// The connection service shares the log's secret registry: a secret it
 	// was sent is replaced in every later line.
 	const connSecret = "the-s3-secret-key-of-TestServe"
-	if code, body := post(t, c, base+"/api/v1/connections", `{"name":"s3","type":"s3","save_unchecked":true,"credentials":{`+
+	if code, body := call(t, c, "POST", base+"/api/v1/connections", `{"name":"s3","type":"s3","save_unchecked":true,"credentials":{`+
 		`"access_key":"AKIDTESTSERVE","secret_key":"`+connSecret+`","region":"us-east-1","bucket":"bucket","endpoint":"http://127.0.0.1:9","force_path_style":true}}`); code != http.StatusCreated {
 		t.Fatalf("create a connection: %d %s", code, body)
 	}
@@ -198,17 +182,6 @@ func TestServe(t *testing.T) {
 			t.Fatalf("log lacks %q:\n%s", want, log)
 		}
 	}
-}
-
-func post(t *testing.T, c *http.Client, url, body string) (int, string) {
-	t.Helper()
-	res, err := c.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(b)
 }
 
 // TestServeSSO wires single sign-on when COFFER_OIDC_ISSUER is set: Run
@@ -230,7 +203,7 @@ func TestServeSSO(t *testing.T) {
 	r := start(t, Config{Settings: set, Mode: Serve})
 	r.waitFor(t, "is listening on")
 	base := "http://" + r.app.Addr().String()
-	if code, body := get(t, http.DefaultClient, base+"/api/v1/auth/providers"); code != http.StatusOK || !strings.Contains(body, `"oidc":{`) {
+	if code, body := call(t, http.DefaultClient, "GET", base+"/api/v1/auth/providers", ""); code != http.StatusOK || !strings.Contains(body, `"oidc":{`) {
 		t.Fatalf("providers: %d %s", code, body)
 	}
 	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -259,17 +232,18 @@ func TestServeSSO(t *testing.T) {
 // TestServeTLS serves HTTPS when a certificate and key are configured.
 func TestServeTLS(t *testing.T) {
 	t.Parallel()
-	certFile, keyFile, pool := selfSigned(t)
+	ca := tlstest.NewAuthority(t)
+	certFile, keyFile := tlstest.WriteFiles(t, ca.Server(t))
 	r := start(t, Config{Settings: settings(t, map[string]string{
 		"COFFER_TLS_CERT": certFile, "COFFER_TLS_KEY": keyFile,
 	}), Mode: Serve})
 	r.waitFor(t, "is listening on")
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
-	if code, body := get(t, c, "https://"+r.app.Addr().String()+"/api/v1/healthz"); code != http.StatusOK {
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}, Timeout: 10 * time.Second}
+	if code, body := call(t, c, "GET", "https://"+r.app.Addr().String()+"/api/v1/healthz", ""); code != http.StatusOK {
 		t.Fatalf("healthz over TLS: %d %s", code, body)
 	}
 	// Go's TLS server answers plain HTTP with 400.
-	if code, _ := get(t, http.DefaultClient, "http://"+r.app.Addr().String()+"/api/v1/healthz"); code == http.StatusOK {
+	if code, _ := call(t, http.DefaultClient, "GET", "http://"+r.app.Addr().String()+"/api/v1/healthz", ""); code == http.StatusOK {
 		t.Fatal("the TLS server also served plain HTTP")
 	}
 }
@@ -319,46 +293,4 @@ func TestNewListenError(t *testing.T) {
 	if strings.Contains(r.stdout.String(), "First admin created") {
 		t.Fatal("the first admin was created twice")
 	}
-}
-
-// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
-// their paths and a pool that trusts the certificate.
-func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "coffer test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }

@@ -428,7 +428,7 @@ func TestSSOLastAdminAcrossHosts(t *testing.T) {
 				t.Fatalf("round %d, callback %d: %d %v", round, i+1, codes[i], errs[i])
 			}
 		}
-		if n := activeAdminCount(t, cat); n != 1 {
+		if n := storetest.ActiveAdmins(t, cat); n != 1 {
 			t.Fatalf("round %d: %d active admins after two concurrent sign-ins that map both to operator", round, n)
 		}
 		if kept, demoted := len(h1.audits("user.role_kept")), len(h1.audits("user.update")); kept != round+1 || demoted != round+1 {
@@ -440,22 +440,6 @@ func TestSSOLastAdminAcrossHosts(t *testing.T) {
 			}
 		}
 	}
-}
-
-// activeAdminCount counts the active administrators in cat.
-func activeAdminCount(t *testing.T, cat store.Catalog) int {
-	t.Helper()
-	users, err := cat.ListUsers(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, u := range users {
-		if u.Role == store.RoleAdmin && !u.Disabled {
-			n++
-		}
-	}
-	return n
 }
 
 func TestSSORefusals(t *testing.T) {

@@ -61,7 +61,7 @@ func TestLastAdminAcrossHosts(t *testing.T) {
 				t.Fatalf("round %d, request %d: %v", round, i, err)
 			}
 		}
-		if active := activeAdminCount(t, cat); active != 1 {
+		if active := storetest.ActiveAdmins(t, cat); active != 1 {
 			t.Fatalf("round %d: %d active admins after two concurrent demotions (statuses %v)", round, active, codes)
 		}
 		for _, u := range []*store.User{a, b} {

@@ -1,37 +1,19 @@
 package joblog
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
+	"github.com/coffer-backup/coffer/internal/testutil/syncbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLinesAreRedacted writes lines holding secrets (registered values and
 // known shapes, in the message, in errors and nested in the context) and
@@ -42,7 +24,7 @@ func TestLinesAreRedacted(t *testing.T) {
 	ctx := context.Background()
 	secrets := redact.NewSecrets()
 	secrets.Add("Registered-S3-Secret-0001")
-	var buf syncBuffer
+	var buf syncbuf.Buffer
 	log := slog.New(redact.NewHandler(slog.NewTextHandler(&buf, nil), secrets))
 
 	lg := New(cat, store.KindBackup, 7, log)
@@ -54,7 +36,7 @@ func TestLinesAreRedacted(t *testing.T) {
 	lg.Info(ctx, "copied 3 objects", "objects", 3)
 
 	// Without a redact handler, shapes are still hidden, and WithSecrets adds a registry.
-	var plain syncBuffer
+	var plain syncbuf.Buffer
 	bare := New(cat, store.KindRestore, 8, slog.New(slog.NewTextHandler(&plain, nil)))
 	bare.Warn(ctx, "token cof_ApiToken0005xyz refused; Registered-S3-Secret-0001 stays visible here")
 	bare.WithSecrets(secrets).Warn(ctx, "but not here: Registered-S3-Secret-0001")

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -113,7 +112,7 @@ func TestLastAdminConcurrentDemotions(t *testing.T) {
 					t.Fatalf("round %d: %v", round, err)
 				}
 			}
-			if n := activeAdmins(t, s); n != 1 || refused != 1 {
+			if n := storetest.ActiveAdmins(t, s); n != 1 || refused != 1 {
 				t.Fatalf("round %d: %d active admins, %d refused (errors %v)", round, n, refused, errs)
 			}
 			for _, id := range []int64{a.ID, b.ID} {
@@ -123,19 +122,6 @@ func TestLastAdminConcurrentDemotions(t *testing.T) {
 			}
 		}
 	})
-}
-
-func activeAdmins(t *testing.T, s *store.Store) int {
-	t.Helper()
-	users, err := s.ListUsers(context.Background())
-	mustNil(t, err)
-	n := 0
-	for _, u := range users {
-		if u.Role == store.RoleAdmin && !u.Disabled {
-			n++
-		}
-	}
-	return n
 }
 
 // TestUserPasswordUpdates checks that password writes touch only the hash:

@@ -23,10 +23,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/testutil/syncbuf"
 )
 
 var binary string
@@ -54,25 +55,8 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	url    string
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	exited chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // node is the shared setting of the processes of one test: data dir, database, key.
@@ -118,7 +102,7 @@ func (n *node) start(t *testing.T, command string, extra ...string) *proc {
 		env = append(env, "COFFER_DATABASE_URL="+n.dbURL)
 	}
 	env = append(env, extra...)
-	p := &proc{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), out: &syncbuf.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary, command)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

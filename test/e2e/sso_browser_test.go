@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffer-backup/coffer/internal/testutil/syncbuf"
 )
 
 // The test identity provider's client and users for TestBrowserSSO.
@@ -171,7 +173,7 @@ func startProvider(t *testing.T, bin string, port int, redirect string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

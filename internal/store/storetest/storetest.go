@@ -1,6 +1,7 @@
 // Package storetest gives tests a fresh, migrated catalog on SQLite (a file
 // in t.TempDir()) or PostgreSQL (a new database per call, dropped on
-// cleanup), and runs a test against both.
+// cleanup), runs a test against both, and reads what tests of several
+// packages check of a catalog.
 package storetest
 
 import (
@@ -132,4 +133,21 @@ func redact(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// ActiveAdmins counts the users of cat who are administrators and not
+// disabled (what the last-admin rule keeps above zero).
+func ActiveAdmins(t testing.TB, cat store.Catalog) int {
+	t.Helper()
+	users, err := cat.ListUsers(context.Background())
+	if err != nil {
+		t.Fatalf("list users: %v", err)
+	}
+	n := 0
+	for _, u := range users {
+		if u.Role == store.RoleAdmin && !u.Disabled {
+			n++
+		}
+	}
+	return n
 }
