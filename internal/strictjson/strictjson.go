@@ -3,8 +3,9 @@
 // types and trailing data are refused, and every problem comes back as a
 // field name (the member's JSON name, "" for the document as a whole) and a
 // short reason a user can act on. Packages that validate configurations
-// (notification channels, connection credentials) call Decode and then their
-// own validation.
+// (notification channels, connection credentials, backup options, restore
+// configurations, retention policies) call Decode, or Check where they word
+// the reasons themselves, and then their own validation.
 package strictjson
 
 import (
@@ -17,49 +18,87 @@ import (
 	"strings"
 )
 
-// Decode decodes one JSON object from data into dst (a pointer), refusing
-// unknown fields, wrong types and trailing data. It returns nil on success,
-// otherwise field name → reason with a single entry; the key is the JSON
-// member name as encoding/json reports it ("to", "headers") or "" for the
-// document as a whole.
-func Decode(data []byte, dst any) map[string]string {
+// Kind is the kind of a Problem.
+type Kind int
+
+const (
+	// NotObject: the document is missing, null or not a JSON object.
+	NotObject Kind = iota + 1
+	// Malformed: the document is not valid JSON, or holds more than one value.
+	Malformed
+	// UnknownField: the object has a member the target type does not know.
+	UnknownField
+	// WrongType: a member holds a value of another JSON kind than its field's.
+	WrongType
+)
+
+// Problem is what Check found wrong with a document (the first thing only).
+type Problem struct {
+	Kind Kind
+	// Field is the JSON name of the member at fault ("to"; a dotted path
+	// inside nested objects), "" for the document as a whole.
+	Field string
+	// Reason says what is wrong in a few words a user can act on
+	// ("must be an integer", "is not a known field").
+	Reason string
+}
+
+// Empty reports whether data holds no document at all: nothing but white
+// space, or null. Callers for which a missing document means "the
+// defaults" test it before Check.
+func Empty(data []byte) bool {
 	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
-		return map[string]string{"": "is required (a JSON object)"}
+	return len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null"))
+}
+
+// Check decodes one JSON object from data into dst (a pointer), refusing
+// unknown fields, wrong types and trailing data. It returns nil on success.
+func Check(data []byte, dst any) *Problem {
+	if Empty(data) {
+		return &Problem{Kind: NotObject, Reason: "is required (a JSON object)"}
 	}
+	trimmed := bytes.TrimSpace(data)
 	if trimmed[0] != '{' {
-		return map[string]string{"": "must be a JSON object"}
+		return &Problem{Kind: NotObject, Reason: "must be a JSON object"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		field, reason := errorField(err)
-		return map[string]string{field: reason}
+		return problemOf(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return map[string]string{"": "must hold a single JSON object"}
+		return &Problem{Kind: Malformed, Reason: "must hold a single JSON object"}
 	}
 	return nil
 }
 
-// errorField turns an encoding/json error into a field name and a reason.
-func errorField(err error) (string, string) {
+// Decode is Check with the problem as field name → reason (a single
+// entry), nil on success: the shape of the API's 422 "fields".
+func Decode(data []byte, dst any) map[string]string {
+	if p := Check(data, dst); p != nil {
+		return map[string]string{p.Field: p.Reason}
+	}
+	return nil
+}
+
+// problemOf turns an encoding/json error into a Problem.
+func problemOf(err error) *Problem {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		if typeErr.Field == "" {
-			return "", "must be a JSON object"
+			return &Problem{Kind: NotObject, Reason: "must be a JSON object"}
 		}
-		return typeErr.Field, "must be " + DescribeKind(typeErr.Type)
+		return &Problem{Kind: WrongType, Field: typeErr.Field, Reason: "must be " + DescribeKind(typeErr.Type)}
 	}
 	var syntaxErr *json.SyntaxError
 	if errors.As(err, &syntaxErr) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return "", "is not valid JSON"
+		return &Problem{Kind: Malformed, Reason: "is not valid JSON"}
 	}
 	// encoding/json reports unknown members as `json: unknown field "x"`.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return strings.Trim(name, `"`), "is not a known field"
+		return &Problem{Kind: UnknownField, Field: strings.Trim(name, `"`), Reason: "is not a known field"}
 	}
-	return "", "could not be decoded"
+	return &Problem{Kind: Malformed, Reason: "could not be decoded"}
 }
 
 // DescribeKind names the JSON kind a Go type expects, for reasons such as

@@ -41,3 +41,39 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckKinds(t *testing.T) {
+	type nested struct {
+		Inner struct {
+			N int `json:"n"`
+		} `json:"inner"`
+	}
+	tests := []struct {
+		in    string
+		kind  Kind
+		field string
+	}{
+		{` null `, NotObject, ""},
+		{`"x"`, NotObject, ""},
+		{`{"inner":`, Malformed, ""},
+		{`{} 1`, Malformed, ""},
+		{`{"outer":1}`, UnknownField, "outer"},
+		{`{"inner":{"m":1}}`, UnknownField, "m"},
+		{`{"inner":{"n":"1"}}`, WrongType, "inner.n"},
+		{`{"inner":[]}`, WrongType, "inner"},
+	}
+	for _, tc := range tests {
+		var v nested
+		p := Check([]byte(tc.in), &v)
+		if p == nil || p.Kind != tc.kind || p.Field != tc.field || p.Reason == "" {
+			t.Errorf("Check(%s) = %+v, want kind %d field %q", tc.in, p, tc.kind, tc.field)
+		}
+	}
+	var v nested
+	if p := Check([]byte(`{"inner":{"n":2}}`), &v); p != nil || v.Inner.N != 2 {
+		t.Fatalf("Check of a valid document: %+v, %+v", p, v)
+	}
+	if !Empty([]byte(" null\n")) || !Empty(nil) || Empty([]byte("{}")) {
+		t.Fatal("Empty")
+	}
+}
