@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
@@ -157,9 +158,9 @@ func (b *backupRun) work() error {
 	}
 
 	if b.cp.ArchiveName == "" {
-		var opts BackupOptions
-		if len(b.op.Options) > 0 {
-			_ = json.Unmarshal(b.op.Options, &opts)
+		opts, bad := decodeBackupOptions(b.op.Options)
+		if bad != nil {
+			return apperr.New(apperr.Invalid, "The stored options of this backup cannot be used: %s. Start a new backup with valid options.", bad)
 		}
 		comp, err := archive.ParseCompression(opts.Compression)
 		if err != nil {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/testutil/faultproxy"
@@ -218,29 +221,115 @@ func TestFaultyNetwork(t *testing.T) {
 	}
 }
 
-// TestLocalSpaceCheck fails early when the local destination clearly cannot hold the source.
+// TestValidationErrors checks the 422 field keys of requests the engine
+// refuses: each names the member at fault ("options.compression",
+// "config.bucket"), or the whole "options"/"config" for an unknown member
+// or a document that is not one JSON object.
 func TestValidationErrors(t *testing.T) {
 	srv := s3test.Start(t)
 	e := newEnv(t, srv, engine.Options{})
-	s3c := e.s3Conn("s3", srv.NewBucket(t))
+	bucket := srv.NewBucket(t)
+	put(t, srv.Client(t), bucket, object{key: "a", data: randBytes(t, 100)})
+	s3c := e.s3Conn("s3", bucket)
 	loc := e.localConn("loc")
+	backup := func(opts string) engine.BackupRequest {
+		return engine.BackupRequest{SourceConnectionID: s3c, DestinationConnectionID: loc, Options: json.RawMessage(opts)}
+	}
 	for _, tc := range []struct {
-		name string
-		req  engine.BackupRequest
+		name  string
+		req   engine.BackupRequest
+		field string
 	}{
-		{"local as source", engine.BackupRequest{SourceConnectionID: loc, DestinationConnectionID: s3c}},
-		{"missing source", engine.BackupRequest{SourceConnectionID: 999, DestinationConnectionID: loc}},
-		{"no destination", engine.BackupRequest{SourceConnectionID: s3c}},
-		{"bad compression", engine.BackupRequest{SourceConnectionID: s3c, DestinationConnectionID: loc, Options: []byte(`{"compression":"lz4"}`)}},
-		{"unknown option", engine.BackupRequest{SourceConnectionID: s3c, DestinationConnectionID: loc, Options: []byte(`{"speed":1}`)}},
+		{"local as source", engine.BackupRequest{SourceConnectionID: loc, DestinationConnectionID: s3c}, "source_connection_id"},
+		{"missing source", engine.BackupRequest{SourceConnectionID: 999, DestinationConnectionID: loc}, "source_connection_id"},
+		{"no destination", engine.BackupRequest{SourceConnectionID: s3c}, "destination_connection_id"},
+		{"bad compression", backup(`{"compression":"lz4"}`), "options.compression"},
+		{"compression not a string", backup(`{"compression":5}`), "options.compression"},
+		{"unknown option", backup(`{"speed":1}`), "options"},
+		{"options not an object", backup(`["zstd"]`), "options"},
+		{"malformed options", backup(`{"compression":`), "options"},
+		{"two documents", backup(`{} {}`), "options"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.eng.StartBackup(context.Background(), actor, tc.req)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			t.Log(err)
+			wantField(t, err, tc.field)
 		})
+	}
+
+	id := startBackup(t, e, s3c, loc, `null`)
+	e.waitBackup(id, store.StatusCompleted, time.Minute)
+	for _, tc := range []struct {
+		name, cfg, field string
+	}{
+		{"bucket not a string", `{"bucket":5}`, "config.bucket"},
+		{"overwrite not a flag", `{"overwrite":"yes"}`, "config.overwrite"},
+		{"unknown member", `{"bukket":"b"}`, "config"},
+		{"config not an object", `[1]`, "config"},
+		{"malformed config", `{"bucket":`, "config"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.eng.StartRestore(context.Background(), actor, engine.RestoreRequest{BackupOperationID: id, DestinationConnectionID: s3c, Config: json.RawMessage(tc.cfg)})
+			wantField(t, err, tc.field)
+		})
+	}
+}
+
+// wantField checks that err is a 422 whose fields hold exactly key.
+func wantField(t *testing.T, err error, key string) {
+	t.Helper()
+	ae, ok := apperr.As(err)
+	if !ok || ae.Code != apperr.Invalid {
+		t.Fatalf("got %v, want a 422 naming %s", err, key)
+	}
+	if _, ok := ae.Fields[key]; !ok || len(ae.Fields) != 1 {
+		t.Fatalf("fields %v, want only %s", ae.Fields, key)
+	}
+}
+
+// TestStoredOptionsThatDoNotDecode runs operations whose stored options or
+// restore configuration do not decode (written by an older version or by
+// hand; the API refuses them): the run fails and says which member is at
+// fault, instead of running with the defaults.
+func TestStoredOptionsThatDoNotDecode(t *testing.T) {
+	srv := s3test.Start(t)
+	e := newEnv(t, srv, engine.Options{})
+	bucket := srv.NewBucket(t)
+	put(t, srv.Client(t), bucket, object{key: "a", data: randBytes(t, 100)})
+	src, dst := e.s3Conn("src", bucket), e.localConn("dst")
+	ctx := context.Background()
+	for _, tc := range []struct{ opts, want string }{
+		{`{"compresion":"zstd"}`, `options has an unknown field "compresion"`},
+		{`{"compression":5}`, "options.compression must be a string"},
+	} {
+		op := &store.BackupOperation{SourceConnectionID: src, DestinationConnectionID: dst, Options: json.RawMessage(tc.opts)}
+		if err := e.st.InTx(ctx, func(tx *sql.Tx) error {
+			if err := e.st.CreateBackup(ctx, tx, op); err != nil {
+				return err
+			}
+			return e.q.InsertOperationTx(ctx, tx, store.KindBackup, op.ID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got := e.waitBackup(op.ID, store.StatusFailed, time.Minute)
+		if !strings.Contains(got.ErrorMessage, tc.want) || !strings.Contains(got.ErrorMessage, "stored options") {
+			t.Errorf("options %s: error %q, want one that says %q", tc.opts, got.ErrorMessage, tc.want)
+		}
+	}
+
+	id := startBackup(t, e, src, dst, "")
+	e.waitBackup(id, store.StatusCompleted, time.Minute)
+	r := &store.RestoreOperation{BackupOperationID: id, DestinationConnectionID: src, DestinationConfig: json.RawMessage(`{"bukket":"elsewhere"}`)}
+	if err := e.st.InTx(ctx, func(tx *sql.Tx) error {
+		if err := e.st.CreateRestore(ctx, tx, r); err != nil {
+			return err
+		}
+		return e.q.InsertOperationTx(ctx, tx, store.KindRestore, r.ID)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitRestore(r.ID, store.StatusFailed, time.Minute)
+	if !strings.Contains(got.ErrorMessage, `config has an unknown field "bukket"`) {
+		t.Errorf("restore error %q", got.ErrorMessage)
 	}
 }
 

@@ -36,6 +36,7 @@ type env struct {
 	t     *testing.T
 	st    *store.Store
 	conns *connection.Service
+	q     *queue.Queue
 	eng   *engine.Engine
 	s3    *s3test.Server
 	local string
@@ -90,7 +91,7 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 		defer cancel()
 		_ = q.Stop(sctx)
 	})
-	return &env{t: t, st: st, conns: conns, eng: eng, s3: s3srv, local: local}
+	return &env{t: t, st: st, conns: conns, q: q, eng: eng, s3: s3srv, local: local}
 }
 
 // conn stores a connection without its live check (the engine's tests

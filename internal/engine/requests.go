@@ -4,7 +4,13 @@
 // cancel (DESIGN §4).
 package engine
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/strictjson"
+)
 
 // Actor is who asked for something, for the audit trail and rate limits.
 type Actor struct {
@@ -45,4 +51,54 @@ type MongoRestoreConfig struct {
 	Database    string   `json:"database,omitempty"`
 	Collections []string `json:"collections,omitempty"`
 	Drop        bool     `json:"drop,omitempty"`
+}
+
+// badField is one member of a request that is not valid: its key in the
+// API's 422 "fields" ("options.compression") and why.
+type badField struct{ key, reason string }
+
+// String is the problem as a phrase: `options.compression must be "gzip" or "zstd"`.
+func (f *badField) String() string { return f.key + " " + f.reason }
+
+// decodeBackupOptions strictly decodes and checks a backup's options (the
+// request's, or those stored with the operation); none (empty or null) are
+// the defaults. A member with a wrong value or type is keyed
+// "options.<member>"; an unknown member or a document that is not one JSON
+// object is keyed "options".
+func decodeBackupOptions(data []byte) (BackupOptions, *badField) {
+	var o BackupOptions
+	if strictjson.Empty(data) {
+		return o, nil
+	}
+	if p := strictjson.Check(data, &o); p != nil {
+		return BackupOptions{}, problemField("options", p)
+	}
+	if _, err := archive.ParseCompression(o.Compression); err != nil {
+		return BackupOptions{}, &badField{"options.compression", `must be "gzip" or "zstd"`}
+	}
+	return o, nil
+}
+
+// decodeRestoreConfig strictly decodes a restore's target configuration
+// into cfg (*S3RestoreConfig or *MongoRestoreConfig), keyed as
+// decodeBackupOptions does under "config"; none leaves cfg at its defaults.
+func decodeRestoreConfig(data []byte, cfg any) *badField {
+	if strictjson.Empty(data) {
+		return nil
+	}
+	if p := strictjson.Check(data, cfg); p != nil {
+		return problemField("config", p)
+	}
+	return nil
+}
+
+// problemField keys a decoding problem of the request member member.
+func problemField(member string, p *strictjson.Problem) *badField {
+	switch p.Kind {
+	case strictjson.WrongType:
+		return &badField{member + "." + p.Field, p.Reason}
+	case strictjson.UnknownField:
+		return &badField{member, fmt.Sprintf("has an unknown field %q", p.Field)}
+	}
+	return &badField{member, p.Reason}
 }

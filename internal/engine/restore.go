@@ -109,13 +109,11 @@ func (e *Engine) openRestoreTarget(ctx context.Context, rr *restoreRun) (registr
 	return tgt.Conn, target, nil
 }
 
-// restoreConfig decodes the restore's target configuration into cfg.
+// restoreConfig decodes the restore's stored target configuration into cfg
+// as StartRestore checked it; one that does not decode fails the run.
 func restoreConfig(op *store.RestoreOperation, cfg any) error {
-	if len(op.DestinationConfig) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(op.DestinationConfig, cfg); err != nil {
-		return apperr.Wrap(apperr.Invalid, err, "the restore configuration cannot be read")
+	if bad := decodeRestoreConfig(op.DestinationConfig, cfg); bad != nil {
+		return apperr.New(apperr.Invalid, "The stored configuration of this restore cannot be used: %s. Start a new restore with a valid configuration.", bad)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
-	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
@@ -22,13 +20,9 @@ func (e *Engine) StartBackup(ctx context.Context, actor Actor, req BackupRequest
 	fields := map[string]string{}
 	src := e.checkConnection(ctx, req.SourceConnectionID, "source_connection_id", "a source", registry.RoleSource, fields)
 	dst := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a destination", registry.RoleDestination, fields)
-	var opts BackupOptions
-	if len(req.Options) > 0 && string(req.Options) != "null" {
-		if err := strictJSON(req.Options, &opts); err != nil {
-			fields["options"] = err.Error()
-		} else if _, err := archive.ParseCompression(opts.Compression); err != nil {
-			fields["options.compression"] = `must be "gzip" or "zstd"`
-		}
+	opts, bad := decodeBackupOptions(req.Options)
+	if bad != nil {
+		fields[bad.key] = bad.reason
 	}
 	if len(fields) > 0 {
 		return nil, apperr.InvalidFields("the backup request is not valid", fields)
@@ -168,21 +162,16 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 		if err == nil && src.Type != tgt.Type {
 			fields["destination_connection_id"] = fmt.Sprintf("a backup of a %s connection restores to a %s connection, not %s", src.Type, src.Type, tgt.Type)
 		}
+		var c any
 		switch tgt.Type {
 		case store.TypeS3:
-			var c S3RestoreConfig
-			if len(req.Config) > 0 && string(req.Config) != "null" {
-				if err := strictJSON(req.Config, &c); err != nil {
-					fields["config"] = err.Error()
-				}
-			}
-			cfg, _ = json.Marshal(c)
+			c = &S3RestoreConfig{}
 		case store.TypeMongoDB:
-			var c MongoRestoreConfig
-			if len(req.Config) > 0 && string(req.Config) != "null" {
-				if err := strictJSON(req.Config, &c); err != nil {
-					fields["config"] = err.Error()
-				}
+			c = &MongoRestoreConfig{}
+		}
+		if c != nil {
+			if bad := decodeRestoreConfig(req.Config, c); bad != nil {
+				fields[bad.key] = bad.reason
 			}
 			cfg, _ = json.Marshal(c)
 		}
@@ -219,17 +208,4 @@ func userMessage(err error) string {
 		return "Google Drive access was revoked or expired: reconnect the Google Drive connection (Connections → Connect Google Drive), then resume the backup."
 	}
 	return err.Error() + ". Fix the cause, then resume the backup or start the restore again."
-}
-
-// strictJSON decodes b into v, refusing unknown fields and trailing data.
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("is not valid: %s", err.Error())
-	}
-	if dec.More() {
-		return errors.New("has data after the JSON object")
-	}
-	return nil
 }
