@@ -1,12 +1,10 @@
 package retention
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"sort"
 	"strings"
+
+	"github.com/coffer-backup/coffer/internal/strictjson"
 )
 
 // FieldErrors is a validation failure: policy field (its JSON name, "" for
@@ -35,24 +33,16 @@ func (e FieldErrors) Error() string {
 const knownFields = "keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly or keep_within"
 
 // DecodePolicy reads a policy from JSON, refusing unknown fields, wrong types
-// and trailing data, then validates it. Empty input and null are the empty
-// policy (keep everything). The error is a FieldErrors.
+// and trailing data (internal/strictjson), then validates it. Empty input
+// and null are the empty policy (keep everything). The error is a
+// FieldErrors.
 func DecodePolicy(data []byte) (Policy, error) {
 	var p Policy
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+	if strictjson.Empty(data) {
 		return p, nil
 	}
-	if trimmed[0] != '{' {
-		return Policy{}, FieldErrors{"": "must be a JSON object with " + knownFields}
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return Policy{}, decodeError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Policy{}, FieldErrors{"": "must be a single JSON object"}
+	if pr := strictjson.Check(data, &p); pr != nil {
+		return Policy{}, decodeError(pr)
 	}
 	if err := p.Validate(); err != nil {
 		return Policy{}, err
@@ -60,18 +50,18 @@ func DecodePolicy(data []byte) (Policy, error) {
 	return p, nil
 }
 
-// decodeError names the field of an encoding/json error.
-func decodeError(err error) FieldErrors {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		if typeErr.Field == "keep_within" {
-			return FieldErrors{typeErr.Field: `must be a string such as "7d", "1y6m" or "36h"`}
+// decodeError words a decoding problem in retention's terms.
+func decodeError(pr *strictjson.Problem) FieldErrors {
+	switch pr.Kind {
+	case strictjson.WrongType:
+		if pr.Field == "keep_within" {
+			return FieldErrors{pr.Field: `must be a string such as "7d", "1y6m" or "36h"`}
 		}
-		return FieldErrors{typeErr.Field: "must be a whole number (0 or more)"}
+		return FieldErrors{pr.Field: "must be a whole number (0 or more)"}
+	case strictjson.UnknownField:
+		return FieldErrors{pr.Field: "is not a retention rule; use " + knownFields}
+	case strictjson.NotObject:
+		return FieldErrors{"": "must be a JSON object with " + knownFields}
 	}
-	// encoding/json reports unknown fields as `json: unknown field "x"`.
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return FieldErrors{strings.Trim(name, `"`): "is not a retention rule; use " + knownFields}
-	}
-	return FieldErrors{"": "is not valid JSON"}
+	return FieldErrors{"": pr.Reason}
 }
