@@ -117,6 +117,11 @@ func (e *env) localConn(name string) int64 {
 	return e.conn(name, store.TypeLocal, map[string]string{"path": filepath.Join(e.local, name)})
 }
 
+// settled reports whether status is final: waiting for another one is vain.
+func settled(status string) bool {
+	return status == store.StatusCompleted || status == store.StatusFailed || status == store.StatusCancelled
+}
+
 func (e *env) waitBackup(id int64, want string, within time.Duration) *store.BackupOperation {
 	e.t.Helper()
 	deadline := time.Now().Add(within)
@@ -128,7 +133,7 @@ func (e *env) waitBackup(id int64, want string, within time.Duration) *store.Bac
 		if op.Status == want {
 			return op
 		}
-		if time.Now().After(deadline) || (op.Status == store.StatusFailed && want != store.StatusFailed) {
+		if time.Now().After(deadline) || settled(op.Status) {
 			e.dumpLogs(store.KindBackup, id)
 			e.t.Fatalf("backup %d is %s (error %q), want %s", id, op.Status, op.ErrorMessage, want)
 		}
@@ -147,7 +152,7 @@ func (e *env) waitRestore(id int64, want string, within time.Duration) *store.Re
 		if op.Status == want {
 			return op
 		}
-		if time.Now().After(deadline) || (op.Status == store.StatusFailed && want != store.StatusFailed) {
+		if time.Now().After(deadline) || settled(op.Status) {
 			e.dumpLogs(store.KindRestore, id)
 			e.t.Fatalf("restore %d is %s (error %q), want %s", id, op.Status, op.ErrorMessage, want)
 		}

@@ -1,6 +1,7 @@
 // Package mongotest starts a real MongoDB-protocol server for tests: FerretDB
-// running in process on 127.0.0.1 with its SQLite backend in a temporary
-// directory. Tests talk to it over a real socket with the official driver.
+// on 127.0.0.1 with its SQLite backend in a temporary directory. Tests talk
+// to it over a real socket with the official driver. It runs in the test
+// process, except under the race detector (see external.go).
 //
 // FerretDB cannot carry every BSON type (Decimal128, MinKey/MaxKey,
 // JavaScript, Symbol, Undefined, DBPointer, NaN, ±Infinity and -0.0 among
@@ -14,23 +15,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
-
-// newMu serialises ferretdb.New: it writes a process-wide version record that
-// would otherwise race when parallel tests start servers at the same time.
-var newMu sync.Mutex
 
 // Server is a running FerretDB for one test (or one group of tests; give
 // each test its own database with NewDatabase).
@@ -43,40 +37,10 @@ type Server struct {
 	dbs atomic.Int64
 }
 
-// Start runs a fresh FerretDB on 127.0.0.1 (a free port) with its SQLite files
-// under t.TempDir(), waits until it answers a ping, and stops it when the test
-// ends. When it cannot start, the test is skipped, or fails when CI=true.
-func Start(t testing.TB) *Server {
+// started returns the Server at uri once it answers a ping; the test is
+// skipped (failed when CI=true) when it does not.
+func started(t testing.TB, uri string) *Server {
 	t.Helper()
-	dir := t.TempDir() + "/"
-	newMu.Lock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir,
-		Logger:    slog.New(slog.DiscardHandler),
-	})
-	newMu.Unlock()
-	if err != nil {
-		unavailable(t, fmt.Errorf("creating FerretDB: %w", err))
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.Run(ctx) // Run always returns nil; it stops when ctx ends.
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("mongotest: FerretDB did not stop within 10s")
-		}
-	})
-
-	uri := f.MongoDBURI()
 	srv := &Server{URI: uri, Addr: strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/")}
 	if err := srv.waitReady(); err != nil {
 		unavailable(t, err)
