@@ -1,4 +1,4 @@
-// Package archive implements coffer's archive format v1 (DESIGN.md §3): a PAX
+// Package archive implements coffer's archive format v1 (docs/architecture.md, "The archive"): a PAX
 // tar stream compressed with gzip (parallel, the default) or zstd, holding
 // one entry per backed-up object or collection file and a manifest.json as
 // its last entry.

@@ -1,7 +1,7 @@
 // Package engine runs backups and restores: it validates and records new
 // operations, and its workers stream source -> tar -> compressor -> hasher ->
 // destination with checkpoints that serve pause, resume, crash recovery and
-// cancel (DESIGN §4).
+// cancel (docs/architecture.md, "Checkpoints and leases").
 package engine
 
 import (

@@ -119,7 +119,7 @@ func closed(desc string, required []string, props obj) obj {
 	return o
 }
 
-// listOf is the paged list shape of DESIGN §5.
+// listOf is the paged list shape of docs/api.md.
 func listOf(item string) obj {
 	return object("One page of a list, newest first.", []string{"items", "page", "per_page", "total"}, obj{
 		"items":    arrayOf(ref(item)),
@@ -438,7 +438,7 @@ func securitySchemes() obj {
 	}
 }
 
-// openapiSchemas are the JSON shapes of DESIGN §5. Their names are the type
+// openapiSchemas are the JSON shapes of docs/api.md. Their names are the type
 // names of the web UI (web/src/api/generated.ts is generated from them), so
 // a field added or changed here reaches the UI's compiler.
 func openapiSchemas() obj {

@@ -21,7 +21,7 @@ type opAPI[T any] struct {
 	read func(ctx context.Context, id int64) (*T, error)
 	// query reads the kind's filters from the request and returns one page.
 	query func(r *http.Request, p store.Page) ([]T, int64, error)
-	// view is the API shape of a row (DESIGN §5).
+	// view is the API shape of a row (docs/api.md).
 	view func(*T) any
 }
 

@@ -1,4 +1,4 @@
-// Package httpapi is coffer's JSON API under /api/v1 (DESIGN §5), its
+// Package httpapi is coffer's JSON API under /api/v1 (docs/api.md), its
 // authentication (session cookies and bearer API tokens), the security
 // headers and cross-origin protection around it, and the embedded web UI.
 package httpapi

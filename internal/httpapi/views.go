@@ -27,7 +27,7 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-// operationView is the API shape of a backup (DESIGN §5 "operation").
+// operationView is the API shape of a backup (docs/api.md).
 type operationView struct {
 	ID                      int64           `json:"id"`
 	Status                  string          `json:"status"`
@@ -62,7 +62,7 @@ func viewBackup(op *store.BackupOperation) *operationView {
 	}
 }
 
-// restoreView is the API shape of a restore (DESIGN §5 "restore").
+// restoreView is the API shape of a restore (docs/api.md).
 type restoreView struct {
 	ID                      int64           `json:"id"`
 	Status                  string          `json:"status"`

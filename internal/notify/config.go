@@ -52,7 +52,7 @@ func (e FieldErrors) Error() string {
 }
 
 // Config is the configuration of one channel: *EmailConfig, *WebhookConfig
-// or *ShoutrrrConfig. It is JSON in the shapes of DESIGN §9.
+// or *ShoutrrrConfig. It is JSON in the shapes docs/notifications.md documents.
 type Config interface {
 	// Type is the channel type (TypeEmail, TypeWebhook or TypeShoutrrr).
 	Type() string

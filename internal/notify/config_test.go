@@ -137,7 +137,7 @@ func TestParseEvents(t *testing.T) {
 		t.Fatalf("ParseEvents(unknown) = %v; want both unknown names under events", err)
 	}
 	if len(Events()) != 11 {
-		t.Fatalf("Events() has %d names, want the 11 of DESIGN §9", len(Events()))
+		t.Fatalf("Events() has %d names, want the 11 of docs/notifications.md", len(Events()))
 	}
 }
 

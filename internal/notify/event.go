@@ -17,7 +17,7 @@ const (
 )
 
 // Event is one thing that happened, in the JSON shape of the webhook body
-// (DESIGN §9). The caller fills Name, OccurredAt and what the event is about
+// (docs/notifications.md). The caller fills Name, OccurredAt and what the event is about
 // (Plan, Operation, Connection, Detail); (*Sender).Prepare fills Message,
 // URL and Operation.DurationS and redacts the free text.
 type Event struct {

@@ -58,7 +58,7 @@ func TestPrepareAndText(t *testing.T) {
 		t.Errorf("text does not start with the one line:\n%s", text)
 	}
 
-	// The JSON body has the shape of DESIGN §9.
+	// The JSON body has the shape docs/notifications.md documents.
 	body, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)

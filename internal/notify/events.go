@@ -9,7 +9,7 @@ import (
 // EventName names what happened; channels subscribe to event names.
 type EventName string
 
-// The events coffer notifies about (DESIGN §9).
+// The events coffer notifies about (docs/notifications.md).
 const (
 	// EventBackupFailed: a backup ended in status failed.
 	EventBackupFailed EventName = "backup.failed"

@@ -1,8 +1,8 @@
 // Package agecrypt writes and reads age v1 files (age-encryption.org/v1) in
 // a way that a checkpointing backup can pause and continue in another
 // process: a Writer's State holds everything needed to go on with the same
-// encrypted stream, and Resume goes on from it. DESIGN.md §10 describes the
-// archive encryption this serves.
+// encrypted stream, and Resume goes on from it. docs/architecture.md describes
+// the archive this encrypts.
 //
 // # Format
 //

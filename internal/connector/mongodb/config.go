@@ -17,7 +17,7 @@ import (
 	"unicode/utf8"
 )
 
-// Config is the credentials document of a "mongodb" connection (DESIGN §5).
+// Config is the credentials document of a "mongodb" connection (docs/api.md).
 type Config struct {
 	// URI is a mongodb:// or mongodb+srv:// connection string; its password
 	// is secret.

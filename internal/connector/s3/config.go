@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Config is the credentials document of an "s3" connection (DESIGN §5).
+// Config is the credentials document of an "s3" connection (docs/api.md).
 type Config struct {
 	// AccessKey and SecretKey are the connection's own keys; they are the
 	// only credentials used unless UseAmbientCredentials is set.
