@@ -28,6 +28,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/httpapi"
+	"github.com/coffer-backup/coffer/internal/plan"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/secret"
@@ -90,6 +91,7 @@ type App struct {
 	queue   *queue.Queue
 	conns   *connection.Service
 	engine  *engine.Engine
+	plans   *plan.Service
 	sso     *sso.Client  // Serve with COFFER_OIDC_ISSUER only
 	ln      net.Listener // Serve only
 	server  *http.Server // Serve only
@@ -143,13 +145,17 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.engine = newEngine(a.store, a.conns, a.queue, cfg, a.log)
 	a.queue.SetRunner(a.engine)
+	// Every process with workers may run the scheduler's tick (River's
+	// leader inserts it); the tick claims each due time once.
+	a.plans = plan.New(a.store, a.engine, a.set.MinScheduleInterval, a.log)
+	a.queue.SetTicker(a.plans)
 	if cfg.Mode != Serve {
 		return a, nil
 	}
 	if a.sso, err = newSSO(a.set, a.log); err != nil {
 		return nil, err
 	}
-	handler, err := newHandler(a.store, a.conns, a.engine, a.sso, a.set, a.secrets, a.log)
+	handler, err := newHandler(a.store, a.conns, a.engine, a.plans, a.sso, a.set, a.secrets, a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -210,9 +216,10 @@ func OpenCatalog(ctx context.Context, set config.Config) (*store.Store, error) {
 // newQueue is the River client on the catalog's database.
 func newQueue(ctx context.Context, st *store.Store, set config.Config, log *slog.Logger) (*queue.Queue, error) {
 	return queue.New(ctx, st, queue.Options{
-		DatabaseURL: databaseURL(set),
-		Workers:     set.Workers,
-		Logger:      log,
+		DatabaseURL:  databaseURL(set),
+		Workers:      set.Workers,
+		ScheduleTick: set.SchedulerTick,
+		Logger:       log,
 	})
 }
 
@@ -271,11 +278,12 @@ func newSSO(set config.Config, log *slog.Logger) (*sso.Client, error) {
 }
 
 // newHandler is the HTTP API with the embedded web UI.
-func newHandler(st *store.Store, conns *connection.Service, eng *engine.Engine, ssoClient *sso.Client, set config.Config, secrets *redact.Secrets, log *slog.Logger) (http.Handler, error) {
+func newHandler(st *store.Store, conns *connection.Service, eng *engine.Engine, plans *plan.Service, ssoClient *sso.Client, set config.Config, secrets *redact.Secrets, log *slog.Logger) (http.Handler, error) {
 	return httpapi.New(httpapi.Deps{
 		Catalog:     st,
 		Connections: conns,
 		Ops:         eng,
+		Plans:       plans,
 		Config:      set,
 		Logger:      log,
 		Secrets:     secrets,

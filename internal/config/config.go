@@ -101,6 +101,11 @@ type Config struct {
 	// LeaseTimeout is how stale a running operation's heartbeat must be before
 	// another worker takes it over.
 	LeaseTimeout time.Duration
+	// MinScheduleInterval is the shortest gap allowed between two due times
+	// of a plan's schedule.
+	MinScheduleInterval time.Duration
+	// SchedulerTick is how often the plan scheduler looks for due plans.
+	SchedulerTick time.Duration
 	// LogLevel is the minimum level of the server's own log.
 	LogLevel slog.Level
 	// LogFormat is "text" or "json".

@@ -24,19 +24,21 @@ import (
 
 // Defaults that are fixed values.
 const (
-	DefaultDataDir            = "./data"
-	DefaultListen             = "127.0.0.1:8080"
-	DefaultWorkers            = 4
-	DefaultGDriveAuthURL      = "https://accounts.google.com/o/oauth2/auth"
-	DefaultGDriveTokenURL     = "https://oauth2.googleapis.com/token"
-	DefaultGDriveAPIURL       = "https://www.googleapis.com/"
-	DefaultLogRetentionDays   = 30
-	DefaultSessionTTL         = 12 * time.Hour
-	DefaultLeaseTimeout       = 30 * time.Second
-	DefaultCheckpointInterval = 5 * time.Second
-	DefaultOIDCScopes         = "openid email profile groups"
-	DefaultOIDCName           = "SSO"
-	DefaultOIDCRoleClaim      = "groups"
+	DefaultDataDir             = "./data"
+	DefaultListen              = "127.0.0.1:8080"
+	DefaultWorkers             = 4
+	DefaultGDriveAuthURL       = "https://accounts.google.com/o/oauth2/auth"
+	DefaultGDriveTokenURL      = "https://oauth2.googleapis.com/token"
+	DefaultGDriveAPIURL        = "https://www.googleapis.com/"
+	DefaultLogRetentionDays    = 30
+	DefaultSessionTTL          = 12 * time.Hour
+	DefaultLeaseTimeout        = 30 * time.Second
+	DefaultCheckpointInterval  = 5 * time.Second
+	DefaultMinScheduleInterval = time.Minute
+	DefaultSchedulerTick       = 5 * time.Second
+	DefaultOIDCScopes          = "openid email profile groups"
+	DefaultOIDCName            = "SSO"
+	DefaultOIDCRoleClaim       = "groups"
 )
 
 // Limits on numeric settings.
@@ -168,6 +170,12 @@ func specs() []spec {
 		{Setting: Setting{Field: "LeaseTimeout", Env: "COFFER_LEASE_TIMEOUT", Flag: "lease-timeout", Default: "30s",
 			Description: "How long a running operation may go without a heartbeat before another worker continues it from its last checkpoint (2s to 10m)."},
 			apply: applyLeaseTimeout},
+		{Setting: Setting{Field: "MinScheduleInterval", Env: "COFFER_MIN_SCHEDULE_INTERVAL", Flag: "min-schedule-interval", Default: "1m",
+			Description: "The shortest time allowed between two due times of a plan's schedule (1s to 24h); plans whose schedule runs more often are refused."},
+			apply: durationIn("MinScheduleInterval", time.Second, 24*time.Hour, DefaultMinScheduleInterval, func(c *Config, d time.Duration) { c.MinScheduleInterval = d })},
+		{Setting: Setting{Field: "SchedulerTick", Env: "COFFER_SCHEDULER_TICK", Flag: "scheduler-tick", Default: "5s",
+			Description: "How often the plan scheduler looks for due plans (1s to 1m): the most a run starts after its due time."},
+			apply: durationIn("SchedulerTick", time.Second, time.Minute, DefaultSchedulerTick, func(c *Config, d time.Duration) { c.SchedulerTick = d })},
 		{Setting: Setting{Field: "LogLevel", Env: "COFFER_LOG_LEVEL", Flag: "log-level", Default: "info",
 			Description: "Server log level: debug, info, warn or error."},
 			apply: applyLogLevel},
@@ -772,6 +780,34 @@ func applyLeaseTimeout(c *Config, in input) error {
 	}
 	c.LeaseTimeout = d
 	return nil
+}
+
+// durationIn applies a duration setting that must lie in [lo, hi], def when unset.
+func durationIn(_ string, lo, hi, def time.Duration, set func(*Config, time.Duration)) func(*Config, input) error {
+	return func(c *Config, in input) error {
+		if !in.set() {
+			set(c, def)
+			return nil
+		}
+		d, err := time.ParseDuration(in.raw)
+		if err != nil || d < lo || d > hi {
+			return in.errorf("must be a duration from %s to %s, such as %s, got %q", fmtDur(lo), fmtDur(hi), fmtDur(def), in.raw)
+		}
+		set(c, d)
+		return nil
+	}
+}
+
+// fmtDur writes d the way people type it: 1m rather than 1m0s.
+func fmtDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func applyLogLevel(c *Config, in input) error {

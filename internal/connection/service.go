@@ -379,7 +379,7 @@ func (s *Service) differs(t *registry.Type, creds registry.Creds, stored []byte)
 }
 
 // Delete removes a connection. It is a 409 *apperr.Error while a pending,
-// running or paused operation uses the connection.
+// running or paused operation or a backup plan uses the connection.
 func (s *Service) Delete(ctx context.Context, id int64) error {
 	c, err := s.cat.GetConnection(ctx, id)
 	if err != nil {
@@ -390,6 +390,9 @@ func (s *Service) Delete(ctx context.Context, id int64) error {
 	}
 	if err := s.cat.DeleteConnection(ctx, id); err != nil {
 		switch {
+		case errors.Is(err, store.ErrUsedByPlan):
+			return apperr.Wrap(apperr.Conflict, err,
+				"Connection %q is used by a backup plan; change or delete the plan first, then delete the connection.", c.Name)
 		case errors.Is(err, store.ErrConflict):
 			return apperr.Wrap(apperr.Conflict, err,
 				"Connection %q is used by a pending, running or paused operation; wait for it to finish or cancel it, then delete the connection.", c.Name)

@@ -24,6 +24,8 @@ type BackupRequest struct {
 	SourceConnectionID      int64           `json:"source_connection_id"`
 	DestinationConnectionID int64           `json:"destination_connection_id"`
 	Options                 json.RawMessage `json:"options,omitempty"`
+	// PlanID is the plan starting the backup (0: ad hoc). Never from a request body.
+	PlanID int64 `json:"-"`
 }
 
 // BackupOptions are the options a backup accepts.

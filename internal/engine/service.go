@@ -18,38 +18,72 @@ import (
 // its job in one transaction. Validation failures are 422 errors naming the field.
 func (e *Engine) StartBackup(ctx context.Context, actor Actor, req BackupRequest) (*store.BackupOperation, error) {
 	fields := map[string]string{}
+	b := e.CheckBackup(ctx, req, fields)
+	if len(fields) > 0 {
+		return nil, apperr.InvalidFields("the backup request is not valid", fields)
+	}
+	if err := e.cat.InTx(ctx, func(tx *sql.Tx) error { return e.RecordBackupTx(ctx, tx, b.Op) }); err != nil {
+		return nil, err
+	}
+	e.LogBackup(ctx, b.Op.ID, fmt.Sprintf("Backup of %q to %q queued by %s.", b.Source, b.Destination, actor.Email))
+	return b.Op, nil
+}
+
+// CheckedBackup is a backup request that passed CheckBackup: the operation
+// to record, and the names of its connections for log lines.
+type CheckedBackup struct {
+	Op                  *store.BackupOperation
+	Source, Destination string
+}
+
+// CheckBackup validates req (its connections' roles and state, and its
+// options) the way StartBackup does, adding each problem to fields under the
+// request's field name. It returns the operation to record when fields
+// stayed empty, nil otherwise. Plans use it to check their settings and to
+// start their runs.
+func (e *Engine) CheckBackup(ctx context.Context, req BackupRequest, fields map[string]string) *CheckedBackup {
+	before := len(fields)
 	src := e.checkConnection(ctx, req.SourceConnectionID, "source_connection_id", "a source", registry.RoleSource, fields)
 	dst := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a destination", registry.RoleDestination, fields)
 	opts, bad := decodeBackupOptions(req.Options)
 	if bad != nil {
 		fields[bad.key] = bad.reason
 	}
-	if len(fields) > 0 {
-		return nil, apperr.InvalidFields("the backup request is not valid", fields)
+	if len(fields) > before {
+		return nil
 	}
 	optJSON, err := json.Marshal(opts)
 	if err != nil {
-		return nil, err
+		fields["options"] = "cannot be encoded"
+		return nil
 	}
-	op := &store.BackupOperation{
-		Operation:               store.Operation{Status: store.StatusPending},
-		SourceConnectionID:      src.ID,
-		DestinationConnectionID: dst.ID,
-		Options:                 optJSON,
-		Metadata:                json.RawMessage(`{}`),
+	return &CheckedBackup{
+		Op: &store.BackupOperation{
+			Operation:               store.Operation{Status: store.StatusPending},
+			SourceConnectionID:      src.ID,
+			DestinationConnectionID: dst.ID,
+			Options:                 optJSON,
+			Metadata:                json.RawMessage(`{}`),
+			PlanID:                  req.PlanID,
+		},
+		Source: src.Name, Destination: dst.Name,
 	}
-	err = e.cat.InTx(ctx, func(tx *sql.Tx) error {
-		if err := e.cat.CreateBackup(ctx, tx, op); err != nil {
-			return err
-		}
-		return e.q.InsertOperationTx(ctx, tx, store.KindBackup, op.ID)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record the backup: %w", err)
+}
+
+// RecordBackupTx records a backup that passed CheckBackup, and its job, in tx.
+func (e *Engine) RecordBackupTx(ctx context.Context, tx *sql.Tx, op *store.BackupOperation) error {
+	if err := e.cat.CreateBackup(ctx, tx, op); err != nil {
+		return fmt.Errorf("record the backup: %w", err)
 	}
-	joblog.New(e.cat, store.KindBackup, op.ID, e.log).Info(ctx,
-		fmt.Sprintf("Backup of %q to %q queued by %s.", src.Name, dst.Name, actor.Email))
-	return op, nil
+	if err := e.q.InsertOperationTx(ctx, tx, store.KindBackup, op.ID); err != nil {
+		return fmt.Errorf("record the backup: %w", err)
+	}
+	return nil
+}
+
+// LogBackup writes an information line to backup id's log.
+func (e *Engine) LogBackup(ctx context.Context, id int64, msg string) {
+	joblog.New(e.cat, store.KindBackup, id, e.log).Info(ctx, msg)
 }
 
 // checkConnection loads a connection for a request and records why it cannot serve.

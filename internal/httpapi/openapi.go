@@ -525,9 +525,10 @@ func openapiSchemas() obj {
 			"source_connection_id": integer(""), "destination_connection_id": integer(""), "options": ref("BackupOptions"),
 		}),
 		"BackupStatus": obj{"type": "string", "enum": backupStatuses, "description": "Where a backup is in its life."},
-		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{
+		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "plan_id", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{
 			"id": integer(""), "status": ref("BackupStatus"),
 			"source_connection_id": integer(""), "destination_connection_id": integer(""),
+			"plan_id":      nullable(integer("The plan that started it; null for an ad-hoc backup.")),
 			"options":      ref("BackupOptions"),
 			"archive_path": str("Where the archive is at the destination."), "archive_size": integer("Bytes."),
 			"sha256":        str("Of the whole archive, once completed."),
@@ -536,6 +537,47 @@ func openapiSchemas() obj {
 			"started_at":    dateTime(true), "completed_at": dateTime(true), "created_at": dateTime(false),
 		}),
 		"BackupList": listOf("BackupOperation"),
+
+		"RetentionPolicy": closed("What a plan keeps (restic's forget rules); no rule keeps everything.", nil, obj{
+			"keep_last": integer("The newest n backups."), "keep_hourly": integer("The newest backup of each of the last n hours that have one."),
+			"keep_daily": integer("Likewise per day."), "keep_weekly": integer("Likewise per ISO week."),
+			"keep_monthly": integer("Likewise per month."), "keep_yearly": integer("Likewise per year."),
+			"keep_within": str("Every backup completed within this span of the newest one: \"7d\", \"1y6m\", \"36h\"."),
+		}),
+		"PlanInput": closed("A backup plan's settings.", []string{"name", "source_connection_id", "destination_connection_id", "schedule"}, obj{
+			"name": str(""), "source_connection_id": integer(""), "destination_connection_id": integer(""),
+			"options":     ref("BackupOptions"),
+			"schedule":    str("A 5-field cron expression, @hourly, @daily, @weekly, @monthly or \"@every <duration>\"."),
+			"timezone":    str("An IANA time zone (default UTC)."),
+			"catch_up":    boolean("Run once at start after due times were missed while coffer was down (default true)."),
+			"retention":   ref("RetentionPolicy"),
+			"alert_after": str("A duration such as \"26h\": the plan is overdue when no run succeeded for this long."),
+			"verify":      str("\"none\" (default), \"after_each\" or a schedule."),
+			"enabled":     boolean("Default true."),
+		}),
+		"PlanRun": object("The last backup a plan started.", []string{"backup_id", "status", "at"}, obj{
+			"backup_id": integer(""), "status": ref("BackupStatus"), "at": dateTime(false),
+		}),
+		"Plan": object("A backup plan.", []string{"id", "name", "source_connection_id", "destination_connection_id", "options", "schedule", "schedule_text", "timezone", "catch_up", "retention", "alert_after", "verify", "enabled", "next_run_at", "last_run", "created_at", "updated_at"}, obj{
+			"id": integer(""), "name": str(""), "source_connection_id": integer(""), "destination_connection_id": integer(""),
+			"options": ref("BackupOptions"), "schedule": str(""), "schedule_text": str("The schedule in words."),
+			"timezone": str(""), "catch_up": boolean(""), "retention": ref("RetentionPolicy"),
+			"alert_after": nullable(str("")), "verify": str(""), "enabled": boolean(""),
+			"next_run_at": dateTime(true), "last_run": obj{"allOf": []any{ref("PlanRun")}, "nullable": true},
+			"created_at": dateTime(false), "updated_at": dateTime(false),
+		}),
+		"PlanList": object("Every plan, by name.", []string{"items"}, obj{"items": arrayOf(ref("Plan"))}),
+		"PlanEvent": object("One line of a plan's history.", []string{"id", "kind", "due_at", "backup_id", "message", "created_at"}, obj{
+			"id": integer(""), "kind": enum(store.PlanEventRun, store.PlanEventSkipped, store.PlanEventMissed),
+			"due_at": dateTime(true), "backup_id": nullable(integer("")), "message": str(""), "created_at": dateTime(false),
+		}),
+		"PlanEventList": listOf("PlanEvent"),
+		"RetentionDecision": object("What the policy does with one backup.", []string{"backup_id", "completed_at", "keep", "reasons"}, obj{
+			"backup_id": integer(""), "completed_at": dateTime(false), "keep": boolean(""),
+			"reasons": arrayOf(str("Why it stays: \"last\", \"daily\", \"within 7d\", \"newest\"...")),
+		}),
+		"RetentionPreview": object("The dry run, newest first.", []string{"items"}, obj{"items": arrayOf(ref("RetentionDecision"))}),
+		"SchedulePreview":  object("The next due times.", []string{"times"}, obj{"times": arrayOf(dateTime(false))}),
 
 		"S3RestoreConfig": closed("Restore into an s3 connection.", nil, obj{
 			"bucket": str("Default: the connection's bucket."), "prefix": str("Put keys under this prefix."),

@@ -42,7 +42,11 @@ func newBackupAPI(s *server) *opAPI[store.BackupOperation] {
 			if err != nil {
 				return nil, 0, err
 			}
-			return s.cat.ListBackups(r.Context(), store.BackupFilter{Status: status, SourceID: src, DestinationID: dst}, p)
+			plan, err := queryInt(r, "plan_id", 0, 0, 1<<62)
+			if err != nil {
+				return nil, 0, err
+			}
+			return s.cat.ListBackups(r.Context(), store.BackupFilter{Status: status, SourceID: src, DestinationID: dst, PlanID: plan}, p)
 		},
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/metrics"
+	"github.com/coffer-backup/coffer/internal/plan"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/sso"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -47,8 +48,10 @@ type Deps struct {
 	Catalog     store.Catalog
 	Connections *connection.Service
 	Ops         Operations
-	Config      config.Config
-	Logger      *slog.Logger
+	// Plans is the plan service (nil: the plan routes answer 404).
+	Plans  *plan.Service
+	Config config.Config
+	Logger *slog.Logger
 	// UI is the built web UI (web.Dist()); without an index.html, / explains how to build it.
 	UI fs.FS
 	// Now is the clock (time.Now when nil).
@@ -114,6 +117,7 @@ type server struct {
 	cat        store.Catalog
 	conns      *connection.Service
 	ops        Operations
+	plans      *plan.Service
 	cfg        config.Config
 	log        *slog.Logger
 	ui         fs.FS
@@ -179,6 +183,7 @@ func newServer(d Deps, t timings) (*server, error) {
 		cat:        d.Catalog,
 		conns:      d.Connections,
 		ops:        d.Ops,
+		plans:      d.Plans,
 		cfg:        d.Config,
 		log:        d.Logger,
 		ui:         d.UI,
@@ -264,6 +269,33 @@ func (s *server) routes() []route {
 				"404": errResponse("Single sign-on is not set up on this server."),
 			}}},
 
+		{"GET", "/plans", reader, s.listPlans, doc{tag: "plans", summary: "List backup plans, by name, with their next and last runs.", responses: obj{
+			"200": jsonResponse("The plans.", "PlanList"), "404": errResponse("Plans are not available on this server.")}}},
+		{"POST", "/plans", operator, s.createPlan, doc{tag: "plans", summary: "Create a backup plan.", body: "PlanInput", responses: obj{
+			"201": jsonResponse("Created.", "Plan"), "400": respBadBody(), "422": respInvalid()}}},
+		{"GET", "/plans/{id}", reader, s.getPlan, doc{tag: "plans", summary: "One plan.", responses: obj{
+			"200": jsonResponse("The plan.", "Plan"), "404": respNotFound()}}},
+		{"PUT", "/plans/{id}", operator, s.updatePlan, doc{tag: "plans", summary: "Replace a plan's settings (a field left out takes its default); the next run is worked out again.", body: "PlanInput", responses: obj{
+			"200": jsonResponse("Changed.", "Plan"), "400": respBadBody(), "404": respNotFound(), "422": respInvalid()}}},
+		{"DELETE", "/plans/{id}", operator, s.deletePlan, doc{tag: "plans", summary: "Delete a plan and its history; its backups stay, as ad-hoc backups.", responses: obj{
+			"204": noContent("Deleted."), "404": respNotFound()}}},
+		{"POST", "/plans/{id}/run", operator, s.runPlan, doc{tag: "plans", summary: "Run a plan now.", responses: obj{
+			"202": acceptedResponse("Queued; Location is the backup's URL.", "BackupOperation"), "404": respNotFound(),
+			"409": errResponse("previous run still running"), "422": respInvalid()}}},
+		{"GET", "/plans/{id}/events", reader, s.planEvents, doc{tag: "plans", summary: "A plan's history, newest first: runs started, due times skipped or missed, and why.",
+			params: pageParams(), responses: obj{
+				"200": jsonResponse("One page of the history.", "PlanEventList"), "404": respNotFound(), "422": respInvalid()}}},
+		{"GET", "/plans/{id}/retention", reader, s.planRetention, doc{tag: "plans", summary: "Dry run of the plan's retention policy: every completed backup of the plan, kept or removed, and the rules that keep it.",
+			params: []obj{query("retention", "A draft policy (JSON) to try instead of the plan's own.", str(""))}, responses: obj{
+				"200": jsonResponse("The decisions, newest first.", "RetentionPreview"), "404": respNotFound(), "422": respInvalid()}}},
+		{"GET", "/schedules/preview", reader, s.previewSchedule, doc{tag: "plans", summary: "The next due times of a schedule being typed.",
+			params: []obj{
+				query("schedule", "A 5-field cron expression, @hourly, @daily, @weekly, @monthly or \"@every <duration>\".", str("")),
+				query("timezone", "An IANA time zone (default UTC).", str("")),
+				query("count", "How many due times (default 5, at most 50).", obj{"type": "integer", "minimum": 1, "maximum": 50}),
+			}, responses: obj{
+				"200": jsonResponse("The due times, in UTC.", "SchedulePreview"), "422": respInvalid()}}},
+
 		{"GET", "/connections", reader, s.listConnections, doc{tag: "connections", summary: "List connections, credentials masked.", responses: obj{
 			"200": jsonResponse("The connections, by name.", "ConnectionList")}}},
 		{"POST", "/connections", operator, s.createConnection, doc{tag: "connections", summary: "Create a connection: its fields are validated, then it is checked live (unless save_unchecked).", body: "ConnectionInput", responses: obj{
@@ -302,6 +334,7 @@ func (s *server) routes() []route {
 				query("status", "Only backups in this status.", ref("BackupStatus")),
 				query("source_id", "Only backups of this source connection.", obj{"type": "integer", "minimum": 0}),
 				query("destination_id", "Only backups to this destination connection.", obj{"type": "integer", "minimum": 0}),
+				query("plan_id", "Only backups started by this plan.", obj{"type": "integer", "minimum": 0}),
 			), responses: obj{
 				"200": jsonResponse("One page of backups.", "BackupList"), "422": respInvalid()}}},
 		{"POST", "/backups", operator, s.createBackup, doc{tag: "backups", summary: "Start a backup; it runs in the background.", body: "BackupInput", responses: obj{

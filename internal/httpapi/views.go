@@ -34,6 +34,7 @@ type operationView struct {
 	SourceConnectionID      int64           `json:"source_connection_id"`
 	DestinationConnectionID int64           `json:"destination_connection_id"`
 	Options                 json.RawMessage `json:"options"`
+	PlanID                  *int64          `json:"plan_id"`
 	ArchivePath             string          `json:"archive_path"`
 	ArchiveSize             int64           `json:"archive_size"`
 	SHA256                  string          `json:"sha256"`
@@ -51,6 +52,7 @@ func viewBackup(op *store.BackupOperation) *operationView {
 		SourceConnectionID:      op.SourceConnectionID,
 		DestinationConnectionID: op.DestinationConnectionID,
 		Options:                 orEmpty(op.Options),
+		PlanID:                  planRef(op.PlanID),
 		ArchivePath:             op.ArchivePath,
 		ArchiveSize:             op.ArchiveSize,
 		SHA256:                  op.SHA256,
@@ -60,6 +62,14 @@ func viewBackup(op *store.BackupOperation) *operationView {
 		CompletedAt:             utc(op.CompletedAt),
 		CreatedAt:               op.CreatedAt.UTC(),
 	}
+}
+
+// planRef is a plan id as the API shows it: null for none (0).
+func planRef(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
 }
 
 // restoreView is the API shape of a restore (docs/api.md).

@@ -26,6 +26,9 @@ import (
 const (
 	QueueOperations  = "operations"
 	QueueMaintenance = "maintenance"
+	// QueueSchedule runs the plan scheduler's ticks, one at a time, apart
+	// from maintenance (a long sweep never delays a due backup).
+	QueueSchedule = "schedule"
 )
 
 // Maintenance tasks run periodically by the elected leader.
@@ -84,6 +87,20 @@ type MaintenanceArgs struct {
 // Kind implements river.JobArgs.
 func (MaintenanceArgs) Kind() string { return "maintenance" }
 
+// ScheduleArgs is the periodic job that lets the plan scheduler start the
+// runs that are due. River inserts it on its elected leader only; the tick
+// itself claims each due time once, so a second tick at the same moment
+// (a leader change) starts nothing twice.
+type ScheduleArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ScheduleArgs) Kind() string { return "plan_schedule" }
+
+// Ticker starts the plan runs that are due. The plan service implements it.
+type Ticker interface {
+	Tick(ctx context.Context) error
+}
+
 // Runner does the work a job stands for. The engine implements it.
 type Runner interface {
 	// RunOperation runs, or continues, operation id of kind (store.KindBackup ...).
@@ -100,6 +117,9 @@ type Options struct {
 	Workers int
 	// SweepInterval is how often leftovers are swept (default 1 h).
 	SweepInterval time.Duration
+	// ScheduleTick is how often the plan scheduler looks for due plans
+	// (default 5 s): the most a run starts after its due time.
+	ScheduleTick time.Duration
 	// ID names this process among River's clients (default: River's own).
 	ID     string
 	Logger *slog.Logger
@@ -110,7 +130,8 @@ type Queue struct {
 	client   *river.Client[*sql.Tx]
 	riverDB  *sql.DB       // SQLite: River's own single-connection pool
 	listener *pgxpool.Pool // PostgreSQL: the LISTEN/NOTIFY pool
-	runner   *lateRunner
+	runner   *late[Runner]
+	ticker   *late[Ticker]
 	workers  int
 }
 
@@ -128,10 +149,13 @@ func New(ctx context.Context, cat Database, opts Options) (*Queue, error) {
 	if opts.SweepInterval <= 0 {
 		opts.SweepInterval = time.Hour
 	}
+	if opts.ScheduleTick <= 0 {
+		opts.ScheduleTick = 5 * time.Second
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	q := &Queue{runner: &lateRunner{}, workers: opts.Workers}
+	q := &Queue{runner: &late[Runner]{}, ticker: &late[Ticker]{}, workers: opts.Workers}
 
 	cfg := &river.Config{
 		ID:                   opts.ID,
@@ -146,15 +170,20 @@ func New(ctx context.Context, cat Database, opts Options) (*Queue, error) {
 		river.AddWorker(workers, &operationWorker[BackupArgs]{r: q.runner})
 		river.AddWorker(workers, &operationWorker[RestoreArgs]{r: q.runner})
 		river.AddWorker(workers, &maintenanceWorker{r: q.runner})
+		river.AddWorker(workers, &scheduleWorker{t: q.ticker})
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{
 			QueueOperations:  {MaxWorkers: opts.Workers},
 			QueueMaintenance: {MaxWorkers: 1},
+			QueueSchedule:    {MaxWorkers: 1},
 		}
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			periodic(opts.SweepInterval, TaskSweep),
 			periodic(6*time.Hour, TaskLogs),
 			periodic(time.Hour, TaskSessions),
+			river.NewPeriodicJob(river.PeriodicInterval(opts.ScheduleTick), func() (river.JobArgs, *river.InsertOpts) {
+				return ScheduleArgs{}, &river.InsertOpts{Queue: QueueSchedule, MaxAttempts: 1}
+			}, &river.PeriodicJobOpts{RunOnStart: true, ID: "plan-schedule"}),
 		}
 	}
 
@@ -189,6 +218,9 @@ func periodic(every time.Duration, task string) *river.PeriodicJob {
 
 // SetRunner binds the Runner that jobs dispatch into.
 func (q *Queue) SetRunner(r Runner) { q.runner.set(r) }
+
+// SetTicker binds the plan scheduler's ticks (none bound: ticks do nothing).
+func (q *Queue) SetTicker(t Ticker) { q.ticker.set(t) }
 
 // Start begins working jobs (a no-op for an insert-only queue).
 func (q *Queue) Start(ctx context.Context) error {
@@ -269,7 +301,7 @@ func RetryLater(d time.Duration) error { return river.JobSnooze(d) }
 // operationWorker works the jobs of one operation kind.
 type operationWorker[T operationArgs] struct {
 	river.WorkerDefaults[T]
-	r *lateRunner
+	r *late[Runner]
 }
 
 func (w *operationWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
@@ -278,9 +310,22 @@ func (w *operationWorker[T]) Work(ctx context.Context, job *river.Job[T]) error 
 
 type maintenanceWorker struct {
 	river.WorkerDefaults[MaintenanceArgs]
-	r *lateRunner
+	r *late[Runner]
 }
 
 func (w *maintenanceWorker) Work(ctx context.Context, job *river.Job[MaintenanceArgs]) error {
 	return w.r.get().Maintain(ctx, job.Args.Task)
+}
+
+// scheduleWorker runs the plan scheduler's ticks.
+type scheduleWorker struct {
+	river.WorkerDefaults[ScheduleArgs]
+	t *late[Ticker]
+}
+
+func (w *scheduleWorker) Work(ctx context.Context, _ *river.Job[ScheduleArgs]) error {
+	if t := w.t.get(); t != nil {
+		return t.Tick(ctx)
+	}
+	return nil
 }

@@ -6,23 +6,24 @@ import (
 	"sync"
 )
 
-// lateRunner lets the queue be built before the engine that runs its jobs
-// (the engine needs the queue to enqueue; the queue's workers need the engine).
-type lateRunner struct {
+// late holds a value bound after the queue is built: the engine that runs
+// its jobs (the engine needs the queue to enqueue; the queue's workers need
+// the engine), and the plan scheduler, built after both.
+type late[T any] struct {
 	mu sync.RWMutex
-	r  Runner
+	v  T
 }
 
-func (l *lateRunner) set(r Runner) {
+func (l *late[T]) set(v T) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.r = r
+	l.v = v
 }
 
-func (l *lateRunner) get() Runner {
+func (l *late[T]) get() T {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.r
+	return l.v
 }
 
 // quietLogger keeps River's own chatter at warning level and above, so the

@@ -96,7 +96,8 @@ func (s *Store) UpdateConnection(ctx context.Context, c *Connection) error {
 }
 
 // DeleteConnection removes a connection unless a backup (as source or
-// destination) or a restore in an active status refers to it (ErrConflict).
+// destination) or a restore in an active status, or a plan, refers to it
+// (ErrConflict).
 // Finished operations keep their history with the reference set to NULL
 // (read back as 0).
 func (s *Store) DeleteConnection(ctx context.Context, id int64) error {
@@ -123,6 +124,12 @@ func (s *Store) DeleteConnection(ctx context.Context, id int64) error {
 		}
 		if n > 0 {
 			return fmt.Errorf("delete connection %d: %d active operation(s) use it: %w", id, n, ErrConflict)
+		}
+		if err := s.queryRow(ctx, tx, "SELECT COUNT(*) FROM backup_plans WHERE source_connection_id = ? OR destination_connection_id = ?", id, id).Scan(&n); err != nil {
+			return fmt.Errorf("delete connection %d: count plans: %w", id, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("delete connection %d: %d plan(s) use it: %w", id, n, ErrUsedByPlan)
 		}
 		if _, err := s.exec(ctx, tx, "DELETE FROM connections WHERE id = ?", id); err != nil {
 			return fmt.Errorf("delete connection %d: %w", id, err)

@@ -26,6 +26,9 @@ var (
 	// ErrLastAdmin means a change of role or disabled flag was refused
 	// because it would leave no active administrator. It is an ErrConflict.
 	ErrLastAdmin = fmt.Errorf("%w: it would leave no active administrator", ErrConflict)
+	// ErrUsedByPlan means a connection cannot be deleted because a backup
+	// plan uses it. It is an ErrConflict.
+	ErrUsedByPlan = fmt.Errorf("%w: a backup plan uses it", ErrConflict)
 )
 
 // Role is what a user may do: admin everything, operator connections and
@@ -169,6 +172,8 @@ type BackupOperation struct {
 	ArchivePath             string
 	ArchiveSize             int64
 	SHA256                  string
+	// PlanID is the plan that started the backup, 0 for an ad-hoc one.
+	PlanID int64
 }
 
 // RestoreOperation is one restore run.
@@ -255,6 +260,7 @@ type BackupFilter struct {
 	Status        string
 	SourceID      int64
 	DestinationID int64
+	PlanID        int64
 }
 
 // RestoreFilter narrows ListRestores.

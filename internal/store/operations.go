@@ -74,10 +74,10 @@ func scanOperation(r rowScanner) (*Operation, error) {
 var backupDesc = opDesc[BackupOperation]{
 	kindTable: kindTable{KindBackup, "backup_operations",
 		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}},
-	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256",
+	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id",
 	fields: func(op *BackupOperation) (*Operation, []any) {
 		return &op.Operation, []any{idCol{&op.SourceConnectionID}, idCol{&op.DestinationConnectionID},
-			jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize, &op.SHA256}
+			jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize, &op.SHA256, idCol{&op.PlanID}}
 	},
 	values: func(op *BackupOperation) ([]any, error) {
 		opts, optsRaw, err := jsonObjArg("backup options", op.Options)
@@ -89,7 +89,11 @@ var backupDesc = opDesc[BackupOperation]{
 			return nil, err
 		}
 		op.Options, op.Metadata = optsRaw, metaRaw
-		return []any{op.SourceConnectionID, op.DestinationConnectionID, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256}, nil
+		var plan any
+		if op.PlanID != 0 {
+			plan = op.PlanID
+		}
+		return []any{op.SourceConnectionID, op.DestinationConnectionID, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256, plan}, nil
 	},
 }
 
@@ -206,6 +210,9 @@ func (s *Store) ListBackups(ctx context.Context, f BackupFilter, p Page) ([]Back
 	}
 	if f.DestinationID != 0 {
 		w.add("destination_connection_id = ?", f.DestinationID)
+	}
+	if f.PlanID != 0 {
+		w.add("plan_id = ?", f.PlanID)
 	}
 	return listOps(ctx, s, backupDesc, w, p)
 }

@@ -83,6 +83,8 @@ export type BackupOperation = {
   error_message: string;
   id: number;
   options: BackupOptions;
+  /** The plan that started it; null for an ad-hoc backup. */
+  plan_id: number | null;
   progress: Progress;
   /** Of the whole archive, once completed. */
   sha256: string;
@@ -301,6 +303,82 @@ export type PasswordRequest = {
   password: string;
 };
 
+/** A backup plan. */
+export type Plan = {
+  alert_after: string | null;
+  catch_up: boolean;
+  created_at: string;
+  destination_connection_id: number;
+  enabled: boolean;
+  id: number;
+  last_run: PlanRun | null;
+  name: string;
+  next_run_at: string | null;
+  options: BackupOptions;
+  retention: RetentionPolicy;
+  schedule: string;
+  /** The schedule in words. */
+  schedule_text: string;
+  source_connection_id: number;
+  timezone: string;
+  updated_at: string;
+  verify: string;
+};
+
+/** One line of a plan's history. */
+export type PlanEvent = {
+  backup_id: number | null;
+  created_at: string;
+  due_at: string | null;
+  id: number;
+  kind: "run" | "skipped" | "missed";
+  message: string;
+};
+
+/** One page of a list, newest first. */
+export type PlanEventList = {
+  items: PlanEvent[];
+  /** The page returned, from 1. */
+  page: number;
+  /** Items per page. */
+  per_page: number;
+  /** Items on all pages. */
+  total: number;
+};
+
+/** A backup plan's settings. */
+export type PlanInput = {
+  /** A duration such as "26h": the plan is overdue when no run succeeded for this long. */
+  alert_after?: string;
+  /** Run once at start after due times were missed while coffer was down (default true). */
+  catch_up?: boolean;
+  destination_connection_id: number;
+  /** Default true. */
+  enabled?: boolean;
+  name: string;
+  options?: BackupOptions;
+  retention?: RetentionPolicy;
+  /** A 5-field cron expression, @hourly, @daily, @weekly, @monthly or "@every <duration>". */
+  schedule: string;
+  source_connection_id: number;
+  /** An IANA time zone (default UTC). */
+  timezone?: string;
+  /** "none" (default), "after_each" or a schedule. */
+  verify?: string;
+};
+
+/** Every plan, by name. */
+export type PlanList = {
+  items: Plan[];
+};
+
+/** The last backup a plan started. */
+export type PlanRun = {
+  at: string;
+  backup_id: number;
+  status: BackupStatus;
+};
+
 /** How far an operation has come. */
 export type Progress = {
   /** Bytes read from the source (restores: from the archive). */
@@ -352,6 +430,37 @@ export type RestoreOperation = {
 /** Where a restore is in its life (a restore cannot be paused). */
 export type RestoreStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
 
+/** What the policy does with one backup. */
+export type RetentionDecision = {
+  backup_id: number;
+  completed_at: string;
+  keep: boolean;
+  reasons: string[];
+};
+
+/** What a plan keeps (restic's forget rules); no rule keeps everything. */
+export type RetentionPolicy = {
+  /** Likewise per day. */
+  keep_daily?: number;
+  /** The newest backup of each of the last n hours that have one. */
+  keep_hourly?: number;
+  /** The newest n backups. */
+  keep_last?: number;
+  /** Likewise per month. */
+  keep_monthly?: number;
+  /** Likewise per ISO week. */
+  keep_weekly?: number;
+  /** Every backup completed within this span of the newest one: "7d", "1y6m", "36h". */
+  keep_within?: string;
+  /** Likewise per year. */
+  keep_yearly?: number;
+};
+
+/** The dry run, newest first. */
+export type RetentionPreview = {
+  items: RetentionDecision[];
+};
+
 /** s3: source, destination and restore target. */
 export type S3Credentials = {
   access_key: string;
@@ -379,6 +488,11 @@ export type S3RestoreConfig = {
   overwrite?: boolean;
   /** Put keys under this prefix. */
   prefix?: string;
+};
+
+/** The next due times. */
+export type SchedulePreview = {
+  times: string[];
 };
 
 /** An API token, without its value. */

@@ -1,0 +1,538 @@
+// Package plan runs backups unattended: a plan names a source, a
+// destination, backup options, a schedule in a time zone and a retention
+// policy, and the scheduler starts its runs (docs/plans.md).
+//
+// Each due time runs at most once, whichever and however many processes
+// tick: a tick claims a due time by moving the plan's next_run_at forward
+// with a compare-and-set, and records the run (the backup row and its job)
+// in the same transaction. A due time that comes while the plan's previous
+// run is still pending, running or paused is skipped and the skip recorded
+// in the plan's history. After downtime a plan that missed due times runs
+// once (catch_up) or waits for its next due time.
+package plan
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/retention"
+	"github.com/coffer-backup/coffer/internal/schedule"
+	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/strictjson"
+)
+
+// Catalog is what the plan service asks of the catalog.
+type Catalog interface {
+	InTx(ctx context.Context, fn func(tx *sql.Tx) error) error
+	CreatePlan(ctx context.Context, p *store.Plan) error
+	GetPlan(ctx context.Context, id int64) (*store.Plan, error)
+	ListPlans(ctx context.Context) ([]store.Plan, error)
+	UpdatePlan(ctx context.Context, p *store.Plan) error
+	DeletePlan(ctx context.Context, id int64) error
+	DuePlans(ctx context.Context, t time.Time) ([]store.Plan, error)
+	ClaimDue(ctx context.Context, tx *sql.Tx, id int64, due, next time.Time) (bool, error)
+	ActiveRunOfPlan(ctx context.Context, tx *sql.Tx, id int64) (int64, error)
+	LastRuns(ctx context.Context) (map[int64]store.PlanRun, error)
+	AddPlanEvent(ctx context.Context, tx *sql.Tx, ev *store.PlanEvent) error
+	ListPlanEvents(ctx context.Context, id int64, p store.Page) ([]store.PlanEvent, int64, error)
+	ListBackups(ctx context.Context, f store.BackupFilter, p store.Page) ([]store.BackupOperation, int64, error)
+}
+
+// Backups is what the plan service asks of the engine: the checks of a
+// backup request and the recording of a run.
+type Backups interface {
+	CheckBackup(ctx context.Context, req engine.BackupRequest, fields map[string]string) *engine.CheckedBackup
+	RecordBackupTx(ctx context.Context, tx *sql.Tx, op *store.BackupOperation) error
+	LogBackup(ctx context.Context, id int64, msg string)
+}
+
+// LateAfter is how long after its due time a run still counts as on time
+// when catch_up is off: a tick that finds a due time older than this (or a
+// later due time already passed) treats it as missed while coffer was down.
+const LateAfter = time.Minute
+
+// Service manages plans and runs the scheduler's ticks.
+type Service struct {
+	cat         Catalog
+	backups     Backups
+	minInterval time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+}
+
+// New returns the plan service. minInterval bounds how close together a
+// schedule's due times may be (COFFER_MIN_SCHEDULE_INTERVAL; 0 = 1m).
+func New(cat Catalog, backups Backups, minInterval time.Duration, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	if minInterval <= 0 {
+		minInterval = schedule.DefaultMinInterval
+	}
+	return &Service{cat: cat, backups: backups, minInterval: minInterval, log: log, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// SetClock replaces the service's clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Input is the body of POST /plans and PUT /plans/{id}. A PUT replaces the
+// whole plan: a field left out takes its default.
+type Input struct {
+	Name                    string          `json:"name"`
+	SourceConnectionID      int64           `json:"source_connection_id"`
+	DestinationConnectionID int64           `json:"destination_connection_id"`
+	Options                 json.RawMessage `json:"options,omitempty"`
+	Schedule                string          `json:"schedule"`
+	Timezone                string          `json:"timezone,omitempty"`
+	CatchUp                 *bool           `json:"catch_up,omitempty"`
+	Retention               json.RawMessage `json:"retention,omitempty"`
+	AlertAfter              string          `json:"alert_after,omitempty"`
+	Verify                  string          `json:"verify,omitempty"`
+	Enabled                 *bool           `json:"enabled,omitempty"`
+}
+
+// View is a plan as the API shows it.
+type View struct {
+	store.Plan
+	Describe string
+	LastRun  *store.PlanRun
+}
+
+// DecodeInput reads a plan body strictly: unknown keys, wrong types and
+// trailing data are 422 errors naming the field.
+func DecodeInput(data []byte) (Input, error) {
+	var in Input
+	if strictjson.Empty(data) {
+		return in, apperr.InvalidFields("the plan is not valid", map[string]string{"": "a JSON object with the plan is required"})
+	}
+	if p := strictjson.Check(data, &in); p != nil {
+		field, reason := p.Field, p.Reason
+		return in, apperr.InvalidFields("the plan is not valid", map[string]string{field: reason})
+	}
+	return in, nil
+}
+
+// check validates in and returns the plan it describes (ID and times unset).
+func (s *Service) check(ctx context.Context, in Input) (*store.Plan, error) {
+	fields := map[string]string{}
+	name := strings.TrimSpace(in.Name)
+	switch {
+	case name == "":
+		fields["name"] = "is required"
+	case len(name) > 100:
+		fields["name"] = "must be at most 100 characters"
+	}
+	checked := s.backups.CheckBackup(ctx, engine.BackupRequest{
+		SourceConnectionID: in.SourceConnectionID, DestinationConnectionID: in.DestinationConnectionID, Options: in.Options,
+	}, fields)
+	tz := strings.TrimSpace(in.Timezone)
+	if tz == "" {
+		tz = "UTC"
+	}
+	if strings.TrimSpace(in.Schedule) == "" {
+		fields["schedule"] = `is required: a 5-field cron expression ("30 2 * * *"), @hourly, @daily, @weekly, @monthly or "@every <duration>"`
+	} else if _, err := schedule.Parse(in.Schedule, tz, s.minInterval); err != nil {
+		addFieldErrors(fields, "", err)
+	}
+	pol, err := retention.DecodePolicy(in.Retention)
+	if err != nil {
+		addFieldErrors(fields, "retention.", err)
+	}
+	if in.AlertAfter != "" {
+		if d, err := time.ParseDuration(in.AlertAfter); err != nil || d <= 0 {
+			fields["alert_after"] = `must be a duration such as "26h" or "90m"`
+		}
+	}
+	verify := strings.TrimSpace(in.Verify)
+	switch verify {
+	case "", "none":
+		verify = "none"
+	case "after_each":
+	default:
+		if _, err := schedule.Parse(verify, tz, s.minInterval); err != nil {
+			fields["verify"] = `must be "none", "after_each" or a schedule (a 5-field cron expression or "@every <duration>")`
+		}
+	}
+	if len(fields) > 0 {
+		return nil, apperr.InvalidFields("the plan is not valid", fields)
+	}
+	ret, err := json.Marshal(pol)
+	if err != nil {
+		return nil, fmt.Errorf("encode retention: %w", err)
+	}
+	p := &store.Plan{
+		Name:                    name,
+		SourceConnectionID:      checked.Op.SourceConnectionID,
+		DestinationConnectionID: checked.Op.DestinationConnectionID,
+		Options:                 checked.Op.Options,
+		Schedule:                strings.TrimSpace(in.Schedule),
+		Timezone:                tz,
+		CatchUp:                 in.CatchUp == nil || *in.CatchUp,
+		Retention:               ret,
+		AlertAfter:              in.AlertAfter,
+		Verify:                  verify,
+		Enabled:                 in.Enabled == nil || *in.Enabled,
+	}
+	return p, nil
+}
+
+// addFieldErrors copies the field reasons of a schedule or retention
+// validation error into fields, keys prefixed.
+func addFieldErrors(fields map[string]string, prefix string, err error) {
+	var se schedule.FieldErrors
+	var re retention.FieldErrors
+	switch {
+	case errors.As(err, &se):
+		for k, v := range se {
+			fields[prefix+k] = v
+		}
+	case errors.As(err, &re):
+		for k, v := range re {
+			key := strings.TrimSuffix(prefix+k, ".")
+			fields[key] = v
+		}
+	default:
+		fields[strings.TrimSuffix(prefix, ".")] = err.Error()
+	}
+}
+
+// nextRun is the first due time of p after t, nil when p is disabled or
+// its schedule has none.
+func (s *Service) nextRun(p *store.Plan, t time.Time) *time.Time {
+	if !p.Enabled {
+		return nil
+	}
+	sch, err := schedule.Parse(p.Schedule, p.Timezone, time.Nanosecond)
+	if err != nil {
+		return nil
+	}
+	next := sch.Next(t)
+	if next.IsZero() {
+		return nil
+	}
+	next = next.UTC()
+	return &next
+}
+
+// Create validates in and records a new plan.
+func (s *Service) Create(ctx context.Context, in Input) (*store.Plan, error) {
+	p, err := s.check(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	p.NextRunAt = s.nextRun(p, s.now())
+	if err := s.cat.CreatePlan(ctx, p); err != nil {
+		return nil, writeError(err, p.Name)
+	}
+	return p, nil
+}
+
+// Update replaces plan id's settings with in. The next due time is worked
+// out again from now, so a changed schedule takes effect at once.
+func (s *Service) Update(ctx context.Context, id int64, in Input) (before, after *store.Plan, err error) {
+	before, err = s.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := s.check(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.ID, p.CreatedAt = id, before.CreatedAt
+	p.NextRunAt = before.NextRunAt
+	if p.Schedule != before.Schedule || p.Timezone != before.Timezone || p.Enabled != before.Enabled || before.NextRunAt == nil {
+		p.NextRunAt = s.nextRun(p, s.now())
+	}
+	if err := s.cat.UpdatePlan(ctx, p); err != nil {
+		return nil, nil, writeError(err, p.Name)
+	}
+	return before, p, nil
+}
+
+// Delete removes plan id; its backups stay as ad-hoc backups.
+func (s *Service) Delete(ctx context.Context, id int64) (*store.Plan, error) {
+	p, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cat.DeletePlan(ctx, id); err != nil {
+		return nil, fmt.Errorf("delete plan %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// Get returns plan id, or a 404 *apperr.Error.
+func (s *Service) Get(ctx context.Context, id int64) (*store.Plan, error) {
+	p, err := s.cat.GetPlan(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, apperr.Wrap(apperr.NotFound, err, "Plan %d does not exist.", id)
+	}
+	return p, err
+}
+
+// Describe is plan p with what the API shows beside its columns.
+func (s *Service) Describe(p store.Plan, last map[int64]store.PlanRun) View {
+	v := View{Plan: p}
+	if sch, err := schedule.Parse(p.Schedule, p.Timezone, time.Nanosecond); err == nil {
+		v.Describe = sch.Describe()
+	}
+	if r, ok := last[p.ID]; ok {
+		v.LastRun = &r
+	}
+	return v
+}
+
+// List returns every plan, with its last run.
+func (s *Service) List(ctx context.Context) ([]View, error) {
+	plans, err := s.cat.ListPlans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last, err := s.cat.LastRuns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]View, len(plans))
+	for i, p := range plans {
+		out[i] = s.Describe(p, last)
+	}
+	return out, nil
+}
+
+// View returns plan id with its last run.
+func (s *Service) View(ctx context.Context, id int64) (View, error) {
+	p, err := s.Get(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	last, err := s.cat.LastRuns(ctx)
+	if err != nil {
+		return View{}, err
+	}
+	return s.Describe(*p, last), nil
+}
+
+// Events returns one page of plan id's history, newest first.
+func (s *Service) Events(ctx context.Context, id int64, page store.Page) ([]store.PlanEvent, int64, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return nil, 0, err
+	}
+	return s.cat.ListPlanEvents(ctx, id, page)
+}
+
+func writeError(err error, name string) error {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return apperr.InvalidFields("the plan is not valid", map[string]string{"name": fmt.Sprintf("a plan named %q already exists", name)})
+	case errors.Is(err, store.ErrNotFound):
+		return apperr.InvalidFields("the plan is not valid", map[string]string{"source_connection_id": "a connection of the plan does not exist"})
+	}
+	return err
+}
+
+// Preview returns the next count due times of a schedule being typed, or a
+// 422 naming the field that is wrong.
+func (s *Service) Preview(expr, timezone string, count int) ([]time.Time, error) {
+	if count <= 0 {
+		count = 5
+	}
+	count = min(count, 50)
+	if strings.TrimSpace(timezone) == "" {
+		timezone = "UTC"
+	}
+	sch, err := schedule.Parse(expr, timezone, s.minInterval)
+	if err != nil {
+		fields := map[string]string{}
+		addFieldErrors(fields, "", err)
+		return nil, apperr.InvalidFields("the schedule is not valid", fields)
+	}
+	return sch.NextN(s.now(), count), nil
+}
+
+// ErrPreviousRunning is the conflict of a run-now while the plan's previous
+// run is still going.
+var ErrPreviousRunning = errors.New("previous run still running")
+
+// RunNow starts a run of plan id at once, by actor; the same overlap rule
+// as a due time applies (409 while the previous run is still going).
+func (s *Service) RunNow(ctx context.Context, actor engine.Actor, id int64) (*store.BackupOperation, error) {
+	p, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]string{}
+	checked := s.backups.CheckBackup(ctx, s.request(p), fields)
+	if checked == nil {
+		return nil, apperr.InvalidFields(fmt.Sprintf("plan %q cannot run now", p.Name), fields)
+	}
+	var running int64
+	err = s.cat.InTx(ctx, func(tx *sql.Tx) error {
+		if running, err = s.cat.ActiveRunOfPlan(ctx, tx, id); err != nil || running != 0 {
+			return err
+		}
+		if err := s.backups.RecordBackupTx(ctx, tx, checked.Op); err != nil {
+			return err
+		}
+		return s.cat.AddPlanEvent(ctx, tx, &store.PlanEvent{PlanID: id, Kind: store.PlanEventRun, BackupID: &checked.Op.ID,
+			Message: "Run started now by " + actor.Email + "."})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if running != 0 {
+		return nil, apperr.Wrap(apperr.Conflict, ErrPreviousRunning,
+			"previous run still running (backup #%d); wait for it to finish, or pause or cancel it", running)
+	}
+	s.backups.LogBackup(ctx, checked.Op.ID, fmt.Sprintf("Backup of %q to %q started now by %s (plan %q).",
+		checked.Source, checked.Destination, actor.Email, p.Name))
+	return checked.Op, nil
+}
+
+// request is the backup request of a run of p.
+func (s *Service) request(p *store.Plan) engine.BackupRequest {
+	return engine.BackupRequest{SourceConnectionID: p.SourceConnectionID, DestinationConnectionID: p.DestinationConnectionID,
+		Options: p.Options, PlanID: p.ID}
+}
+
+// Tick starts the runs of every plan that is due. Any number of processes
+// may tick at once: each due time is claimed once (see the package doc).
+func (s *Service) Tick(ctx context.Context) error {
+	now := s.now()
+	due, err := s.cat.DuePlans(ctx, now)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range due {
+		if err := s.tickPlan(ctx, &due[i], now); err != nil {
+			errs = append(errs, fmt.Errorf("plan %q: %w", due[i].Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tickPlan handles plan p's due time p.NextRunAt (at or before now).
+func (s *Service) tickPlan(ctx context.Context, p *store.Plan, now time.Time) error {
+	due := *p.NextRunAt
+	sch, err := schedule.Parse(p.Schedule, p.Timezone, time.Nanosecond)
+	if err != nil {
+		return fmt.Errorf("schedule %q: %w", p.Schedule, err)
+	}
+	next := sch.Next(now).UTC()
+	missed, more := sch.Missed(due, now)
+	late := len(missed) > 0 || now.Sub(due) > LateAfter
+	fields := map[string]string{}
+	checked := s.backups.CheckBackup(ctx, s.request(p), fields)
+
+	var ev store.PlanEvent
+	claimed := false
+	err = s.cat.InTx(ctx, func(tx *sql.Tx) error {
+		ok, err := s.cat.ClaimDue(ctx, tx, p.ID, due, next)
+		if err != nil || !ok {
+			return err
+		}
+		claimed = true
+		ev = store.PlanEvent{PlanID: p.ID, DueAt: &due}
+		switch running, err := s.cat.ActiveRunOfPlan(ctx, tx, p.ID); {
+		case err != nil:
+			return err
+		case late && !p.CatchUp:
+			ev.Kind, ev.Message = store.PlanEventMissed,
+				fmt.Sprintf("%s passed while coffer was not running; catch_up is off, so the plan waits for its next due time (%s).",
+					countDue(1+len(missed), more), next.In(sch.Location()).Format(time.RFC3339))
+		case running != 0:
+			ev.Kind, ev.BackupID = store.PlanEventSkipped, &running
+			ev.Message = fmt.Sprintf("Skipped: the previous run (backup #%d) was still going at the due time.", running)
+		case checked == nil:
+			ev.Kind, ev.Message = store.PlanEventSkipped, "Skipped: the plan cannot run: "+fieldText(fields)
+		default:
+			if err := s.backups.RecordBackupTx(ctx, tx, checked.Op); err != nil {
+				return err
+			}
+			ev.Kind, ev.BackupID = store.PlanEventRun, &checked.Op.ID
+			ev.Message = "Run started for its due time."
+			if late {
+				ev.Message = fmt.Sprintf("Run started once for %s missed while coffer was not running (catch_up).",
+					countDue(1+len(missed), more))
+			}
+		}
+		return s.cat.AddPlanEvent(ctx, tx, &ev)
+	})
+	if err != nil || !claimed {
+		return err
+	}
+	if ev.Kind == store.PlanEventRun {
+		s.backups.LogBackup(ctx, checked.Op.ID, fmt.Sprintf("Backup of %q to %q started by plan %q for its due time %s.",
+			checked.Source, checked.Destination, p.Name, due.In(sch.Location()).Format(time.RFC3339)))
+	} else {
+		s.log.Info("plan due time not run", "plan", p.Name, "kind", ev.Kind, "why", ev.Message)
+	}
+	return nil
+}
+
+func countDue(n int, more bool) string {
+	switch {
+	case more:
+		return fmt.Sprintf("more than %d due times", n)
+	case n == 1:
+		return "1 due time"
+	}
+	return fmt.Sprintf("%d due times", n)
+}
+
+// fieldText lists field reasons in one sentence.
+func fieldText(fields map[string]string) string {
+	parts := make([]string, 0, len(fields))
+	for k, v := range fields {
+		parts = append(parts, k+" "+v)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Retention is the dry run of plan id's retention policy over its completed
+// backups (draft, when not nil, instead of the stored policy): for each, keep
+// or remove and the rules that keep it.
+func (s *Service) Retention(ctx context.Context, id int64, draft json.RawMessage) ([]retention.Decision, error) {
+	p, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	raw := p.Retention
+	if draft != nil {
+		raw = draft
+	}
+	pol, err := retention.DecodePolicy(raw)
+	if err != nil {
+		fields := map[string]string{}
+		addFieldErrors(fields, "retention.", err)
+		return nil, apperr.InvalidFields("the retention policy is not valid", fields)
+	}
+	loc, err := time.LoadLocation(p.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	var backups []retention.Backup
+	for page := 1; ; page++ {
+		rows, total, err := s.cat.ListBackups(ctx, store.BackupFilter{PlanID: id, Status: store.StatusCompleted}, store.Page{Page: page, PerPage: 100})
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range rows {
+			if b.CompletedAt != nil {
+				backups = append(backups, retention.Backup{ID: b.ID, CompletedAt: *b.CompletedAt})
+			}
+		}
+		if int64(page*100) >= total || len(rows) == 0 {
+			break
+		}
+	}
+	return retention.Apply(pol, loc, backups)
+}

@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Plan is a backup plan: what to back up where, when, and what to keep
+// (docs/plans.md). Options and Retention are JSON documents the plan
+// service has already checked; Schedule and Timezone are evaluated by
+// package schedule. NextRunAt is the next due time, nil while the plan is
+// disabled.
+type Plan struct {
+	ID                      int64
+	Name                    string
+	SourceConnectionID      int64
+	DestinationConnectionID int64
+	Options                 json.RawMessage
+	Schedule                string
+	Timezone                string
+	CatchUp                 bool
+	Retention               json.RawMessage
+	AlertAfter              string // a duration ("26h"), empty for none
+	Verify                  string // "none", "after_each" or a cron expression
+	Enabled                 bool
+	NextRunAt               *time.Time
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// Plan event kinds: a plan's history.
+const (
+	PlanEventRun     = "run"     // a due time (or run-now) started a backup
+	PlanEventSkipped = "skipped" // a due time came while the previous run was still going
+	PlanEventMissed  = "missed"  // due times passed while no coffer process ran
+)
+
+// PlanEvent is one line of a plan's history.
+type PlanEvent struct {
+	ID        int64
+	PlanID    int64
+	Kind      string
+	DueAt     *time.Time
+	BackupID  *int64
+	Message   string
+	CreatedAt time.Time
+}
+
+// PlanRun is the last backup a plan started.
+type PlanRun struct {
+	BackupID int64
+	Status   string
+	At       time.Time
+}
+
+const planCols = `id, name, source_connection_id, destination_connection_id, options, schedule, timezone, catch_up,
+	retention, alert_after, verify, enabled, next_run_at, created_at, updated_at`
+
+func scanPlan(r rowScanner) (*Plan, error) {
+	var p Plan
+	if err := r.Scan(&p.ID, &p.Name, &p.SourceConnectionID, &p.DestinationConnectionID, jsonCol{&p.Options},
+		&p.Schedule, &p.Timezone, &p.CatchUp, jsonCol{&p.Retention}, &p.AlertAfter, &p.Verify, &p.Enabled,
+		nullTimeCol{&p.NextRunAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// planWriteErr words the constraint failures of writing a plan.
+func planWriteErr(err error, what, name string) error {
+	switch err := mapErr(err); {
+	case errors.Is(err, errUnique):
+		return fmt.Errorf("%s: a plan named %q already exists: %w", what, name, ErrConflict)
+	case errors.Is(err, errForeignKey):
+		return fmt.Errorf("%s: a connection it refers to does not exist: %w", what, ErrNotFound)
+	default:
+		return fmt.Errorf("%s: %w", what, err)
+	}
+}
+
+// CreatePlan inserts p and sets ID, CreatedAt and UpdatedAt. ErrConflict
+// when the name is taken, ErrNotFound when a connection does not exist.
+func (s *Store) CreatePlan(ctx context.Context, p *Plan) error {
+	opts, optsRaw, err := jsonObjArg("plan options", p.Options)
+	if err != nil {
+		return fmt.Errorf("create plan: %w", err)
+	}
+	ret, retRaw, err := jsonObjArg("plan retention", p.Retention)
+	if err != nil {
+		return fmt.Errorf("create plan: %w", err)
+	}
+	t := now()
+	err = s.queryRow(ctx, s.db, `INSERT INTO backup_plans (name, source_connection_id, destination_connection_id, options,
+		schedule, timezone, catch_up, retention, alert_after, verify, enabled, next_run_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		p.Name, p.SourceConnectionID, p.DestinationConnectionID, opts, p.Schedule, p.Timezone, p.CatchUp, ret,
+		p.AlertAfter, p.Verify, p.Enabled, s.tsPtr(p.NextRunAt), s.ts(t), s.ts(t)).Scan(&p.ID)
+	if err != nil {
+		return planWriteErr(err, "create plan", p.Name)
+	}
+	p.Options, p.Retention = optsRaw, retRaw
+	p.NextRunAt = normPtr(p.NextRunAt)
+	p.CreatedAt, p.UpdatedAt = t, t
+	return nil
+}
+
+// GetPlan returns the plan with id.
+func (s *Store) GetPlan(ctx context.Context, id int64) (*Plan, error) {
+	p, err := scanPlan(s.queryRow(ctx, s.db, "SELECT "+planCols+" FROM backup_plans WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "get plan %d", id)
+	}
+	return p, nil
+}
+
+// ListPlans returns every plan ordered by name.
+func (s *Store) ListPlans(ctx context.Context) ([]Plan, error) {
+	return s.plans(ctx, s.db, "list plans", "SELECT "+planCols+" FROM backup_plans ORDER BY name, id")
+}
+
+// DuePlans returns the enabled plans whose next due time is at or before t.
+func (s *Store) DuePlans(ctx context.Context, t time.Time) ([]Plan, error) {
+	return s.plans(ctx, s.db, "list due plans", "SELECT "+planCols+
+		" FROM backup_plans WHERE enabled = ? AND next_run_at IS NOT NULL AND next_run_at <= ? ORDER BY next_run_at, id", true, s.ts(t))
+}
+
+func (s *Store) plans(ctx context.Context, q querier, what, query string, args ...any) ([]Plan, error) {
+	rows, err := s.query(ctx, q, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	out := []Plan{}
+	for rows.Next() {
+		p, err := scanPlan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// UpdatePlan writes every field of p a user can change, and next_run_at,
+// and sets UpdatedAt.
+func (s *Store) UpdatePlan(ctx context.Context, p *Plan) error {
+	opts, optsRaw, err := jsonObjArg("plan options", p.Options)
+	if err != nil {
+		return fmt.Errorf("update plan %d: %w", p.ID, err)
+	}
+	ret, retRaw, err := jsonObjArg("plan retention", p.Retention)
+	if err != nil {
+		return fmt.Errorf("update plan %d: %w", p.ID, err)
+	}
+	t := now()
+	res, err := s.exec(ctx, s.db, `UPDATE backup_plans SET name = ?, source_connection_id = ?, destination_connection_id = ?,
+		options = ?, schedule = ?, timezone = ?, catch_up = ?, retention = ?, alert_after = ?, verify = ?, enabled = ?,
+		next_run_at = ?, updated_at = ? WHERE id = ?`,
+		p.Name, p.SourceConnectionID, p.DestinationConnectionID, opts, p.Schedule, p.Timezone, p.CatchUp, ret,
+		p.AlertAfter, p.Verify, p.Enabled, s.tsPtr(p.NextRunAt), s.ts(t), p.ID)
+	if err != nil {
+		return planWriteErr(err, fmt.Sprintf("update plan %d", p.ID), p.Name)
+	}
+	if err := oneRow(res, "update plan %d", p.ID); err != nil {
+		return err
+	}
+	p.Options, p.Retention = optsRaw, retRaw
+	p.NextRunAt = normPtr(p.NextRunAt)
+	p.UpdatedAt = t
+	return nil
+}
+
+// DeletePlan removes a plan and its history. Its backups stay, as ad-hoc
+// backups (their plan_id becomes NULL).
+func (s *Store) DeletePlan(ctx context.Context, id int64) error {
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		// The backups are let go here rather than by the column's
+		// ON DELETE rule, so the outcome does not hang on foreign-key settings.
+		if _, err := s.exec(ctx, tx, "UPDATE backup_operations SET plan_id = NULL WHERE plan_id = ?", id); err != nil {
+			return fmt.Errorf("delete plan %d: keep its backups: %w", id, err)
+		}
+		if _, err := s.exec(ctx, tx, "DELETE FROM plan_events WHERE plan_id = ?", id); err != nil {
+			return fmt.Errorf("delete plan %d: its history: %w", id, err)
+		}
+		res, err := s.exec(ctx, tx, "DELETE FROM backup_plans WHERE id = ?", id)
+		if err != nil {
+			return fmt.Errorf("delete plan %d: %w", id, err)
+		}
+		return oneRow(res, "delete plan %d", id)
+	})
+}
+
+// ClaimDue moves plan id's next due time from due to next inside tx, and
+// reports whether this call did it. Whichever process ticks, only one claim
+// of a due time succeeds: that is what makes each due time run once.
+func (s *Store) ClaimDue(ctx context.Context, tx *sql.Tx, id int64, due, next time.Time) (bool, error) {
+	res, err := s.exec(ctx, s.q(tx), "UPDATE backup_plans SET next_run_at = ? WHERE id = ? AND enabled = ? AND next_run_at = ?",
+		s.ts(next), id, true, s.ts(due))
+	if err != nil {
+		return false, fmt.Errorf("claim due time of plan %d: %w", id, err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return false, fmt.Errorf("claim due time of plan %d: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// ActiveRunOfPlan returns the id of a backup of plan id that is pending,
+// running or paused (0 when none), read through tx.
+func (s *Store) ActiveRunOfPlan(ctx context.Context, tx *sql.Tx, id int64) (int64, error) {
+	in, args := inArgs(ActiveStatuses)
+	var backupID int64
+	err := s.queryRow(ctx, s.q(tx), "SELECT id FROM backup_operations WHERE plan_id = ? AND status IN ("+in+") ORDER BY id LIMIT 1",
+		append([]any{id}, args...)...).Scan(&backupID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find the running backup of plan %d: %w", id, err)
+	}
+	return backupID, nil
+}
+
+// LastRuns returns the newest backup of each plan that has one.
+func (s *Store) LastRuns(ctx context.Context) (map[int64]PlanRun, error) {
+	rows, err := s.query(ctx, s.db, `SELECT b.plan_id, b.id, b.status, b.created_at FROM backup_operations b
+		WHERE b.id = (SELECT MAX(id) FROM backup_operations WHERE plan_id = b.plan_id)`)
+	if err != nil {
+		return nil, fmt.Errorf("last runs of plans: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]PlanRun{}
+	for rows.Next() {
+		var planID int64
+		var r PlanRun
+		if err := rows.Scan(&planID, &r.BackupID, &r.Status, timeCol{&r.At}); err != nil {
+			return nil, fmt.Errorf("last runs of plans: %w", err)
+		}
+		out[planID] = r
+	}
+	return out, rows.Err()
+}
+
+// AddPlanEvent records ev in its plan's history (through tx when not nil).
+func (s *Store) AddPlanEvent(ctx context.Context, tx *sql.Tx, ev *PlanEvent) error {
+	t := now()
+	err := s.queryRow(ctx, s.q(tx), `INSERT INTO plan_events (plan_id, kind, due_at, backup_id, message, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, ev.PlanID, ev.Kind, s.tsPtr(ev.DueAt), ev.BackupID, ev.Message, s.ts(t)).Scan(&ev.ID)
+	if err != nil {
+		return fmt.Errorf("record %s event of plan %d: %w", ev.Kind, ev.PlanID, err)
+	}
+	ev.CreatedAt, ev.DueAt = t, normPtr(ev.DueAt)
+	return nil
+}
+
+// ListPlanEvents returns one page of plan id's history, newest first.
+func (s *Store) ListPlanEvents(ctx context.Context, id int64, p Page) ([]PlanEvent, int64, error) {
+	var w where
+	w.add("plan_id = ?", id)
+	return listNewest(ctx, s, "plan events", "id, plan_id, kind, due_at, backup_id, message, created_at", "plan_events", w, p,
+		func(r rowScanner) (*PlanEvent, error) {
+			var ev PlanEvent
+			var backupID sql.NullInt64
+			if err := r.Scan(&ev.ID, &ev.PlanID, &ev.Kind, nullTimeCol{&ev.DueAt}, &backupID, &ev.Message, timeCol{&ev.CreatedAt}); err != nil {
+				return nil, err
+			}
+			if backupID.Valid {
+				ev.BackupID = &backupID.Int64
+			}
+			return &ev, nil
+		})
+}
