@@ -66,7 +66,7 @@ test("users page creates a viewer, audit shows it, the viewer can change nothing
     // which can be after the URL changed: wait for it instead of reading at once.
     const onlyCreates = (rows) => rows.length > 0 && rows.every((r) => r.getAttribute("data-action") === "user.create");
     const filtered = await page
-      .waitForFunction(`(${onlyCreates})([...document.querySelectorAll('[data-testid="audit-row"]')])`, null, { timeout: 15_000 })
+      .waitForFunction(`(${onlyCreates})([...document.querySelectorAll('[data-testid="audit-row"]')])`, null, { timeout: 30_000, polling: 100 })
       .then(() => true, () => false);
     const actions = await page.getByTestId("audit-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-action")));
     assert.ok(filtered, `only user.create rows, got ${actions}`);

@@ -110,10 +110,12 @@ test("signs in through the identity provider's login form with the mapped role",
     await signInAtProvider(noAccess);
     await page.waitForURL((u) => u.origin === cfg.baseURL && u.pathname === "/no-access");
     await page.getByRole("heading", { name: "No access to coffer" }).waitFor();
-    assert.match(
-      await page.getByTestId("no-access-reason").textContent(),
-      new RegExp(`None of your ${name} groups gives access to coffer`),
-    );
+    // The provider's name arrives with /auth/providers, which may answer
+    // after the page first renders: wait for the sentence that names it.
+    await page
+      .getByTestId("no-access-reason")
+      .filter({ hasText: new RegExp(`None of your ${name} groups gives access to coffer`) })
+      .waitFor();
     me = await whoAmI(page);
     assert.equal(me.status, 401, "no session after a refusal");
     await shot(page, "sso-06-no-access");
