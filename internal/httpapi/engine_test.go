@@ -16,9 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/coffer-backup/coffer/internal/connection"
-	"github.com/coffer-backup/coffer/internal/engine"
-	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
@@ -42,24 +39,7 @@ func TestBackupAndRestoreThroughTheAPI(t *testing.T) {
 	}
 
 	cat := storetest.SQLite(t)
-	e := newEnv(t, cat, withOps(func(cat *store.Store, conns *connection.Service, roots string) Operations {
-		log := slog.New(slog.DiscardHandler)
-		q, err := queue.New(ctx, cat, queue.Options{DatabaseURL: cat.URL(), Workers: 1, Logger: log})
-		if err != nil {
-			t.Fatal(err)
-		}
-		eng := engine.New(cat, conns, q, engine.Options{Heartbeat: 200 * time.Millisecond}, log)
-		q.SetRunner(eng)
-		if err := q.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = q.Stop(sctx)
-		})
-		return eng
-	}))
+	e := newEnv(t, cat, withEngine(t, 1, slog.New(slog.DiscardHandler)))
 	c := e.admin()
 	create := func(name, typ string, creds any) int64 {
 		t.Helper()

@@ -20,6 +20,8 @@ import (
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/plan"
+	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/secret"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -105,6 +107,8 @@ type envSetup struct {
 	roots string
 	// ops, when set, builds the Operations once the connection service exists.
 	ops func(cat *store.Store, conns *connection.Service, roots string) Operations
+	// plans adds the plan service on the engine that ops built.
+	plans bool
 }
 
 type envOption func(*envSetup)
@@ -119,6 +123,32 @@ func withConfig(f func(*config.Config)) envOption {
 func withOps(build func(cat *store.Store, conns *connection.Service, roots string) Operations) envOption {
 	return func(s *envSetup) { s.ops = build }
 }
+
+// withEngine serves the real engine, with a River queue on the catalog
+// running workers jobs at once and logging to log.
+func withEngine(t *testing.T, workers int, log *slog.Logger) envOption {
+	return withOps(func(cat *store.Store, conns *connection.Service, _ string) Operations {
+		ctx := context.Background()
+		q, err := queue.New(ctx, cat, queue.Options{DatabaseURL: cat.URL(), Workers: workers, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng := engine.New(cat, conns, q, engine.Options{Heartbeat: 200 * time.Millisecond}, log)
+		q.SetRunner(eng)
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = q.Stop(sctx)
+		})
+		return eng
+	})
+}
+
+// withPlans serves the plan routes, on the engine withOps builds.
+func withPlans() envOption { return func(s *envSetup) { s.plans = true } }
 
 const testTTL = time.Hour
 
@@ -156,6 +186,13 @@ func newEnv(t *testing.T, cat *store.Store, opts ...envOption) *env {
 	e.conns, d.Connections = conns, conns
 	if setup.ops != nil {
 		d.Ops = setup.ops(cat, conns, roots)
+	}
+	if setup.plans {
+		eng, ok := d.Ops.(*engine.Engine)
+		if !ok {
+			t.Fatal("withPlans needs withOps to build a real engine")
+		}
+		d.Plans = plan.New(cat, eng, time.Second, nil)
 	}
 	h, err := newHandler(d, tm)
 	if err != nil {

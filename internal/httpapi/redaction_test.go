@@ -19,14 +19,11 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
-	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/connector/local"
 	"github.com/coffer-backup/coffer/internal/connector/mongodb"
 	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
-	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/joblog"
-	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/store/storetest"
@@ -96,23 +93,7 @@ func TestRedactionAcrossConnectors(t *testing.T) {
 	cat := storetest.SQLite(t)
 	e := newEnv(t, cat,
 		func(s *envSetup) { s.deps.Logger = logger; s.deps.Secrets = secrets },
-		withOps(func(cat *store.Store, conns *connection.Service, roots string) Operations {
-			q, err := queue.New(ctx, cat, queue.Options{DatabaseURL: cat.URL(), Workers: 2, Logger: logger})
-			if err != nil {
-				t.Fatal(err)
-			}
-			eng := engine.New(cat, conns, q, engine.Options{Heartbeat: 200 * time.Millisecond}, logger)
-			q.SetRunner(eng)
-			if err := q.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				_ = q.Stop(sctx)
-			})
-			return eng
-		}))
+		withEngine(t, 2, logger))
 	e.conns.SetDrive(driveOAuth, "https://coffer.example.com/api/v1/oauth/google/callback")
 
 	var out outputs
