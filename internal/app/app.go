@@ -149,6 +149,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	// leader inserts it); the tick claims each due time once.
 	a.plans = plan.New(a.store, a.engine, a.set.MinScheduleInterval, a.log)
 	a.queue.SetTicker(a.plans)
+	a.engine.OnBackupCompleted(a.plans.AfterBackup)
 	if cfg.Mode != Serve {
 		return a, nil
 	}

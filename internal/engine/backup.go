@@ -632,6 +632,11 @@ func (b *backupRun) complete(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("record the completed backup: %w", err)
 	}
+	if b.e.afterBackup != nil {
+		done := *b.op
+		done.Status, done.ArchivePath, done.ArchiveSize, done.SHA256 = store.StatusCompleted, name, fin.Size, fin.SHA256
+		b.e.afterBackup(context.WithoutCancel(ctx), &done)
+	}
 	return nil
 }
 

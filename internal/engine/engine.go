@@ -66,6 +66,15 @@ type Engine struct {
 	opt   Options
 	log   *slog.Logger
 	now   func() time.Time
+	// afterBackup, when set, is called once a backup has completed (the
+	// plan service prunes the backup's plan).
+	afterBackup func(ctx context.Context, op *store.BackupOperation)
+}
+
+// OnBackupCompleted sets what runs after each backup completes, in the
+// worker that completed it. Set it before the queue starts.
+func (e *Engine) OnBackupCompleted(fn func(ctx context.Context, op *store.BackupOperation)) {
+	e.afterBackup = fn
 }
 
 // New returns an Engine that records operations in cat, opens their

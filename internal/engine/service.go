@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
@@ -186,6 +187,9 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 		fields["backup_operation_id"] = fmt.Sprintf("backup %d does not exist", req.BackupOperationID)
 	} else if b.Status != store.StatusCompleted {
 		fields["backup_operation_id"] = fmt.Sprintf("backup %d is %s; only a completed backup can be restored", b.ID, b.Status)
+	} else if b.PrunedAt != nil {
+		return nil, apperr.New(apperr.Conflict, "Backup %d cannot be restored: its archive was deleted (%s) on %s.",
+			b.ID, b.PruneReason, b.PrunedAt.UTC().Format(time.DateOnly))
 	} else {
 		backup = b
 	}
@@ -242,4 +246,55 @@ func userMessage(err error) string {
 		return "Google Drive access was revoked or expired: reconnect the Google Drive connection (Connections → Connect Google Drive), then resume the backup."
 	}
 	return err.Error() + ". Fix the cause, then resume the backup or start the restore again."
+}
+
+// DeleteArchive removes backup id's archive and its .sha256 sidecar from
+// the destination, then marks the backup pruned for reason
+// (store.PruneRetention or store.PruneDeleted); its row and logs stay. It is
+// a 409 while the backup is pending, running or paused, or a restore reads
+// it. A failed delete leaves the row as it was, so the next attempt tries
+// again; a backup with nothing stored (failed, cancelled) or already pruned
+// is left as it is.
+func (e *Engine) DeleteArchive(ctx context.Context, actor Actor, id int64, reason string) error {
+	op, err := e.cat.GetBackup(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return apperr.Wrap(apperr.NotFound, err, "Backup %d does not exist.", id)
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case op.PrunedAt != nil || op.Status == store.StatusFailed || op.Status == store.StatusCancelled:
+		return nil
+	case op.Status != store.StatusCompleted:
+		return apperr.New(apperr.Conflict, "Backup %d is %s; pause or cancel it, or wait for it to finish, before deleting it.", id, op.Status)
+	}
+	reading, err := e.cat.BackupsBeingRestored(ctx)
+	if err != nil {
+		return err
+	}
+	if reading[id] {
+		return apperr.New(apperr.Conflict, "Backup %d is being restored; wait for the restore to finish before deleting the backup.", id)
+	}
+	lg := joblog.New(e.cat, store.KindBackup, id, e.log)
+	_, dst, err := e.openDestination(ctx, op.DestinationConnectionID)
+	if err == nil {
+		err = dst.Delete(ctx, op.ArchivePath)
+	}
+	if err == nil {
+		err = dst.Delete(ctx, op.ArchivePath+".sha256")
+	}
+	if err != nil {
+		lg.Warn(ctx, "Could not delete the archive; it is kept and the next prune tries again: "+userMessage(err))
+		return apperr.Wrap(apperr.Unavailable, err, "Could not delete the archive of backup %d: %s", id, userMessage(err))
+	}
+	if err := e.cat.MarkPruned(ctx, id, reason, e.now()); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	why := "by " + actor.Email
+	if reason == store.PruneRetention {
+		why = "by the plan's retention policy"
+	}
+	lg.Info(ctx, fmt.Sprintf("Archive %s and its checksum file deleted %s; this backup can no longer be restored.", op.ArchivePath, why))
+	return nil
 }

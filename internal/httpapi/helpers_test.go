@@ -60,6 +60,9 @@ func (o *refusingOps) StartRestore(_ context.Context, a engine.Actor, _ engine.R
 func (o *refusingOps) Cancel(_ context.Context, a engine.Actor, _ string, _ int64) error {
 	return o.refuse(a)
 }
+func (o *refusingOps) DeleteArchive(_ context.Context, a engine.Actor, _ int64, _ string) error {
+	return o.refuse(a)
+}
 func (o *refusingOps) QueueHealthy(context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -193,6 +196,7 @@ func newEnv(t *testing.T, cat *store.Store, opts ...envOption) *env {
 			t.Fatal("withPlans needs withOps to build a real engine")
 		}
 		d.Plans = plan.New(cat, eng, time.Second, nil)
+		eng.OnBackupCompleted(d.Plans.AfterBackup)
 	}
 	h, err := newHandler(d, tm)
 	if err != nil {

@@ -525,10 +525,12 @@ func openapiSchemas() obj {
 			"source_connection_id": integer(""), "destination_connection_id": integer(""), "options": ref("BackupOptions"),
 		}),
 		"BackupStatus": obj{"type": "string", "enum": backupStatuses, "description": "Where a backup is in its life."},
-		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "plan_id", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{
+		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "plan_id", "pruned_at", "prune_reason", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{
 			"id": integer(""), "status": ref("BackupStatus"),
 			"source_connection_id": integer(""), "destination_connection_id": integer(""),
 			"plan_id":      nullable(integer("The plan that started it; null for an ad-hoc backup.")),
+			"pruned_at":    dateTime(true),
+			"prune_reason": obj{"type": "string", "enum": []string{store.PruneRetention, store.PruneDeleted}, "nullable": true, "description": "Why the archive was removed; null while it is kept."},
 			"options":      ref("BackupOptions"),
 			"archive_path": str("Where the archive is at the destination."), "archive_size": integer("Bytes."),
 			"sha256":        str("Of the whole archive, once completed."),
@@ -568,7 +570,7 @@ func openapiSchemas() obj {
 		}),
 		"PlanList": object("Every plan, by name.", []string{"items"}, obj{"items": arrayOf(ref("Plan"))}),
 		"PlanEvent": object("One line of a plan's history.", []string{"id", "kind", "due_at", "backup_id", "message", "created_at"}, obj{
-			"id": integer(""), "kind": enum(store.PlanEventRun, store.PlanEventSkipped, store.PlanEventMissed),
+			"id": integer(""), "kind": enum(store.PlanEventRun, store.PlanEventSkipped, store.PlanEventMissed, store.PlanEventPruned, store.PlanEventPruneFailed),
 			"due_at": dateTime(true), "backup_id": nullable(integer("")), "message": str(""), "created_at": dateTime(false),
 		}),
 		"PlanEventList": listOf("PlanEvent"),
@@ -577,7 +579,10 @@ func openapiSchemas() obj {
 			"reasons": arrayOf(str("Why it stays: \"last\", \"daily\", \"within 7d\", \"newest\"...")),
 		}),
 		"RetentionPreview": object("The dry run, newest first.", []string{"items"}, obj{"items": arrayOf(ref("RetentionDecision"))}),
-		"SchedulePreview":  object("The next due times.", []string{"times"}, obj{"times": arrayOf(dateTime(false))}),
+		"PruneResult": object("What a prune did.", []string{"pruned", "failed", "kept"}, obj{
+			"pruned": integer("Archives deleted."), "failed": integer("Deletes that failed (tried again at the next prune)."), "kept": integer("Backups the policy keeps."),
+		}),
+		"SchedulePreview": object("The next due times.", []string{"times"}, obj{"times": arrayOf(dateTime(false))}),
 
 		"S3RestoreConfig": closed("Restore into an s3 connection.", nil, obj{
 			"bucket": str("Default: the connection's bucket."), "prefix": str("Put keys under this prefix."),

@@ -3,10 +3,14 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -92,6 +96,40 @@ func TestPlansThroughTheAPI(t *testing.T) {
 	}
 	e.expect(e.do(c, "GET", fmt.Sprintf("/api/v1/plans/%d/retention?retention=%s", id, url.QueryEscape(`{"keep_daily":"x"}`)), ""), http.StatusUnprocessableEntity)
 
+	// keep_last 1: the second run prunes the first (archive and sidecar
+	// gone, row kept and marked), which can then not be restored.
+	first := done["archive_path"].(string)
+	e.expect(e.do(c, "PUT", fmt.Sprintf("/api/v1/plans/%d", id), strings.Replace(body, `"keep_last":2`, `"keep_last":1`, 1)), http.StatusOK)
+	second := int64(e.expect(e.do(c, "POST", fmt.Sprintf("/api/v1/plans/%d/run", id), ""), http.StatusAccepted).json(t)["id"].(float64))
+	if b := waitFinal(t, e, c, fmt.Sprintf("/api/v1/backups/%d", second)); b["status"] != store.StatusCompleted {
+		t.Fatalf("second run %v", b)
+	}
+	pruned := e.expect(e.do(c, "GET", fmt.Sprintf("/api/v1/backups/%d", backupID), ""), http.StatusOK).json(t)
+	if pruned["prune_reason"] != store.PruneRetention || pruned["pruned_at"] == nil {
+		t.Fatalf("first backup after keep_last 1: %v", pruned)
+	}
+	for _, name := range []string{first, first + ".sha256"} {
+		if _, err := os.Stat(filepath.Join(e.roots, "archives", name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s still at the destination: %v", name, err)
+		}
+	}
+	e.expect(e.do(c, "POST", "/api/v1/restores", fmt.Sprintf(`{"backup_operation_id":%d,"destination_connection_id":%d}`, backupID, int64(src))), http.StatusConflict)
+	if r := e.expect(e.do(c, "POST", fmt.Sprintf("/api/v1/plans/%d/prune", id), ""), http.StatusOK).json(t); r["pruned"] != float64(0) || r["kept"] != float64(1) {
+		t.Fatalf("prune with nothing to prune: %v", r)
+	}
+	// DELETE /backups/{id} removes the newest archive too when a user asks.
+	del0 := e.expect(e.do(c, "DELETE", fmt.Sprintf("/api/v1/backups/%d", second), ""), http.StatusOK).json(t)
+	if del0["prune_reason"] != store.PruneDeleted {
+		t.Fatalf("deleted backup %v", del0)
+	}
+	kinds := map[string]int{}
+	for _, ev := range e.expect(e.do(c, "GET", fmt.Sprintf("/api/v1/plans/%d/events", id), ""), http.StatusOK).json(t)["items"].([]any) {
+		kinds[ev.(map[string]any)["kind"].(string)]++
+	}
+	if kinds[store.PlanEventRun] != 2 || kinds[store.PlanEventPruned] != 1 {
+		t.Fatalf("history %v", kinds)
+	}
+
 	// The connections of a plan stay while it does.
 	del := e.expect(e.do(c, "DELETE", fmt.Sprintf("/api/v1/connections/%d", int64(src)), ""), http.StatusConflict).json(t)
 	if !strings.Contains(fmt.Sprint(del["error"]), "backup plan") {
@@ -113,7 +151,7 @@ func TestPlansThroughTheAPI(t *testing.T) {
 	for _, a := range audit {
 		actions = append(actions, a.(map[string]any)["action"].(string))
 	}
-	if got := strings.Join(actions, ","); got != "plan.delete,plan.update,plan.run,plan.create" {
+	if got := strings.Join(actions, ","); got != "plan.delete,plan.update,plan.prune,plan.run,plan.update,plan.run,plan.create" {
 		t.Fatalf("audit %s", got)
 	}
 }

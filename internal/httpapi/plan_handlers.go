@@ -295,3 +295,38 @@ func (s *server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"times": out})
 	return nil
 }
+
+func (s *server) prunePlan(w http.ResponseWriter, r *http.Request) error {
+	ps, err := s.plansOn()
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	res, err := ps.Prune(r.Context(), actorOf(r), id)
+	if err != nil {
+		return err
+	}
+	s.auditBy(r, "plan.prune", "plan", id, res)
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *server) deleteBackup(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.ops.DeleteArchive(r.Context(), actorOf(r), id, store.PruneDeleted); err != nil {
+		return err
+	}
+	s.auditBy(r, "backup.delete", "backup", id, nil)
+	op, err := s.cat.GetBackup(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewBackup(op))
+	return nil
+}

@@ -37,6 +37,8 @@ var minimumRole = map[string]access{
 	"PUT /plans/{id}":               operator,
 	"DELETE /plans/{id}":            operator,
 	"POST /plans/{id}/run":          operator,
+	"POST /plans/{id}/prune":        operator,
+	"DELETE /backups/{id}":          operator,
 	"GET /plans/{id}/events":        reader,
 	"GET /plans/{id}/retention":     reader,
 	"GET /schedules/preview":        reader,

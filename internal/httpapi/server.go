@@ -39,6 +39,8 @@ type Operations interface {
 	StartRestore(ctx context.Context, actor engine.Actor, req engine.RestoreRequest) (*store.RestoreOperation, error)
 	// Cancel cancels operation id of kind (store.KindBackup ...).
 	Cancel(ctx context.Context, actor engine.Actor, kind string, id int64) error
+	// DeleteArchive removes a completed backup's archive and sidecar and marks it pruned for reason.
+	DeleteArchive(ctx context.Context, actor engine.Actor, id int64, reason string) error
 	// QueueHealthy reports whether the job queue can take and run work.
 	QueueHealthy(ctx context.Context) error
 }
@@ -282,6 +284,8 @@ func (s *server) routes() []route {
 		{"POST", "/plans/{id}/run", operator, s.runPlan, doc{tag: "plans", summary: "Run a plan now.", responses: obj{
 			"202": acceptedResponse("Queued; Location is the backup's URL.", "BackupOperation"), "404": respNotFound(),
 			"409": errResponse("previous run still running"), "422": respInvalid()}}},
+		{"POST", "/plans/{id}/prune", operator, s.prunePlan, doc{tag: "plans", summary: "Apply the plan's retention policy now: delete the archives (and sidecars) of the backups it removes.", responses: obj{
+			"200": jsonResponse("What was pruned; failures are in the plan's history and are tried again at the next prune.", "PruneResult"), "404": respNotFound(), "422": respInvalid()}}},
 		{"GET", "/plans/{id}/events", reader, s.planEvents, doc{tag: "plans", summary: "A plan's history, newest first: runs started, due times skipped or missed, and why.",
 			params: pageParams(), responses: obj{
 				"200": jsonResponse("One page of the history.", "PlanEventList"), "404": respNotFound(), "422": respInvalid()}}},
@@ -340,6 +344,9 @@ func (s *server) routes() []route {
 		{"POST", "/backups", operator, s.createBackup, doc{tag: "backups", summary: "Start a backup; it runs in the background.", body: "BackupInput", responses: obj{
 			"202": acceptedResponse("Queued; Location is the backup's URL.", "BackupOperation"),
 			"400": respBadBody(), "404": respNotFound(), "422": respInvalid(), "429": respTooMany()}}},
+		{"DELETE", "/backups/{id}", operator, s.deleteBackup, doc{tag: "backups", summary: "Delete a backup's archive and sidecar at the destination; the backup stays in the catalog, marked pruned (reason deleted), and can no longer be restored.", responses: obj{
+			"200": jsonResponse("Deleted (or there was nothing stored).", "BackupOperation"), "404": respNotFound(),
+			"409": errResponse("The backup is pending, running or paused, or a restore reads it."), "503": errResponse("The destination could not delete it; nothing was marked.")}}},
 		{"GET", "/backups/{id}", reader, s.backups.get, doc{tag: "backups", summary: "One backup.", responses: obj{
 			"200": jsonResponse("The backup.", "BackupOperation"), "404": respNotFound()}}},
 		{"POST", "/backups/{id}/pause", operator, s.backups.steer("pause", Operations.PauseBackup), doc{tag: "backups", summary: "Ask a pending or running backup to pause at its next checkpoint.", responses: obj{

@@ -48,6 +48,9 @@ func (o catalogOps) Cancel(ctx context.Context, _ engine.Actor, kind string, id 
 	_, err := o.cat.TransitionOperation(ctx, nil, kind, id, []string{store.StatusPending, store.StatusPaused}, store.StatusCancelled)
 	return err
 }
+func (o catalogOps) DeleteArchive(ctx context.Context, _ engine.Actor, id int64, reason string) error {
+	return o.cat.MarkPruned(ctx, id, reason, time.Now())
+}
 func (o catalogOps) QueueHealthy(context.Context) error { return nil }
 
 func idOf(t *testing.T, r resp) int64 {

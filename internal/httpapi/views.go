@@ -35,6 +35,8 @@ type operationView struct {
 	DestinationConnectionID int64           `json:"destination_connection_id"`
 	Options                 json.RawMessage `json:"options"`
 	PlanID                  *int64          `json:"plan_id"`
+	PrunedAt                *time.Time      `json:"pruned_at"`
+	PruneReason             *string         `json:"prune_reason"`
 	ArchivePath             string          `json:"archive_path"`
 	ArchiveSize             int64           `json:"archive_size"`
 	SHA256                  string          `json:"sha256"`
@@ -53,6 +55,8 @@ func viewBackup(op *store.BackupOperation) *operationView {
 		DestinationConnectionID: op.DestinationConnectionID,
 		Options:                 orEmpty(op.Options),
 		PlanID:                  planRef(op.PlanID),
+		PrunedAt:                utc(op.PrunedAt),
+		PruneReason:             nonEmpty(op.PruneReason),
 		ArchivePath:             op.ArchivePath,
 		ArchiveSize:             op.ArchiveSize,
 		SHA256:                  op.SHA256,
@@ -70,6 +74,14 @@ func planRef(id int64) *int64 {
 		return nil
 	}
 	return &id
+}
+
+// nonEmpty is s, or null when it is empty.
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // restoreView is the API shape of a restore (docs/api.md).

@@ -44,6 +44,7 @@ type Catalog interface {
 	AddPlanEvent(ctx context.Context, tx *sql.Tx, ev *store.PlanEvent) error
 	ListPlanEvents(ctx context.Context, id int64, p store.Page) ([]store.PlanEvent, int64, error)
 	ListBackups(ctx context.Context, f store.BackupFilter, p store.Page) ([]store.BackupOperation, int64, error)
+	BackupsBeingRestored(ctx context.Context) (map[int64]bool, error)
 }
 
 // Backups is what the plan service asks of the engine: the checks of a
@@ -52,6 +53,7 @@ type Backups interface {
 	CheckBackup(ctx context.Context, req engine.BackupRequest, fields map[string]string) *engine.CheckedBackup
 	RecordBackupTx(ctx context.Context, tx *sql.Tx, op *store.BackupOperation) error
 	LogBackup(ctx context.Context, id int64, msg string)
+	DeleteArchive(ctx context.Context, actor engine.Actor, id int64, reason string) error
 }
 
 // LateAfter is how long after its due time a run still counts as on time
@@ -519,20 +521,92 @@ func (s *Service) Retention(ctx context.Context, id int64, draft json.RawMessage
 	if err != nil {
 		loc = time.UTC
 	}
+	reading, err := s.cat.BackupsBeingRestored(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var backups []retention.Backup
 	for page := 1; ; page++ {
-		rows, total, err := s.cat.ListBackups(ctx, store.BackupFilter{PlanID: id, Status: store.StatusCompleted}, store.Page{Page: page, PerPage: 100})
+		rows, total, err := s.cat.ListBackups(ctx, store.BackupFilter{PlanID: id, Status: store.StatusCompleted, Kept: true}, store.Page{Page: page, PerPage: 100})
 		if err != nil {
 			return nil, err
 		}
 		for _, b := range rows {
-			if b.CompletedAt != nil {
-				backups = append(backups, retention.Backup{ID: b.ID, CompletedAt: *b.CompletedAt})
+			if b.CompletedAt == nil {
+				continue
 			}
+			rb := retention.Backup{ID: b.ID, CompletedAt: *b.CompletedAt}
+			if reading[b.ID] {
+				rb.Holds = []string{"being restored"}
+			}
+			backups = append(backups, rb)
 		}
 		if int64(page*100) >= total || len(rows) == 0 {
 			break
 		}
 	}
 	return retention.Apply(pol, loc, backups)
+}
+
+// Pruned is what a prune did.
+type Pruned struct {
+	Pruned int `json:"pruned"`
+	Failed int `json:"failed"`
+	Kept   int `json:"kept"`
+}
+
+// Prune applies plan id's retention policy: the archive and sidecar of each
+// backup the policy removes are deleted at the destination and the backup
+// marked pruned. A delete that fails is recorded in the plan's history and
+// tried again at the next prune; it never marks the backup. Prune runs
+// after each successful run of the plan and on POST /plans/{id}/prune.
+func (s *Service) Prune(ctx context.Context, actor engine.Actor, id int64) (Pruned, error) {
+	decisions, err := s.Retention(ctx, id, nil)
+	if err != nil {
+		return Pruned{}, err
+	}
+	var out Pruned
+	for _, d := range decisions {
+		if d.Keep {
+			out.Kept++
+			continue
+		}
+		ev := store.PlanEvent{PlanID: id, BackupID: &d.BackupID}
+		if err := s.backups.DeleteArchive(ctx, actor, d.BackupID, store.PruneRetention); err != nil {
+			out.Failed++
+			ev.Kind, ev.Message = store.PlanEventPruneFailed, fmt.Sprintf("Could not prune backup #%d; the next prune tries again: %s", d.BackupID, userText(err))
+		} else {
+			out.Pruned++
+			ev.Kind, ev.Message = store.PlanEventPruned, fmt.Sprintf("Backup #%d pruned by the retention policy.", d.BackupID)
+		}
+		if err := s.cat.AddPlanEvent(ctx, nil, &ev); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// AfterBackup prunes the plan of a backup that just completed (the engine
+// calls it); a backup of no plan is left alone.
+func (s *Service) AfterBackup(ctx context.Context, op *store.BackupOperation) {
+	if op.PlanID == 0 || op.Status != store.StatusCompleted {
+		return
+	}
+	res, err := s.Prune(ctx, engine.Actor{Email: "retention"}, op.PlanID)
+	if err != nil {
+		s.log.Warn("pruning after a plan's run", "plan_id", op.PlanID, "err", err)
+		return
+	}
+	if res.Pruned > 0 || res.Failed > 0 {
+		s.log.Info("plan pruned", "plan_id", op.PlanID, "pruned", res.Pruned, "failed", res.Failed, "kept", res.Kept)
+	}
+}
+
+// userText is the sentence of err a user may read: an *apperr.Error's
+// message, or a generic one (the cause is in the server log).
+func userText(err error) string {
+	if ae, ok := apperr.As(err); ok {
+		return ae.Message
+	}
+	return "an internal error; the server log has the details"
 }

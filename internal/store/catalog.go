@@ -78,6 +78,11 @@ type Catalog interface {
 	// CompleteBackup records the archive of a backup run under the lease
 	// token and moves it from running to completed (FinishRun's rules).
 	CompleteBackup(ctx context.Context, id, token int64, res BackupResult) error
+	// MarkPruned records that a completed backup's archive was removed
+	// (ErrConflict when it is not completed or already marked).
+	MarkPruned(ctx context.Context, id int64, reason string, at time.Time) error
+	// BackupsBeingRestored are the backups a pending or running restore reads.
+	BackupsBeingRestored(ctx context.Context) (map[int64]bool, error)
 	// SaveBackupCheckpoint writes progress, checkpoint and the new archive
 	// entries in one transaction, only while token is current (ErrLeaseLost otherwise).
 	// tail is the archive's not-yet-uploaded bytes, kept apart from the JSON.

@@ -174,7 +174,18 @@ type BackupOperation struct {
 	SHA256                  string
 	// PlanID is the plan that started the backup, 0 for an ad-hoc one.
 	PlanID int64
+	// PrunedAt is when the archive was removed (by retention or by a
+	// user), nil while it is kept; PruneReason says which
+	// (PruneRetention or PruneDeleted). The row and its logs stay.
+	PrunedAt    *time.Time
+	PruneReason string
 }
+
+// Why a backup's archive was removed.
+const (
+	PruneRetention = "retention"
+	PruneDeleted   = "deleted"
+)
 
 // RestoreOperation is one restore run.
 type RestoreOperation struct {
@@ -261,6 +272,8 @@ type BackupFilter struct {
 	SourceID      int64
 	DestinationID int64
 	PlanID        int64
+	// Kept leaves out backups whose archive was removed.
+	Kept bool
 }
 
 // RestoreFilter narrows ListRestores.

@@ -74,10 +74,11 @@ func scanOperation(r rowScanner) (*Operation, error) {
 var backupDesc = opDesc[BackupOperation]{
 	kindTable: kindTable{KindBackup, "backup_operations",
 		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}},
-	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id",
+	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id, pruned_at, prune_reason",
 	fields: func(op *BackupOperation) (*Operation, []any) {
 		return &op.Operation, []any{idCol{&op.SourceConnectionID}, idCol{&op.DestinationConnectionID},
-			jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize, &op.SHA256, idCol{&op.PlanID}}
+			jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize, &op.SHA256, idCol{&op.PlanID},
+			nullTimeCol{&op.PrunedAt}, &op.PruneReason}
 	},
 	values: func(op *BackupOperation) ([]any, error) {
 		opts, optsRaw, err := jsonObjArg("backup options", op.Options)
@@ -93,7 +94,8 @@ var backupDesc = opDesc[BackupOperation]{
 		if op.PlanID != 0 {
 			plan = op.PlanID
 		}
-		return []any{op.SourceConnectionID, op.DestinationConnectionID, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256, plan}, nil
+		// A backup is never created pruned.
+		return []any{op.SourceConnectionID, op.DestinationConnectionID, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256, plan, nil, ""}, nil
 	},
 }
 
@@ -213,6 +215,9 @@ func (s *Store) ListBackups(ctx context.Context, f BackupFilter, p Page) ([]Back
 	}
 	if f.PlanID != 0 {
 		w.add("plan_id = ?", f.PlanID)
+	}
+	if f.Kept {
+		w.add("pruned_at IS NULL")
 	}
 	return listOps(ctx, s, backupDesc, w, p)
 }

@@ -34,9 +34,11 @@ type Plan struct {
 
 // Plan event kinds: a plan's history.
 const (
-	PlanEventRun     = "run"     // a due time (or run-now) started a backup
-	PlanEventSkipped = "skipped" // a due time came while the previous run was still going
-	PlanEventMissed  = "missed"  // due times passed while no coffer process ran
+	PlanEventRun         = "run"          // a due time (or run-now) started a backup
+	PlanEventSkipped     = "skipped"      // a due time came while the previous run was still going
+	PlanEventMissed      = "missed"       // due times passed while no coffer process ran
+	PlanEventPruned      = "pruned"       // retention removed a backup's archive
+	PlanEventPruneFailed = "prune_failed" // removing it failed; the next prune tries again
 )
 
 // PlanEvent is one line of a plan's history.
@@ -277,4 +279,39 @@ func (s *Store) ListPlanEvents(ctx context.Context, id int64, p Page) ([]PlanEve
 			}
 			return &ev, nil
 		})
+}
+
+// MarkPruned records that completed backup id's archive was removed, for
+// reason (PruneRetention or PruneDeleted). ErrConflict when the backup is
+// not completed or is already marked.
+func (s *Store) MarkPruned(ctx context.Context, id int64, reason string, at time.Time) error {
+	res, err := s.exec(ctx, s.db, "UPDATE backup_operations SET pruned_at = ?, prune_reason = ?, updated_at = ? WHERE id = ? AND status = ? AND pruned_at IS NULL",
+		s.ts(at), reason, s.ts(now()), id, StatusCompleted)
+	if err != nil {
+		return fmt.Errorf("mark backup %d pruned: %w", id, err)
+	}
+	if n, err := affected(res); err != nil || n != 1 {
+		return fmt.Errorf("mark backup %d pruned: it is not a completed, kept backup: %w", id, ErrConflict)
+	}
+	return nil
+}
+
+// BackupsBeingRestored returns the backups that a pending or running
+// restore reads.
+func (s *Store) BackupsBeingRestored(ctx context.Context) (map[int64]bool, error) {
+	in, args := inArgs(ActiveStatuses)
+	rows, err := s.query(ctx, s.db, "SELECT DISTINCT backup_operation_id FROM restore_operations WHERE status IN ("+in+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("backups being restored: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("backups being restored: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }

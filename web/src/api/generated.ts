@@ -86,6 +86,9 @@ export type BackupOperation = {
   /** The plan that started it; null for an ad-hoc backup. */
   plan_id: number | null;
   progress: Progress;
+  /** Why the archive was removed; null while it is kept. */
+  prune_reason: "retention" | "deleted" | null;
+  pruned_at: string | null;
   /** Of the whole archive, once completed. */
   sha256: string;
   source_connection_id: number;
@@ -331,7 +334,7 @@ export type PlanEvent = {
   created_at: string;
   due_at: string | null;
   id: number;
-  kind: "run" | "skipped" | "missed";
+  kind: "run" | "skipped" | "missed" | "pruned" | "prune_failed";
   message: string;
 };
 
@@ -389,6 +392,16 @@ export type Progress = {
   items_done: number;
   /** Objects or documents in all, when known. */
   items_total?: number;
+};
+
+/** What a prune did. */
+export type PruneResult = {
+  /** Deletes that failed (tried again at the next prune). */
+  failed: number;
+  /** Backups the policy keeps. */
+  kept: number;
+  /** Archives deleted. */
+  pruned: number;
 };
 
 /** The restore settings of the target's type. */
