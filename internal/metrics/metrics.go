@@ -9,6 +9,9 @@
 //	coffer_operation_bytes_written_total{type}            counter: bytes written to destinations (restores: to targets)
 //	coffer_operation_duration_seconds{type,status}        histogram: run time of finished operations
 //	coffer_queue_jobs{state}                              gauge: River jobs per state (queue depth: available, running...)
+//	coffer_plan_last_success_timestamp_seconds{plan}      gauge: when the plan's newest completed backup completed
+//	coffer_plan_runs_total{plan,result}                   counter: finished backups of the plan by result
+//	coffer_backups_pruned_total                           counter: backups whose archive was removed (retention or deleted)
 //	coffer_metrics_collector_up{collector}                gauge: 1 when the collector's catalog query worked
 //
 // HTTP request latencies are kept in memory by the process that serves
@@ -69,6 +72,9 @@ type Source interface {
 	OperationDurations(ctx context.Context, statuses []string, bounds []float64) (map[string]map[string]store.Histogram, error)
 	// CountQueueJobsByState counts the job queue's jobs per state.
 	CountQueueJobsByState(ctx context.Context) (map[string]int64, error)
+	// PlanFigures are every plan's runs and last success by name, and the
+	// number of pruned backups.
+	PlanFigures(ctx context.Context) (map[string]*store.PlanFigures, int64, error)
 }
 
 // Metrics collects coffer's metrics; create it with New. It is safe for
@@ -156,6 +162,7 @@ func (m *Metrics) Write(ctx context.Context, w io.Writer) error {
 	collect("bytes", m.bytes)
 	collect("durations", m.durations)
 	collect("queue", m.queue)
+	collect("plans", m.plans)
 
 	e.family("coffer_metrics_collector_up", "gauge", "1 when the collector's catalog query succeeded in this scrape, 0 when it failed (see the server log).")
 	for _, name := range sortedKeys(up) {
@@ -199,6 +206,34 @@ func (m *Metrics) operations(ctx context.Context) (func(*encoder), error) {
 				}
 			}
 		}
+	}, nil
+}
+
+// planResults are the results coffer_plan_runs_total always reports.
+var planResults = finalStatuses
+
+// plans reports each plan's runs and last success, and the pruned backups.
+func (m *Metrics) plans(ctx context.Context) (func(*encoder), error) {
+	figs, pruned, err := m.cat.PlanFigures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(e *encoder) {
+		names := sortedKeys(figs)
+		e.family("coffer_plan_last_success_timestamp_seconds", "gauge", "When the plan's newest completed backup completed (Unix time); absent while it has none.")
+		for _, name := range names {
+			if t := figs[name].LastSuccess; t != nil {
+				e.sample("coffer_plan_last_success_timestamp_seconds", []Label{{"plan", name}}, float64(t.UnixMilli())/1000)
+			}
+		}
+		e.family("coffer_plan_runs_total", "counter", "Finished backups started by the plan, by result.")
+		for _, name := range names {
+			for _, r := range planResults {
+				e.sample("coffer_plan_runs_total", []Label{{"plan", name}, {"result", r}}, float64(figs[name].Runs[r]))
+			}
+		}
+		e.family("coffer_backups_pruned_total", "counter", "Backups whose archive was removed, by a plan's retention or by a user.")
+		e.sample("coffer_backups_pruned_total", nil, float64(pruned))
 	}, nil
 }
 

@@ -369,3 +369,59 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanMetrics: per plan, the finished runs by result and the last
+// success; the pruned backups of every plan and of none.
+func TestPlanMetrics(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, cat *store.Store) {
+		ctx := context.Background()
+		seed(t, cat) // connections 1 (src) and 2 (dst), ad-hoc backups
+		nightly := &store.Plan{Name: "nightly", SourceConnectionID: 1, DestinationConnectionID: 2, Schedule: "@daily", Timezone: "UTC", Enabled: true, Verify: "none"}
+		idle := &store.Plan{Name: "idle \"one\"", SourceConnectionID: 1, DestinationConnectionID: 2, Schedule: "@daily", Timezone: "UTC", Enabled: true, Verify: "none"}
+		for _, p := range []*store.Plan{nightly, idle} {
+			if err := cat.CreatePlan(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		last := time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+		for i, st := range []string{store.StatusCompleted, store.StatusCompleted, store.StatusFailed, store.StatusRunning} {
+			done := last.Add(time.Duration(i-1) * time.Hour)
+			op := &store.BackupOperation{Operation: store.Operation{Status: st, CompletedAt: &done}, SourceConnectionID: 1, DestinationConnectionID: 2, PlanID: nightly.ID}
+			if st == store.StatusRunning {
+				op.CompletedAt = nil
+			}
+			if err := cat.InTx(ctx, func(tx *sql.Tx) error { return cat.CreateBackup(ctx, tx, op) }); err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				if err := cat.MarkPruned(ctx, op.ID, store.PruneRetention, last); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := cat.MarkPruned(ctx, 1, store.PruneDeleted, last); err != nil { // an ad-hoc backup deleted by a user
+			t.Fatal(err)
+		}
+		ex, text := scrape(t, New(cat, nil))
+		for series, v := range map[string]float64{
+			`coffer_plan_last_success_timestamp_seconds{plan="nightly"}`:     float64(last.Unix()),
+			`coffer_plan_runs_total{plan="nightly",result="completed"}`:      2,
+			`coffer_plan_runs_total{plan="nightly",result="failed"}`:         1,
+			`coffer_plan_runs_total{plan="nightly",result="cancelled"}`:      0,
+			`coffer_plan_runs_total{plan="idle \"one\"",result="completed"}`: 0,
+			`coffer_backups_pruned_total`:                                    2,
+			`coffer_metrics_collector_up{collector="plans"}`:                 1,
+		} {
+			if got := ex.value(t, series); math.Abs(got-v) > 1e-6 {
+				t.Errorf("%s = %v, want %v", series, got, v)
+			}
+		}
+		if strings.Contains(text, `coffer_plan_last_success_timestamp_seconds{plan="idle`) {
+			t.Error("a plan with no completed backup has a last success")
+		}
+		if t.Failed() {
+			t.Logf("exposition:\n%s", text)
+		}
+	})
+}

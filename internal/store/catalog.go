@@ -134,6 +134,8 @@ type Catalog interface {
 	OperationBytes(ctx context.Context) (map[string]ByteTotals, error)
 	OperationDurations(ctx context.Context, statuses []string, bounds []float64) (map[string]map[string]Histogram, error)
 	CountQueueJobsByState(ctx context.Context) (map[string]int64, error)
+	// PlanFigures are every plan's finished runs and last success by name, and the pruned backups.
+	PlanFigures(ctx context.Context) (map[string]*PlanFigures, int64, error)
 
 	// Logs
 	AppendLog(ctx context.Context, l *JobLog) error // sets ID and CreatedAt

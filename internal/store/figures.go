@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // This file answers the questions /metrics asks of the catalog. Each query
@@ -122,4 +123,57 @@ func (s *Store) CountQueueJobsByState(ctx context.Context) (map[string]int64, er
 		return nil, fmt.Errorf("count queue jobs (river_job) by state: %w", err)
 	}
 	return out, nil
+}
+
+// PlanFigures are a plan's figures for the metrics.
+type PlanFigures struct {
+	// Runs counts the plan's finished backups by status (completed, failed, cancelled).
+	Runs map[string]int64
+	// LastSuccess is when its newest completed backup completed (nil: none).
+	LastSuccess *time.Time
+}
+
+// PlanFigures returns the figures of every plan by name, and how many
+// backups have been pruned, from the plan and pruned indexes.
+func (s *Store) PlanFigures(ctx context.Context) (map[string]*PlanFigures, int64, error) {
+	out := map[string]*PlanFigures{}
+	plans, err := s.ListPlans(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	byID := map[int64]*PlanFigures{}
+	for _, p := range plans {
+		f := &PlanFigures{Runs: map[string]int64{}}
+		out[p.Name], byID[p.ID] = f, f
+	}
+	in, args := inArgs(terminalStatuses)
+	rows, err := s.query(ctx, s.db, "SELECT plan_id, status, COUNT(*), MAX(completed_at) FROM backup_operations WHERE plan_id IS NOT NULL AND status IN ("+in+") GROUP BY plan_id, status", args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("plan figures: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, n int64
+		var status string
+		var last *time.Time
+		if err := rows.Scan(&id, &status, &n, nullTimeCol{&last}); err != nil {
+			return nil, 0, fmt.Errorf("plan figures: %w", err)
+		}
+		f := byID[id]
+		if f == nil {
+			continue // a plan created after the list was read
+		}
+		f.Runs[status] = n
+		if status == StatusCompleted {
+			f.LastSuccess = last
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("plan figures: %w", err)
+	}
+	var pruned int64
+	if err := s.queryRow(ctx, s.db, "SELECT COUNT(*) FROM backup_operations WHERE pruned_at IS NOT NULL").Scan(&pruned); err != nil {
+		return nil, 0, fmt.Errorf("count pruned backups: %w", err)
+	}
+	return out, pruned, nil
 }

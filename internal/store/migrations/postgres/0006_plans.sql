@@ -42,3 +42,4 @@ ALTER TABLE backup_operations ADD COLUMN plan_id BIGINT REFERENCES backup_plans 
 ALTER TABLE backup_operations ADD COLUMN pruned_at TIMESTAMPTZ;
 ALTER TABLE backup_operations ADD COLUMN prune_reason TEXT NOT NULL DEFAULT '';
 CREATE INDEX backup_operations_plan_idx ON backup_operations (plan_id, status);
+CREATE INDEX backup_operations_pruned_idx ON backup_operations (pruned_at);
