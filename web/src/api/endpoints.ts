@@ -14,6 +14,14 @@ import type {
   ConnectionList,
   ConnectionTestResult,
   Dashboard,
+  Plan,
+  PlanEventList,
+  PlanInput,
+  PlanList,
+  PruneResult,
+  RetentionPolicy,
+  RetentionPreview,
+  SchedulePreview,
   LogEntry,
   LogPage,
   OperationKind,
@@ -59,11 +67,28 @@ export const api = {
         status: f.status,
         source_id: f.source_id,
         destination_id: f.destination_id,
+        plan_id: f.plan_id,
         page: f.page,
         per_page: f.per_page,
       })}`,
     ),
   createBackup: (input: BackupInput) => request<BackupOperation>("/backups", { method: "POST", body: input }),
+  deleteBackup: (id: number) => request<BackupOperation>(`/backups/${id}`, { method: "DELETE" }),
+
+  listPlans: () => request<PlanList>("/plans").then((l) => l.items),
+  getPlan: (id: number) => request<Plan>(`/plans/${id}`),
+  createPlan: (input: PlanInput) => request<Plan>("/plans", { method: "POST", body: input }),
+  updatePlan: (id: number, input: PlanInput) => request<Plan>(`/plans/${id}`, { method: "PUT", body: input }),
+  deletePlan: (id: number) => request<void>(`/plans/${id}`, { method: "DELETE" }),
+  runPlan: (id: number) => request<BackupOperation>(`/plans/${id}/run`, { method: "POST" }),
+  prunePlan: (id: number) => request<PruneResult>(`/plans/${id}/prune`, { method: "POST" }),
+  planEvents: (id: number, page: number) => request<PlanEventList>(`/plans/${id}/events${query({ page, per_page: 20 })}`),
+  planRetention: (id: number, draft?: RetentionPolicy) =>
+    request<RetentionPreview>(
+      `/plans/${id}/retention${query({ retention: draft === undefined ? undefined : JSON.stringify(draft) })}`,
+    ),
+  schedulePreview: (schedule: string, timezone: string, signal?: AbortSignal) =>
+    request<SchedulePreview>(`/schedules/preview${query({ schedule, timezone, count: 5 })}`, signal ? { signal } : {}),
 
   listRestores: (page: number, perPage: number) =>
     request<RestoreList>(`/restores${query({ page, per_page: perPage })}`),

@@ -15,6 +15,8 @@ export const keys = {
   restores: (page: number) => ["restores", "list", page] as const,
   restoresAll: ["restores"] as const,
   operation: (kind: OperationKind, id: number) => [kind, "one", id] as const,
+  plans: ["plans"] as const,
+  plan: (id: number) => ["plans", id] as const,
   users: ["users"] as const,
   audit: (f: AuditFilters) => ["audit", f] as const,
   auditAll: ["audit"] as const,

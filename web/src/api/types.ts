@@ -20,6 +20,7 @@ export interface BackupFilters {
   status?: BackupStatus | "";
   source_id?: number | "";
   destination_id?: number | "";
+  plan_id?: number | "";
   page?: number;
   per_page?: number;
 }

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Archive, HardDriveDownload, KeyRound, LayoutDashboard, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
+import { Archive, CalendarClock, HardDriveDownload, KeyRound, LayoutDashboard, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
 import { useState } from "react";
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { isAdmin, loginPath, useMe } from "@/api/auth";
@@ -14,6 +14,7 @@ import { ThemeToggle } from "./ThemeToggle";
 const nav = [
   { to: "/", label: "Dashboard", Icon: LayoutDashboard, end: true },
   { to: "/connections", label: "Connections", Icon: Plug, end: false },
+  { to: "/plans", label: "Plans", Icon: CalendarClock, end: false },
   { to: "/backups", label: "Backups", Icon: Archive, end: false },
   { to: "/restores", label: "Restores", Icon: RotateCcw, end: false },
 ];

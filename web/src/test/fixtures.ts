@@ -21,6 +21,9 @@ export function backupOp(over: Partial<BackupOperation> = {}): BackupOperation {
     archive_path: "",
     archive_size: 0,
     sha256: "",
+    plan_id: null,
+    pruned_at: null,
+    prune_reason: null,
     ...untouched,
     ...over,
   };
