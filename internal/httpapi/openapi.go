@@ -560,12 +560,13 @@ func openapiSchemas() obj {
 		"PlanRun": object("The last backup a plan started.", []string{"backup_id", "status", "at"}, obj{
 			"backup_id": integer(""), "status": ref("BackupStatus"), "at": dateTime(false),
 		}),
-		"Plan": object("A backup plan.", []string{"id", "name", "source_connection_id", "destination_connection_id", "options", "schedule", "schedule_text", "timezone", "catch_up", "retention", "alert_after", "verify", "enabled", "next_run_at", "last_run", "created_at", "updated_at"}, obj{
+		"Plan": object("A backup plan.", []string{"id", "name", "source_connection_id", "destination_connection_id", "options", "schedule", "schedule_text", "timezone", "catch_up", "retention", "alert_after", "verify", "enabled", "next_run_at", "last_run", "last_success_at", "overdue", "created_at", "updated_at"}, obj{
 			"id": integer(""), "name": str(""), "source_connection_id": integer(""), "destination_connection_id": integer(""),
 			"options": ref("BackupOptions"), "schedule": str(""), "schedule_text": str("The schedule in words."),
 			"timezone": str(""), "catch_up": boolean(""), "retention": ref("RetentionPolicy"),
 			"alert_after": nullable(str("")), "verify": str(""), "enabled": boolean(""),
 			"next_run_at": dateTime(true), "last_run": obj{"allOf": []any{ref("PlanRun")}, "nullable": true},
+			"last_success_at": dateTime(true), "overdue": boolean("alert_after is set and no run succeeded within it."),
 			"created_at": dateTime(false), "updated_at": dateTime(false),
 		}),
 		"PlanList": object("Every plan, by name.", []string{"items"}, obj{"items": arrayOf(ref("Plan"))}),

@@ -30,6 +30,8 @@ type planView struct {
 	Enabled                 bool            `json:"enabled"`
 	NextRunAt               *time.Time      `json:"next_run_at"`
 	LastRun                 *planRunView    `json:"last_run"`
+	LastSuccessAt           *time.Time      `json:"last_success_at"`
+	Overdue                 bool            `json:"overdue"`
 	CreatedAt               time.Time       `json:"created_at"`
 	UpdatedAt               time.Time       `json:"updated_at"`
 }
@@ -55,6 +57,7 @@ func viewPlan(v plan.View) planView {
 		Options: orEmpty(v.Options), Schedule: v.Schedule, ScheduleText: v.Describe, Timezone: v.Timezone, CatchUp: v.CatchUp,
 		Retention: orEmpty(v.Retention), Verify: v.Verify, Enabled: v.Enabled, NextRunAt: utc(v.NextRunAt),
 		CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
+		LastSuccessAt: utc(v.LastSuccessAt), Overdue: v.Overdue,
 	}
 	if v.AlertAfter != "" {
 		a := v.AlertAfter

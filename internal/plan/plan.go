@@ -41,6 +41,7 @@ type Catalog interface {
 	ClaimDue(ctx context.Context, tx *sql.Tx, id int64, due, next time.Time) (bool, error)
 	ActiveRunOfPlan(ctx context.Context, tx *sql.Tx, id int64) (int64, error)
 	LastRuns(ctx context.Context) (map[int64]store.PlanRun, error)
+	LastSuccesses(ctx context.Context) (map[int64]time.Time, error)
 	AddPlanEvent(ctx context.Context, tx *sql.Tx, ev *store.PlanEvent) error
 	ListPlanEvents(ctx context.Context, id int64, p store.Page) ([]store.PlanEvent, int64, error)
 	ListBackups(ctx context.Context, f store.BackupFilter, p store.Page) ([]store.BackupOperation, int64, error)
@@ -104,8 +105,30 @@ type Input struct {
 // View is a plan as the API shows it.
 type View struct {
 	store.Plan
-	Describe string
-	LastRun  *store.PlanRun
+	Describe      string
+	LastRun       *store.PlanRun
+	LastSuccessAt *time.Time
+	// Overdue: the plan has alert_after and no run succeeded within it
+	// (counted from its creation while it never succeeded).
+	Overdue bool
+}
+
+// runs are the last run and last success of every plan, for Views.
+type runs struct {
+	last    map[int64]store.PlanRun
+	success map[int64]time.Time
+}
+
+func (s *Service) runs(ctx context.Context) (runs, error) {
+	last, err := s.cat.LastRuns(ctx)
+	if err != nil {
+		return runs{}, err
+	}
+	success, err := s.cat.LastSuccesses(ctx)
+	if err != nil {
+		return runs{}, err
+	}
+	return runs{last, success}, nil
 }
 
 // DecodeInput reads a plan body strictly: unknown keys, wrong types and
@@ -281,13 +304,20 @@ func (s *Service) Get(ctx context.Context, id int64) (*store.Plan, error) {
 }
 
 // Describe is plan p with what the API shows beside its columns.
-func (s *Service) Describe(p store.Plan, last map[int64]store.PlanRun) View {
+func (s *Service) Describe(p store.Plan, r runs) View {
 	v := View{Plan: p}
 	if sch, err := schedule.Parse(p.Schedule, p.Timezone, time.Nanosecond); err == nil {
 		v.Describe = sch.Describe()
 	}
-	if r, ok := last[p.ID]; ok {
-		v.LastRun = &r
+	if lr, ok := r.last[p.ID]; ok {
+		v.LastRun = &lr
+	}
+	since := p.CreatedAt
+	if t, ok := r.success[p.ID]; ok {
+		v.LastSuccessAt, since = &t, t
+	}
+	if d, err := time.ParseDuration(p.AlertAfter); err == nil && d > 0 && p.Enabled {
+		v.Overdue = s.now().Sub(since) > d
 	}
 	return v
 }
@@ -298,13 +328,13 @@ func (s *Service) List(ctx context.Context) ([]View, error) {
 	if err != nil {
 		return nil, err
 	}
-	last, err := s.cat.LastRuns(ctx)
+	r, err := s.runs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]View, len(plans))
 	for i, p := range plans {
-		out[i] = s.Describe(p, last)
+		out[i] = s.Describe(p, r)
 	}
 	return out, nil
 }
@@ -315,11 +345,11 @@ func (s *Service) View(ctx context.Context, id int64) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	last, err := s.cat.LastRuns(ctx)
+	r, err := s.runs(ctx)
 	if err != nil {
 		return View{}, err
 	}
-	return s.Describe(*p, last), nil
+	return s.Describe(*p, r), nil
 }
 
 // Events returns one page of plan id's history, newest first.

@@ -324,3 +324,37 @@ func TestInvalidPlans(t *testing.T) {
 		t.Fatal("a bad draft policy was accepted")
 	}
 }
+
+// TestOverdue: a plan with alert_after is overdue once no run succeeded
+// within it (from its creation while it never did), and no longer once one does.
+func TestOverdue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st, 1)
+		ctx := context.Background()
+		f.set(time.Now().UTC()) // the catalog stamps created_at with the real clock
+		p := f.create(plan.Input{Schedule: "@every 1m", AlertAfter: "90s"})
+		quiet := f.create(plan.Input{Name: "no alert", Schedule: "@every 1m"})
+		f.set(f.now.Add(2 * time.Minute))
+		for _, c := range []struct {
+			id   int64
+			want bool
+		}{{p.ID, true}, {quiet.ID, false}} {
+			v, err := f.procs[0].View(ctx, c.id)
+			if err != nil || v.Overdue != c.want {
+				t.Fatalf("plan %d after 2 minutes without a success: overdue %v (%v), want %v", c.id, v.Overdue, err, c.want)
+			}
+		}
+		op, err := f.procs[0].RunNow(ctx, engine.Actor{Email: "op@example.com"}, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.TransitionOperation(ctx, nil, store.KindBackup, op.ID, []string{store.StatusPending}, store.StatusCompleted); err != nil {
+			t.Fatal(err)
+		}
+		f.set(time.Now().UTC().Add(time.Minute)) // a minute after the success
+		v, err := f.procs[0].View(ctx, p.ID)
+		if err != nil || v.Overdue || v.LastSuccessAt == nil {
+			t.Fatalf("after a success: overdue %v, last success %v (%v)", v.Overdue, v.LastSuccessAt, err)
+		}
+	})
+}

@@ -315,3 +315,24 @@ func (s *Store) BackupsBeingRestored(ctx context.Context) (map[int64]bool, error
 	}
 	return out, rows.Err()
 }
+
+// LastSuccesses returns when each plan's newest completed backup completed.
+func (s *Store) LastSuccesses(ctx context.Context) (map[int64]time.Time, error) {
+	rows, err := s.query(ctx, s.db, "SELECT plan_id, MAX(completed_at) FROM backup_operations WHERE plan_id IS NOT NULL AND status = ? GROUP BY plan_id", StatusCompleted)
+	if err != nil {
+		return nil, fmt.Errorf("last successes of plans: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]time.Time{}
+	for rows.Next() {
+		var id int64
+		var at *time.Time
+		if err := rows.Scan(&id, nullTimeCol{&at}); err != nil {
+			return nil, fmt.Errorf("last successes of plans: %w", err)
+		}
+		if at != nil {
+			out[id] = *at
+		}
+	}
+	return out, rows.Err()
+}

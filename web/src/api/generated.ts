@@ -315,9 +315,12 @@ export type Plan = {
   enabled: boolean;
   id: number;
   last_run: PlanRun | null;
+  last_success_at: string | null;
   name: string;
   next_run_at: string | null;
   options: BackupOptions;
+  /** alert_after is set and no run succeeded within it. */
+  overdue: boolean;
   retention: RetentionPolicy;
   schedule: string;
   /** The schedule in words. */

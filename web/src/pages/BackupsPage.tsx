@@ -31,6 +31,7 @@ export default function BackupsPage() {
     status,
     source_id: intParam(params.get("source_id")),
     destination_id: intParam(params.get("destination_id")),
+    plan_id: intParam(params.get("plan_id")),
     page: intParam(params.get("page")) || 1,
     per_page: PER_PAGE,
   };
@@ -50,7 +51,8 @@ export default function BackupsPage() {
     if (key !== "page") next.delete("page");
     setParams(next);
   };
-  const filtered = Boolean(filters.status || filters.source_id || filters.destination_id);
+  const plans = useQuery({ queryKey: keys.plans, queryFn: api.listPlans });
+  const filtered = Boolean(filters.status || filters.source_id || filters.destination_id || filters.plan_id);
   const sources = (connections.data ?? []).filter((c) => c.roles.includes("source"));
   const destinations = (connections.data ?? []).filter((c) => c.roles.includes("destination"));
 
@@ -105,6 +107,17 @@ export default function BackupsPage() {
             {destinations.map((c) => (
               <option key={c.id} value={c.id}>
                 {c.name}
+              </option>
+            ))}
+          </NativeSelect>
+        </div>
+        <div className="grid gap-1">
+          <Label htmlFor="filter-plan">Plan</Label>
+          <NativeSelect id="filter-plan" value={String(filters.plan_id)} onChange={(e) => setFilter("plan_id", e.target.value)}>
+            <option value="">Any plan or none</option>
+            {(plans.data ?? []).map((p) => (
+              <option key={p.id} value={p.id}>
+                {p.name}
               </option>
             ))}
           </NativeSelect>

@@ -1,6 +1,6 @@
 import { screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { BackupOperation, Connection, Dashboard, RestoreOperation } from "@/api/types";
+import type { BackupOperation, Connection, Dashboard, Plan, RestoreOperation } from "@/api/types";
 import { apiServer, me, ok, renderPage } from "@/test/app";
 import { backupOp, restoreOp } from "@/test/fixtures";
 import DashboardPage from "./DashboardPage";
@@ -106,5 +106,34 @@ describe("DashboardPage", () => {
     renderPage(<DashboardPage />, "/", "/", me("viewer"));
     await screen.findByTestId("running-operations");
     expect(screen.queryByRole("link", { name: /New backup/ })).toBeNull();
+  });
+
+  it("lists the plans whose last run failed or that are overdue, and only those", async () => {
+    const plan = (id: number, name: string, over: Partial<Plan>): Plan => ({
+      id, name, source_connection_id: 1, destination_connection_id: 2, options: {}, schedule: "@daily",
+      schedule_text: "every day at 00:00", timezone: "UTC", catch_up: true, retention: {}, alert_after: null,
+      verify: "none", enabled: true, next_run_at: "2026-01-02T00:00:00Z", last_run: null, last_success_at: null,
+      overdue: false, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", ...over,
+    });
+    apiServer({
+      "GET /auth/me": ok(me("admin")),
+      "GET /dashboard": ok(dashboard()),
+      "GET /backups": ok({ items: [], page: 1, per_page: 5, total: 0 }),
+      "GET /plans": ok({
+        items: [
+          plan(1, "fine", { last_run: { backup_id: 3, status: "completed", at: "2026-01-01T00:00:00Z" } }),
+          plan(2, "broken", { last_run: { backup_id: 4, status: "failed", at: "2026-01-01T00:00:00Z" } }),
+          plan(3, "late", { alert_after: "26h", overdue: true }),
+        ],
+      }),
+    });
+    renderPage(<DashboardPage />, "/", "/");
+    const card = await screen.findByTestId("plans-attention");
+    expect(within(card).getAllByRole("listitem").map((li) => li.textContent)).toEqual([
+      expect.stringContaining("broken"),
+      "lateoverdue: no success within 26h (never succeeded)",
+    ]);
+    expect(within(card).queryByText("fine")).toBeNull();
+    expect(within(card).getByRole("link", { name: "broken" })).toHaveAttribute("href", "/plans/2");
   });
 });

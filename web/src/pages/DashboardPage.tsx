@@ -33,6 +33,9 @@ export default function DashboardPage() {
     refetchInterval: (q) => (q.state.data?.items.some((b) => b.status === "running") ? LIVE_REFRESH_MS : 15_000),
   });
 
+  const plans = useQuery({ queryKey: keys.plans, queryFn: api.listPlans, refetchInterval: 15_000 });
+  const attention = (plans.data ?? []).filter((p) => p.overdue || p.last_run?.status === "failed");
+
   if (dash.isPending) return <Loading />;
   if (dash.isError) return <LoadError error={dash.error} onRetry={() => void dash.refetch()} />;
   const d = dash.data;
@@ -62,6 +65,33 @@ export default function DashboardPage() {
         <HealthStat label="Failing connections" value={d.connections.failing} tone="text-red-600 dark:text-red-400" />
         <HealthStat label="Not checked yet" value={d.connections.unchecked} tone="text-muted-foreground" />
       </section>
+
+      {attention.length > 0 && (
+        <Card data-testid="plans-attention">
+          <CardHeader>
+            <CardTitle>Plans that need attention</CardTitle>
+            <CardDescription>Their last run failed, or no run succeeded within their alert_after.</CardDescription>
+          </CardHeader>
+          <CardContent>
+            <ul className="grid gap-1 text-sm">
+              {attention.map((p) => (
+                <li key={p.id} className="flex flex-wrap items-center gap-2">
+                  <Link to={`/plans/${p.id}`} className="font-medium">
+                    {p.name}
+                  </Link>
+                  {p.last_run?.status === "failed" && <OperationStatusBadge status="failed" />}
+                  {p.overdue && (
+                    <span className="text-amber-700 dark:text-amber-400">
+                      overdue: no success within {p.alert_after}
+                      {p.last_success_at ? ` (last ${formatRelative(p.last_success_at)})` : " (never succeeded)"}
+                    </span>
+                  )}
+                </li>
+              ))}
+            </ul>
+          </CardContent>
+        </Card>
+      )}
 
       <div className="grid gap-6 lg:grid-cols-2">
         <Card>
