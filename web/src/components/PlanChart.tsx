@@ -33,7 +33,7 @@ export function PlanChart({ points }: { points: ChartPoint[] }) {
   const maxSize = Math.max(...points.map((p) => p.size), 1);
   const maxSec = Math.max(...points.map((p) => p.seconds), 0.001);
   const step = (W - 2 * PAD) / points.length;
-  const bar = Math.max(step * 0.6, 2);
+  const bar = Math.min(Math.max(step * 0.6, 2), 40);
   const y = (v: number, max: number) => H - PAD - (v / max) * (H - 2 * PAD);
   const line = points.map((p, i) => `${PAD + i * step + step / 2},${y(p.seconds, maxSec)}`).join(" ");
   return (

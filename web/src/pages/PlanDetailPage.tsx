@@ -38,7 +38,7 @@ export default function PlanDetailPage() {
   const navigate = useNavigate();
   const conns = connectionNames(useConnections().data);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const plan = useQuery({ queryKey: keys.plan(id), queryFn: () => api.getPlan(id), refetchInterval: 5000 });
+  const plan = useQuery({ queryKey: keys.plan(id), queryFn: () => api.getPlan(id), refetchInterval: 2000 });
   const events = useQuery({ queryKey: [...keys.plan(id), "events"], queryFn: () => api.planEvents(id, 1), refetchInterval: 5000 });
   const backups = useQuery({
     queryKey: keys.backups({ plan_id: id, per_page: 30 }),
@@ -116,7 +116,7 @@ export default function PlanDetailPage() {
           <CardContent className="grid gap-2 pt-5 text-sm sm:grid-cols-2">
             <div>
               <span className="text-muted-foreground">Schedule: </span>
-              <span data-testid="plan-schedule">{p.schedule_text || p.schedule}</span> ({p.timezone})
+              <span data-testid="plan-schedule">{p.schedule_text || `${p.schedule} (${p.timezone})`}</span>
             </div>
             <div>
               <span className="text-muted-foreground">Next run: </span>

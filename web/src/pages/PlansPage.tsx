@@ -93,7 +93,7 @@ export default function PlansPage() {
                   {nameOf(conns, p.source_connection_id)} → {nameOf(conns, p.destination_connection_id)}
                 </TableCell>
                 <TableCell>
-                  {p.schedule_text || p.schedule} <span className="text-muted-foreground">({p.timezone})</span>
+                  {p.schedule_text || `${p.schedule} (${p.timezone})`}
                 </TableCell>
                 <TableCell>{p.enabled ? formatDate(p.next_run_at) : "—"}</TableCell>
                 <TableCell>
