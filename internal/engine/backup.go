@@ -85,13 +85,16 @@ type backupRun struct {
 	op *store.BackupOperation
 	lg *joblog.Logger
 
-	dst      connector.Destination
-	space    *spaceGuard // nil: the destination's free space is unknown, or the run continues an archive
-	up       connector.Upload
-	pw       *partWriter
-	aw       *archive.Writer
-	upCtx    context.Context // uploads and object reads: not ended by a pause, only by cancel
-	upCancel context.CancelFunc
+	dst   connector.Destination
+	space *spaceGuard // nil: the destination's free space is unknown, or the run continues an archive
+	up    connector.Upload
+	pw    *partWriter
+	aw    *archive.Writer
+	// readLimit and writeLimit hold the source reads and the destination
+	// writes to the backup's bandwidth_limit (nil: none).
+	readLimit, writeLimit *throttle
+	upCtx                 context.Context // uploads and object reads: not ended by a pause, only by cancel
+	upCancel              context.CancelFunc
 
 	cp       backupCheckpoint
 	prog     store.Progress
@@ -141,6 +144,10 @@ func (b *backupRun) work() error {
 	}
 	b.dst = dst
 	b.prog = b.op.Progress
+	if opts, bad := decodeBackupOptions(b.op.Options); bad == nil && opts.BandwidthLimit > 0 {
+		b.readLimit, b.writeLimit = newThrottle(opts.BandwidthLimit), newThrottle(opts.BandwidthLimit)
+		b.lg.Info(ctx, fmt.Sprintf("Bandwidth limited to %s/s for the source and for the destination.", humanBytes(opts.BandwidthLimit)))
+	}
 
 	if len(b.op.Checkpoint) > 0 && string(b.op.Checkpoint) != "null" {
 		if err := json.Unmarshal(b.op.Checkpoint, &b.cp); err != nil {
@@ -180,6 +187,7 @@ func (b *backupRun) work() error {
 			return fmt.Errorf("start writing the archive to %s: %w", dst.Location(b.cp.ArchiveName), err)
 		}
 		b.pw = newPartWriter(b.upCtx, b.up, 1, nil)
+		b.pw.limit = b.writeLimit
 		b.pw.onPart = func() { b.e.crashPoint("mid-part") }
 		if b.aw, err = archive.NewWriter(b.pw, comp); err != nil {
 			return err
@@ -225,6 +233,7 @@ func (b *backupRun) openFrom(cp backupCheckpoint) error {
 		return fmt.Errorf("continue the upload of %s: %w", b.dst.Location(cp.ArchiveName), err)
 	}
 	pw := newPartWriter(b.upCtx, up, cp.NextPart, cp.Tail)
+	pw.limit = b.writeLimit
 	pw.onPart = func() { b.e.crashPoint("mid-part") }
 	aw, err := archive.ResumeWriter(pw, cp.Archive)
 	if err != nil {
@@ -289,7 +298,7 @@ func (b *backupRun) writeObject(item fetched) error {
 	body, obj := item.body, item.obj
 	defer body.Close()
 	name, escaped := archive.ObjectEntryName(obj.Key)
-	sum, err := b.aw.WriteEntry(archive.EntryHeader{Name: name, Size: obj.Size, ModTime: obj.LastModified, PAXRecords: archive.ObjectPAX(obj)}, body)
+	sum, err := b.aw.WriteEntry(archive.EntryHeader{Name: name, Size: obj.Size, ModTime: obj.LastModified, PAXRecords: archive.ObjectPAX(obj)}, b.readLimit.reader(b.r.ctx, body))
 	if err != nil {
 		return fmt.Errorf("archive object %q: %w", obj.Key, err)
 	}

@@ -170,6 +170,9 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 			if written+int64(len(doc)) > cur.Size {
 				return errCollectionChanged
 			}
+			if err := b.readLimit.wait(ctx, len(doc)); err != nil {
+				return err
+			}
 			if err := b.aw.WriteBody(doc); err != nil {
 				return err
 			}

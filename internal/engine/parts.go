@@ -21,6 +21,8 @@ type partWriter struct {
 	// writer has cut up to the end of that part; an error stops the upload
 	// there, as a failed upload would (the space guard).
 	check func(end int64) error
+	// limit holds part uploads to the backup's bandwidth limit (nil: none).
+	limit *throttle
 	next  int    // number of the next part to cut
 	buf   []byte // written but not yet cut into a part (the checkpoint's tail)
 	cut   int64  // bytes cut into parts by this writer
@@ -83,6 +85,9 @@ func (p *partWriter) uploader() {
 			var err error
 			if p.check != nil {
 				err = p.check(pt.end)
+			}
+			if err == nil {
+				err = p.limit.wait(p.ctx, len(pt.data))
 			}
 			if err == nil {
 				err = p.up.WritePart(p.ctx, pt.n, pt.data)

@@ -31,6 +31,9 @@ type BackupRequest struct {
 // BackupOptions are the options a backup accepts.
 type BackupOptions struct {
 	Compression string `json:"compression,omitempty"` // "gzip" (default) or "zstd"
+	// BandwidthLimit bounds, in bytes per second, both what the backup
+	// reads from its source and what it writes to its destination (0: none).
+	BandwidthLimit int64 `json:"bandwidth_limit,omitempty"`
 }
 
 // RestoreRequest is the body of POST /api/v1/restores.
@@ -77,6 +80,9 @@ func decodeBackupOptions(data []byte) (BackupOptions, *badField) {
 	}
 	if _, err := archive.ParseCompression(o.Compression); err != nil {
 		return BackupOptions{}, &badField{"options.compression", `must be "gzip" or "zstd"`}
+	}
+	if o.BandwidthLimit != 0 && o.BandwidthLimit < MinBandwidthLimit {
+		return BackupOptions{}, &badField{"options.bandwidth_limit", fmt.Sprintf("must be 0 (no limit) or at least %d bytes per second", MinBandwidthLimit)}
 	}
 	return o, nil
 }

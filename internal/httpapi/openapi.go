@@ -518,9 +518,12 @@ func openapiSchemas() obj {
 			"checked_at": dateTime(false),
 		}),
 
-		"Progress":      progress,
-		"Compression":   obj{"type": "string", "enum": []string{"gzip", "zstd"}, "description": "How a backup archive is compressed."},
-		"BackupOptions": closed("", nil, obj{"compression": obj{"allOf": []any{ref("Compression")}, "default": "gzip"}}),
+		"Progress":    progress,
+		"Compression": obj{"type": "string", "enum": []string{"gzip", "zstd"}, "description": "How a backup archive is compressed."},
+		"BackupOptions": closed("", nil, obj{
+			"compression":     obj{"allOf": []any{ref("Compression")}, "default": "gzip"},
+			"bandwidth_limit": obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Bytes per second for the source reads and, separately, the destination writes (0 or absent: no limit; else at least 1024)."},
+		}),
 		"BackupInput": closed("A backup to start.", []string{"source_connection_id", "destination_connection_id"}, obj{
 			"source_connection_id": integer(""), "destination_connection_id": integer(""), "options": ref("BackupOptions"),
 		}),

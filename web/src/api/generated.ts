@@ -97,6 +97,8 @@ export type BackupOperation = {
 };
 
 export type BackupOptions = {
+  /** Bytes per second for the source reads and, separately, the destination writes (0 or absent: no limit; else at least 1024). */
+  bandwidth_limit?: number;
   /** @default "gzip" */
   compression?: Compression;
 };

@@ -33,6 +33,7 @@ interface Form {
   source: string;
   destination: string;
   compression: Compression;
+  bandwidth: string;
   schedule: string;
   timezone: string;
   catchUp: boolean;
@@ -51,6 +52,7 @@ function formOf(p: Plan | undefined): Form {
     source: p ? String(p.source_connection_id) : "",
     destination: p ? String(p.destination_connection_id) : "",
     compression: p?.options.compression ?? "gzip",
+    bandwidth: p?.options.bandwidth_limit ? String(p.options.bandwidth_limit) : "",
     schedule: p?.schedule ?? "@daily",
     timezone: p?.timezone ?? "UTC",
     catchUp: p?.catch_up ?? true,
@@ -78,7 +80,7 @@ function inputOf(f: Form): PlanInput {
     name: f.name.trim(),
     source_connection_id: Number(f.source),
     destination_connection_id: Number(f.destination),
-    options: { compression: f.compression },
+    options: { compression: f.compression, ...(f.bandwidth.trim() ? { bandwidth_limit: Number(f.bandwidth.trim()) } : {}) },
     schedule: f.schedule.trim(),
     timezone: f.timezone.trim() || "UTC",
     catch_up: f.catchUp,
@@ -249,6 +251,7 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
                 <option value="zstd">zstd</option>
               </NativeSelect>
             </FormField>
+            {text("plan-bandwidth", "Bandwidth limit (bytes/s)", "bandwidth", "options.bandwidth_limit", "For the source reads and the destination writes of each run; empty for no limit.")}
             {text("plan-schedule", "Schedule", "schedule", "schedule", 'A cron expression ("30 2 * * *"), @hourly, @daily, @weekly, @monthly or "@every 6h".', true)}
             {text("plan-timezone", "Time zone", "timezone", "timezone", "An IANA time zone such as Europe/Berlin; the schedule is read in it.")}
             <SchedulePreview schedule={f.schedule} timezone={f.timezone} />
