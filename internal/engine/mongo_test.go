@@ -186,8 +186,9 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 			}
 			// The run waits for this save before its next checkpoint, where it
 			// pauses: by then the heartbeat (every 200 ms) must have seen the
-			// request, however loaded the machine.
-			time.Sleep(3 * time.Second)
+			// request. 3 s was not always enough under the race detector on a
+			// loaded 2-core machine (a cold `make test` beside other work).
+			time.Sleep(8 * time.Second)
 		}
 	}})
 	eng = e.eng

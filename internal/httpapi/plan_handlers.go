@@ -77,6 +77,28 @@ func (s *server) plansOn() (*plan.Service, error) {
 	return s.plans, nil
 }
 
+// planHandler serves a route of the plan service; id is the {id} of the
+// path (0 for routes without one).
+type planHandler func(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error
+
+// withPlan turns a planHandler into a route handler: the service, or a
+// 404 when this server has none, and the path's {id} when it has one.
+func (s *server) withPlan(h planHandler) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		ps, err := s.plansOn()
+		if err != nil {
+			return err
+		}
+		var id int64
+		if r.PathValue("id") != "" {
+			if id, err = pathID(r, "id"); err != nil {
+				return err
+			}
+		}
+		return h(w, r, ps, id)
+	}
+}
+
 // planInput reads a plan body strictly (unknown keys and wrong types are 422s naming the field).
 func planInput(w http.ResponseWriter, r *http.Request) (plan.Input, error) {
 	var raw json.RawMessage
@@ -86,11 +108,17 @@ func planInput(w http.ResponseWriter, r *http.Request) (plan.Input, error) {
 	return plan.DecodeInput(raw)
 }
 
-func (s *server) listPlans(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
+// writePlan answers with plan id as the API shows it.
+func writePlan(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64, status int) error {
+	v, err := ps.View(r.Context(), id)
 	if err != nil {
 		return err
 	}
+	writeJSON(w, status, viewPlan(v))
+	return nil
+}
+
+func listPlans(w http.ResponseWriter, r *http.Request, ps *plan.Service, _ int64) error {
 	views, err := ps.List(r.Context())
 	if err != nil {
 		return err
@@ -103,11 +131,7 @@ func (s *server) listPlans(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) createPlan(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
+func (s *server) createPlan(w http.ResponseWriter, r *http.Request, ps *plan.Service, _ int64) error {
 	in, err := planInput(w, r)
 	if err != nil {
 		return err
@@ -117,40 +141,14 @@ func (s *server) createPlan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.auditBy(r, "plan.create", "plan", p.ID, map[string]any{"name": p.Name, "schedule": p.Schedule, "timezone": p.Timezone})
-	v, err := ps.View(r.Context(), p.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, viewPlan(v))
-	return nil
+	return writePlan(w, r, ps, p.ID, http.StatusCreated)
 }
 
-func (s *server) getPlan(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	v, err := ps.View(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewPlan(v))
-	return nil
+func getPlan(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error {
+	return writePlan(w, r, ps, id, http.StatusOK)
 }
 
-func (s *server) updatePlan(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (s *server) updatePlan(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error {
 	in, err := planInput(w, r)
 	if err != nil {
 		return err
@@ -160,12 +158,7 @@ func (s *server) updatePlan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.auditBy(r, "plan.update", "plan", id, map[string]any{"name": after.Name, "changed": planChanges(before, after)})
-	v, err := ps.View(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, viewPlan(v))
-	return nil
+	return writePlan(w, r, ps, id, http.StatusOK)
 }
 
 // planChanges names the settings an update changed, for the audit trail.
@@ -190,15 +183,7 @@ func planChanges(a, b *store.Plan) []string {
 	return out
 }
 
-func (s *server) deletePlan(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (s *server) deletePlan(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error {
 	p, err := ps.Delete(r.Context(), id)
 	if err != nil {
 		return err
@@ -208,15 +193,7 @@ func (s *server) deletePlan(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) runPlan(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (s *server) runPlan(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error {
 	op, err := ps.RunNow(r.Context(), actorOf(r), id)
 	if err != nil {
 		return err
@@ -227,15 +204,7 @@ func (s *server) runPlan(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) planEvents(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
+func planEvents(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error {
 	page, err := queryPage(r)
 	if err != nil {
 		return err
@@ -253,15 +222,7 @@ func (s *server) planEvents(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) planRetention(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
+func planRetention(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error {
 	var draft json.RawMessage
 	if q := strings.TrimSpace(r.URL.Query().Get("retention")); q != "" {
 		draft = json.RawMessage(q)
@@ -277,11 +238,7 @@ func (s *server) planRetention(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
+func previewSchedule(w http.ResponseWriter, r *http.Request, ps *plan.Service, _ int64) error {
 	count, err := queryInt(r, "count", 5, 1, 50)
 	if err != nil {
 		return err
@@ -299,15 +256,7 @@ func (s *server) previewSchedule(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *server) prunePlan(w http.ResponseWriter, r *http.Request) error {
-	ps, err := s.plansOn()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
+func (s *server) prunePlan(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error {
 	res, err := ps.Prune(r.Context(), actorOf(r), id)
 	if err != nil {
 		return err

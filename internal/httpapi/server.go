@@ -271,28 +271,28 @@ func (s *server) routes() []route {
 				"404": errResponse("Single sign-on is not set up on this server."),
 			}}},
 
-		{"GET", "/plans", reader, s.listPlans, doc{tag: "plans", summary: "List backup plans, by name, with their next and last runs.", responses: obj{
+		{"GET", "/plans", reader, s.withPlan(listPlans), doc{tag: "plans", summary: "List backup plans, by name, with their next and last runs.", responses: obj{
 			"200": jsonResponse("The plans.", "PlanList"), "404": errResponse("Plans are not available on this server.")}}},
-		{"POST", "/plans", operator, s.createPlan, doc{tag: "plans", summary: "Create a backup plan.", body: "PlanInput", responses: obj{
+		{"POST", "/plans", operator, s.withPlan(s.createPlan), doc{tag: "plans", summary: "Create a backup plan.", body: "PlanInput", responses: obj{
 			"201": jsonResponse("Created.", "Plan"), "400": respBadBody(), "422": respInvalid()}}},
-		{"GET", "/plans/{id}", reader, s.getPlan, doc{tag: "plans", summary: "One plan.", responses: obj{
+		{"GET", "/plans/{id}", reader, s.withPlan(getPlan), doc{tag: "plans", summary: "One plan.", responses: obj{
 			"200": jsonResponse("The plan.", "Plan"), "404": respNotFound()}}},
-		{"PUT", "/plans/{id}", operator, s.updatePlan, doc{tag: "plans", summary: "Replace a plan's settings (a field left out takes its default); the next run is worked out again.", body: "PlanInput", responses: obj{
+		{"PUT", "/plans/{id}", operator, s.withPlan(s.updatePlan), doc{tag: "plans", summary: "Replace a plan's settings (a field left out takes its default); the next run is worked out again.", body: "PlanInput", responses: obj{
 			"200": jsonResponse("Changed.", "Plan"), "400": respBadBody(), "404": respNotFound(), "422": respInvalid()}}},
-		{"DELETE", "/plans/{id}", operator, s.deletePlan, doc{tag: "plans", summary: "Delete a plan and its history; its backups stay, as ad-hoc backups.", responses: obj{
+		{"DELETE", "/plans/{id}", operator, s.withPlan(s.deletePlan), doc{tag: "plans", summary: "Delete a plan and its history; its backups stay, as ad-hoc backups.", responses: obj{
 			"204": noContent("Deleted."), "404": respNotFound()}}},
-		{"POST", "/plans/{id}/run", operator, s.runPlan, doc{tag: "plans", summary: "Run a plan now.", responses: obj{
+		{"POST", "/plans/{id}/run", operator, s.withPlan(s.runPlan), doc{tag: "plans", summary: "Run a plan now.", responses: obj{
 			"202": acceptedResponse("Queued; Location is the backup's URL.", "BackupOperation"), "404": respNotFound(),
 			"409": errResponse("previous run still running"), "422": respInvalid()}}},
-		{"POST", "/plans/{id}/prune", operator, s.prunePlan, doc{tag: "plans", summary: "Apply the plan's retention policy now: delete the archives (and sidecars) of the backups it removes.", responses: obj{
+		{"POST", "/plans/{id}/prune", operator, s.withPlan(s.prunePlan), doc{tag: "plans", summary: "Apply the plan's retention policy now: delete the archives (and sidecars) of the backups it removes.", responses: obj{
 			"200": jsonResponse("What was pruned; failures are in the plan's history and are tried again at the next prune.", "PruneResult"), "404": respNotFound(), "422": respInvalid()}}},
-		{"GET", "/plans/{id}/events", reader, s.planEvents, doc{tag: "plans", summary: "A plan's history, newest first: runs started, due times skipped or missed, and why.",
+		{"GET", "/plans/{id}/events", reader, s.withPlan(planEvents), doc{tag: "plans", summary: "A plan's history, newest first: runs started, due times skipped or missed, and why.",
 			params: pageParams(), responses: obj{
 				"200": jsonResponse("One page of the history.", "PlanEventList"), "404": respNotFound(), "422": respInvalid()}}},
-		{"GET", "/plans/{id}/retention", reader, s.planRetention, doc{tag: "plans", summary: "Dry run of the plan's retention policy: every completed backup of the plan, kept or removed, and the rules that keep it.",
+		{"GET", "/plans/{id}/retention", reader, s.withPlan(planRetention), doc{tag: "plans", summary: "Dry run of the plan's retention policy: every completed backup of the plan, kept or removed, and the rules that keep it.",
 			params: []obj{query("retention", "A draft policy (JSON) to try instead of the plan's own.", str(""))}, responses: obj{
 				"200": jsonResponse("The decisions, newest first.", "RetentionPreview"), "404": respNotFound(), "422": respInvalid()}}},
-		{"GET", "/schedules/preview", reader, s.previewSchedule, doc{tag: "plans", summary: "The next due times of a schedule being typed.",
+		{"GET", "/schedules/preview", reader, s.withPlan(previewSchedule), doc{tag: "plans", summary: "The next due times of a schedule being typed.",
 			params: []obj{
 				query("schedule", "A 5-field cron expression, @hourly, @daily, @weekly, @monthly or \"@every <duration>\".", str("")),
 				query("timezone", "An IANA time zone (default UTC).", str("")),
