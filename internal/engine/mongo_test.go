@@ -172,29 +172,42 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 	cl := mdb.Client(t)
 	// The pause is asked for from inside the run, right after the checkpoint
 	// that follows the first uploaded part (the third: the upload's start,
-	// the collection's start, then this one), so it lands mid-collection
-	// however fast the source is.
+	// the collection's start, then this one). The upload of the next part
+	// then waits until the heartbeat (every 200 ms) has had 2 s to see the
+	// request: the parts after it cannot go out meanwhile, so the reading
+	// stops within a part or two of there, mid-collection, however fast
+	// the source is. (A sleep in the checkpoint's hook alone was not enough:
+	// on a quiet machine the rest of the collection was read before the
+	// heartbeat came round.)
 	var (
 		eng         *engine.Engine
 		backupID    atomic.Int64
 		checkpoints atomic.Int64
+		parts       atomic.Int64
+		asked       = make(chan struct{})
 	)
 	e := newEnv(t, srv, engine.Options{CrashAt: func(point string) {
-		if point == "after-checkpoint" && checkpoints.Add(1) == 3 {
+		switch {
+		case point == "after-checkpoint" && checkpoints.Add(1) == 3:
 			if err := eng.PauseBackup(context.Background(), actor, backupID.Load()); err != nil {
 				t.Errorf("pause: %v", err)
 			}
-			// The run waits for this save before its next checkpoint, where it
-			// pauses: by then the heartbeat (every 200 ms) must have seen the
-			// request. 3 s was not always enough under the race detector on a
-			// loaded 2-core machine (a cold `make test` beside other work).
-			time.Sleep(8 * time.Second)
+			close(asked)
+		case point == "mid-part" && parts.Add(1) == 2:
+			select {
+			case <-asked:
+				time.Sleep(2 * time.Second)
+			case <-time.After(time.Minute):
+				t.Error("the pause was never asked for")
+			}
 		}
 	}})
 	eng = e.eng
 	db := mdb.NewDatabase(t)
 	big := cl.Database(db).Collection("big")
-	n, pad := int64(60000), 200
+	// About 18 MiB of archive: the 5 MiB parts after the pause point cannot
+	// all be cut while the second part's upload waits.
+	n, pad := int64(90000), 200
 	var docs []any
 	for i := range n {
 		docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "pad", Value: bson.Binary{Data: randBytes(t, pad)}}})
