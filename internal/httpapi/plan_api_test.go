@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -104,7 +105,15 @@ func TestPlansThroughTheAPI(t *testing.T) {
 	if b := waitFinal(t, e, c, fmt.Sprintf("/api/v1/backups/%d", second)); b["status"] != store.StatusCompleted {
 		t.Fatalf("second run %v", b)
 	}
-	pruned := e.expect(e.do(c, "GET", fmt.Sprintf("/api/v1/backups/%d", backupID), ""), http.StatusOK).json(t)
+	// The prune runs in the worker right after the second run is recorded
+	// as completed: wait for it.
+	var pruned map[string]any
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		pruned = e.expect(e.do(c, "GET", fmt.Sprintf("/api/v1/backups/%d", backupID), ""), http.StatusOK).json(t)
+		if pruned["pruned_at"] != nil || time.Now().After(deadline) {
+			break
+		}
+	}
 	if pruned["prune_reason"] != store.PruneRetention || pruned["pruned_at"] == nil {
 		t.Fatalf("first backup after keep_last 1: %v", pruned)
 	}
