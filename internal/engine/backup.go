@@ -340,6 +340,11 @@ func (b *backupRun) afterEntry(ctx context.Context, f *fetcher) error {
 	} else if b.progSave == nil && now.Sub(b.lastSave) >= b.e.opt.ProgressEvery {
 		b.startProgressSave(ctx)
 	}
+	if now.Sub(b.lastLog) >= 5*time.Second && strings.HasPrefix(b.prog.Phase, "measuring ") {
+		b.lastLog = now
+		b.lg.Info(ctx, fmt.Sprintf("Measuring %s: %d documents counted so far.", strings.TrimPrefix(b.prog.Phase, "measuring "), b.prog.PhaseItems),
+			"phase", b.prog.Phase, "phase_items", b.prog.PhaseItems)
+	}
 	if now.Sub(b.lastLog) >= 5*time.Second {
 		b.lastLog = now
 		_, up := b.pw.uploaded()

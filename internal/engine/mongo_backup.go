@@ -25,14 +25,18 @@ type mongoPos struct {
 }
 
 type mongoCur struct {
-	Key      string   `json:"key"`
-	Entry    string   `json:"entry"`
-	Size     int64    `json:"size"`
-	Docs     int64    `json:"docs"`     // documents measured
-	Written  int64    `json:"written"`  // documents written so far
-	UpTo     rawValue `json:"up_to"`    // the largest _id at measuring time
-	LastID   rawValue `json:"last_id"`  // the last _id written (zero before the first)
-	Attempts int      `json:"attempts"` // how often the collection was measured again after it changed
+	Key     string   `json:"key"`
+	Entry   string   `json:"entry"`
+	Size    int64    `json:"size"`
+	Docs    int64    `json:"docs"`    // documents measured
+	Written int64    `json:"written"` // documents written so far
+	UpTo    rawValue `json:"up_to"`   // the largest _id at measuring time
+	LastID  rawValue `json:"last_id"` // the last _id written (zero before the first)
+	// Natural: read in the server's own order (a server without a cheap
+	// _id order, FerretDB): Docs documents from the start, continuing
+	// after the Written-th, whose _id is LastID.
+	Natural  bool `json:"natural,omitempty"`
+	Attempts int  `json:"attempts"` // how often the collection was measured again after it changed
 	// RewindFrom is the checkpoint taken before the entry began, kept in
 	// memory only (it would double every checkpoint's size): a run that
 	// continues mid-collection after a crash cannot rewind, and fails
@@ -64,6 +68,7 @@ func (b *backupRun) copyCollections(ctx context.Context, mc *mongodb.Client) err
 	if b.cp.Mongo == nil {
 		b.cp.Mongo = &mongoPos{}
 	}
+	b.setPhase("listing collections", 0)
 	dbs, err := mc.Databases(ctx)
 	if err != nil {
 		return fmt.Errorf("list the databases: %w", err)
@@ -99,6 +104,7 @@ func (b *backupRun) copyCollections(ctx context.Context, mc *mongodb.Client) err
 		}
 	}
 	b.prog.ItemsTotal = &total
+	b.setPhase("finishing", 0)
 	return nil
 }
 
@@ -132,15 +138,47 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 				return nil
 			}
 		}
-		docs, size, upTo, err := mc.Measure(ctx, db, coll.Name)
-		if err != nil {
-			return fmt.Errorf("measure %s.%s: %w", db, coll.Name, err)
-		}
-		// The point to come back to should the collection change under us:
+		// The point to come back to should the collection change under us,
+		// and to continue from after a pause or a crash while measuring:
 		// metadata written, data not begun.
 		b.cp.Mongo.Cur = &mongoCur{Key: key, Attempts: attempts}
 		if err := b.checkpoint(ctx); err != nil {
 			return err
+		}
+		caps, err := mc.Caps(ctx, db)
+		if err != nil {
+			return fmt.Errorf("before reading %s.%s: %w", db, coll.Name, err)
+		}
+		b.setPhase("measuring "+db+"."+coll.Name, 0)
+		var stopReason error
+		var measuredBytes int64
+		measured := func(n, bytes int64) error {
+			// Measuring reads the documents too (where the server cannot
+			// sum their sizes): it keeps to the bandwidth limit.
+			if err := b.readLimit.wait(ctx, int(bytes-measuredBytes)); err != nil {
+				return err
+			}
+			measuredBytes = bytes
+			b.prog.PhaseItems = n
+			if stopReason = b.r.stopReason(); stopReason != nil {
+				return errStopMeasuring
+			}
+			return b.afterEntry(ctx, nil)
+		}
+		var docs, size int64
+		var upTo bson.RawValue
+		if caps.IDOrder {
+			docs, size, upTo, err = mc.Measure(ctx, db, coll.Name, measured)
+		} else {
+			docs, size, err = mc.MeasureNatural(ctx, db, coll.Name, measured)
+		}
+		switch {
+		case errors.Is(err, errStopMeasuring):
+			return b.stopAtBoundary(stopReason)
+		case err != nil && b.r.stopReason() != nil:
+			return b.stopAtBoundary(b.r.stopReason())
+		case err != nil:
+			return fmt.Errorf("measure %s.%s: %w", db, coll.Name, err)
 		}
 		rewind := b.cp
 		rewind.Tail = append([]byte(nil), b.cp.Tail...)
@@ -148,11 +186,16 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 		if err := b.aw.BeginEntry(archive.EntryHeader{Name: bsonName, Size: size}); err != nil {
 			return fmt.Errorf("archive %s.%s: %w", db, coll.Name, err)
 		}
-		cur = &mongoCur{Key: key, Entry: bsonName, Size: size, Docs: docs, UpTo: toRaw(upTo), Attempts: attempts, RewindFrom: &rewind}
+		cur = &mongoCur{Key: key, Entry: bsonName, Size: size, Docs: docs, UpTo: toRaw(upTo), Natural: !caps.IDOrder, Attempts: attempts, RewindFrom: &rewind}
 		b.cp.Mongo.Cur = cur
-		b.lg.Info(ctx, fmt.Sprintf("Collection %s.%s: %d documents, %s.", db, coll.Name, docs, humanBytes(size)),
+		order := "in _id order"
+		if cur.Natural {
+			order = "in the server's order (" + caps.Server + " has no cheap _id order)"
+		}
+		b.lg.Info(ctx, fmt.Sprintf("Collection %s.%s: %d documents, %s, copied %s.", db, coll.Name, docs, humanBytes(size), order),
 			"database", db, "collection", coll.Name, "documents", docs, "bytes", size)
 	}
+	b.setPhase("copying "+db+"."+coll.Name, cur.Written)
 
 	var after bson.RawValue
 	if cur.Written > 0 {
@@ -166,7 +209,7 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 	var stopReason error
 	var walkErr error
 	if cur.Docs > 0 {
-		walkErr = mc.Scan(ctx, db, coll.Name, after, cur.UpTo.value(), mongodb.DefaultBatchSize, func(doc bson.Raw) error {
+		walkErr = b.scan(ctx, mc, db, coll.Name, cur, after, func(doc bson.Raw) error {
 			if written+int64(len(doc)) > cur.Size {
 				return errCollectionChanged
 			}
@@ -179,6 +222,7 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 			written += int64(len(doc))
 			cur.Written++
 			cur.LastID = toRaw(doc.Lookup("_id"))
+			b.prog.PhaseItems = cur.Written
 			b.prog.ItemsDone++
 			b.prog.BytesRead += int64(len(doc))
 			b.prog.BytesWritten = b.aw.CompressedBytes()
@@ -198,8 +242,8 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 	case walkErr != nil && b.r.stopReason() != nil:
 		return b.stopAtBoundary(b.r.stopReason())
 	case walkErr != nil:
-		if errors.Is(walkErr, errCollectionChanged) {
-			return walkErr
+		if errors.Is(walkErr, errCollectionChanged) || errors.Is(walkErr, mongodb.ErrOrderChanged) {
+			return errCollectionChanged
 		}
 		return fmt.Errorf("read %s.%s: %w", db, coll.Name, walkErr)
 	}
@@ -217,6 +261,24 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 	b.cp.Mongo.Done = key
 	b.cp.Mongo.Cur = nil
 	return b.afterEntry(ctx, nil)
+}
+
+// errStopMeasuring stops a measuring pass for a pause, a cancel or shutdown.
+var errStopMeasuring = errors.New("stop measuring")
+
+// scan reads the rest of cur's collection after the documents written, in
+// the order it was measured in.
+func (b *backupRun) scan(ctx context.Context, mc *mongodb.Client, db, coll string, cur *mongoCur, after bson.RawValue, fn func(bson.Raw) error) error {
+	if cur.Natural {
+		return mc.ScanNatural(ctx, db, coll, cur.Written, cur.LastID.value(), cur.Docs, fn)
+	}
+	return mc.Scan(ctx, db, coll, after, cur.UpTo.value(), mongodb.DefaultBatchSize, fn)
+}
+
+// setPhase says what the run does now, in its progress (saved with the
+// next progress save).
+func (b *backupRun) setPhase(phase string, items int64) {
+	b.prog.Phase, b.prog.PhaseItems = phase, items
 }
 
 // rewindCollection goes back to the checkpoint taken before the changed

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -244,4 +245,58 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 	if got := sameDocs(t, cl, db, restored, "big"); int64(got) != n {
 		t.Fatalf("%d documents restored", got)
 	}
+}
+
+// TestMongoProgressWhileMeasuring: a collection that takes most of a minute
+// to measure (FerretDB cannot sum document sizes, so coffer reads them, here
+// at 64 KiB/s) shows its phase and a growing count of documents measured,
+// with no stretch over 5 s without a change; a cancel stops the measuring.
+// The same run shows "listing" first and "copying" after a quick measure.
+func TestMongoProgressWhileMeasuring(t *testing.T) {
+	srv := s3test.Start(t)
+	mdb := mongotest.Start(t)
+	e := newEnv(t, srv, engine.Options{})
+	db := mdb.NewDatabase(t)
+	var docs []any
+	for i := range 15000 {
+		docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "pad", Value: strings.Repeat("p", 180)}})
+	}
+	if _, err := mdb.Client(t).Database(db).Collection("slow").InsertMany(context.Background(), docs); err != nil {
+		t.Fatal(err)
+	}
+	src := e.conn("mongo-src", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db})
+	id := startBackup(t, e, src, e.localConn("archives"), `{"bandwidth_limit": 65536}`)
+	e.waitBackup(id, store.StatusRunning, time.Minute)
+
+	want := "measuring " + db + ".slow"
+	var changes []time.Duration
+	var last int64
+	start := time.Now()
+	lastChange := start
+	for time.Since(start) < 15*time.Second {
+		op, err := e.st.GetBackup(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := op.Progress
+		if p.Phase != "" && p.Phase != want && p.Phase != "listing collections" {
+			t.Fatalf("phase %q while measuring, want %q", p.Phase, want)
+		}
+		if p.PhaseItems != last {
+			changes = append(changes, time.Since(lastChange))
+			last, lastChange = p.PhaseItems, time.Now()
+		}
+		if time.Since(lastChange) > 5*time.Second {
+			t.Fatalf("progress unchanged for %v at %+v", time.Since(lastChange).Round(time.Millisecond), p)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(changes) < 3 || last >= 15000 {
+		t.Fatalf("the count of documents measured changed %d times in 15 s, to %d", len(changes), last)
+	}
+	t.Logf("measured %d of 15000 documents in 15 s; gaps between changes %v", last, changes)
+	if err := e.eng.Cancel(context.Background(), actor, store.KindBackup, id); err != nil {
+		t.Fatal(err)
+	}
+	e.waitBackup(id, store.StatusCancelled, 30*time.Second)
 }

@@ -447,6 +447,8 @@ func openapiSchemas() obj {
 		"items_total":   integer("Objects or documents in all, when known."),
 		"bytes_read":    integer("Bytes read from the source (restores: from the archive)."),
 		"bytes_written": integer("Bytes written to the destination (backups: compressed)."),
+		"phase":         str("What the run does now, in words (MongoDB backups: listing collections, measuring db.coll, copying db.coll, finishing)."),
+		"phase_items":   integer("Items of the current phase done (documents measured or copied of the collection)."),
 	})
 	return obj{
 		"ErrorBody": object("An error answer: what failed, and per field why.", []string{"error"}, obj{

@@ -129,6 +129,11 @@ type Progress struct {
 	ItemsTotal   *int64 `json:"items_total,omitempty"`
 	BytesRead    int64  `json:"bytes_read"`
 	BytesWritten int64  `json:"bytes_written"`
+	// Phase is what the run is doing now, in words ("measuring db.coll",
+	// "copying db.coll"), for runs whose counters stand still during long
+	// steps; PhaseItems counts that step's items (documents measured).
+	Phase      string `json:"phase,omitempty"`
+	PhaseItems int64  `json:"phase_items,omitempty"`
 }
 
 // Lease is the ownership of a running operation by one worker. Token is a

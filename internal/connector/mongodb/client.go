@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,9 @@ type Client struct {
 	// noBSONSize is set once the server refused to sum $bsonSize: Measure
 	// then counts on this side.
 	noBSONSize atomic.Bool
+
+	capsMu sync.Mutex
+	caps   *Caps // what Caps found, once asked
 }
 
 // checkTimeout bounds how long Check waits for a server.

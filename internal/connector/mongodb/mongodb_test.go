@@ -217,7 +217,7 @@ func TestBackupAndRestoreRoundTrip(t *testing.T) {
 
 	want := map[string][]bson.Raw{"people": people, "empty": nil}
 	for _, coll := range colls {
-		docs, size, upTo, err := b.client.Measure(ctx, db, coll.Name)
+		docs, size, upTo, err := b.client.Measure(ctx, db, coll.Name, nil)
 		if err != nil {
 			t.Fatalf("Measure %s: %v", coll.Name, err)
 		}
@@ -285,7 +285,7 @@ func TestBackupAndRestoreRoundTrip(t *testing.T) {
 		if g, w := summarize(t, coll.Indexes), summarize(t, colls[i].Indexes); !slices.Equal(g, w) {
 			t.Errorf("indexes of restored %s:\n got %+v\nwant %+v", coll.Name, g, w)
 		}
-		_, _, upTo, err := b.client.Measure(ctx, target, coll.Name)
+		_, _, upTo, err := b.client.Measure(ctx, target, coll.Name, nil)
 		if err != nil {
 			t.Fatalf("Measure restored %s: %v", coll.Name, err)
 		}
@@ -360,7 +360,7 @@ func TestScanResumesAfterAnyID(t *testing.T) {
 	}
 	b.srv.MustInsert(t, b.raw, db, "mixed", scrambled...)
 
-	docs, _, upTo, err := b.client.Measure(ctx, db, "mixed")
+	docs, _, upTo, err := b.client.Measure(ctx, db, "mixed", nil)
 	if err != nil {
 		t.Fatalf("Measure: %v", err)
 	}
@@ -409,7 +409,7 @@ func TestScanLargeCollectionResume(t *testing.T) {
 		want = append(want, mustRaw(t, bson.D{{Key: "_id", Value: int64(i * 3)}, {Key: "pad", Value: strings.Repeat("x", i%50)}}))
 	}
 	b.srv.MustInsert(t, b.raw, db, "big", want...)
-	_, _, upTo, err := b.client.Measure(ctx, db, "big")
+	_, _, upTo, err := b.client.Measure(ctx, db, "big", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestScanThroughput(t *testing.T) {
 	t.Logf("inserted %d documents in %v (%.0f docs/s)", total, time.Since(start).Round(time.Millisecond), float64(total)/time.Since(start).Seconds())
 
 	start = time.Now()
-	docs, size, upTo, err := b.client.Measure(ctx, db, "small")
+	docs, size, upTo, err := b.client.Measure(ctx, db, "small", nil)
 	if err != nil || docs != total {
 		t.Fatalf("Measure = %d docs, %v", docs, err)
 	}

@@ -27,7 +27,11 @@ const scanRetries = 3
 //
 // Documents inserted below upTo or deleted between Measure and Scan change
 // what Scan returns; the engine must compare the counts it streams.
-func (c *Client) Measure(ctx context.Context, db, coll string) (docs, bytes int64, upTo bson.RawValue, err error) {
+//
+// Where the server cannot sum $bsonSize Measure counts on this side, calling
+// progress (when set) every MeasureEvery documents; its error stops the
+// pass and is returned as is.
+func (c *Client) Measure(ctx context.Context, db, coll string, progress func(docs, bytes int64) error) (docs, bytes int64, upTo bson.RawValue, err error) {
 	col := c.mc.Database(db).Collection(coll)
 	what := fmt.Sprintf("read collection %s.%s", db, coll)
 	upTo, err = c.edgeID(ctx, col, -1)
@@ -61,15 +65,23 @@ func (c *Client) Measure(ctx context.Context, db, coll string) (docs, bytes int6
 		if !errors.As(err, &sse) || IsTransient(err) {
 			return 0, 0, bson.RawValue{}, c.explain(err, what)
 		}
+		// The probe said it could: the server changed since. Probe again next time.
 		c.noBSONSize.Store(true)
+		c.forgetCaps()
 	}
 	// The server cannot sum $bsonSize (FerretDB, old MongoDB): count on this side.
 	docs, bytes = 0, 0
 	err = c.Scan(ctx, db, coll, bson.RawValue{}, upTo, DefaultBatchSize, func(doc bson.Raw) error {
 		docs++
 		bytes += int64(len(doc))
+		if progress != nil && docs%MeasureEvery == 0 {
+			return progress(docs, bytes)
+		}
 		return nil
 	})
+	if err == nil && progress != nil {
+		err = progress(docs, bytes)
+	}
 	if err != nil {
 		return 0, 0, bson.RawValue{}, err
 	}

@@ -397,6 +397,10 @@ export type Progress = {
   items_done: number;
   /** Objects or documents in all, when known. */
   items_total?: number;
+  /** What the run does now, in words (MongoDB backups: listing collections, measuring db.coll, copying db.coll, finishing). */
+  phase?: string;
+  /** Items of the current phase done (documents measured or copied of the collection). */
+  phase_items?: number;
 };
 
 /** What a prune did. */

@@ -1,6 +1,6 @@
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { OperationProgress, progressFigures } from "./OperationProgress";
+import { OperationProgress, phaseText, progressFigures } from "./OperationProgress";
 
 const start = "2026-01-01T10:00:00Z";
 const t = (s: number) => new Date(Date.parse(start) + s * 1000).getTime();
@@ -40,5 +40,24 @@ describe("OperationProgress", () => {
     expect(screen.getByTestId("progress-items")).toHaveTextContent("3 / 4");
     expect(screen.getByText("2.0 KB")).toBeInTheDocument();
     expect(screen.getByText("1.0 KB")).toBeInTheDocument();
+  });
+});
+
+describe("phaseText", () => {
+  it("names the phase, with the documents counted when measuring or copying", () => {
+    const p = { items_done: 0, bytes_read: 0, bytes_written: 0 };
+    expect(phaseText(null)).toBeNull();
+    expect(phaseText(p)).toBeNull();
+    expect(phaseText({ ...p, phase: "listing collections" })).toBe("Listing collections");
+    expect(phaseText({ ...p, phase: "measuring shop.orders", phase_items: 12000 })).toBe(`Measuring shop.orders: ${(12000).toLocaleString()} documents`);
+    expect(phaseText({ ...p, phase: "finishing", phase_items: 3 })).toBe("Finishing");
+  });
+
+  it("is shown while the operation runs, not once it stopped", () => {
+    const progress = { items_done: 0, bytes_read: 0, bytes_written: 0, phase: "measuring shop.orders", phase_items: 500 };
+    const { rerender } = render(<OperationProgress progress={progress} status="running" startedAt={start} completedAt={null} />);
+    expect(screen.getByTestId("progress-phase")).toHaveTextContent("Measuring shop.orders: 500 documents");
+    rerender(<OperationProgress progress={progress} status="paused" startedAt={start} completedAt={null} />);
+    expect(screen.queryByTestId("progress-phase")).toBeNull();
   });
 });

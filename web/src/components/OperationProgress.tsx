@@ -60,8 +60,14 @@ export function OperationProgress({ progress, status, startedAt, completedAt, co
   const items = progress
     ? `${progress.items_done.toLocaleString()}${progress.items_total ? ` / ${progress.items_total.toLocaleString()}` : ""}`
     : "—";
+  const phase = status === "running" ? phaseText(progress) : null;
   return (
     <div className="grid gap-2">
+      {phase && (
+        <p className="text-sm text-muted-foreground" data-testid="progress-phase">
+          {phase}
+        </p>
+      )}
       <div className="flex items-center gap-3">
         <Progress value={f.percent} label="Progress" className="flex-1" />
         <span className="w-14 text-right text-sm tabular-nums" data-testid="progress-percent">
@@ -83,6 +89,17 @@ export function OperationProgress({ progress, status, startedAt, completedAt, co
       )}
     </div>
   );
+}
+
+/**
+ * phaseText says what a running operation does now ("Measuring shop.orders:
+ * 12,000 documents"), or null when its progress names no phase.
+ */
+export function phaseText(p: ProgressData | null): string | null {
+  if (!p?.phase) return null;
+  const words = p.phase.charAt(0).toUpperCase() + p.phase.slice(1);
+  if (!p.phase_items || !/^(measuring|copying) /.test(p.phase)) return words;
+  return `${words}: ${p.phase_items.toLocaleString()} documents`;
 }
 
 function Figure({ label, value, testId }: { label: string; value: string; testId?: string }) {
