@@ -9,11 +9,9 @@ DEADCODE    := $(TOOLS)/deadcode
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/coffer-backup/coffer/internal/version.Version=$(VERSION)
 RACE_PKGS   := ./internal/engine/... ./internal/queue/...
-# The race tests run in three processes side by side (each runs its tests
-# one after another): the MongoDB tests, the engine tests named in RACE_A,
-# and all the others (so a new test always runs somewhere).
+# The race tests that run in a test process of their own (they take half the
+# race run's time), and so beside the others.
 RACE_SPLIT  := ^TestMongo
-RACE_A      := ^Test(BackupRestoreS3ToLocalAndS3|PauseResumeReadsNothingTwice|FaultyNetwork|SweepKeepsExactlyTheLiveUploads|CorruptArchiveFailsRestore)$$
 # The binary the end-to-end tests run: the release build plus the crash
 # tests' hook (build tag crashhook), which bin/coffer does not have.
 E2E_BIN     := $(CURDIR)/bin/coffer-e2e
@@ -25,14 +23,11 @@ CRASH_VAR   := COFFER_TEST_CRASH_AT
 # later step reuses it from the build cache. Only the race detector, which
 # needs cgo, compiles its own.
 export CGO_ENABLED := 0
-# No DWARF in what make compiles and links (the release build's -ldflags
-# strip it anyway): the tests' builds are about a tenth cheaper without it,
-# and panics and the race detector's reports print their stacks without it.
-export GOFLAGS     := $(strip $(GOFLAGS) -trimpath -gcflags=all=-dwarf=false -ldflags=-w)
+export GOFLAGS     := $(strip $(GOFLAGS) -trimpath)
 export COFFER_VERSITYGW := $(VERSITYGW)
 
 .PHONY: run build web test check lint vet tidy staticcheck deadcode check-api-types test-go test-race test-web test-e2e \
-	race-build test-race-mongo test-race-a test-race-rest e2e-bin bench tools chromium age postgres clean fmt
+	race-build test-race-mongo test-race-rest e2e-bin bench tools chromium age postgres clean fmt
 
 ## run: build everything and start `coffer serve` on SQLite in ./data, printing the URL and first admin.
 run: build
@@ -104,7 +99,7 @@ test-go: vet tools postgres age
 
 ## test-race: engine and queue under the race detector: its build first (no
 ## prerequisites, so make starts it at once), then two test processes.
-test-race: test-race-mongo test-race-a test-race-rest
+test-race: test-race-mongo test-race-rest
 
 race-build:
 	CGO_ENABLED=1 $(GO) test -count=1 -race -run '^$$' $(RACE_PKGS) >/dev/null
@@ -112,11 +107,8 @@ race-build:
 test-race-mongo: race-build tools postgres
 	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m -run '$(RACE_SPLIT)' ./internal/engine/
 
-test-race-a: race-build tools postgres
-	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m -run '$(RACE_A)' ./internal/engine/
-
 test-race-rest: race-build tools postgres
-	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m -skip '$(RACE_SPLIT)|$(RACE_A)' $(RACE_PKGS)
+	CGO_ENABLED=1 $(GO) test -count=1 -race -timeout 20m -skip '$(RACE_SPLIT)' $(RACE_PKGS)
 
 test-web: web/node_modules/.installed
 	cd web && npm test
