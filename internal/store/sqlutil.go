@@ -382,3 +382,13 @@ func listNewest[T any](ctx context.Context, s *Store, what, cols, table string, 
 	}
 	return out, total, nil
 }
+
+// beginAttempts is how often InTx tries to begin a transaction while
+// SQLite reports the database busy.
+const beginAttempts = 3
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (the busy timeout ran out).
+func isBusy(err error) bool {
+	var sqErr *sqlite.Error
+	return errors.As(err, &sqErr) && sqErr.Code()&0xff == sqlite3.SQLITE_BUSY
+}

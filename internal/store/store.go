@@ -122,10 +122,23 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // InTx runs fn in one transaction, committing when fn returns nil and rolling
 // back when it returns an error or panics (the panic is re-raised).
+//
+// On SQLite a transaction begins by taking the write lock (BEGIN IMMEDIATE),
+// waiting up to the busy timeout for another writer. When that wait runs
+// out (a writer held the lock longer, as on a machine loaded far beyond its
+// cores) the begin is tried again, up to beginAttempts times in all:
+// nothing has happened yet, and a checkpoint or a status change should not
+// fail a backup because the catalog was busy for a moment.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+	var tx *sql.Tx
+	for attempt := 1; ; attempt++ {
+		tx, err = s.db.BeginTx(ctx, nil)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || attempt >= beginAttempts || ctx.Err() != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
 	}
 	committed := false
 	defer func() {
