@@ -31,7 +31,16 @@ var ErrOrderChanged = errors.New("the collection changed: the document read last
 // and at the end with the counts so far; its error stops the pass and is
 // returned as is.
 func (c *Client) MeasureNatural(ctx context.Context, db, coll string, progress func(docs, bytes int64) error) (docs, bytes int64, err error) {
-	err = c.ScanNatural(ctx, db, coll, 0, bson.RawValue{}, -1, func(doc bson.Raw) error {
+	return count(progress, func(fn func(bson.Raw) error) error {
+		return c.ScanNatural(ctx, db, coll, 0, bson.RawValue{}, -1, fn)
+	})
+}
+
+// count runs scan with a function that counts the documents and bytes it
+// is given, calling progress (when set) every MeasureEvery documents and
+// once at the end; the first error of scan or progress is returned.
+func count(progress func(docs, bytes int64) error, scan func(fn func(bson.Raw) error) error) (docs, bytes int64, err error) {
+	err = scan(func(doc bson.Raw) error {
 		docs++
 		bytes += int64(len(doc))
 		if progress != nil && docs%MeasureEvery == 0 {

@@ -70,18 +70,9 @@ func (c *Client) Measure(ctx context.Context, db, coll string, progress func(doc
 		c.forgetCaps()
 	}
 	// The server cannot sum $bsonSize (FerretDB, old MongoDB): count on this side.
-	docs, bytes = 0, 0
-	err = c.Scan(ctx, db, coll, bson.RawValue{}, upTo, DefaultBatchSize, func(doc bson.Raw) error {
-		docs++
-		bytes += int64(len(doc))
-		if progress != nil && docs%MeasureEvery == 0 {
-			return progress(docs, bytes)
-		}
-		return nil
+	docs, bytes, err = count(progress, func(fn func(bson.Raw) error) error {
+		return c.Scan(ctx, db, coll, bson.RawValue{}, upTo, DefaultBatchSize, fn)
 	})
-	if err == nil && progress != nil {
-		err = progress(docs, bytes)
-	}
 	if err != nil {
 		return 0, 0, bson.RawValue{}, err
 	}
