@@ -59,6 +59,52 @@ func waitProgress(t *testing.T, e *env, id int64, items int64) {
 	t.Fatalf("backup %d did not reach %d items", id, items)
 }
 
+// askHeld makes a request of running backup id (ask pauses or cancels it)
+// while its source proxy holds every new request, so that however fast or
+// slow the machine, the backup cannot run to its end before its heartbeat
+// reads the request. The hold ends when the run has ended, or when its
+// heartbeat has read the request (a streamed object is finished before the
+// run stops, and needs the proxy for that): a heartbeat stamped after the
+// request was made, or one stamped while it was being made and not followed
+// by another (the heartbeat stops once it has read a request).
+func askHeld(t *testing.T, e *env, proxy *faultproxy.Proxy, id int64, ask func() error) {
+	t.Helper()
+	proxy.Hold()
+	defer proxy.Release()
+	asking := time.Now()
+	if err := ask(); err != nil {
+		t.Fatal(err)
+	}
+	asked := time.Now()
+	var last time.Time
+	lastSeen := asked
+	for deadline := asked.Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		op, err := e.st.GetBackup(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op.Status != store.StatusRunning {
+			return
+		}
+		if op.HeartbeatAt == nil {
+			continue
+		}
+		if beat := *op.HeartbeatAt; !beat.Equal(last) {
+			last, lastSeen = beat, time.Now()
+		}
+		if last.After(asked) || last.After(asking) && time.Since(lastSeen) > 2*time.Second {
+			return
+		}
+	}
+}
+
+// pauseHeld pauses backup id through askHeld and answers it paused.
+func pauseHeld(t *testing.T, e *env, proxy *faultproxy.Proxy, id int64) *store.BackupOperation {
+	t.Helper()
+	askHeld(t, e, proxy, id, func() error { return e.eng.PauseBackup(context.Background(), actor, id) })
+	return e.waitBackup(id, store.StatusPaused, 15*time.Second)
+}
+
 func incompleteUploads(t *testing.T, cl *awss3.Client, bucket string) int {
 	t.Helper()
 	out, err := cl.ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{Bucket: &bucket})
@@ -94,10 +140,7 @@ func testPauseResume(t *testing.T, opt engine.Options) {
 	id := startBackup(t, e, src, dst, "")
 	waitProgress(t, e, id, 50)
 	asked := time.Now()
-	if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
-		t.Fatal(err)
-	}
-	paused := e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	paused := pauseHeld(t, e, proxy, id)
 	t.Logf("paused %s after the request at %d/%d objects, %d bytes read", time.Since(asked).Round(time.Millisecond),
 		paused.Progress.ItemsDone, len(corpus), paused.Progress.BytesRead)
 	if paused.Progress.ItemsDone >= int64(len(corpus)) {
@@ -146,7 +189,7 @@ func testPauseResume(t *testing.T, opt engine.Options) {
 func TestCancelLeavesNothing(t *testing.T) {
 	srv := s3test.Start(t)
 	e := newEnv(t, srv, engine.Options{FetchConcurrency: 2})
-	src, _, _, _ := slowSource(t, e, srv, 120, 128<<10, 15*time.Millisecond)
+	src, proxy, _, _ := slowSource(t, e, srv, 120, 128<<10, 15*time.Millisecond)
 	cl := srv.Client(t)
 
 	for _, paused := range []bool{false, true} {
@@ -155,15 +198,10 @@ func TestCancelLeavesNothing(t *testing.T) {
 			id := startBackup(t, e, src, e.s3Conn(fmt.Sprintf("d-%v", paused), bucket), "")
 			waitProgress(t, e, id, 50)
 			if paused {
-				if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
-					t.Fatal(err)
-				}
-				e.waitBackup(id, store.StatusPaused, 15*time.Second)
+				pauseHeld(t, e, proxy, id)
 			}
 			asked := time.Now()
-			if err := e.eng.Cancel(context.Background(), actor, store.KindBackup, id); err != nil {
-				t.Fatal(err)
-			}
+			askHeld(t, e, proxy, id, func() error { return e.eng.Cancel(context.Background(), actor, store.KindBackup, id) })
 			e.waitBackup(id, store.StatusCancelled, 15*time.Second)
 			t.Logf("cancelled in %s", time.Since(asked).Round(time.Millisecond))
 			if n := incompleteUploads(t, cl, bucket); n != 0 {
@@ -339,13 +377,10 @@ func TestStoredOptionsThatDoNotDecode(t *testing.T) {
 func TestResumeAfterHolderDied(t *testing.T) {
 	srv := s3test.Start(t)
 	e := newEnv(t, srv, engine.Options{FetchConcurrency: 2})
-	src, _, corpus, total := slowSource(t, e, srv, 160, 128<<10, 15*time.Millisecond)
+	src, proxy, corpus, total := slowSource(t, e, srv, 160, 128<<10, 15*time.Millisecond)
 	id := startBackup(t, e, src, e.s3Conn("dst", srv.NewBucket(t)), "")
 	waitProgress(t, e, id, 10)
-	if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
-		t.Fatal(err)
-	}
-	e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	pauseHeld(t, e, proxy, id)
 	// A worker that took the lease and died without releasing it.
 	if _, err := e.st.AcquireLease(context.Background(), store.KindBackup, id, "dead-worker", time.Now(), time.Minute); err != nil {
 		t.Fatal(err)

@@ -35,14 +35,11 @@ func driveConn(e *env, drive *drivetest.Server, name string) (int64, string) {
 // checks the archive and its sidecar are in the connection's folder.
 func TestGoogleDriveDestination(t *testing.T) {
 	e, drive, srv := driveEnv(t)
-	src, _, corpus, total := slowSource(t, e, srv, 120, 256<<10, 10*time.Millisecond)
+	src, proxy, corpus, total := slowSource(t, e, srv, 120, 256<<10, 10*time.Millisecond)
 	dst, _ := driveConn(e, drive, "drive-backups")
 	id := startBackup(t, e, src, dst, "")
 	waitProgress(t, e, id, 40)
-	if err := e.eng.PauseBackup(context.Background(), actor, id); err != nil {
-		t.Fatal(err)
-	}
-	paused := e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	paused := pauseHeld(t, e, proxy, id)
 	if err := e.eng.ResumeBackup(context.Background(), actor, id); err != nil {
 		t.Fatal(err)
 	}

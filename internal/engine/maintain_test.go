@@ -47,14 +47,11 @@ func TestMaintenance(t *testing.T) {
 	}
 
 	// A paused backup keeps its upload; an orphan in the same bucket goes.
-	src, _, _, _ := slowSource(t, e, srv, 80, 128<<10, 15*time.Millisecond)
+	src, proxy, _, _ := slowSource(t, e, srv, 80, 128<<10, 15*time.Millisecond)
 	bucket := srv.NewBucket(t)
 	id := startBackup(t, e, src, e.s3Conn("sweep-dst", bucket), "")
 	waitProgress(t, e, id, 10)
-	if err := e.eng.PauseBackup(ctx, actor, id); err != nil {
-		t.Fatal(err)
-	}
-	e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	pauseHeld(t, e, proxy, id)
 	cl := srv.Client(t)
 	if _, err := cl.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String("orphan/left-behind.tar.gz")}); err != nil {
 		t.Fatal(err)
@@ -87,14 +84,11 @@ func TestSweepKeepsExactlyTheLiveUploads(t *testing.T) {
 	srv := s3test.Start(t)
 	e := newEnv(t, srv, engine.Options{SweepAfter: sweepAfter, FetchConcurrency: 2})
 	ctx := context.Background()
-	src, _, _, _ := slowSource(t, e, srv, 300, 32<<10, 20*time.Millisecond)
+	src, proxy, _, _ := slowSource(t, e, srv, 300, 32<<10, 20*time.Millisecond)
 	dst := e.localConn("disk")
 	id := startBackup(t, e, src, dst, "")
 	waitProgress(t, e, id, 5)
-	if err := e.eng.PauseBackup(ctx, actor, id); err != nil {
-		t.Fatal(err)
-	}
-	e.waitBackup(id, store.StatusPaused, 15*time.Second)
+	pauseHeld(t, e, proxy, id)
 
 	root := filepath.Join(e.local, "disk")
 	partials := func() []string {

@@ -64,9 +64,20 @@ func (s *Store) rebind(query string) string {
 	return b.String()
 }
 
+// exec runs a statement on q (the pool or a transaction). A statement on
+// the pool that finds SQLite busy
+// after the whole busy timeout is tried again, busyAttempts times in all:
+// SQLITE_BUSY means it did nothing, so trying again is safe, and the writes
+// of a running operation (progress, heartbeat, log lines) must not fail
+// because other writers kept the lock on a loaded machine.
 func (s *Store) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
-	res, err := q.ExecContext(ctx, s.rebind(query), args...)
-	return res, mapErr(err)
+	_, inTx := q.(*sql.Tx)
+	for attempt := 1; ; attempt++ {
+		res, err := q.ExecContext(ctx, s.rebind(query), args...)
+		if err == nil || inTx || !isBusy(err) || attempt >= busyAttempts || ctx.Err() != nil {
+			return res, mapErr(err)
+		}
+	}
 }
 
 func (s *Store) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
@@ -383,9 +394,9 @@ func listNewest[T any](ctx context.Context, s *Store, what, cols, table string, 
 	return out, total, nil
 }
 
-// beginAttempts is how often InTx tries to begin a transaction while
-// SQLite reports the database busy.
-const beginAttempts = 3
+// busyAttempts is how often InTx tries to begin a transaction, and exec
+// to run a statement outside one, while SQLite reports the database busy.
+const busyAttempts = 3
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY (the busy timeout ran out).
 func isBusy(err error) bool {

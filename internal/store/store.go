@@ -126,7 +126,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // On SQLite a transaction begins by taking the write lock (BEGIN IMMEDIATE),
 // waiting up to the busy timeout for another writer. When that wait runs
 // out (a writer held the lock longer, as on a machine loaded far beyond its
-// cores) the begin is tried again, up to beginAttempts times in all:
+// cores) the begin is tried again, up to busyAttempts times in all:
 // nothing has happened yet, and a checkpoint or a status change should not
 // fail a backup because the catalog was busy for a moment.
 func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
@@ -136,7 +136,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error)
 		if err == nil {
 			break
 		}
-		if !isBusy(err) || attempt >= beginAttempts || ctx.Err() != nil {
+		if !isBusy(err) || attempt >= busyAttempts || ctx.Err() != nil {
 			return fmt.Errorf("begin transaction: %w", err)
 		}
 	}

@@ -68,6 +68,7 @@ type Proxy struct {
 	faults   atomic.Int64
 	perKind  sync.Map // kind -> *atomic.Int64
 	disabled atomic.Bool
+	gate     atomic.Pointer[chan struct{}]
 }
 
 // New starts a proxy in front of target (a base URL such as
@@ -118,6 +119,22 @@ func (p *Proxy) FaultsOf(kind string) int64 {
 	return 0
 }
 
+// Hold makes every request that reaches the proxy from now on wait until
+// Release (or until its client gives up). A test uses it to keep an
+// operation from running to its end while a pause or cancel it asked for is
+// on its way, whatever the speed of the machine.
+func (p *Proxy) Hold() {
+	ch := make(chan struct{})
+	p.gate.Store(&ch)
+}
+
+// Release lets the requests waiting since Hold, and all later ones, through.
+func (p *Proxy) Release() {
+	if ch := p.gate.Swap(nil); ch != nil {
+		close(*ch)
+	}
+}
+
 // SetEnabled turns fault injection on or off (latency stays); a test can
 // set up its data cleanly and then enable faults.
 func (p *Proxy) SetEnabled(on bool) { p.disabled.Store(!on) }
@@ -157,6 +174,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.requests.Add(1)
 	if p.opts.Observe != nil {
 		p.opts.Observe(r)
+	}
+	if g := p.gate.Load(); g != nil {
+		select {
+		case <-*g:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	if p.opts.Latency > 0 {
 		select {
