@@ -381,6 +381,19 @@ func TestResumeAfterHolderDied(t *testing.T) {
 	id := startBackup(t, e, src, e.s3Conn("dst", srv.NewBucket(t)), "")
 	waitProgress(t, e, id, 10)
 	pauseHeld(t, e, proxy, id)
+	// The run records "paused", then gives its lease back.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		op, err := e.st.GetBackup(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op.LeaseOwner == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the paused run still holds its lease (%s)", op.LeaseOwner)
+		}
+	}
 	// A worker that took the lease and died without releasing it.
 	if _, err := e.st.AcquireLease(context.Background(), store.KindBackup, id, "dead-worker", time.Now(), time.Minute); err != nil {
 		t.Fatal(err)
