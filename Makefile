@@ -27,7 +27,7 @@ export GOFLAGS     := $(strip $(GOFLAGS) -trimpath)
 export COFFER_VERSITYGW := $(VERSITYGW)
 
 .PHONY: run build web test check lint vet tidy staticcheck deadcode check-api-types test-go test-race test-web test-e2e \
-	race-build test-race-mongo test-race-rest e2e-bin bench tools chromium age postgres clean fmt
+	race-build test-race-mongo test-race-rest e2e-bin bench tools packages chromium age postgres clean fmt
 
 ## run: build everything and start `coffer serve` on SQLite in ./data, printing the URL and first admin.
 run: build
@@ -132,16 +132,27 @@ $(VERSITYGW) $(STATICCHECK) $(DEADCODE): go.mod | vet
 
 TOOL_PKGS := github.com/versity/versitygw/cmd/versitygw honnef.co/go/tools/cmd/staticcheck golang.org/x/tools/cmd/deadcode
 
-## chromium: Debian's Chromium for the browser tests, when missing.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+## packages: Debian's packages the tests need, installed in one apt-get
+## call when any is missing: Chromium (browser tests), age (the archive
+## encryption interop tests; required under CI=true) and PostgreSQL (set up
+## by scripts/postgres.sh). One call, because make runs targets in parallel
+## and two apt-get at once fail on apt's lock.
+packages:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
+	command -v pg_lsclusters >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		echo "packages: installing$$missing"; \
+		apt-get -o DPkg::Lock::Timeout=300 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq $$missing >/dev/null; \
+	fi
 
-## age: Debian's age CLI, which the archive encryption interop tests run (required under CI=true).
-age:
-	@command -v age >/dev/null 2>&1 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y age)
+## chromium, age: the browser and age CLI (see packages).
+chromium age: packages
 
 ## postgres: PostgreSQL on 127.0.0.1:5432 with user postgres let in from this host (installed from Debian's packages when missing).
-postgres:
+postgres: packages
 	@scripts/postgres.sh
 
 fmt:
