@@ -169,14 +169,14 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	final := next.WithoutOldKeys()
 	if fromEnv {
-		fmt.Fprintf(stdout, "Re-encrypted %d connection(s) under key %s.\nSet COFFER_SECRET_KEY to the value below on every host, then restart them:\n%s\n",
+		fmt.Fprintf(stdout, "Re-encrypted %d sealed value(s) (connection credentials, notification channels) under key %s.\nSet COFFER_SECRET_KEY to the value below on every host, then restart them:\n%s\n",
 			n, final.ActiveKeyID(), final.EncodeEnv())
 		return nil
 	}
 	if err := final.SaveFile(cfg.DataDir); err != nil {
 		return fmt.Errorf("drop the old key from the key file (credentials already use the new key): %w", err)
 	}
-	fmt.Fprintf(stdout, "Re-encrypted %d connection(s) under key %s; the key file now holds only the new key.\n", n, final.ActiveKeyID())
+	fmt.Fprintf(stdout, "Re-encrypted %d sealed value(s) (connection credentials, notification channels) under key %s; the key file now holds only the new key.\n", n, final.ActiveKeyID())
 	return nil
 }
 

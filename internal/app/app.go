@@ -28,6 +28,8 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/httpapi"
+	"github.com/coffer-backup/coffer/internal/notification"
+	"github.com/coffer-backup/coffer/internal/notify"
 	"github.com/coffer-backup/coffer/internal/plan"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/redact"
@@ -92,6 +94,7 @@ type App struct {
 	conns   *connection.Service
 	engine  *engine.Engine
 	plans   *plan.Service
+	notes   *notification.Service
 	sso     *sso.Client  // Serve with COFFER_OIDC_ISSUER only
 	ln      net.Listener // Serve only
 	server  *http.Server // Serve only
@@ -150,13 +153,19 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.plans = plan.New(a.store, a.engine, a.set.MinScheduleInterval, a.log)
 	a.queue.SetTicker(a.plans)
 	a.engine.OnBackupCompleted(a.plans.AfterBackup)
+	// Every process records notifications where things happen; River's
+	// workers (any process) deliver them.
+	a.notes = notification.New(a.store, a.keys, a.queue, &notify.Sender{PublicURL: a.set.PublicURL, Redact: a.secrets.String}, a.log)
+	a.engine.SetNotifier(a.notes)
+	a.plans.SetNotifier(a.notes)
+	a.queue.SetDeliverer(a.notes)
 	if cfg.Mode != Serve {
 		return a, nil
 	}
 	if a.sso, err = newSSO(a.set, a.log); err != nil {
 		return nil, err
 	}
-	handler, err := newHandler(a.store, a.conns, a.engine, a.plans, a.sso, a.set, a.secrets, a.log)
+	handler, err := newHandler(a.store, a.conns, a.engine, a.plans, a.notes, a.sso, a.set, a.secrets, a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -279,17 +288,18 @@ func newSSO(set config.Config, log *slog.Logger) (*sso.Client, error) {
 }
 
 // newHandler is the HTTP API with the embedded web UI.
-func newHandler(st *store.Store, conns *connection.Service, eng *engine.Engine, plans *plan.Service, ssoClient *sso.Client, set config.Config, secrets *redact.Secrets, log *slog.Logger) (http.Handler, error) {
+func newHandler(st *store.Store, conns *connection.Service, eng *engine.Engine, plans *plan.Service, notes *notification.Service, ssoClient *sso.Client, set config.Config, secrets *redact.Secrets, log *slog.Logger) (http.Handler, error) {
 	return httpapi.New(httpapi.Deps{
-		Catalog:     st,
-		Connections: conns,
-		Ops:         eng,
-		Plans:       plans,
-		Config:      set,
-		Logger:      log,
-		Secrets:     secrets,
-		UI:          web.Dist(),
-		SSO:         ssoClient,
+		Catalog:       st,
+		Connections:   conns,
+		Ops:           eng,
+		Plans:         plans,
+		Notifications: notes,
+		Config:        set,
+		Logger:        log,
+		Secrets:       secrets,
+		UI:            web.Dist(),
+		SSO:           ssoClient,
 	})
 }
 

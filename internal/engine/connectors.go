@@ -61,4 +61,7 @@ func (e *Engine) markReauth(ctx context.Context, id int64) {
 	if err := e.conns.MarkNeedsReauth(ctx, id); err != nil {
 		e.log.Warn("mark a connection as needing a reconnect", "connection", id, "err", fmt.Sprint(err))
 	}
+	if e.notifier != nil {
+		e.notifier.ConnectionNeedsReauth(ctx, id)
+	}
 }

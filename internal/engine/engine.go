@@ -69,7 +69,25 @@ type Engine struct {
 	// afterBackup, when set, is called once a backup has completed (the
 	// plan service prunes the backup's plan).
 	afterBackup func(ctx context.Context, op *store.BackupOperation)
+	// notifier, when set, hears what people may need to know.
+	notifier Notifier
 }
+
+// Notifier hears what the engine did that a person may need to know (the
+// notification service implements it). Its methods return at once: they
+// record what to send, and a River job sends it.
+type Notifier interface {
+	// OperationEnded: operation id of kind completed or failed.
+	OperationEnded(ctx context.Context, kind string, id int64)
+	// ConnectionNeedsReauth: connection id's OAuth grant was revoked or expired.
+	ConnectionNeedsReauth(ctx context.Context, id int64)
+	// StorageInsufficient: backup id's archive cannot fit at its destination.
+	StorageInsufficient(ctx context.Context, backupID int64, detail string)
+}
+
+// SetNotifier sets who hears about ended operations and connections that
+// need a person. Set it before the queue starts.
+func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // OnBackupCompleted sets what runs after each backup completes, in the
 // worker that completed it. Set it before the queue starts.

@@ -127,11 +127,15 @@ func (e *Engine) RunOperation(ctx context.Context, kindName string, id int64) er
 
 // settle records how a run that returned runErr ended.
 func (e *Engine) settle(r *run, k *kind, w worker, lg *joblog.Logger, runErr error) error {
-	if runErr == nil {
-		return nil // completed, and recorded by the worker
-	}
 	ctx, cancel := r.bg()
 	defer cancel()
+	if runErr == nil {
+		// Completed, and recorded by the worker.
+		if e.notifier != nil {
+			e.notifier.OperationEnded(ctx, k.name, r.id)
+		}
+		return nil
+	}
 	reason := r.stopReason()
 	if errors.Is(reason, errLeaseLost) {
 		lg.Warn(ctx, fmt.Sprintf("Another worker took this %s over; this worker stopped without writing more.", k.noun))
@@ -166,6 +170,12 @@ func (e *Engine) settle(r *run, k *kind, w worker, lg *joblog.Logger, runErr err
 	}
 	if end.Status == store.StatusPending {
 		return queue.Stopping()
+	}
+	if end.Status == store.StatusFailed && e.notifier != nil {
+		if ns := (noSpaceError{}); errors.As(runErr, &ns) {
+			e.notifier.StorageInsufficient(ctx, r.id, ns.err.Message)
+		}
+		e.notifier.OperationEnded(ctx, k.name, r.id)
 	}
 	return nil
 }

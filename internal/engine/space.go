@@ -34,6 +34,18 @@ type spaceGuard struct {
 	aw       atomic.Pointer[archive.Writer]
 }
 
+// noSpaceError is the failure of a backup whose archive cannot fit at its
+// destination: the engine tells the notifier (storage.insufficient) besides
+// failing the backup with the sentence.
+type noSpaceError struct{ err *apperr.Error }
+
+func (e noSpaceError) Error() string { return e.err.Error() }
+func (e noSpaceError) Unwrap() error { return e.err }
+
+func noSpace(format string, args ...any) error {
+	return noSpaceError{apperr.New(apperr.Invalid, format, args...)}
+}
+
 // checkSpace reads the destination's free space and what the catalog knows
 // of the source's size, fails when that alone shows the archive cannot fit,
 // and otherwise arms the guard that watches the parts (b.space; nil when the
@@ -57,10 +69,10 @@ func (b *backupRun) checkSpace(ctx context.Context, sourceID int64) error {
 	}
 	switch {
 	case g.estimate/spaceFactor > free:
-		return apperr.New(apperr.Invalid, "the destination has %s free but the last backup of this source read %s; the archive cannot fit even if it compresses %d:1. Free space at the destination or choose another one",
+		return noSpace("the destination has %s free but the last backup of this source read %s; the archive cannot fit even if it compresses %d:1. Free space at the destination or choose another one",
 			humanBytes(free), humanBytes(g.estimate), spaceFactor)
 	case lastArchive > projectionMargin*free:
-		return apperr.New(apperr.Invalid, "the destination has %s free but the last archive of this source took %s; this one cannot be expected to fit. Free space at the destination or choose another one",
+		return noSpace("the destination has %s free but the last archive of this source took %s; this one cannot be expected to fit. Free space at the destination or choose another one",
 			humanBytes(free), humanBytes(lastArchive))
 	case lastArchive > free:
 		b.lg.Warn(ctx, fmt.Sprintf("The destination has %s free and the last archive of this source took %s; the backup fits only if the source shrank.", humanBytes(free), humanBytes(lastArchive)))
@@ -105,11 +117,11 @@ func (g *spaceGuard) beforeLastPart(total int64) error {
 func (g *spaceGuard) beforePart(end int64) error {
 	source := max(g.listed.Load(), g.estimate)
 	if source/spaceFactor > g.free {
-		return apperr.New(apperr.Invalid, "the destination has %s free but the source holds at least %s; the archive cannot fit even if it compresses %d:1. Free space at the destination, then resume the backup, or choose another destination",
+		return noSpace("the destination has %s free but the source holds at least %s; the archive cannot fit even if it compresses %d:1. Free space at the destination, then resume the backup, or choose another destination",
 			humanBytes(g.free), humanBytes(source), spaceFactor)
 	}
 	if end > g.free {
-		return apperr.New(apperr.Invalid, "the archive has grown to %s and cannot fit the %s free at the destination; nothing past that was sent. Free space at the destination, then resume the backup, or choose another destination",
+		return noSpace("the archive has grown to %s and cannot fit the %s free at the destination; nothing past that was sent. Free space at the destination, then resume the backup, or choose another destination",
 			humanBytes(end), humanBytes(g.free))
 	}
 	aw := g.aw.Load()
@@ -122,7 +134,7 @@ func (g *spaceGuard) beforePart(end int64) error {
 	}
 	projected := int64(float64(source) * float64(out) / float64(in))
 	if projected > projectionMargin*g.free {
-		return apperr.New(apperr.Invalid, "the source holds at least %s and compresses %.1f:1 so far, so the archive is on course to need about %s and cannot fit the %s free at the destination; nothing more was sent. Free space at the destination, then resume the backup, or choose another destination",
+		return noSpace("the source holds at least %s and compresses %.1f:1 so far, so the archive is on course to need about %s and cannot fit the %s free at the destination; nothing more was sent. Free space at the destination, then resume the backup, or choose another destination",
 			humanBytes(source), float64(in)/float64(out), humanBytes(projected), humanBytes(g.free))
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/coffer-backup/coffer/internal/connector/registry"
+	"github.com/coffer-backup/coffer/internal/notify"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/version"
 )
@@ -589,6 +590,48 @@ func openapiSchemas() obj {
 			"pruned": integer("Archives deleted."), "failed": integer("Deletes that failed (tried again at the next prune)."), "kept": integer("Backups the policy keeps."),
 		}),
 		"SchedulePreview": object("The next due times.", []string{"times"}, obj{"times": arrayOf(dateTime(false))}),
+
+		"NotificationEvent": enum(notify.Events()...),
+		"EmailChannelConfig": closed("An e-mail channel: SMTP.", []string{"host", "port", "from", "to"}, obj{
+			"host": str("The SMTP server."), "port": integer("1-65535 (587 for STARTTLS, 465 for TLS)."),
+			"username": str("Log in with AUTH PLAIN when set."), "password": str("Secret: masked in answers; send the mask back to keep it."),
+			"from": str("Sender address."), "to": arrayOf(str("Recipient address.")),
+			"security":             enum(notify.SecurityStartTLS, notify.SecurityTLS, notify.SecurityNone),
+			"insecure_skip_verify": boolean("Accept a server certificate that does not verify (default false)."),
+		}),
+		"WebhookChannelConfig": closed("A webhook channel: the event as JSON, POSTed.", []string{"url"}, obj{
+			"url":     str("http(s) URL; secret parts masked in answers."),
+			"headers": obj{"type": "object", "additionalProperties": obj{"type": "string"}, "description": "Extra request headers; values are secret."},
+			"secret":  str("Signs every request (X-Coffer-Timestamp, X-Coffer-Signature); masked in answers."),
+		}),
+		"ShoutrrrChannelConfig": closed("A chat service through a shoutrrr URL (slack://, discord://, telegram://, ntfy://, generic://...).", []string{"url"}, obj{
+			"url": str("The service URL; tokens inside it are masked in answers."),
+		}),
+		"ChannelConfig": obj{"oneOf": []any{ref("EmailChannelConfig"), ref("WebhookChannelConfig"), ref("ShoutrrrChannelConfig")}},
+		"ChannelInput": closed("A notification channel's settings (a PUT replaces them; the type cannot change).", []string{"name", "type", "config"}, obj{
+			"name": str(""), "type": enum(notify.Types()...), "config": ref("ChannelConfig"),
+			"events":   obj{"type": "array", "items": ref("NotificationEvent"), "description": "Default: failures, overdue and recovered plans, connections needing a reconnect, insufficient storage."},
+			"plan_ids": arrayOf(integer("Only events of these plans; empty: every plan, and events of no plan.")),
+			"enabled":  boolean("Default true."),
+		}),
+		"Channel": object("A notification channel; secrets masked.", []string{"id", "name", "type", "config", "events", "plan_ids", "enabled", "created_at", "updated_at"}, obj{
+			"id": integer(""), "name": str(""), "type": enum(notify.Types()...), "config": ref("ChannelConfig"),
+			"events": arrayOf(ref("NotificationEvent")), "plan_ids": arrayOf(integer("")), "enabled": boolean(""),
+			"created_at": dateTime(false), "updated_at": dateTime(false),
+		}),
+		"ChannelList": object("Every channel, by name.", []string{"items"}, obj{"items": arrayOf(ref("Channel"))}),
+		"ChannelTestResult": object("A delivered test message.", []string{"ok", "reply"}, obj{
+			"ok": boolean(""), "reply": str("The receiver's answer: the SMTP server's reply, the webhook's status line, or the service a chat message went to."),
+		}),
+		"Delivery": object("One event sent to one channel.", []string{"id", "channel_id", "event", "status", "attempts", "last_error", "reply", "payload", "created_at", "sent_at"}, obj{
+			"id": integer(""), "channel_id": integer(""), "event": str(""),
+			"status":     enum(store.DeliveryPending, store.DeliverySent, store.DeliveryFailed),
+			"attempts":   integer("Attempts made so far (at most 5)."),
+			"last_error": str("Why the last attempt failed."), "reply": str("The receiver's answer to the attempt that went through."),
+			"payload":    obj{"type": "object", "additionalProperties": true, "description": "The event as sent (the webhook body)."},
+			"created_at": dateTime(false), "sent_at": dateTime(true),
+		}),
+		"DeliveryList": listOf("Delivery"),
 
 		"S3RestoreConfig": closed("Restore into an s3 connection.", nil, obj{
 			"bucket": str("Default: the connection's bucket."), "prefix": str("Put keys under this prefix."),

@@ -20,6 +20,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/metrics"
+	"github.com/coffer-backup/coffer/internal/notification"
 	"github.com/coffer-backup/coffer/internal/plan"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/sso"
@@ -51,9 +52,11 @@ type Deps struct {
 	Connections *connection.Service
 	Ops         Operations
 	// Plans is the plan service (nil: the plan routes answer 404).
-	Plans  *plan.Service
-	Config config.Config
-	Logger *slog.Logger
+	Plans *plan.Service
+	// Notifications is the notification service (nil: its routes answer 404).
+	Notifications *notification.Service
+	Config        config.Config
+	Logger        *slog.Logger
 	// UI is the built web UI (web.Dist()); without an index.html, / explains how to build it.
 	UI fs.FS
 	// Now is the clock (time.Now when nil).
@@ -120,6 +123,7 @@ type server struct {
 	conns      *connection.Service
 	ops        Operations
 	plans      *plan.Service
+	notes      *notification.Service
 	cfg        config.Config
 	log        *slog.Logger
 	ui         fs.FS
@@ -186,6 +190,7 @@ func newServer(d Deps, t timings) (*server, error) {
 		conns:      d.Connections,
 		ops:        d.Ops,
 		plans:      d.Plans,
+		notes:      d.Notifications,
 		cfg:        d.Config,
 		log:        d.Logger,
 		ui:         d.UI,
@@ -270,6 +275,26 @@ func (s *server) routes() []route {
 					"exchange_refused, token_invalid, email_missing, email_unverified, email_taken, disabled, internal)."),
 				"404": errResponse("Single sign-on is not set up on this server."),
 			}}},
+
+		{"GET", "/notification-channels", reader, s.withNotes(listChannels), doc{tag: "notifications", summary: "List notification channels, by name; secrets masked.", responses: obj{
+			"200": jsonResponse("The channels.", "ChannelList")}}},
+		{"POST", "/notification-channels", admin, s.withNotes(s.createChannel), doc{tag: "notifications", summary: "Create a notification channel (e-mail, webhook or shoutrrr URL).", body: "ChannelInput", responses: obj{
+			"201": jsonResponse("Created.", "Channel"), "400": respBadBody(), "422": respInvalid()}}},
+		{"GET", "/notification-channels/{id}", reader, s.withNotes(getChannel), doc{tag: "notifications", summary: "One channel; secrets masked.", responses: obj{
+			"200": jsonResponse("The channel.", "Channel"), "404": respNotFound()}}},
+		{"PUT", "/notification-channels/{id}", admin, s.withNotes(s.updateChannel), doc{tag: "notifications", summary: "Replace a channel's settings; a secret sent back masked keeps its stored value.", body: "ChannelInput", responses: obj{
+			"200": jsonResponse("Changed.", "Channel"), "400": respBadBody(), "404": respNotFound(), "422": respInvalid()}}},
+		{"DELETE", "/notification-channels/{id}", admin, s.withNotes(s.deleteChannel), doc{tag: "notifications", summary: "Delete a channel and its delivery log.", responses: obj{
+			"204": noContent("Deleted."), "404": respNotFound()}}},
+		{"POST", "/notification-channels/{id}/test", admin, s.withNotes(s.testChannel), doc{tag: "notifications", summary: "Send a test message now and answer with the receiver's reply.", responses: obj{
+			"200": jsonResponse("Delivered.", "ChannelTestResult"), "404": respNotFound(),
+			"422": errResponse("Not delivered; the message says what failed.")}}},
+		{"GET", "/notification-deliveries", reader, s.withNotes(listDeliveries), doc{tag: "notifications", summary: "The delivery log, newest first.",
+			params: pageParams(
+				query("channel_id", "Only deliveries to this channel.", obj{"type": "integer", "minimum": 0}),
+				query("status", "Only deliveries in this status.", enum(store.DeliveryPending, store.DeliverySent, store.DeliveryFailed)),
+			), responses: obj{
+				"200": jsonResponse("One page of deliveries.", "DeliveryList"), "422": respInvalid()}}},
 
 		{"GET", "/plans", reader, s.withPlan(listPlans), doc{tag: "plans", summary: "List backup plans, by name, with their next and last runs.", responses: obj{
 			"200": jsonResponse("The plans.", "PlanList"), "404": errResponse("Plans are not available on this server.")}}},

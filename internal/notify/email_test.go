@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"github.com/coffer-backup/coffer/internal/testutil/smtptest"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -22,7 +23,7 @@ func emailConfig(port int, security string) *EmailConfig {
 }
 
 // body returns the decoded text of a received message and its subject.
-func decodeMail(t *testing.T, m smtpMessage) (subject, text string, header map[string]string) {
+func decodeMail(t *testing.T, m smtptest.Message) (subject, text string, header map[string]string) {
 	t.Helper()
 	msg := parseMail(t, m.Data)
 	raw, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
@@ -43,8 +44,8 @@ func decodeMail(t *testing.T, m smtpMessage) (subject, text string, header map[s
 
 func TestEmailStartTLSWithLogin(t *testing.T) {
 	pki := newTestPKI(t)
-	be := &smtpBackend{user: "coffer", pass: "correct-horse-battery"}
-	port := startSMTP(t, be, smtpStartTLS, &pki.cert, false)
+	be := &smtptest.Backend{User: "coffer", Pass: "correct-horse-battery"}
+	port := smtptest.Start(t, be, smtptest.StartTLS, &pki.cert, false)
 	cfg := emailConfig(port, SecurityStartTLS)
 	cfg.Username, cfg.Password = "coffer", "correct-horse-battery"
 
@@ -56,7 +57,7 @@ func TestEmailStartTLSWithLogin(t *testing.T) {
 	if !strings.HasPrefix(reply, "250 ") {
 		t.Fatalf("reply = %q, want the server's 250 line", reply)
 	}
-	got := be.received()
+	got := be.Received()
 	if len(got) != 1 {
 		t.Fatalf("server received %d messages, want 1", len(got))
 	}
@@ -92,14 +93,14 @@ func TestEmailStartTLSWithLogin(t *testing.T) {
 
 func TestEmailImplicitTLS(t *testing.T) {
 	pki := newTestPKI(t)
-	be := &smtpBackend{user: "coffer", pass: "pw-for-implicit"}
-	port := startSMTP(t, be, smtpImplicit, &pki.cert, false)
+	be := &smtptest.Backend{User: "coffer", Pass: "pw-for-implicit"}
+	port := smtptest.Start(t, be, smtptest.Implicit, &pki.cert, false)
 	cfg := emailConfig(port, SecurityTLS)
 	cfg.Username, cfg.Password = "coffer", "pw-for-implicit"
 	if _, err := (&Sender{RootCAs: pki.pool}).Test(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	got := be.received()
+	got := be.Received()
 	if len(got) != 1 || !got[0].TLS {
 		t.Fatalf("received %+v, want one message over TLS", got)
 	}
@@ -112,14 +113,14 @@ func TestEmailImplicitTLS(t *testing.T) {
 // TestEmailPlainLoopback: with security none, a login is allowed only to a
 // server on this machine; 127.0.0.1 is one.
 func TestEmailPlainLoopback(t *testing.T) {
-	be := &smtpBackend{user: "relay", pass: "relay-password"}
-	port := startSMTP(t, be, smtpPlain, nil, true)
+	be := &smtptest.Backend{User: "relay", Pass: "relay-password"}
+	port := smtptest.Start(t, be, smtptest.Plain, nil, true)
 	cfg := emailConfig(port, SecurityNone)
 	cfg.Username, cfg.Password = "relay", "relay-password"
 	if _, err := (&Sender{}).Send(context.Background(), cfg, failedBackup("x")); err != nil {
 		t.Fatal(err)
 	}
-	if got := be.received(); len(got) != 1 || got[0].TLS || got[0].User != "relay" {
+	if got := be.Received(); len(got) != 1 || got[0].TLS || got[0].User != "relay" {
 		t.Fatalf("received %+v", got)
 	}
 	// The same settings to a remote host are refused before anything is sent.
@@ -135,12 +136,12 @@ func TestEmailCertificateMustVerify(t *testing.T) {
 	pki := newTestPKI(t)
 	for _, mode := range []struct {
 		name     string
-		mode     smtpMode
+		mode     smtptest.Mode
 		security string
-	}{{"starttls", smtpStartTLS, SecurityStartTLS}, {"tls", smtpImplicit, SecurityTLS}} {
+	}{{"starttls", smtptest.StartTLS, SecurityStartTLS}, {"tls", smtptest.Implicit, SecurityTLS}} {
 		t.Run(mode.name, func(t *testing.T) {
-			be := &smtpBackend{}
-			port := startSMTP(t, be, mode.mode, &pki.self, false)
+			be := &smtptest.Backend{}
+			port := smtptest.Start(t, be, mode.mode, &pki.self, false)
 			cfg := emailConfig(port, mode.security)
 			_, err := (&Sender{RootCAs: pki.pool}).Send(context.Background(), cfg, failedBackup("x"))
 			var de *DeliveryError
@@ -148,21 +149,21 @@ func TestEmailCertificateMustVerify(t *testing.T) {
 				!strings.Contains(de.Message, "insecure_skip_verify") {
 				t.Fatalf("self-signed certificate: %v, want a permanent certificate error", err)
 			}
-			if len(be.received()) != 0 {
+			if len(be.Received()) != 0 {
 				t.Fatal("a message went to a server whose certificate does not verify")
 			}
 			cfg.InsecureSkipVerify = true
 			if _, err := (&Sender{RootCAs: pki.pool}).Send(context.Background(), cfg, failedBackup("x")); err != nil {
 				t.Fatalf("with insecure_skip_verify: %v", err)
 			}
-			if len(be.received()) != 1 {
+			if len(be.Received()) != 1 {
 				t.Fatal("nothing arrived with insecure_skip_verify")
 			}
 		})
 	}
 	// The system's authorities (RootCAs nil) do not know the test CA either.
-	be := &smtpBackend{}
-	port := startSMTP(t, be, smtpStartTLS, &pki.cert, false)
+	be := &smtptest.Backend{}
+	port := smtptest.Start(t, be, smtptest.StartTLS, &pki.cert, false)
 	if _, err := (&Sender{}).Send(context.Background(), emailConfig(port, SecurityStartTLS), failedBackup("x")); err == nil || Retryable(err) {
 		t.Fatalf("unknown authority: %v, want a permanent error", err)
 	}
@@ -172,8 +173,8 @@ func TestEmailFailures(t *testing.T) {
 	pki := newTestPKI(t)
 
 	t.Run("wrong password", func(t *testing.T) {
-		be := &smtpBackend{user: "coffer", pass: "right-password"}
-		port := startSMTP(t, be, smtpStartTLS, &pki.cert, false)
+		be := &smtptest.Backend{User: "coffer", Pass: "right-password"}
+		port := smtptest.Start(t, be, smtptest.StartTLS, &pki.cert, false)
 		cfg := emailConfig(port, SecurityStartTLS)
 		cfg.Username, cfg.Password = "coffer", "wrong-password-123"
 		_, err := (&Sender{RootCAs: pki.pool}).Send(context.Background(), cfg, failedBackup("x"))
@@ -187,21 +188,21 @@ func TestEmailFailures(t *testing.T) {
 	})
 
 	t.Run("no STARTTLS", func(t *testing.T) {
-		be := &smtpBackend{}
-		port := startSMTP(t, be, smtpPlain, nil, false)
+		be := &smtptest.Backend{}
+		port := smtptest.Start(t, be, smtptest.Plain, nil, false)
 		_, err := (&Sender{}).Send(context.Background(), emailConfig(port, SecurityStartTLS), failedBackup("x"))
 		if err == nil || Retryable(err) || !strings.Contains(err.Error(), "does not offer STARTTLS") {
 			t.Fatalf("err = %v", err)
 		}
-		if len(be.received()) != 0 {
+		if len(be.Received()) != 0 {
 			t.Fatal("sent in plain text although starttls was asked for")
 		}
 	})
 
 	t.Run("no login offered", func(t *testing.T) {
 		// go-smtp offers AUTH only over TLS unless told otherwise.
-		be := &smtpBackend{user: "relay", pass: "relay-password"}
-		port := startSMTP(t, be, smtpPlain, nil, false)
+		be := &smtptest.Backend{User: "relay", Pass: "relay-password"}
+		port := smtptest.Start(t, be, smtptest.Plain, nil, false)
 		cfg := emailConfig(port, SecurityNone)
 		cfg.Username, cfg.Password = "relay", "relay-password"
 		_, err := (&Sender{}).Send(context.Background(), cfg, failedBackup("x"))
@@ -211,8 +212,8 @@ func TestEmailFailures(t *testing.T) {
 	})
 
 	t.Run("recipient refused", func(t *testing.T) {
-		be := &smtpBackend{failRcpt: "bob@example.com"}
-		port := startSMTP(t, be, smtpStartTLS, &pki.cert, false)
+		be := &smtptest.Backend{FailRcpt: "bob@example.com"}
+		port := smtptest.Start(t, be, smtptest.StartTLS, &pki.cert, false)
 		_, err := (&Sender{RootCAs: pki.pool}).Send(context.Background(), emailConfig(port, SecurityStartTLS), failedBackup("x"))
 		if err == nil || Retryable(err) || !strings.Contains(err.Error(), "refused the recipient bob@example.com: 550 5.1.1 no such mailbox") {
 			t.Fatalf("err = %v", err)
@@ -262,8 +263,8 @@ func TestEmailFailures(t *testing.T) {
 // TestEmailLongHeaders: a long non-ASCII subject and fifty recipients still
 // make lines SMTP accepts (at most 998 characters), and decode back intact.
 func TestEmailLongHeaders(t *testing.T) {
-	be := &smtpBackend{}
-	port := startSMTP(t, be, smtpPlain, nil, false)
+	be := &smtptest.Backend{}
+	port := smtptest.Start(t, be, smtptest.Plain, nil, false)
 	cfg := emailConfig(port, SecurityNone)
 	cfg.To = nil
 	for i := range maxRecipients {
@@ -275,7 +276,7 @@ func TestEmailLongHeaders(t *testing.T) {
 	if _, err := s.Send(context.Background(), cfg, ev); err != nil {
 		t.Fatal(err)
 	}
-	got := be.received()
+	got := be.Received()
 	if len(got) != 1 || len(got[0].To) != maxRecipients {
 		t.Fatalf("received %d messages", len(got))
 	}

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"github.com/coffer-backup/coffer/internal/testutil/smtptest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -39,12 +40,12 @@ func TestNoSecretInMessages(t *testing.T) {
 	}
 
 	t.Run("email", func(t *testing.T) {
-		be := &smtpBackend{}
-		port := startSMTP(t, be, smtpPlain, nil, false)
+		be := &smtptest.Backend{}
+		port := smtptest.Start(t, be, smtptest.Plain, nil, false)
 		if _, err := s.Send(context.Background(), emailConfig(port, SecurityNone), ev); err != nil {
 			t.Fatal(err)
 		}
-		got := be.received()
+		got := be.Received()
 		if len(got) != 1 {
 			t.Fatalf("%d messages", len(got))
 		}

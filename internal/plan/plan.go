@@ -46,6 +46,18 @@ type Catalog interface {
 	ListPlanEvents(ctx context.Context, id int64, p store.Page) ([]store.PlanEvent, int64, error)
 	ListBackups(ctx context.Context, f store.BackupFilter, p store.Page) ([]store.BackupOperation, int64, error)
 	BackupsBeingRestored(ctx context.Context) (map[int64]bool, error)
+	SetPlanOverdue(ctx context.Context, id int64, since *time.Time) (bool, error)
+}
+
+// Notifier hears the plan events people may need to know about (the
+// notification service implements it); its methods return at once.
+type Notifier interface {
+	// PlanEvent: a line was added to plan p's history (a skipped due time,
+	// a failed prune, ...).
+	PlanEvent(ctx context.Context, p *store.Plan, line *store.PlanEvent)
+	// PlanOverdue: plan p went overdue (true) or recovered (false); detail
+	// says since when, or what ended it.
+	PlanOverdue(ctx context.Context, p *store.Plan, overdue bool, detail string)
 }
 
 // Backups is what the plan service asks of the engine: the checks of a
@@ -69,7 +81,12 @@ type Service struct {
 	minInterval time.Duration
 	log         *slog.Logger
 	now         func() time.Time
+	notifier    Notifier
 }
+
+// SetNotifier sets who hears about skipped runs, failed prunes and overdue
+// plans. Set it before the queue starts.
+func (s *Service) SetNotifier(n Notifier) { s.notifier = n }
 
 // New returns the plan service. minInterval bounds how close together a
 // schedule's due times may be (COFFER_MIN_SCHEDULE_INTERVAL; 0 = 1m).
@@ -448,7 +465,59 @@ func (s *Service) Tick(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("plan %q: %w", due[i].Name, err))
 		}
 	}
+	if err := s.checkOverdue(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// checkOverdue tells the notifier, once per spell, about each plan that
+// went without a successful run for longer than its alert_after (counted
+// from its creation while it never succeeded), and about its recovery. It
+// runs in every tick, so it also fires when the plan's runs never start.
+func (s *Service) checkOverdue(ctx context.Context, now time.Time) error {
+	if s.notifier == nil {
+		return nil
+	}
+	plans, err := s.cat.ListPlans(ctx)
+	if err != nil {
+		return fmt.Errorf("check overdue plans: %w", err)
+	}
+	success, err := s.cat.LastSuccesses(ctx)
+	if err != nil {
+		return fmt.Errorf("check overdue plans: %w", err)
+	}
+	for i := range plans {
+		p := &plans[i]
+		limit, err := time.ParseDuration(p.AlertAfter)
+		watched := err == nil && limit > 0 && p.Enabled
+		since, succeeded := success[p.ID]
+		if !succeeded {
+			since = p.CreatedAt
+		}
+		overdue := watched && now.Sub(since) > limit
+		switch {
+		case overdue && p.OverdueSince == nil:
+			if ok, err := s.cat.SetPlanOverdue(ctx, p.ID, &now); err != nil || !ok {
+				continue // another process told, or the catalog failed (the next tick tries again)
+			}
+			detail := fmt.Sprintf("No run of this plan has succeeded since it was created at %s; alert_after is %s.", since.Format(time.RFC3339), p.AlertAfter)
+			if succeeded {
+				detail = fmt.Sprintf("The last successful run ended at %s, more than %s ago (alert_after).", since.Format(time.RFC3339), p.AlertAfter)
+			}
+			s.notifier.PlanOverdue(ctx, p, true, detail)
+		case !overdue && p.OverdueSince != nil:
+			if ok, err := s.cat.SetPlanOverdue(ctx, p.ID, nil); err != nil || !ok {
+				continue
+			}
+			if !watched {
+				continue // alert_after removed or the plan disabled: nothing recovered
+			}
+			s.notifier.PlanOverdue(ctx, p, false, fmt.Sprintf("A run succeeded at %s; the plan had been overdue since %s.",
+				since.Format(time.RFC3339), p.OverdueSince.UTC().Format(time.RFC3339)))
+		}
+	}
+	return nil
 }
 
 // tickPlan handles plan p's due time p.NextRunAt (at or before now).
@@ -500,6 +569,9 @@ func (s *Service) tickPlan(ctx context.Context, p *store.Plan, now time.Time) er
 	})
 	if err != nil || !claimed {
 		return err
+	}
+	if ev.Kind == store.PlanEventSkipped && s.notifier != nil {
+		s.notifier.PlanEvent(ctx, p, &ev)
 	}
 	if ev.Kind == store.PlanEventRun {
 		s.backups.LogBackup(ctx, checked.Op.ID, fmt.Sprintf("Backup of %q to %q started by plan %q for its due time %s.",
@@ -611,6 +683,11 @@ func (s *Service) Prune(ctx context.Context, actor engine.Actor, id int64) (Prun
 		}
 		if err := s.cat.AddPlanEvent(ctx, nil, &ev); err != nil {
 			return out, err
+		}
+		if ev.Kind == store.PlanEventPruneFailed && s.notifier != nil {
+			if p, err := s.cat.GetPlan(ctx, id); err == nil {
+				s.notifier.PlanEvent(ctx, p, &ev)
+			}
 		}
 	}
 	return out, nil

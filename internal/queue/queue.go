@@ -29,6 +29,9 @@ const (
 	// QueueSchedule runs the plan scheduler's ticks, one at a time, apart
 	// from maintenance (a long sweep never delays a due backup).
 	QueueSchedule = "schedule"
+	// QueueNotifications delivers notifications, apart from operations (a
+	// slow mail server never holds a backup's slot).
+	QueueNotifications = "notifications"
 )
 
 // Maintenance tasks run periodically by the elected leader.
@@ -96,6 +99,24 @@ type ScheduleArgs struct{}
 // Kind implements river.JobArgs.
 func (ScheduleArgs) Kind() string { return "plan_schedule" }
 
+// DeliveryArgs is the job that delivers one notification (a row of the
+// delivery log) to its channel.
+type DeliveryArgs struct {
+	DeliveryID int64 `json:"delivery_id"`
+}
+
+// Kind implements river.JobArgs.
+func (DeliveryArgs) Kind() string { return "notification_delivery" }
+
+// Deliverer sends notifications. The notification service implements it.
+type Deliverer interface {
+	// Deliver makes attempt number attempt (1 for the first) at delivery
+	// id; retry says whether to try again later when it failed.
+	Deliver(ctx context.Context, id int64, attempt int) (retry bool, err error)
+	// RetryAfter is how long to wait after failed attempt number attempt.
+	RetryAfter(attempt int) time.Duration
+}
+
 // Ticker starts the plan runs that are due. The plan service implements it.
 type Ticker interface {
 	Tick(ctx context.Context) error
@@ -127,12 +148,13 @@ type Options struct {
 
 // Queue is a River client on the catalog database.
 type Queue struct {
-	client   *river.Client[*sql.Tx]
-	riverDB  *sql.DB       // SQLite: River's own single-connection pool
-	listener *pgxpool.Pool // PostgreSQL: the LISTEN/NOTIFY pool
-	runner   *late[Runner]
-	ticker   *late[Ticker]
-	workers  int
+	client    *river.Client[*sql.Tx]
+	riverDB   *sql.DB       // SQLite: River's own single-connection pool
+	listener  *pgxpool.Pool // PostgreSQL: the LISTEN/NOTIFY pool
+	runner    *late[Runner]
+	ticker    *late[Ticker]
+	deliverer *late[Deliverer]
+	workers   int
 }
 
 // Database is the catalog database the queue shares: its dialect and its
@@ -155,7 +177,7 @@ func New(ctx context.Context, cat Database, opts Options) (*Queue, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	q := &Queue{runner: &late[Runner]{}, ticker: &late[Ticker]{}, workers: opts.Workers}
+	q := &Queue{runner: &late[Runner]{}, ticker: &late[Ticker]{}, deliverer: &late[Deliverer]{}, workers: opts.Workers}
 
 	cfg := &river.Config{
 		ID:                   opts.ID,
@@ -171,11 +193,13 @@ func New(ctx context.Context, cat Database, opts Options) (*Queue, error) {
 		river.AddWorker(workers, &operationWorker[RestoreArgs]{r: q.runner})
 		river.AddWorker(workers, &maintenanceWorker{r: q.runner})
 		river.AddWorker(workers, &scheduleWorker{t: q.ticker})
+		river.AddWorker(workers, &deliveryWorker{d: q.deliverer})
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{
-			QueueOperations:  {MaxWorkers: opts.Workers},
-			QueueMaintenance: {MaxWorkers: 1},
-			QueueSchedule:    {MaxWorkers: 1},
+			QueueOperations:    {MaxWorkers: opts.Workers},
+			QueueMaintenance:   {MaxWorkers: 1},
+			QueueSchedule:      {MaxWorkers: 1},
+			QueueNotifications: {MaxWorkers: 4},
 		}
 		cfg.PeriodicJobs = []*river.PeriodicJob{
 			periodic(opts.SweepInterval, TaskSweep),
@@ -218,6 +242,9 @@ func periodic(every time.Duration, task string) *river.PeriodicJob {
 
 // SetRunner binds the Runner that jobs dispatch into.
 func (q *Queue) SetRunner(r Runner) { q.runner.set(r) }
+
+// SetDeliverer binds the notification service that delivery jobs call.
+func (q *Queue) SetDeliverer(d Deliverer) { q.deliverer.set(d) }
 
 // SetTicker binds the plan scheduler's ticks (none bound: ticks do nothing).
 func (q *Queue) SetTicker(t Ticker) { q.ticker.set(t) }
@@ -273,6 +300,16 @@ func (q *Queue) InsertOperationTx(ctx context.Context, tx *sql.Tx, kind string, 
 	return nil
 }
 
+// InsertDeliveryTx enqueues the job that delivers notification id inside
+// tx, so the delivery row and its job commit together; River tries it at
+// most maxAttempts times.
+func (q *Queue) InsertDeliveryTx(ctx context.Context, tx *sql.Tx, id int64, maxAttempts int) error {
+	if _, err := q.client.InsertTx(ctx, tx, DeliveryArgs{DeliveryID: id}, &river.InsertOpts{Queue: QueueNotifications, MaxAttempts: maxAttempts}); err != nil {
+		return fmt.Errorf("enqueue notification %d: %w", id, err)
+	}
+	return nil
+}
+
 // Healthy reports whether the queue's database answers.
 func (q *Queue) Healthy(ctx context.Context) error {
 	if q.riverDB != nil {
@@ -315,6 +352,32 @@ type maintenanceWorker struct {
 
 func (w *maintenanceWorker) Work(ctx context.Context, job *river.Job[MaintenanceArgs]) error {
 	return w.r.get().Maintain(ctx, job.Args.Task)
+}
+
+// deliveryWorker delivers notifications; the Deliverer decides when to
+// give up, and River waits RetryAfter between attempts.
+type deliveryWorker struct {
+	river.WorkerDefaults[DeliveryArgs]
+	d *late[Deliverer]
+}
+
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
+	d := w.d.get()
+	if d == nil {
+		return river.JobSnooze(10 * time.Second) // bound at start-up; not yet
+	}
+	retry, err := d.Deliver(ctx, job.Args.DeliveryID, job.Attempt)
+	if err != nil && !retry {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
+	if d := w.d.get(); d != nil {
+		return time.Now().Add(d.RetryAfter(job.Attempt))
+	}
+	return time.Now().Add(time.Minute)
 }
 
 // scheduleWorker runs the plan scheduler's ticks.

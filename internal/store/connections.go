@@ -187,50 +187,68 @@ func (s *Store) SwapConnectionCredentials(ctx context.Context, id int64, prev, n
 	return fmt.Errorf("swap credentials of connection %d: they changed since they were read: %w", id, ErrConflict)
 }
 
-// RotateCredentials passes every non-empty stored credential through reseal
-// and writes the results back in one transaction; any error rolls all back.
-// It returns how many credentials were rewritten.
+// sealedColumns are the columns that hold values sealed with the server key.
+var sealedColumns = []struct{ table, column, noun string }{
+	{"connections", "credentials", "connection"},
+	{"notification_channels", "config", "notification channel"},
+}
+
+// RotateCredentials passes every non-empty sealed value (connection
+// credentials, notification channel configurations) through reseal and
+// writes the results back in one transaction; any error rolls all back.
+// It returns how many values were rewritten.
 func (s *Store) RotateCredentials(ctx context.Context, reseal func(id int64, sealed []byte) ([]byte, error)) (int, error) {
 	count := 0
 	err := s.InTx(ctx, func(tx *sql.Tx) error {
-		type cred struct {
-			id     int64
-			sealed []byte
-		}
-		rows, err := s.query(ctx, tx, "SELECT id, credentials FROM connections ORDER BY id")
-		if err != nil {
-			return fmt.Errorf("read credentials: %w", err)
-		}
-		var creds []cred
-		for rows.Next() {
-			var c cred
-			if err := rows.Scan(&c.id, &c.sealed); err != nil {
-				rows.Close()
-				return fmt.Errorf("read credentials: %w", err)
-			}
-			if len(c.sealed) > 0 {
-				creds = append(creds, c)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read credentials: %w", err)
-		}
-		t := s.ts(now())
-		for _, c := range creds {
-			out, err := reseal(c.id, c.sealed)
+		count = 0
+		for _, sc := range sealedColumns {
+			n, err := s.resealColumn(ctx, tx, sc.table, sc.column, sc.noun, reseal)
 			if err != nil {
-				return fmt.Errorf("reseal credentials of connection %d: %w", c.id, err)
+				return err
 			}
-			if _, err := s.exec(ctx, tx, "UPDATE connections SET credentials = ?, updated_at = ? WHERE id = ?", out, t, c.id); err != nil {
-				return fmt.Errorf("write credentials of connection %d: %w", c.id, err)
-			}
+			count += n
 		}
-		count = len(creds)
 		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("rotate credentials: %w", err)
 	}
 	return count, nil
+}
+
+func (s *Store) resealColumn(ctx context.Context, tx *sql.Tx, table, column, noun string, reseal func(id int64, sealed []byte) ([]byte, error)) (int, error) {
+	type sealedValue struct {
+		id     int64
+		sealed []byte
+	}
+	rows, err := s.query(ctx, tx, "SELECT id, "+column+" FROM "+table+" ORDER BY id")
+	if err != nil {
+		return 0, fmt.Errorf("read %s %s: %w", noun, column, err)
+	}
+	var values []sealedValue
+	for rows.Next() {
+		var v sealedValue
+		if err := rows.Scan(&v.id, &v.sealed); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read %s %s: %w", noun, column, err)
+		}
+		if len(v.sealed) > 0 {
+			values = append(values, v)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read %s %s: %w", noun, column, err)
+	}
+	t := s.ts(now())
+	for _, v := range values {
+		out, err := reseal(v.id, v.sealed)
+		if err != nil {
+			return 0, fmt.Errorf("reseal the %s of %s %d: %w", column, noun, v.id, err)
+		}
+		if _, err := s.exec(ctx, tx, "UPDATE "+table+" SET "+column+" = ?, updated_at = ? WHERE id = ?", out, t, v.id); err != nil {
+			return 0, fmt.Errorf("write the %s of %s %d: %w", column, noun, v.id, err)
+		}
+	}
+	return len(values), nil
 }

@@ -28,8 +28,12 @@ type Plan struct {
 	Verify                  string // "none", "after_each" or a cron expression
 	Enabled                 bool
 	NextRunAt               *time.Time
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// OverdueSince is when plan.overdue was sent for the plan's current
+	// overdue spell (nil: it is not overdue, or was not told); written only
+	// by SetPlanOverdue.
+	OverdueSince *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Plan event kinds: a plan's history.
@@ -60,13 +64,13 @@ type PlanRun struct {
 }
 
 const planCols = `id, name, source_connection_id, destination_connection_id, options, schedule, timezone, catch_up,
-	retention, alert_after, verify, enabled, next_run_at, created_at, updated_at`
+	retention, alert_after, verify, enabled, next_run_at, overdue_since, created_at, updated_at`
 
 func scanPlan(r rowScanner) (*Plan, error) {
 	var p Plan
 	if err := r.Scan(&p.ID, &p.Name, &p.SourceConnectionID, &p.DestinationConnectionID, jsonCol{&p.Options},
 		&p.Schedule, &p.Timezone, &p.CatchUp, jsonCol{&p.Retention}, &p.AlertAfter, &p.Verify, &p.Enabled,
-		nullTimeCol{&p.NextRunAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+		nullTimeCol{&p.NextRunAt}, nullTimeCol{&p.OverdueSince}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
 		return nil, err
 	}
 	return &p, nil

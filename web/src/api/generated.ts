@@ -106,6 +106,45 @@ export type BackupOptions = {
 /** Where a backup is in its life. */
 export type BackupStatus = "pending" | "running" | "paused" | "completed" | "failed" | "cancelled";
 
+/** A notification channel; secrets masked. */
+export type Channel = {
+  config: ChannelConfig;
+  created_at: string;
+  enabled: boolean;
+  events: NotificationEvent[];
+  id: number;
+  name: string;
+  plan_ids: number[];
+  type: "email" | "webhook" | "shoutrrr";
+  updated_at: string;
+};
+
+export type ChannelConfig = EmailChannelConfig | WebhookChannelConfig | ShoutrrrChannelConfig;
+
+/** A notification channel's settings (a PUT replaces them; the type cannot change). */
+export type ChannelInput = {
+  config: ChannelConfig;
+  /** Default true. */
+  enabled?: boolean;
+  /** Default: failures, overdue and recovered plans, connections needing a reconnect, insufficient storage. */
+  events?: NotificationEvent[];
+  name: string;
+  plan_ids?: number[];
+  type: "email" | "webhook" | "shoutrrr";
+};
+
+/** Every channel, by name. */
+export type ChannelList = {
+  items: Channel[];
+};
+
+/** A delivered test message. */
+export type ChannelTestResult = {
+  ok: boolean;
+  /** The receiver's answer: the SMTP server's reply, the webhook's status line, or the service a chat message went to. */
+  reply: string;
+};
+
 /** How a backup archive is compressed. */
 export type Compression = "gzip" | "zstd";
 
@@ -212,6 +251,53 @@ export type DashboardRestore = RestoreOperation & {
   kind: "restore";
 };
 
+/** One event sent to one channel. */
+export type Delivery = {
+  /** Attempts made so far (at most 5). */
+  attempts: number;
+  channel_id: number;
+  created_at: string;
+  event: string;
+  id: number;
+  /** Why the last attempt failed. */
+  last_error: string;
+  /** The event as sent (the webhook body). */
+  payload: Record<string, unknown>;
+  /** The receiver's answer to the attempt that went through. */
+  reply: string;
+  sent_at: string | null;
+  status: "pending" | "sent" | "failed";
+};
+
+/** One page of a list, newest first. */
+export type DeliveryList = {
+  items: Delivery[];
+  /** The page returned, from 1. */
+  page: number;
+  /** Items per page. */
+  per_page: number;
+  /** Items on all pages. */
+  total: number;
+};
+
+/** An e-mail channel: SMTP. */
+export type EmailChannelConfig = {
+  /** Sender address. */
+  from: string;
+  /** The SMTP server. */
+  host: string;
+  /** Accept a server certificate that does not verify (default false). */
+  insecure_skip_verify?: boolean;
+  /** Secret: masked in answers; send the mask back to keep it. */
+  password?: string;
+  /** 1-65535 (587 for STARTTLS, 465 for TLS). */
+  port: number;
+  security?: "starttls" | "tls" | "none";
+  to: string[];
+  /** Log in with AUTH PLAIN when set. */
+  username?: string;
+};
+
 /** An error answer: what failed, and per field why. */
 export type ErrorBody = {
   /** What failed and what to do, as a sentence. */
@@ -297,6 +383,8 @@ export type NewToken = {
   /** The token; it is not shown again. */
   token: string;
 };
+
+export type NotificationEvent = "backup.failed" | "backup.completed" | "restore.failed" | "restore.completed" | "plan.skipped" | "plan.overdue" | "plan.recovered" | "prune.failed" | "verify.failed" | "connection.needs_reauth" | "storage.insufficient";
 
 /** A user changing their own password. */
 export type PasswordChange = {
@@ -517,6 +605,12 @@ export type SchedulePreview = {
   times: string[];
 };
 
+/** A chat service through a shoutrrr URL (slack://, discord://, telegram://, ntfy://, generic://...). */
+export type ShoutrrrChannelConfig = {
+  /** The service URL; tokens inside it are masked in answers. */
+  url: string;
+};
+
 /** An API token, without its value. */
 export type Token = {
   created_at: string;
@@ -560,4 +654,14 @@ export type UserRole = "admin" | "operator" | "viewer";
 export type UserUpdate = {
   disabled?: boolean;
   role?: UserRole;
+};
+
+/** A webhook channel: the event as JSON, POSTed. */
+export type WebhookChannelConfig = {
+  /** Extra request headers; values are secret. */
+  headers?: Record<string, string>;
+  /** Signs every request (X-Coffer-Timestamp, X-Coffer-Signature); masked in answers. */
+  secret?: string;
+  /** http(s) URL; secret parts masked in answers. */
+  url: string;
 };
