@@ -178,16 +178,22 @@ func TestEachDueTimeRunsOnce(t *testing.T) {
 }
 
 // TestOverlapIsSkipped: a due time while the previous run is still pending
-// (or running, or paused) starts nothing and says why; run-now is refused
+// (or running, or paused) starts nothing, says why and tells the notifier
+// (plan.skipped); run-now is refused
 // with a 409 the same way.
 func TestOverlapIsSkipped(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		f := newFixture(t, st, 1)
+		rec := &told{}
+		f.procs[0].SetNotifier(rec)
 		p := f.create(plan.Input{Schedule: "@every 1m"})
 		f.set(f.now.Add(time.Minute))
 		f.tickAll()
 		f.set(f.now.Add(time.Minute))
 		f.tickAll()
+		if got := rec.take(); got != "nightly skipped" {
+			t.Fatalf("the notifier was told %q, want the skip", got)
+		}
 		bs := f.backups(p.ID)
 		if len(bs) != 1 {
 			t.Fatalf("%d backups, want 1 (the second due time overlaps)", len(bs))
@@ -325,15 +331,56 @@ func TestInvalidPlans(t *testing.T) {
 	}
 }
 
+// told records what the plan services told their notifier.
+type told struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *told) PlanEvent(_ context.Context, p *store.Plan, line *store.PlanEvent) {
+	r.add(fmt.Sprintf("%s %s", p.Name, line.Kind))
+}
+
+func (r *told) PlanOverdue(_ context.Context, p *store.Plan, overdue bool, detail string) {
+	if detail == "" {
+		r.add(p.Name + " without a detail")
+	}
+	r.add(fmt.Sprintf("%s overdue=%v", p.Name, overdue))
+}
+
+func (r *told) add(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, s)
+}
+
+func (r *told) take() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := strings.Join(r.lines, "; ")
+	r.lines = nil
+	return out
+}
+
 // TestOverdue: a plan with alert_after is overdue once no run succeeded
-// within it (from its creation while it never did), and no longer once one does.
+// within it (from its creation while it never did), and no longer once one
+// does. Of two processes ticking together, again and again, exactly one
+// tells the notifier that it went overdue, and one that it recovered.
 func TestOverdue(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		f := newFixture(t, st, 1)
+		f := newFixture(t, st, 2)
+		rec := &told{}
+		for _, s := range f.procs {
+			s.SetNotifier(rec)
+		}
 		ctx := context.Background()
 		f.set(time.Now().UTC()) // the catalog stamps created_at with the real clock
 		p := f.create(plan.Input{Schedule: "@every 1m", AlertAfter: "90s"})
 		quiet := f.create(plan.Input{Name: "no alert", Schedule: "@every 1m"})
+		f.tickAll()
+		if got := rec.take(); got != "" {
+			t.Fatalf("told before anything was overdue: %s", got)
+		}
 		f.set(f.now.Add(2 * time.Minute))
 		for _, c := range []struct {
 			id   int64
@@ -343,6 +390,14 @@ func TestOverdue(t *testing.T) {
 			if err != nil || v.Overdue != c.want {
 				t.Fatalf("plan %d after 2 minutes without a success: overdue %v (%v), want %v", c.id, v.Overdue, err, c.want)
 			}
+		}
+		for range 3 {
+			f.tickAll()
+			f.settle(p.ID)
+			f.settle(quiet.ID)
+		}
+		if got := rec.take(); got != "nightly overdue=true" {
+			t.Fatalf("three ticks of two processes told %q, want the overdue plan once", got)
 		}
 		op, err := f.procs[0].RunNow(ctx, engine.Actor{Email: "op@example.com"}, p.ID)
 		if err != nil {
@@ -355,6 +410,11 @@ func TestOverdue(t *testing.T) {
 		v, err := f.procs[0].View(ctx, p.ID)
 		if err != nil || v.Overdue || v.LastSuccessAt == nil {
 			t.Fatalf("after a success: overdue %v, last success %v (%v)", v.Overdue, v.LastSuccessAt, err)
+		}
+		f.tickAll()
+		f.tickAll()
+		if got := rec.take(); got != "nightly overdue=false" {
+			t.Fatalf("after the success the ticks told %q, want the recovery once", got)
 		}
 	})
 }
