@@ -182,6 +182,11 @@ func testPauseResume(t *testing.T, opt engine.Options) {
 	rid := startRestore(t, e, id, e.s3Conn("tgt", target), `{}`)
 	e.waitRestore(rid, store.StatusCompleted, time.Minute)
 	checkRestored(t, srv.Client(t), target, "", corpus)
+	// The pause told nothing; each completion once.
+	want := fmt.Sprintf("backup %d ended; restore %d ended", id, rid)
+	if said := e.told.waitFor(want); said != want {
+		t.Fatalf("the notifier was told %q, want %q", said, want)
+	}
 }
 
 // TestCancelLeavesNothing cancels a running and a paused backup: both end

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +41,52 @@ type env struct {
 	eng   *engine.Engine
 	s3    *s3test.Server
 	local string
+	told  *told
+}
+
+// told records what the engine told its notifier, one line per call.
+type told struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *told) OperationEnded(_ context.Context, kind string, id int64) {
+	r.add(fmt.Sprintf("%s %d ended", kind, id))
+}
+
+func (r *told) ConnectionNeedsReauth(_ context.Context, id int64) {
+	r.add(fmt.Sprintf("connection %d needs reauth", id))
+}
+
+func (r *told) StorageInsufficient(_ context.Context, id int64, detail string) {
+	r.add(fmt.Sprintf("backup %d short of space: %s", id, detail))
+}
+
+func (r *told) add(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, s)
+}
+
+// waitFor waits up to 10 s for the lines so far, joined with "; ", to be
+// want (a worker tells after it has recorded the end that tests wait for)
+// and returns them.
+func (r *told) waitFor(want string) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := strings.Join(r.said(), "; ")
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// said returns the lines so far.
+func (r *told) said() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.lines...)
 }
 
 func newEnv(t *testing.T, s3srv *s3test.Server, opt engine.Options) *env {
@@ -82,6 +129,8 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 		cat = wrap(st)
 	}
 	eng := engine.New(cat, conns, q, opt, log)
+	rec := &told{}
+	eng.SetNotifier(rec)
 	q.SetRunner(eng)
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -91,7 +140,7 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 		defer cancel()
 		_ = q.Stop(sctx)
 	})
-	return &env{t: t, st: st, conns: conns, q: q, eng: eng, s3: s3srv, local: local}
+	return &env{t: t, st: st, conns: conns, q: q, eng: eng, s3: s3srv, local: local, told: rec}
 }
 
 // conn stores a connection without its live check (the engine's tests

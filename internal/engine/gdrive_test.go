@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,10 @@ func TestGoogleDriveRevokedMidUpload(t *testing.T) {
 	if !c.NeedsReauth {
 		t.Fatal("the connection is not marked as needing re-authentication")
 	}
+	want := fmt.Sprintf("connection %d needs reauth; backup %d ended", dst, id)
+	if said := e.told.waitFor(want); said != want {
+		t.Fatalf("the notifier was told %q, want %q", said, want)
+	}
 }
 
 // TestGoogleDriveQuotaFull fails a backup early when the Drive quota clearly cannot hold it.
@@ -95,5 +100,9 @@ func TestGoogleDriveQuotaFull(t *testing.T) {
 	op := e.waitBackup(id, store.StatusFailed, time.Minute)
 	if !strings.Contains(op.ErrorMessage, "cannot fit") {
 		t.Fatalf("error message %q", op.ErrorMessage)
+	}
+	want := fmt.Sprintf("backup %d short of space: %s; backup %d ended", id, op.ErrorMessage, id)
+	if said := e.told.waitFor(want); said != want {
+		t.Fatalf("the notifier was told %q, want %q", said, want)
 	}
 }
