@@ -49,6 +49,7 @@ const routes: RouteObject[] = [
       { path: "backups/:id/restore", element: operatorOnly(() => import("@/pages/NewRestorePage")) },
       { path: "restores", element: page(() => import("@/pages/RestoresPage")) },
       { path: "restores/:id", element: page(() => import("@/pages/RestoreDetailPage")) },
+      { path: "notifications", element: page(() => import("@/pages/NotificationsPage")) },
       { path: "users", element: adminOnly(() => import("@/pages/UsersPage")) },
       { path: "audit", element: adminOnly(() => import("@/pages/AuditPage")) },
       { path: "*", element: page(() => import("@/pages/NotFoundPage")) },

@@ -14,6 +14,11 @@ import type {
   ConnectionList,
   ConnectionTestResult,
   Dashboard,
+  Channel,
+  ChannelInput,
+  ChannelList,
+  ChannelTestResult,
+  DeliveryList,
   Plan,
   PlanEventList,
   PlanInput,
@@ -89,6 +94,15 @@ export const api = {
     ),
   schedulePreview: (schedule: string, timezone: string, signal?: AbortSignal) =>
     request<SchedulePreview>(`/schedules/preview${query({ schedule, timezone, count: 5 })}`, signal ? { signal } : {}),
+
+  listChannels: () => request<ChannelList>("/notification-channels").then((l) => l.items),
+  createChannel: (input: ChannelInput) => request<Channel>("/notification-channels", { method: "POST", body: input }),
+  updateChannel: (id: number, input: ChannelInput) =>
+    request<Channel>(`/notification-channels/${id}`, { method: "PUT", body: input }),
+  deleteChannel: (id: number) => request<void>(`/notification-channels/${id}`, { method: "DELETE" }),
+  testChannel: (id: number) => request<ChannelTestResult>(`/notification-channels/${id}/test`, { method: "POST" }),
+  listDeliveries: (page: number, status: string) =>
+    request<DeliveryList>(`/notification-deliveries${query({ page, per_page: 20, status: status || undefined })}`),
 
   listRestores: (page: number, perPage: number) =>
     request<RestoreList>(`/restores${query({ page, per_page: perPage })}`),

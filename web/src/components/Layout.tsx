@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Archive, CalendarClock, HardDriveDownload, KeyRound, LayoutDashboard, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
+import { Archive, Bell, CalendarClock, HardDriveDownload, KeyRound, LayoutDashboard, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
 import { useState } from "react";
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { isAdmin, loginPath, useMe } from "@/api/auth";
@@ -17,6 +17,7 @@ const nav = [
   { to: "/plans", label: "Plans", Icon: CalendarClock, end: false },
   { to: "/backups", label: "Backups", Icon: Archive, end: false },
   { to: "/restores", label: "Restores", Icon: RotateCcw, end: false },
+  { to: "/notifications", label: "Notifications", Icon: Bell, end: false },
 ];
 
 // Shown to administrators only; the server refuses these routes to others.
