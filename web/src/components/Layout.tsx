@@ -59,7 +59,8 @@ export function Layout() {
         Skip to content
       </a>
       <header className="sticky top-0 z-40 border-b bg-background/90 backdrop-blur">
-        <div className="mx-auto flex h-14 max-w-6xl items-center gap-4 px-4">
+        {/* Wider than the page so that an administrator's eight links, the email and the buttons fit one row at 1280 px. */}
+        <div className="mx-auto flex h-14 max-w-7xl items-center gap-3 px-4">
           <NavLink to="/" className="flex items-center gap-2 font-semibold">
             <HardDriveDownload className="size-5" aria-hidden="true" />
             coffer
@@ -83,7 +84,7 @@ export function Layout() {
               </NavLink>
             ))}
           </nav>
-          <span className="hidden text-sm text-muted-foreground md:inline" data-testid="current-user">
+          <span className="hidden max-w-48 truncate text-sm text-muted-foreground md:inline" title={me.data.email} data-testid="current-user">
             {me.data.email}
           </span>
           <ThemeToggle />
