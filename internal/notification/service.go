@@ -53,7 +53,7 @@ type Keys interface {
 
 // Enqueuer enqueues the job that delivers delivery id, inside tx.
 type Enqueuer interface {
-	InsertDeliveryTx(ctx context.Context, tx *sql.Tx, id int64, maxAttempts int) error
+	InsertDeliveryTx(ctx context.Context, tx *sql.Tx, id int64) error
 }
 
 // Service manages channels and delivers events.
@@ -75,8 +75,9 @@ func New(cat Catalog, keys Keys, q Enqueuer, sender *notify.Sender, log *slog.Lo
 	return &Service{cat: cat, keys: keys, q: q, sender: sender, log: log, now: time.Now, retry: notify.NextRetry}
 }
 
-// SetRetry replaces the wait between attempts (notify.NextRetry: 1, 3, 8
-// and 18 minutes); tests use seconds.
+// SetRetry replaces the wait after a failed attempt and whether another
+// follows (notify.NextRetry: 1, 3, 8 and 18 minutes, at most
+// notify.MaxAttempts attempts); tests use less.
 func (s *Service) SetRetry(fn func(attempt int) (time.Duration, bool)) { s.retry = fn }
 
 // Input is a channel as a client sends it. Config is the type's JSON
@@ -386,7 +387,7 @@ func (s *Service) notify(ctx context.Context, ev notify.Event, planID int64) err
 			if err != nil {
 				return err
 			}
-			if err := s.q.InsertDeliveryTx(ctx, tx, id, notify.MaxAttempts); err != nil {
+			if err := s.q.InsertDeliveryTx(ctx, tx, id); err != nil {
 				return err
 			}
 		}
@@ -394,38 +395,45 @@ func (s *Service) notify(ctx context.Context, ev notify.Event, planID int64) err
 	})
 }
 
-// Deliver makes attempt number attempt (1 for the first) at delivery id.
-// It answers retry true with the error when River should try again later,
-// false when the delivery is done: sent, failed for good (recorded so), or
-// gone with its channel.
-func (s *Service) Deliver(ctx context.Context, id int64, attempt int) (retry bool, err error) {
+// maxRetryAfter bounds the wait a receiver may ask for with Retry-After.
+const maxRetryAfter = time.Hour
+
+// infraRetry is how long to wait when the catalog itself failed.
+const infraRetry = 30 * time.Second
+
+// Deliver makes the next attempt at delivery id (the delivery log counts
+// them). It answers how long to wait before the next attempt when this one
+// failed and another may help, else zero: the delivery is done (sent,
+// failed for good and recorded so, or gone with its channel).
+func (s *Service) Deliver(ctx context.Context, id int64) (time.Duration, error) {
 	d, err := s.cat.GetDelivery(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil // its channel was deleted
+		return 0, nil // its channel was deleted
 	}
 	if err != nil {
-		return true, err
+		return infraRetry, err
 	}
 	if d.Status != store.DeliveryPending {
-		return false, nil
+		return 0, nil
 	}
+	attempt := d.Attempts + 1
 	c, err := s.cat.GetChannel(ctx, d.ChannelID)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return 0, nil
 	}
 	if err != nil {
-		return true, err
+		return infraRetry, err
 	}
 	var ev notify.Event
 	if err := json.Unmarshal(d.Payload, &ev); err != nil {
-		return false, s.giveUp(ctx, d, attempt, fmt.Sprintf("the stored event does not decode: %v", err))
+		return 0, s.giveUp(ctx, d, attempt, fmt.Sprintf("the stored event does not decode: %v", err))
 	}
 	cfg, err := s.config(c)
 	if err != nil {
-		return false, s.giveUp(ctx, d, attempt, "the channel's configuration cannot be read; check the server key")
+		return 0, s.giveUp(ctx, d, attempt, "the channel's configuration cannot be read; check the server key")
 	}
 	if !c.Enabled {
-		return false, s.giveUp(ctx, d, attempt, "the channel was disabled before the event went out")
+		return 0, s.giveUp(ctx, d, attempt, "the channel was disabled before the event went out")
 	}
 	reply, sendErr := s.sender.Send(ctx, cfg, ev)
 	if sendErr == nil {
@@ -434,23 +442,22 @@ func (s *Service) Deliver(ctx context.Context, id int64, attempt int) (retry boo
 			s.log.Warn("record a sent notification", "delivery", id, "err", err)
 		}
 		s.log.Info("notification sent", "delivery", id, "channel", c.Name, "event", d.Event, "attempt", attempt)
-		return false, nil
+		return 0, nil
 	}
 	msg := sendErr.Error()
-	if _, more := s.retry(attempt); more && notify.Retryable(sendErr) {
-		if err := s.cat.RecordAttempt(context.WithoutCancel(ctx), id, store.DeliveryPending, attempt, msg, "", nil); err != nil {
-			s.log.Warn("record a failed notification attempt", "delivery", id, "err", err)
-		}
-		s.log.Warn("notification attempt failed; trying again later", "delivery", id, "channel", c.Name, "attempt", attempt, "err", msg)
-		return true, sendErr
+	wait, more := s.retry(attempt)
+	if !more || attempt >= notify.MaxAttempts || !notify.Retryable(sendErr) {
+		return 0, s.giveUp(ctx, d, attempt, msg)
 	}
-	return false, s.giveUp(ctx, d, attempt, msg)
-}
-
-// RetryAfter is how long River waits after failed attempt number attempt.
-func (s *Service) RetryAfter(attempt int) time.Duration {
-	d, _ := s.retry(attempt)
-	return d
+	var de *notify.DeliveryError
+	if errors.As(sendErr, &de) && de.RetryAfter > wait {
+		wait = min(de.RetryAfter, maxRetryAfter)
+	}
+	if err := s.cat.RecordAttempt(context.WithoutCancel(ctx), id, store.DeliveryPending, attempt, msg, "", nil); err != nil {
+		return infraRetry, err // not counted: the same attempt number comes again
+	}
+	s.log.Warn("notification attempt failed; trying again later", "delivery", id, "channel", c.Name, "attempt", attempt, "in", wait.String(), "err", msg)
+	return wait, sendErr
 }
 
 // giveUp records delivery d as failed for good after attempt, with why.

@@ -359,3 +359,35 @@ func TestChannelValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterIsHonoured: a receiver that answers 503 with Retry-After: 2
+// is not tried again sooner, although the retry policy would.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	e := newEnv(t, st, &notify.Sender{}, func(int) (time.Duration, bool) { return 50 * time.Millisecond, true })
+	var mu sync.Mutex
+	var at []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		at = append(at, time.Now())
+		if len(at) == 1 {
+			w.Header().Set("Retry-After", "2")
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	ch := e.channel(t, fmt.Sprintf(`{"name":"busy","type":"webhook","config":{"url":%q},"events":["backup.failed"]}`, srv.URL))
+	e.svc.Notify(context.Background(), notify.Event{Name: notify.EventBackupFailed, Detail: "test"}, 0)
+	if d := e.waitDelivery(t, ch.ID, 30*time.Second); d.Status != store.DeliverySent || d.Attempts != 2 {
+		t.Fatalf("delivery: %+v, want sent at the second attempt", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := at[1].Sub(at[0]); gap < 2*time.Second {
+		t.Fatalf("tried again after %v; the receiver asked for 2 s", gap)
+	}
+}

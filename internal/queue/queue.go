@@ -110,11 +110,10 @@ func (DeliveryArgs) Kind() string { return "notification_delivery" }
 
 // Deliverer sends notifications. The notification service implements it.
 type Deliverer interface {
-	// Deliver makes attempt number attempt (1 for the first) at delivery
-	// id; retry says whether to try again later when it failed.
-	Deliver(ctx context.Context, id int64, attempt int) (retry bool, err error)
-	// RetryAfter is how long to wait after failed attempt number attempt.
-	RetryAfter(attempt int) time.Duration
+	// Deliver makes the next attempt at delivery id. It counts the attempts
+	// itself and answers how long to wait before the next one when this one
+	// failed and another may help, zero when the delivery is done.
+	Deliver(ctx context.Context, id int64) (retryIn time.Duration, err error)
 }
 
 // Ticker starts the plan runs that are due. The plan service implements it.
@@ -301,10 +300,11 @@ func (q *Queue) InsertOperationTx(ctx context.Context, tx *sql.Tx, kind string, 
 }
 
 // InsertDeliveryTx enqueues the job that delivers notification id inside
-// tx, so the delivery row and its job commit together; River tries it at
-// most maxAttempts times.
-func (q *Queue) InsertDeliveryTx(ctx context.Context, tx *sql.Tx, id int64, maxAttempts int) error {
-	if _, err := q.client.InsertTx(ctx, tx, DeliveryArgs{DeliveryID: id}, &river.InsertOpts{Queue: QueueNotifications, MaxAttempts: maxAttempts}); err != nil {
+// tx, so the delivery row and its job commit together. Its retries are
+// snoozes (see deliveryWorker); River's own attempts only count failures
+// the Deliverer did not handle, such as a panic.
+func (q *Queue) InsertDeliveryTx(ctx context.Context, tx *sql.Tx, id int64) error {
+	if _, err := q.client.InsertTx(ctx, tx, DeliveryArgs{DeliveryID: id}, &river.InsertOpts{Queue: QueueNotifications, MaxAttempts: 3}); err != nil {
 		return fmt.Errorf("enqueue notification %d: %w", id, err)
 	}
 	return nil
@@ -354,8 +354,9 @@ func (w *maintenanceWorker) Work(ctx context.Context, job *river.Job[Maintenance
 	return w.r.get().Maintain(ctx, job.Args.Task)
 }
 
-// deliveryWorker delivers notifications; the Deliverer decides when to
-// give up, and River waits RetryAfter between attempts.
+// deliveryWorker delivers notifications. The Deliverer counts attempts
+// and decides the waits (a receiver's Retry-After included), so a retry is
+// a snooze, which River does not count against the job's attempts.
 type deliveryWorker struct {
 	river.WorkerDefaults[DeliveryArgs]
 	d *late[Deliverer]
@@ -366,18 +367,15 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	if d == nil {
 		return river.JobSnooze(10 * time.Second) // bound at start-up; not yet
 	}
-	retry, err := d.Deliver(ctx, job.Args.DeliveryID, job.Attempt)
-	if err != nil && !retry {
+	retryIn, err := d.Deliver(ctx, job.Args.DeliveryID)
+	switch {
+	case err == nil:
+		return nil
+	case retryIn > 0:
+		return river.JobSnooze(retryIn)
+	default:
 		return river.JobCancel(err)
 	}
-	return err
-}
-
-func (w *deliveryWorker) NextRetry(job *river.Job[DeliveryArgs]) time.Time {
-	if d := w.d.get(); d != nil {
-		return time.Now().Add(d.RetryAfter(job.Attempt))
-	}
-	return time.Now().Add(time.Minute)
 }
 
 // scheduleWorker runs the plan scheduler's ticks.
