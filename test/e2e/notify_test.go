@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"fmt"
 	"net/mail"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/testutil/s3test"
 	"github.com/coffer-backup/coffer/internal/testutil/smtptest"
 )
 
@@ -32,7 +34,7 @@ func TestNotificationsByEmail(t *testing.T) {
 		Error  string   `json:"error"`
 		Fields map[string]string
 	}
-	bad := map[string]any{"name": "oncall", "type": "email", "events": []string{"backup.failed", "plan.overdue"},
+	bad := map[string]any{"name": "oncall", "type": "email", "events": []string{"backup.failed", "plan.overdue", "prune.failed"},
 		"config": map[string]any{"host": "127.0.0.1", "port": 0, "from": "coffer@example.com", "to": []string{"oncall@example.com"}, "security": "none"}}
 	if st := c.do("POST", "/api/v1/notification-channels", bad, &ch); st != 422 || ch.Fields["config.port"] == "" {
 		t.Fatalf("port 0: %d %+v, want 422 naming config.port", st, ch)
@@ -64,7 +66,7 @@ func TestNotificationsByEmail(t *testing.T) {
 		t.Fatalf("create plan: %d", st)
 	}
 
-	subjects := func() (failed, overdue int) {
+	subjects := func() (failed, overdue, pruneFailed int) {
 		for _, m := range be.Received()[1:] {
 			msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
 			if err != nil {
@@ -72,6 +74,8 @@ func TestNotificationsByEmail(t *testing.T) {
 			}
 			subject := msg.Header.Get("Subject")
 			switch {
+			case strings.Contains(subject, "Removing old backups"):
+				pruneFailed++
 			case strings.Contains(subject, "overdue"):
 				overdue++
 			case strings.Contains(subject, "failed"):
@@ -80,10 +84,10 @@ func TestNotificationsByEmail(t *testing.T) {
 				t.Fatalf("unexpected message %q", subject)
 			}
 		}
-		return failed, overdue
+		return failed, overdue, pruneFailed
 	}
 	for {
-		if failed, _ := subjects(); failed > 0 {
+		if failed, _, _ := subjects(); failed > 0 {
 			t.Logf("backup.failed e-mail arrived %s after the plan was created", time.Since(created).Round(100*time.Millisecond))
 			break
 		}
@@ -93,7 +97,7 @@ func TestNotificationsByEmail(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	for {
-		if _, overdue := subjects(); overdue > 0 {
+		if _, overdue, _ := subjects(); overdue > 0 {
 			t.Logf("plan.overdue e-mail arrived %s after the plan was created (alert_after 20s)", time.Since(created).Round(100*time.Millisecond))
 			break
 		}
@@ -102,24 +106,75 @@ func TestNotificationsByEmail(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	time.Sleep(6 * time.Second) // several more ticks and failed runs
-	failed, overdue := subjects()
-	if overdue != 1 {
-		t.Fatalf("%d plan.overdue e-mails, want exactly 1 while the plan stays overdue", overdue)
+
+	// A prune that cannot remove an archive: a working plan with keep_last
+	// 1 whose first archive's sidecar has become a folder.
+	srv := s3test.Start(t)
+	bucket, _ := fill(t, srv, 3, 1000)
+	good := c.createConn("bucket", "s3", s3creds(srv, srv.Endpoint, bucket))
+	keep := filepath.Join(n.roots, "keep-one")
+	kept := c.createConn("keep-one", "local", map[string]any{"path": keep})
+	var p2 struct {
+		ID int64 `json:"id"`
+	}
+	if st := c.do("POST", "/api/v1/plans", map[string]any{"name": "keep-one", "source_connection_id": good, "destination_connection_id": kept,
+		"schedule": "@daily", "retention": map[string]any{"keep_last": 1}}, &p2); st != 201 {
+		t.Fatalf("create plan: %d", st)
+	}
+	run := func() operation {
+		var op operation
+		if st := c.do("POST", fmt.Sprintf("/api/v1/plans/%d/run", p2.ID), nil, &op); st != 202 {
+			t.Fatalf("run plan: %d", st)
+		}
+		return c.wait("backups", op.ID, "completed", time.Minute)
+	}
+	run()
+	sidecars, _ := filepath.Glob(filepath.Join(keep, "*", "*.sha256"))
+	if len(sidecars) != 1 {
+		t.Fatalf("sidecars after the first run: %v", sidecars)
+	}
+	if err := os.Remove(sidecars[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(sidecars[0], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, _, pruneFailed := subjects(); pruneFailed == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no prune.failed e-mail within 30 s of the run whose prune failed")
+		}
+	}
+
+	time.Sleep(3 * time.Second) // more ticks and failed runs of the doomed plan
+	failed, overdue, pruneFailed := subjects()
+	if overdue != 1 || pruneFailed != 1 {
+		t.Fatalf("%d plan.overdue and %d prune.failed e-mails, want exactly 1 each", overdue, pruneFailed)
 	}
 	var log struct {
 		Items []struct {
-			Event    string `json:"event"`
-			Status   string `json:"status"`
-			Attempts int    `json:"attempts"`
+			Event     string    `json:"event"`
+			Status    string    `json:"status"`
+			Attempts  int       `json:"attempts"`
+			CreatedAt time.Time `json:"created_at"`
+			SentAt    time.Time `json:"sent_at"`
 		} `json:"items"`
 		Total int `json:"total"`
 	}
 	if st := c.do("GET", fmt.Sprintf("/api/v1/notification-deliveries?channel_id=%d&status=sent", ch.ID), nil, &log); st != 200 {
 		t.Fatalf("delivery log: %d", st)
 	}
-	if log.Total != failed+overdue {
-		t.Fatalf("the delivery log lists %d sent deliveries, %d e-mails arrived", log.Total, failed+overdue)
+	var slowest time.Duration
+	for _, d := range log.Items {
+		slowest = max(slowest, d.SentAt.Sub(d.CreatedAt))
+	}
+	t.Logf("%d e-mails (%d backup.failed, 1 plan.overdue, 1 prune.failed); slowest from event to sent: %s",
+		log.Total, failed, slowest.Round(time.Millisecond))
+	if log.Total != failed+overdue+pruneFailed {
+		t.Fatalf("the delivery log lists %d sent deliveries, %d e-mails arrived", log.Total, failed+overdue+pruneFailed)
 	}
 	for _, m := range be.Received() {
 		if strings.Contains(string(m.Data), "secret-key-for-a-gone-server") {
