@@ -93,7 +93,7 @@ func specs() []spec {
 			Description: "PEM private key file for the certificate; set together with the certificate."},
 			apply: applyTLSKey},
 		{Setting: Setting{Field: "PublicURL", Env: "COFFER_PUBLIC_URL", Flag: "public-url", Default: "http://<listen address>",
-			Description: "URL users reach coffer at; the Google OAuth redirect is <public url>/api/v1/oauth/google/callback."},
+			Description: "URL users reach coffer at; the Google OAuth redirect is <public url>/api/v1/oauth/google/callback, and notification messages link to pages under it."},
 			apply: applyPublicURL},
 		{Setting: Setting{Field: "SecretKey", Env: "COFFER_SECRET_KEY", Flag: "secret-key-file", Default: "<data dir>/secret.key, created on first start", Secret: true,
 			Description: "Key for credentials at rest: base64 of 32 random bytes, or id:base64 entries separated by commas with the active key first; the flag names a file holding the value."},
