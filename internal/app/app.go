@@ -249,6 +249,7 @@ func newEngine(st *store.Store, conns *connection.Service, q *queue.Queue, cfg C
 		Heartbeat:       min(2*time.Second, set.LeaseTimeout/5),
 		CrashAt:         crashHook(cfg.Getenv),
 		LogRetention:    time.Duration(set.LogRetentionDays) * 24 * time.Hour,
+		MongoParallel:   set.MongoParallelCollections,
 		Version:         version.Version,
 	}
 	if cfg.Engine != nil {

@@ -40,6 +40,9 @@ type Config struct {
 	SecretKey string
 	// Workers is the number of operations one process runs at once (1..64).
 	Workers int
+	// MongoParallelCollections is how many collections a MongoDB backup
+	// measures at once, ahead of the one it copies (1..32).
+	MongoParallelCollections int
 	// AdminEmail and AdminPassword create the first admin on first start if
 	// no user exists; with an email alone a password is generated and printed once.
 	AdminEmail string

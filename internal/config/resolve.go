@@ -24,31 +24,34 @@ import (
 
 // Defaults that are fixed values.
 const (
-	DefaultDataDir             = "./data"
-	DefaultListen              = "127.0.0.1:8080"
-	DefaultWorkers             = 4
-	DefaultGDriveAuthURL       = "https://accounts.google.com/o/oauth2/auth"
-	DefaultGDriveTokenURL      = "https://oauth2.googleapis.com/token"
-	DefaultGDriveAPIURL        = "https://www.googleapis.com/"
-	DefaultLogRetentionDays    = 30
-	DefaultSessionTTL          = 12 * time.Hour
-	DefaultLeaseTimeout        = 30 * time.Second
-	DefaultCheckpointInterval  = 5 * time.Second
-	DefaultMinScheduleInterval = time.Minute
-	DefaultSchedulerTick       = 5 * time.Second
-	DefaultOIDCScopes          = "openid email profile groups"
-	DefaultOIDCName            = "SSO"
-	DefaultOIDCRoleClaim       = "groups"
+	DefaultDataDir = "./data"
+	DefaultListen  = "127.0.0.1:8080"
+	DefaultWorkers = 4
+	// DefaultMongoParallelCollections is mongodump's default too.
+	DefaultMongoParallelCollections = 4
+	DefaultGDriveAuthURL            = "https://accounts.google.com/o/oauth2/auth"
+	DefaultGDriveTokenURL           = "https://oauth2.googleapis.com/token"
+	DefaultGDriveAPIURL             = "https://www.googleapis.com/"
+	DefaultLogRetentionDays         = 30
+	DefaultSessionTTL               = 12 * time.Hour
+	DefaultLeaseTimeout             = 30 * time.Second
+	DefaultCheckpointInterval       = 5 * time.Second
+	DefaultMinScheduleInterval      = time.Minute
+	DefaultSchedulerTick            = 5 * time.Second
+	DefaultOIDCScopes               = "openid email profile groups"
+	DefaultOIDCName                 = "SSO"
+	DefaultOIDCRoleClaim            = "groups"
 )
 
 // Limits on numeric settings.
 const (
-	MaxWorkers          = 64
-	MaxLogRetentionDays = 36500
-	MinSessionTTL       = time.Minute
-	MaxSessionTTL       = 366 * 24 * time.Hour
-	minAdminPassword    = 8
-	maxAdminPassword    = 1024
+	MaxWorkers                  = 64
+	MaxMongoParallelCollections = 32
+	MaxLogRetentionDays         = 36500
+	MinSessionTTL               = time.Minute
+	MaxSessionTTL               = 366 * 24 * time.Hour
+	minAdminPassword            = 8
+	maxAdminPassword            = 1024
 )
 
 // input is one setting's raw value and where it came from.
@@ -101,6 +104,9 @@ func specs() []spec {
 		{Setting: Setting{Field: "Workers", Env: "COFFER_WORKERS", Flag: "workers", Default: strconv.Itoa(DefaultWorkers),
 			Description: "Backups and restores one process runs at once (1 to 64)."},
 			apply: applyWorkers},
+		{Setting: Setting{Field: "MongoParallelCollections", Env: "COFFER_MONGO_PARALLEL_COLLECTIONS", Flag: "mongo-parallel-collections", Default: strconv.Itoa(DefaultMongoParallelCollections),
+			Description: "MongoDB collections a backup measures at once, ahead of the one it copies (1 to 32), like mongodump's --numParallelCollections."},
+			apply: applyMongoParallel},
 		{Setting: Setting{Field: "AdminEmail", Env: "COFFER_ADMIN_EMAIL", Flag: "admin-email",
 			Description: "E-mail of the first admin, created on first start when no user exists; without a password one is generated and printed once."},
 			apply: applyAdminEmail},
@@ -452,6 +458,19 @@ func applySecretKey(c *Config, in input) error {
 		return in.errorf("must be the base64 of 32 random bytes (e.g. from `openssl rand -base64 32`) or id:base64 entries separated by commas, but %v", err)
 	}
 	c.SecretKey = in.raw
+	return nil
+}
+
+func applyMongoParallel(c *Config, in input) error {
+	if !in.set() {
+		c.MongoParallelCollections = DefaultMongoParallelCollections
+		return nil
+	}
+	n, err := strconv.Atoi(in.raw)
+	if err != nil || n < 1 || n > MaxMongoParallelCollections {
+		return in.errorf("must be a whole number from 1 to %d, got %q", MaxMongoParallelCollections, in.raw)
+	}
+	c.MongoParallelCollections = n
 	return nil
 }
 

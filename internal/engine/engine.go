@@ -41,6 +41,10 @@ type Options struct {
 	// 24 MiB budget); larger ones are read ahead through a 2 MiB window,
 	// at most two at a time.
 	SmallObject int64
+	// MongoParallel is how many MongoDB collections a backup measures at
+	// once, ahead of the one it copies (default 4, as mongodump's
+	// --numParallelCollections).
+	MongoParallel int
 	// LogRetention is how long job logs are kept (default 30 days).
 	LogRetention time.Duration
 	// SweepAfter is how old a leftover upload must be before the sweeper removes it (default 24 h).
@@ -56,6 +60,9 @@ type Options struct {
 	// normal operation.
 	CrashAt func(point string)
 }
+
+// DefaultMongoParallel is Options.MongoParallel's default.
+const DefaultMongoParallel = 4
 
 // Engine starts, runs and controls operations. It implements queue.Runner
 // for the workers and the operations half of the HTTP API.
@@ -109,6 +116,9 @@ func New(cat store.Catalog, conns Connections, q Enqueuer, opt Options, log *slo
 	}
 	if opt.FetchConcurrency <= 0 {
 		opt.FetchConcurrency = 16
+	}
+	if opt.MongoParallel <= 0 {
+		opt.MongoParallel = DefaultMongoParallel
 	}
 	if opt.SmallObject <= 0 {
 		opt.SmallObject = 4 << 20

@@ -76,7 +76,7 @@ func (b *backupRun) copyCollections(ctx context.Context, mc *mongodb.Client) err
 	if len(dbs) == 0 {
 		b.lg.Warn(ctx, "The source has no database to back up (admin, local and config are skipped).")
 	}
-	var total int64
+	var todo []collRef
 	for _, db := range dbs {
 		colls, err := mc.Collections(ctx, db)
 		if err != nil {
@@ -88,29 +88,45 @@ func (b *backupRun) copyCollections(ctx context.Context, mc *mongodb.Client) err
 			if b.cp.Mongo.Done != "" && key <= b.cp.Mongo.Done && (b.cp.Mongo.Cur == nil || b.cp.Mongo.Cur.Key != key) {
 				continue // finished by an earlier run
 			}
-			for {
-				err := b.copyCollection(ctx, mc, db, coll, key)
-				if !errors.Is(err, errCollectionChanged) {
-					if err != nil {
-						return err
-					}
-					break
-				}
-				if err := b.rewindCollection(ctx, db, coll); err != nil {
-					return err
-				}
-			}
-			total = b.prog.ItemsDone
+			todo = append(todo, collRef{db: db, coll: coll, key: key})
 		}
 	}
+	m := newMeasurer(ctx, b, mc)
+	defer m.stop()
+	for i, r := range todo {
+		for {
+			err := b.copyCollection(ctx, mc, m, r, todo[i+1:])
+			if !errors.Is(err, errCollectionChanged) {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			m.forget(r.key)
+			if err := b.rewindCollection(ctx, r.db, r.coll); err != nil {
+				return err
+			}
+		}
+	}
+	total := b.prog.ItemsDone
 	b.prog.ItemsTotal = &total
 	b.setPhase("finishing", 0)
 	return nil
 }
 
+// collRef is a collection (or view) to back up, and its checkpoint key
+// (database + NUL + collection).
+type collRef struct {
+	db   string
+	coll mongodb.Collection
+	key  string
+}
+
 // copyCollection writes one collection (or view); it continues an open
-// .bson entry when the checkpoint is inside it.
-func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db string, coll mongodb.Collection, key string) error {
+// .bson entry when the checkpoint is inside it. next are the collections
+// after it, which m measures while this one is copied.
+func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, m *measurer, r collRef, next []collRef) error {
+	db, coll, key := r.db, r.coll, r.key
 	cur := b.cp.Mongo.Cur
 	if cur == nil || cur.Key != key || cur.Entry == "" {
 		if reason := b.r.stopReason(); reason != nil {
@@ -145,57 +161,31 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 		if err := b.checkpoint(ctx); err != nil {
 			return err
 		}
-		caps, err := mc.Caps(ctx, db)
-		if err != nil {
-			return fmt.Errorf("before reading %s.%s: %w", db, coll.Name, err)
-		}
 		b.setPhase("measuring "+db+"."+coll.Name, 0)
-		var stopReason error
-		var measuredBytes int64
-		measured := func(n, bytes int64) error {
-			// Measuring reads the documents too (where the server cannot
-			// sum their sizes): it keeps to the bandwidth limit.
-			if err := b.readLimit.wait(ctx, int(bytes-measuredBytes)); err != nil {
-				return err
-			}
-			measuredBytes = bytes
-			b.prog.PhaseItems = n
-			if stopReason = b.r.stopReason(); stopReason != nil {
-				return errStopMeasuring
-			}
-			return b.afterEntry(ctx, nil)
+		m.start(db, coll.Name, key)
+		m.ahead(next)
+		ms, err := m.wait(ctx, db, coll.Name, key)
+		if err != nil {
+			return err
 		}
-		var docs, size int64
-		var upTo bson.RawValue
-		if caps.IDOrder {
-			docs, size, upTo, err = mc.Measure(ctx, db, coll.Name, measured)
-		} else {
-			docs, size, err = mc.MeasureNatural(ctx, db, coll.Name, measured)
-		}
-		switch {
-		case errors.Is(err, errStopMeasuring):
-			return b.stopAtBoundary(stopReason)
-		case err != nil && b.r.stopReason() != nil:
-			return b.stopAtBoundary(b.r.stopReason())
-		case err != nil:
-			return fmt.Errorf("measure %s.%s: %w", db, coll.Name, err)
-		}
+		docs, size, upTo := ms.docs, ms.size, ms.upTo
 		rewind := b.cp
 		rewind.Tail = append([]byte(nil), b.cp.Tail...)
 		rewind.Mongo = &mongoPos{Done: b.cp.Mongo.Done, Cur: &mongoCur{Key: key, Attempts: attempts}}
 		if err := b.aw.BeginEntry(archive.EntryHeader{Name: bsonName, Size: size}); err != nil {
 			return fmt.Errorf("archive %s.%s: %w", db, coll.Name, err)
 		}
-		cur = &mongoCur{Key: key, Entry: bsonName, Size: size, Docs: docs, UpTo: toRaw(upTo), Natural: !caps.IDOrder, Attempts: attempts, RewindFrom: &rewind}
+		cur = &mongoCur{Key: key, Entry: bsonName, Size: size, Docs: docs, UpTo: toRaw(upTo), Natural: ms.natural, Attempts: attempts, RewindFrom: &rewind}
 		b.cp.Mongo.Cur = cur
 		order := "in _id order"
 		if cur.Natural {
-			order = "in the server's order (" + caps.Server + " has no cheap _id order)"
+			order = "in the server's order (" + ms.server + " has no cheap _id order)"
 		}
 		b.lg.Info(ctx, fmt.Sprintf("Collection %s.%s: %d documents, %s, copied %s.", db, coll.Name, docs, humanBytes(size), order),
 			"database", db, "collection", coll.Name, "documents", docs, "bytes", size)
 	}
 	b.setPhase("copying "+db+"."+coll.Name, cur.Written)
+	m.ahead(next)
 
 	var after bson.RawValue
 	if cur.Written > 0 {
@@ -262,9 +252,6 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, db s
 	b.cp.Mongo.Cur = nil
 	return b.afterEntry(ctx, nil)
 }
-
-// errStopMeasuring stops a measuring pass for a pause, a cancel or shutdown.
-var errStopMeasuring = errors.New("stop measuring")
 
 // scan reads the rest of cur's collection after the documents written, in
 // the order it was measured in.

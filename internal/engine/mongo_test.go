@@ -3,7 +3,11 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/testutil/mongotest"
@@ -299,4 +304,78 @@ func TestMongoProgressWhileMeasuring(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitBackup(id, store.StatusCancelled, 30*time.Second)
+}
+
+// archiveEntries reads a local archive's entries in order, name and bytes,
+// without the manifest (it names the operation and its times).
+func archiveEntries(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := archive.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for {
+		ent, err := r.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ent.Name == "manifest.json" {
+			continue
+		}
+		data, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %x", ent.Name, sha256.Sum256(data)))
+	}
+}
+
+// TestMongoMeasuringAheadSameArchive backs up seven collections of
+// different sizes measuring one at a time and four at once: the archives
+// hold the same entries, byte for byte, in the same order.
+func TestMongoMeasuringAheadSameArchive(t *testing.T) {
+	srv := s3test.Start(t)
+	mdb := mongotest.Start(t)
+	cl := mdb.Client(t)
+	db := mdb.NewDatabase(t)
+	ctx := context.Background()
+	for c, n := range []int{1200, 0, 30, 2500, 1, 700, 90} {
+		var docs []any
+		for i := range n {
+			docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "c", Value: int32(c)}, {Key: "pad", Value: strings.Repeat("x", (i*7)%300)}})
+		}
+		coll := fmt.Sprintf("c%d", c)
+		if n == 0 {
+			if err := cl.Database(db).CreateCollection(ctx, coll); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := cl.Database(db).Collection(coll).InsertMany(ctx, docs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got [][]string
+	for _, parallel := range []int{1, 4} {
+		e := newEnv(t, srv, engine.Options{MongoParallel: parallel})
+		src := e.conn("mongo", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db})
+		id := startBackup(t, e, src, e.localConn("dumps"), "")
+		op := e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
+		got = append(got, archiveEntries(t, filepath.Join(e.local, "dumps", op.ArchivePath)))
+	}
+	if len(got[0]) != 14 {
+		t.Fatalf("%d entries, want 7 collections × (metadata + data)", len(got[0]))
+	}
+	if strings.Join(got[0], "\n") != strings.Join(got[1], "\n") {
+		t.Fatalf("measuring ahead changed the archive:\none at a time:\n%s\nfour at once:\n%s", strings.Join(got[0], "\n"), strings.Join(got[1], "\n"))
+	}
 }
