@@ -63,6 +63,8 @@ type settings struct {
 	coffer, versitygw string
 	cases             string
 	mongoDocs         int
+	mongoColls        int
+	mongoCollDocs     int
 	small, smallKiB   int
 	large, largeMiB   int
 	delay             time.Duration
@@ -86,7 +88,9 @@ func main() {
 	flag.StringVar(&s.coffer, "coffer", "", "coffer binary (default <module root>/bin/coffer)")
 	flag.StringVar(&s.versitygw, "versitygw", "", "versitygw binary (default $COFFER_VERSITYGW, else <module root>/.tools/bin/versitygw)")
 	flag.StringVar(&s.cases, "cases", "s3,cpu,mongo", "which cases to run: any of s3, cpu, mongo, comma separated")
-	flag.IntVar(&s.mongoDocs, "mongo-docs", 1_000_000, "MongoDB case: number of documents")
+	flag.IntVar(&s.mongoDocs, "mongo-docs", 300_000, "MongoDB case: documents of the one-collection data set")
+	flag.IntVar(&s.mongoColls, "mongo-colls", 8, "MongoDB case: collections of the many-collection data set")
+	flag.IntVar(&s.mongoCollDocs, "mongo-coll-docs", 50_000, "MongoDB case: documents of each collection of the many-collection data set")
 	flag.IntVar(&s.small, "small", 2000, "S3 case: number of small objects")
 	flag.IntVar(&s.smallKiB, "small-kib", 64, "S3 case: size of a small object in KiB")
 	flag.IntVar(&s.large, "large", 4, "S3 case: number of large objects")
