@@ -171,7 +171,8 @@ func TestMongoBackupRestore(t *testing.T) {
 }
 
 // TestMongoPauseResumeMidCollection pauses a backup in the middle of a large
-// collection and resumes it: no document twice, none missing.
+// collection, while the collections after it are measured ahead, and
+// resumes it: no document twice, none missing.
 func TestMongoPauseResumeMidCollection(t *testing.T) {
 	srv := s3test.Start(t)
 	mdb := mongotest.Start(t)
@@ -224,6 +225,19 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 			docs = docs[:0]
 		}
 	}
+	// Three small collections after it, measured ahead while it is copied
+	// (the pause cancels their passes; the resumed run measures them again).
+	var small int64
+	for _, name := range []string{"c1", "c2", "c3"} {
+		docs = docs[:0]
+		for i := range 1000 {
+			docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "in", Value: name}})
+		}
+		if _, err := cl.Database(db).Collection(name).InsertMany(context.Background(), docs); err != nil {
+			t.Fatal(err)
+		}
+		small += int64(len(docs))
+	}
 	src := e.conn("mongo-src", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db})
 	dst := e.s3Conn("dst", srv.NewBucket(t))
 	op, err := e.eng.StartBackup(context.Background(), actor, engine.BackupRequest{SourceConnectionID: src, DestinationConnectionID: dst})
@@ -240,8 +254,8 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	op = e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
-	if op.Progress.ItemsDone != n {
-		t.Fatalf("items_done %d, want %d (paused at %d)", op.Progress.ItemsDone, n, paused.Progress.ItemsDone)
+	if op.Progress.ItemsDone != n+small {
+		t.Fatalf("items_done %d, want %d (paused at %d)", op.Progress.ItemsDone, n+small, paused.Progress.ItemsDone)
 	}
 	t.Logf("paused at %d of %d documents; completed with %d, no document counted twice", paused.Progress.ItemsDone, n, op.Progress.ItemsDone)
 	restored := mdb.NewDatabase(t)
@@ -249,6 +263,9 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 	e.waitRestore(rid, store.StatusCompleted, 3*time.Minute)
 	if got := sameDocs(t, cl, db, restored, "big"); int64(got) != n {
 		t.Fatalf("%d documents restored", got)
+	}
+	for _, name := range []string{"c1", "c2", "c3"} {
+		sameDocs(t, cl, db, restored, name)
 	}
 }
 
