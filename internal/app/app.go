@@ -250,12 +250,22 @@ func newEngine(st *store.Store, conns *connection.Service, q *queue.Queue, cfg C
 		CrashAt:         crashHook(cfg.Getenv),
 		LogRetention:    time.Duration(set.LogRetentionDays) * 24 * time.Hour,
 		MongoParallel:   set.MongoParallelCollections,
+		MongoSpoolLimit: spoolLimit(set.MongoSpoolMiB),
 		Version:         version.Version,
 	}
 	if cfg.Engine != nil {
 		cfg.Engine(&opt)
 	}
 	return engine.New(st, conns, q, opt, log)
+}
+
+// spoolLimit is COFFER_MONGO_SPOOL_MIB as the engine takes it: bytes, or
+// -1 for never.
+func spoolLimit(mib int) int64 {
+	if mib <= 0 {
+		return -1
+	}
+	return int64(mib) << 20
 }
 
 // newConnections is the connection service, with Google Drive's OAuth flow.

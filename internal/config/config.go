@@ -43,6 +43,9 @@ type Config struct {
 	// MongoParallelCollections is how many collections a MongoDB backup
 	// measures at once, ahead of the one it copies (1..32).
 	MongoParallelCollections int
+	// MongoSpoolMiB bounds the compressed spool of one collection a MongoDB
+	// backup keeps from its measuring pass (0: never spool).
+	MongoSpoolMiB int
 	// AdminEmail and AdminPassword create the first admin on first start if
 	// no user exists; with an email alone a password is generated and printed once.
 	AdminEmail string

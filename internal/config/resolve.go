@@ -29,24 +29,27 @@ const (
 	DefaultWorkers = 4
 	// DefaultMongoParallelCollections is mongodump's default too.
 	DefaultMongoParallelCollections = 4
-	DefaultGDriveAuthURL            = "https://accounts.google.com/o/oauth2/auth"
-	DefaultGDriveTokenURL           = "https://oauth2.googleapis.com/token"
-	DefaultGDriveAPIURL             = "https://www.googleapis.com/"
-	DefaultLogRetentionDays         = 30
-	DefaultSessionTTL               = 12 * time.Hour
-	DefaultLeaseTimeout             = 30 * time.Second
-	DefaultCheckpointInterval       = 5 * time.Second
-	DefaultMinScheduleInterval      = time.Minute
-	DefaultSchedulerTick            = 5 * time.Second
-	DefaultOIDCScopes               = "openid email profile groups"
-	DefaultOIDCName                 = "SSO"
-	DefaultOIDCRoleClaim            = "groups"
+	// DefaultMongoSpoolMiB is 1 GiB.
+	DefaultMongoSpoolMiB       = 1024
+	DefaultGDriveAuthURL       = "https://accounts.google.com/o/oauth2/auth"
+	DefaultGDriveTokenURL      = "https://oauth2.googleapis.com/token"
+	DefaultGDriveAPIURL        = "https://www.googleapis.com/"
+	DefaultLogRetentionDays    = 30
+	DefaultSessionTTL          = 12 * time.Hour
+	DefaultLeaseTimeout        = 30 * time.Second
+	DefaultCheckpointInterval  = 5 * time.Second
+	DefaultMinScheduleInterval = time.Minute
+	DefaultSchedulerTick       = 5 * time.Second
+	DefaultOIDCScopes          = "openid email profile groups"
+	DefaultOIDCName            = "SSO"
+	DefaultOIDCRoleClaim       = "groups"
 )
 
 // Limits on numeric settings.
 const (
 	MaxWorkers                  = 64
 	MaxMongoParallelCollections = 32
+	MaxMongoSpoolMiB            = 1 << 20
 	MaxLogRetentionDays         = 36500
 	MinSessionTTL               = time.Minute
 	MaxSessionTTL               = 366 * 24 * time.Hour
@@ -107,6 +110,9 @@ func specs() []spec {
 		{Setting: Setting{Field: "MongoParallelCollections", Env: "COFFER_MONGO_PARALLEL_COLLECTIONS", Flag: "mongo-parallel-collections", Default: strconv.Itoa(DefaultMongoParallelCollections),
 			Description: "MongoDB collections a backup measures at once, ahead of the one it copies (1 to 32), like mongodump's --numParallelCollections."},
 			apply: applyMongoParallel},
+		{Setting: Setting{Field: "MongoSpoolMiB", Env: "COFFER_MONGO_SPOOL_MIB", Flag: "mongo-spool-mib", Default: strconv.Itoa(DefaultMongoSpoolMiB),
+			Description: "MiB of one collection (compressed) a MongoDB backup may keep in the temporary directory from its measuring pass, so that a server that cannot sum document sizes (FerretDB) is read once, not twice; 0 never keeps any."},
+			apply: applyMongoSpool},
 		{Setting: Setting{Field: "AdminEmail", Env: "COFFER_ADMIN_EMAIL", Flag: "admin-email",
 			Description: "E-mail of the first admin, created on first start when no user exists; without a password one is generated and printed once."},
 			apply: applyAdminEmail},
@@ -471,6 +477,19 @@ func applyMongoParallel(c *Config, in input) error {
 		return in.errorf("must be a whole number from 1 to %d, got %q", MaxMongoParallelCollections, in.raw)
 	}
 	c.MongoParallelCollections = n
+	return nil
+}
+
+func applyMongoSpool(c *Config, in input) error {
+	if !in.set() {
+		c.MongoSpoolMiB = DefaultMongoSpoolMiB
+		return nil
+	}
+	n, err := strconv.Atoi(in.raw)
+	if err != nil || n < 0 || n > MaxMongoSpoolMiB {
+		return in.errorf("must be a whole number of MiB from 0 to %d, got %q", MaxMongoSpoolMiB, in.raw)
+	}
+	c.MongoSpoolMiB = n
 	return nil
 }
 

@@ -45,6 +45,13 @@ type Options struct {
 	// once, ahead of the one it copies (default 4, as mongodump's
 	// --numParallelCollections).
 	MongoParallel int
+	// MongoSpoolLimit is how many compressed bytes of one collection a
+	// MongoDB backup keeps on disk from its measuring pass, to copy them
+	// from there instead of reading a server without $bsonSize (FerretDB)
+	// twice (default 1 GiB; negative: never).
+	MongoSpoolLimit int64
+	// SpoolDir is where those spools go ("" for the system's temporary directory).
+	SpoolDir string
 	// LogRetention is how long job logs are kept (default 30 days).
 	LogRetention time.Duration
 	// SweepAfter is how old a leftover upload must be before the sweeper removes it (default 24 h).
@@ -61,8 +68,11 @@ type Options struct {
 	CrashAt func(point string)
 }
 
-// DefaultMongoParallel is Options.MongoParallel's default.
-const DefaultMongoParallel = 4
+// Defaults of Options.MongoParallel and Options.MongoSpoolLimit.
+const (
+	DefaultMongoParallel   = 4
+	DefaultMongoSpoolLimit = 1 << 30
+)
 
 // Engine starts, runs and controls operations. It implements queue.Runner
 // for the workers and the operations half of the HTTP API.
@@ -116,6 +126,9 @@ func New(cat store.Catalog, conns Connections, q Enqueuer, opt Options, log *slo
 	}
 	if opt.FetchConcurrency <= 0 {
 		opt.FetchConcurrency = 16
+	}
+	if opt.MongoSpoolLimit == 0 {
+		opt.MongoSpoolLimit = DefaultMongoSpoolLimit
 	}
 	if opt.MongoParallel <= 0 {
 		opt.MongoParallel = DefaultMongoParallel

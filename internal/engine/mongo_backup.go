@@ -128,6 +128,8 @@ type collRef struct {
 func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, m *measurer, r collRef, next []collRef) error {
 	db, coll, key := r.db, r.coll, r.key
 	cur := b.cp.Mongo.Cur
+	var sp *spool // the measured documents, when they were spooled
+	defer func() { sp.drop() }()
 	if cur == nil || cur.Key != key || cur.Entry == "" {
 		if reason := b.r.stopReason(); reason != nil {
 			return b.stopAtBoundary(reason)
@@ -169,6 +171,7 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, m *m
 			return err
 		}
 		docs, size, upTo := ms.docs, ms.size, ms.upTo
+		sp = ms.spool
 		rewind := b.cp
 		rewind.Tail = append([]byte(nil), b.cp.Tail...)
 		rewind.Mongo = &mongoPos{Done: b.cp.Mongo.Done, Cur: &mongoCur{Key: key, Attempts: attempts}}
@@ -178,7 +181,10 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, m *m
 		cur = &mongoCur{Key: key, Entry: bsonName, Size: size, Docs: docs, UpTo: toRaw(upTo), Natural: ms.natural, Attempts: attempts, RewindFrom: &rewind}
 		b.cp.Mongo.Cur = cur
 		order := "in _id order"
-		if cur.Natural {
+		switch {
+		case sp != nil:
+			order = "from the measuring pass, spooled (" + ms.server + " cannot sum document sizes)"
+		case cur.Natural:
 			order = "in the server's order (" + ms.server + " has no cheap _id order)"
 		}
 		b.lg.Info(ctx, fmt.Sprintf("Collection %s.%s: %d documents, %s, copied %s.", db, coll.Name, docs, humanBytes(size), order),
@@ -199,7 +205,11 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, m *m
 	var stopReason error
 	var walkErr error
 	if cur.Docs > 0 {
-		walkErr = b.scan(ctx, mc, db, coll.Name, cur, after, func(doc bson.Raw) error {
+		read := func(fn func(bson.Raw) error) error { return b.scan(ctx, mc, db, coll.Name, cur, after, fn) }
+		if sp != nil && cur.Written == 0 {
+			read = func(fn func(bson.Raw) error) error { return sp.each(ctx, fn) }
+		}
+		walkErr = read(func(doc bson.Raw) error {
 			if written+int64(len(doc)) > cur.Size {
 				return errCollectionChanged
 			}

@@ -33,6 +33,9 @@ type measurement struct {
 	natural    bool
 	server     string
 	err        error
+	// spool holds the documents measured (servers without $bsonSize),
+	// nil when there is none; whoever takes the measurement drops it.
+	spool *spool
 }
 
 // measurer runs the measuring passes of a MongoDB backup.
@@ -48,13 +51,15 @@ func newMeasurer(ctx context.Context, b *backupRun, mc *mongodb.Client) *measure
 	return &measurer{b: b, mc: mc, ctx: ctx, parallel: max(1, b.e.opt.MongoParallel), running: map[string]*measurement{}}
 }
 
-// stop cancels every pass still running and waits for them.
+// stop cancels every pass still running, waits for them and drops their
+// spools.
 func (m *measurer) stop() {
 	for _, ms := range m.running {
 		ms.cancel()
 	}
 	for _, ms := range m.running {
 		<-ms.done
+		ms.spool.drop()
 	}
 	m.running = map[string]*measurement{}
 }
@@ -101,11 +106,46 @@ func (m *measurer) start(db, coll, key string) *measurement {
 		ms.natural, ms.server = !caps.IDOrder, caps.Server
 		if caps.IDOrder {
 			ms.docs, ms.size, ms.upTo, ms.err = m.mc.Measure(ctx, db, coll, progress)
-		} else {
-			ms.docs, ms.size, ms.err = m.mc.MeasureNatural(ctx, db, coll, progress)
+			return
 		}
+		sp := m.newSpool()
+		var each func(bson.Raw) error
+		if sp != nil {
+			each = func(doc bson.Raw) error {
+				if sp == nil {
+					return nil
+				}
+				if err := sp.add(doc); err != nil {
+					// Full, or the disk failed: copy from the server instead.
+					sp.drop()
+					sp = nil
+				}
+				return nil
+			}
+		}
+		ms.docs, ms.size, ms.err = m.mc.MeasureNaturalEach(ctx, db, coll, progress, each)
+		if sp != nil && (ms.err != nil || sp.finish() != nil) {
+			sp.drop()
+			sp = nil
+		}
+		ms.spool = sp
 	}()
 	return ms
+}
+
+// newSpool starts a spool for a measuring pass, or answers nil when
+// spooling is off or the file cannot be made (the copy then reads the
+// server).
+func (m *measurer) newSpool() *spool {
+	if m.b.e.opt.MongoSpoolLimit <= 0 {
+		return nil
+	}
+	sp, err := newSpool(m.b.e.opt.SpoolDir, m.b.e.opt.MongoSpoolLimit)
+	if err != nil {
+		m.b.e.log.Warn("spool a collection while measuring it; it is read from the server again instead", "err", err)
+		return nil
+	}
+	return sp
 }
 
 // ahead starts measuring the next collections of next (in archive order)
@@ -127,6 +167,7 @@ func (m *measurer) forget(key string) {
 	if ms, ok := m.running[key]; ok {
 		ms.cancel()
 		<-ms.done
+		ms.spool.drop()
 		delete(m.running, key)
 	}
 }
@@ -149,10 +190,12 @@ func (m *measurer) wait(ctx context.Context, db, coll, key string) (*measurement
 			m.b.prog.PhaseItems = ms.counted.Load()
 			switch {
 			case ms.err != nil && m.b.r.stopReason() != nil:
+				ms.spool.drop()
 				return nil, m.b.stopAtBoundary(m.b.r.stopReason())
 			case errors.Is(ms.err, context.Canceled) && ctx.Err() != nil:
 				return nil, ctx.Err()
 			case ms.err != nil:
+				ms.spool.drop()
 				return nil, fmt.Errorf("measure %s.%s: %w", db, coll, ms.err)
 			}
 			return ms, nil

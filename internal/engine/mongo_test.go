@@ -357,8 +357,11 @@ func archiveEntries(t *testing.T, path string) []string {
 }
 
 // TestMongoMeasuringAheadSameArchive backs up seven collections of
-// different sizes measuring one at a time and four at once: the archives
-// hold the same entries, byte for byte, in the same order.
+// different sizes measuring one at a time without a spool, four at once
+// copying from the spool of the measuring pass, and four at once with a
+// spool limit that only the small collections fit: the archives hold the
+// same entries, byte for byte, in the same order, and no spool file is
+// left behind.
 func TestMongoMeasuringAheadSameArchive(t *testing.T) {
 	srv := s3test.Start(t)
 	mdb := mongotest.Start(t)
@@ -368,7 +371,7 @@ func TestMongoMeasuringAheadSameArchive(t *testing.T) {
 	for c, n := range []int{1200, 0, 30, 2500, 1, 700, 90} {
 		var docs []any
 		for i := range n {
-			docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "c", Value: int32(c)}, {Key: "pad", Value: strings.Repeat("x", (i*7)%300)}})
+			docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "c", Value: int32(c)}, {Key: "pad", Value: randBytes(t, (i*7)%300)}})
 		}
 		coll := fmt.Sprintf("c%d", c)
 		if n == 0 {
@@ -382,17 +385,38 @@ func TestMongoMeasuringAheadSameArchive(t *testing.T) {
 		}
 	}
 	var got [][]string
-	for _, parallel := range []int{1, 4} {
-		e := newEnv(t, srv, engine.Options{MongoParallel: parallel})
+	for _, opt := range []engine.Options{
+		{MongoParallel: 1, MongoSpoolLimit: -1},
+		{MongoParallel: 4},
+		{MongoParallel: 4, MongoSpoolLimit: 16 << 10},
+	} {
+		opt.SpoolDir = t.TempDir()
+		e := newEnv(t, srv, opt)
 		src := e.conn("mongo", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db})
 		id := startBackup(t, e, src, e.localConn("dumps"), "")
 		op := e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
 		got = append(got, archiveEntries(t, filepath.Join(e.local, "dumps", op.ArchivePath)))
+		logs, _ := e.st.ListLogs(ctx, store.KindBackup, id, 0, 1000)
+		spooled := 0
+		for _, l := range logs {
+			if strings.Contains(l.Message, "spooled") {
+				spooled++
+			}
+		}
+		t.Logf("parallel %d, spool limit %d: %d of 7 collections copied from a spool", opt.MongoParallel, opt.MongoSpoolLimit, spooled)
+		if (opt.MongoSpoolLimit < 0) != (spooled == 0) || opt.MongoSpoolLimit > 0 && spooled == 7 {
+			t.Fatalf("%d collections copied from a spool with limit %d", spooled, opt.MongoSpoolLimit)
+		}
+		if left, _ := os.ReadDir(opt.SpoolDir); len(left) != 0 {
+			t.Fatalf("%d spool files left behind", len(left))
+		}
 	}
 	if len(got[0]) != 14 {
 		t.Fatalf("%d entries, want 7 collections × (metadata + data)", len(got[0]))
 	}
-	if strings.Join(got[0], "\n") != strings.Join(got[1], "\n") {
-		t.Fatalf("measuring ahead changed the archive:\none at a time:\n%s\nfour at once:\n%s", strings.Join(got[0], "\n"), strings.Join(got[1], "\n"))
+	for i := 1; i < len(got); i++ {
+		if strings.Join(got[0], "\n") != strings.Join(got[i], "\n") {
+			t.Fatalf("run %d's archive differs:\n%s\nfrom:\n%s", i, strings.Join(got[i], "\n"), strings.Join(got[0], "\n"))
+		}
 	}
 }

@@ -31,8 +31,22 @@ var ErrOrderChanged = errors.New("the collection changed: the document read last
 // and at the end with the counts so far; its error stops the pass and is
 // returned as is.
 func (c *Client) MeasureNatural(ctx context.Context, db, coll string, progress func(docs, bytes int64) error) (docs, bytes int64, err error) {
+	return c.MeasureNaturalEach(ctx, db, coll, progress, nil)
+}
+
+// MeasureNaturalEach is MeasureNatural that also gives each document to
+// each (when set), in the order counted; doc is only valid until each
+// returns, and each's error stops the pass and is returned as is.
+func (c *Client) MeasureNaturalEach(ctx context.Context, db, coll string, progress func(docs, bytes int64) error, each func(doc bson.Raw) error) (docs, bytes int64, err error) {
 	return count(progress, func(fn func(bson.Raw) error) error {
-		return c.ScanNatural(ctx, db, coll, 0, bson.RawValue{}, -1, fn)
+		return c.ScanNatural(ctx, db, coll, 0, bson.RawValue{}, -1, func(doc bson.Raw) error {
+			if each != nil {
+				if err := each(doc); err != nil {
+					return err
+				}
+			}
+			return fn(doc)
+		})
 	})
 }
 
