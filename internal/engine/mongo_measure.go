@@ -140,6 +140,7 @@ func (m *measurer) newSpool() *spool {
 	if m.b.e.opt.MongoSpoolLimit <= 0 {
 		return nil
 	}
+	sweepSpools(m.b.e.opt.SpoolDir, m.b.e.log)
 	sp, err := newSpool(m.b.e.opt.SpoolDir, m.b.e.opt.MongoSpoolLimit)
 	if err != nil {
 		m.b.e.log.Warn("spool a collection while measuring it; it is read from the server again instead", "err", err)

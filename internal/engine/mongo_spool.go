@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -24,6 +28,37 @@ import (
 // bytes; Options.MongoSpoolLimit) or cannot be written is dropped and the
 // copy reads the server, as it always can. A run continued after a pause or
 // a crash reads the server too: the spool lives only within one run.
+
+// spoolPattern names spool files (os.CreateTemp's pattern).
+const spoolPattern = "coffer-mongo-spool-*.zst"
+
+// staleSpool is how old a spool file must be before a process removes it
+// as left behind by a process that was killed outright. Removing one still
+// in use does no harm: its process reads it through the open file.
+const staleSpool = time.Hour
+
+// swept holds the spool directories this process has swept.
+var swept sync.Map
+
+// sweepSpools removes, once per process and directory, the spool files in
+// dir older than staleSpool: those of processes killed before they could
+// remove their own.
+func sweepSpools(dir string, log *slog.Logger) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	if _, done := swept.LoadOrStore(dir, true); done {
+		return
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, spoolPattern))
+	for _, name := range names {
+		if info, err := os.Stat(name); err == nil && time.Since(info.ModTime()) > staleSpool {
+			if os.Remove(name) == nil {
+				log.Info("removed a MongoDB spool left behind by a stopped process", "file", name, "bytes", info.Size())
+			}
+		}
+	}
+}
 
 // spool is one collection's measured documents on disk.
 type spool struct {
@@ -48,7 +83,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // newSpool starts a spool in dir ("" for the system's temporary directory)
 // that holds at most limit compressed bytes.
 func newSpool(dir string, limit int64) (*spool, error) {
-	f, err := os.CreateTemp(dir, "coffer-mongo-spool-*.zst")
+	f, err := os.CreateTemp(dir, spoolPattern)
 	if err != nil {
 		return nil, fmt.Errorf("create a spool file: %w", err)
 	}
