@@ -502,6 +502,8 @@ func TestRotateCredentials(t *testing.T) {
 			mustNil(t, s.CreateConnection(ctx, c))
 			ids = append(ids, c.ID)
 		}
+		ch := &store.Channel{Name: "hook", Type: "webhook", Config: []byte("chan"), Enabled: true}
+		mustNil(t, s.CreateChannel(ctx, ch))
 		// A failure on the second one rolls back the first.
 		calls := 0
 		_, err := s.RotateCredentials(ctx, func(id int64, sealed []byte) ([]byte, error) {
@@ -526,8 +528,13 @@ func TestRotateCredentials(t *testing.T) {
 			return append([]byte("v2:"), sealed...), nil
 		})
 		mustNil(t, err)
-		if n != 2 {
-			t.Fatalf("RotateCredentials = %d, want 2 (empty credentials skipped)", n)
+		if n != 3 {
+			t.Fatalf("RotateCredentials = %d, want 3 (two connections, empty credentials skipped, and a channel)", n)
+		}
+		got, err := s.GetChannel(ctx, ch.ID)
+		mustNil(t, err)
+		if string(got.Config) != "v2:chan" {
+			t.Fatalf("channel configuration %q after rotation, want v2:chan", got.Config)
 		}
 		for i, want := range []string{"v2:one", "v2:two", ""} {
 			c, err := s.GetConnection(ctx, ids[i])
