@@ -329,14 +329,24 @@ func (s *Service) Describe(p store.Plan, r runs) View {
 	if lr, ok := r.last[p.ID]; ok {
 		v.LastRun = &lr
 	}
-	since := p.CreatedAt
 	if t, ok := r.success[p.ID]; ok {
-		v.LastSuccessAt, since = &t, t
+		v.LastSuccessAt = &t
 	}
-	if d, err := time.ParseDuration(p.AlertAfter); err == nil && d > 0 && p.Enabled {
-		v.Overdue = s.now().Sub(since) > d
-	}
+	v.Overdue, _ = overdue(&p, r.success, s.now())
 	return v
+}
+
+// overdue reports whether plan p is overdue at now: it has alert_after, is
+// enabled, and no run succeeded within alert_after (counted from its
+// creation while none ever did; success holds the plans' last successes).
+// since is the last success, or the creation.
+func overdue(p *store.Plan, success map[int64]time.Time, now time.Time) (late bool, since time.Time) {
+	since, ok := success[p.ID]
+	if !ok {
+		since = p.CreatedAt
+	}
+	limit, err := time.ParseDuration(p.AlertAfter)
+	return err == nil && limit > 0 && p.Enabled && now.Sub(since) > limit, since
 }
 
 // List returns every plan, with its last run.
@@ -489,15 +499,10 @@ func (s *Service) checkOverdue(ctx context.Context, now time.Time) error {
 	}
 	for i := range plans {
 		p := &plans[i]
-		limit, err := time.ParseDuration(p.AlertAfter)
-		watched := err == nil && limit > 0 && p.Enabled
-		since, succeeded := success[p.ID]
-		if !succeeded {
-			since = p.CreatedAt
-		}
-		overdue := watched && now.Sub(since) > limit
+		late, since := overdue(p, success, now)
+		_, succeeded := success[p.ID]
 		switch {
-		case overdue && p.OverdueSince == nil:
+		case late && p.OverdueSince == nil:
 			if ok, err := s.cat.SetPlanOverdue(ctx, p.ID, &now); err != nil || !ok {
 				continue // another process told, or the catalog failed (the next tick tries again)
 			}
@@ -506,11 +511,11 @@ func (s *Service) checkOverdue(ctx context.Context, now time.Time) error {
 				detail = fmt.Sprintf("The last successful run ended at %s, more than %s ago (alert_after).", since.Format(time.RFC3339), p.AlertAfter)
 			}
 			s.notifier.PlanOverdue(ctx, p, true, detail)
-		case !overdue && p.OverdueSince != nil:
+		case !late && p.OverdueSince != nil:
 			if ok, err := s.cat.SetPlanOverdue(ctx, p.ID, nil); err != nil || !ok {
 				continue
 			}
-			if !watched {
+			if limit, err := time.ParseDuration(p.AlertAfter); err != nil || limit <= 0 || !p.Enabled {
 				continue // alert_after removed or the plan disabled: nothing recovered
 			}
 			s.notifier.PlanOverdue(ctx, p, false, fmt.Sprintf("A run succeeded at %s; the plan had been overdue since %s.",
