@@ -64,19 +64,6 @@ func (m *measurer) stop() {
 	m.running = map[string]*measurement{}
 }
 
-// inFlight is how many passes have not finished.
-func (m *measurer) inFlight() int {
-	n := 0
-	for _, ms := range m.running {
-		select {
-		case <-ms.done:
-		default:
-			n++
-		}
-	}
-	return n
-}
-
 // start begins measuring db.coll (key) unless it is already measured or
 // being measured.
 func (m *measurer) start(db, coll, key string) *measurement {
@@ -150,10 +137,11 @@ func (m *measurer) newSpool() *spool {
 }
 
 // ahead starts measuring the next collections of next (in archive order)
-// while fewer than the setting's passes run.
+// while fewer than the setting's measurements are running or waiting to be
+// copied (a finished one may hold a spool: this also bounds the disk used).
 func (m *measurer) ahead(next []collRef) {
 	for _, r := range next {
-		if m.inFlight() >= m.parallel {
+		if len(m.running) >= m.parallel {
 			return
 		}
 		if r.coll.Type != "view" {
