@@ -305,7 +305,7 @@ func (s *server) routes() []route {
 		{"PUT", "/plans/{id}", operator, s.withPlan(s.updatePlan), doc{tag: "plans", summary: "Replace a plan's settings (a field left out takes its default); the next run is worked out again.", body: "PlanInput", responses: obj{
 			"200": jsonResponse("Changed.", "Plan"), "400": respBadBody(), "404": respNotFound(), "422": respInvalid()}}},
 		{"DELETE", "/plans/{id}", operator, s.withPlan(s.deletePlan), doc{tag: "plans", summary: "Delete a plan and its history; its backups stay, as ad-hoc backups.", responses: obj{
-			"204": noContent("Deleted."), "404": respNotFound()}}},
+			"204": noContent("Deleted."), "404": respNotFound(), "409": errResponse("A notification channel is limited to the plan.")}}},
 		{"POST", "/plans/{id}/run", operator, s.withPlan(s.runPlan), doc{tag: "plans", summary: "Run a plan now.", responses: obj{
 			"202": acceptedResponse("Queued; Location is the backup's URL.", "BackupOperation"), "404": respNotFound(),
 			"409": errResponse("previous run still running"), "422": respInvalid()}}},

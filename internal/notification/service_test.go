@@ -211,6 +211,17 @@ func TestWebhookRetriedUntilDelivered(t *testing.T) {
 				t.Fatalf("channel %q got %d deliveries of an event it does not take", ch.Name, len(ds))
 			}
 		}
+		// The plan a channel is limited to cannot go while the channel names it.
+		var inUse *store.PlanInUseError
+		if err := st.DeletePlan(context.Background(), planID); !errors.As(err, &inUse) || inUse.Channel != limited.Name || !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("deleting the plan a channel is limited to: %v", err)
+		}
+		if _, err := e.svc.Delete(context.Background(), limited.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeletePlan(context.Background(), planID); err != nil {
+			t.Fatalf("deleting the plan once no channel names it: %v", err)
+		}
 	})
 }
 

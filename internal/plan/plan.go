@@ -306,6 +306,9 @@ func (s *Service) Delete(ctx context.Context, id int64) (*store.Plan, error) {
 		return nil, err
 	}
 	if err := s.cat.DeletePlan(ctx, id); err != nil {
+		if iu := (*store.PlanInUseError)(nil); errors.As(err, &iu) {
+			return nil, apperr.Wrap(apperr.Conflict, err, "Plan %q cannot be deleted: notification channel %q is limited to it. Remove the plan from the channel first.", p.Name, iu.Channel)
+		}
 		return nil, fmt.Errorf("delete plan %d: %w", id, err)
 	}
 	return p, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -187,6 +188,9 @@ func (s *Store) UpdatePlan(ctx context.Context, p *Plan) error {
 // backups (their plan_id becomes NULL).
 func (s *Store) DeletePlan(ctx context.Context, id int64) error {
 	return s.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.planNotInChannels(ctx, tx, id); err != nil {
+			return err
+		}
 		// The backups are let go here rather than by the column's
 		// ON DELETE rule, so the outcome does not hang on foreign-key settings.
 		if _, err := s.exec(ctx, tx, "UPDATE backup_operations SET plan_id = NULL WHERE plan_id = ?", id); err != nil {
@@ -201,6 +205,44 @@ func (s *Store) DeletePlan(ctx context.Context, id int64) error {
 		}
 		return oneRow(res, "delete plan %d", id)
 	})
+}
+
+// PlanInUseError refuses to delete a plan that a notification channel is
+// limited to: the channel would silently stop getting anything. It is an
+// ErrConflict.
+type PlanInUseError struct {
+	Channel string // the channel's name
+}
+
+func (e *PlanInUseError) Error() string {
+	return fmt.Sprintf("notification channel %q is limited to this plan", e.Channel)
+}
+
+// Is makes a PlanInUseError match ErrConflict.
+func (e *PlanInUseError) Is(target error) bool { return target == ErrConflict }
+
+// planNotInChannels returns a *PlanInUseError when a channel is limited to
+// plan id.
+func (s *Store) planNotInChannels(ctx context.Context, tx *sql.Tx, id int64) error {
+	rows, err := s.query(ctx, tx, "SELECT name, plan_ids FROM notification_channels WHERE plan_ids <> '[]' ORDER BY name")
+	if err != nil {
+		return fmt.Errorf("delete plan %d: read the channels limited to plans: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, list string
+		var ids []int64
+		if err := rows.Scan(&name, &list); err != nil {
+			return fmt.Errorf("delete plan %d: read the channels limited to plans: %w", id, err)
+		}
+		if err := json.Unmarshal([]byte(list), &ids); err != nil {
+			return fmt.Errorf("delete plan %d: the plans of channel %q: %w", id, name, err)
+		}
+		if slices.Contains(ids, id) {
+			return &PlanInUseError{Channel: name}
+		}
+	}
+	return rows.Err()
 }
 
 // ClaimDue moves plan id's next due time from due to next inside tx, and
