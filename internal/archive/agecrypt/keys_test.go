@@ -65,6 +65,11 @@ func TestParseRecipient(t *testing.T) {
 			t.Fatalf("ParseRecipient(%q) = %s", in, r)
 		}
 	}
+	// The recipient with its last character (part of the checksum) changed.
+	last := "q"
+	if strings.HasSuffix(rec, last) {
+		last = "p"
+	}
 	cases := []struct{ in, want, secret string }{
 		{"", "empty", ""},
 		{" \n", "empty", ""},
@@ -73,7 +78,7 @@ func TestParseRecipient(t *testing.T) {
 		{"age1pq1" + strings.Repeat("q", 50), "Post-quantum", ""},
 		{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl", "SSH keys", ""},
 		{"hello", "must start with age1", ""},
-		{rec[:len(rec)-1] + "q", "not a valid age public key", ""},
+		{rec[:len(rec)-1] + last, "not a valid age public key", ""},
 		{rec[:20], "not a valid age public key", ""},
 	}
 	for _, c := range cases {
