@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/notification"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -44,32 +43,9 @@ type deliveryView struct {
 
 var deliveryStatuses = []string{store.DeliveryPending, store.DeliverySent, store.DeliveryFailed}
 
-// notesOn returns the notification service, or a 404 when this server has none.
-func (s *server) notesOn() (*notification.Service, error) {
-	if s.notes == nil {
-		return nil, apperr.New(apperr.NotFound, "Notifications are not available on this server.")
-	}
-	return s.notes, nil
-}
-
-// channelHandler serves a route of the notification service; id is the
-// {id} of the path (0 for routes without one).
-type channelHandler func(w http.ResponseWriter, r *http.Request, ns *notification.Service, id int64) error
-
-func (s *server) withNotes(h channelHandler) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		ns, err := s.notesOn()
-		if err != nil {
-			return err
-		}
-		var id int64
-		if r.PathValue("id") != "" {
-			if id, err = pathID(r, "id"); err != nil {
-				return err
-			}
-		}
-		return h(w, r, ns, id)
-	}
+// withNotes serves a route of the notification service.
+func (s *server) withNotes(h serviceHandler[notification.Service]) handlerFunc {
+	return withService(s.notes, "Notifications", h)
 }
 
 func channelInput(w http.ResponseWriter, r *http.Request) (notification.Input, error) {

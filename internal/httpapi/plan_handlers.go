@@ -69,34 +69,32 @@ func viewPlan(v plan.View) planView {
 	return out
 }
 
-// plansOn returns the plan service, or a 404 when this server has none.
-func (s *server) plansOn() (*plan.Service, error) {
-	if s.plans == nil {
-		return nil, apperr.New(apperr.NotFound, "Plans are not available on this server.")
-	}
-	return s.plans, nil
-}
+// serviceHandler serves a route of an optional service (plans,
+// notifications); id is the {id} of the path (0 for routes without one).
+type serviceHandler[S any] func(w http.ResponseWriter, r *http.Request, svc *S, id int64) error
 
-// planHandler serves a route of the plan service; id is the {id} of the
-// path (0 for routes without one).
-type planHandler func(w http.ResponseWriter, r *http.Request, ps *plan.Service, id int64) error
-
-// withPlan turns a planHandler into a route handler: the service, or a
-// 404 when this server has none, and the path's {id} when it has one.
-func (s *server) withPlan(h planHandler) handlerFunc {
+// withService turns a serviceHandler into a route handler: the service, or
+// a 404 saying "<what> are not available on this server." when this server
+// has none, and the path's {id} when it has one.
+func withService[S any](svc *S, what string, h serviceHandler[S]) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ps, err := s.plansOn()
-		if err != nil {
-			return err
+		if svc == nil {
+			return apperr.New(apperr.NotFound, "%s are not available on this server.", what)
 		}
 		var id int64
 		if r.PathValue("id") != "" {
+			var err error
 			if id, err = pathID(r, "id"); err != nil {
 				return err
 			}
 		}
-		return h(w, r, ps, id)
+		return h(w, r, svc, id)
 	}
+}
+
+// withPlan serves a route of the plan service.
+func (s *server) withPlan(h serviceHandler[plan.Service]) handlerFunc {
+	return withService(s.plans, "Plans", h)
 }
 
 // planInput reads a plan body strictly (unknown keys and wrong types are 422s naming the field).
