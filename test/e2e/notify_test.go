@@ -86,26 +86,22 @@ func TestNotificationsByEmail(t *testing.T) {
 		}
 		return failed, overdue, pruneFailed
 	}
-	for {
-		if failed, _, _ := subjects(); failed > 0 {
-			t.Logf("backup.failed e-mail arrived %s after the plan was created", time.Since(created).Round(100*time.Millisecond))
-			break
+	// waitMail waits until arrived says the e-mail has come, at most until
+	// deadline, and returns when it came.
+	waitMail := func(what string, deadline time.Time, arrived func() bool) time.Time {
+		t.Helper()
+		for !arrived() {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s e-mail by %s", what, deadline.Format(time.TimeOnly))
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Since(created) > 30*time.Second {
-			t.Fatal("no backup.failed e-mail within 30 s of the plan's creation")
-		}
-		time.Sleep(100 * time.Millisecond)
+		return time.Now()
 	}
-	for {
-		if _, overdue, _ := subjects(); overdue > 0 {
-			t.Logf("plan.overdue e-mail arrived %s after the plan was created (alert_after 20s)", time.Since(created).Round(100*time.Millisecond))
-			break
-		}
-		if time.Since(created) > 45*time.Second {
-			t.Fatal("no plan.overdue e-mail within 45 s of the plan's creation (alert_after 20s)")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	at := waitMail("backup.failed (within 30 s of the plan's creation)", created.Add(30*time.Second), func() bool { failed, _, _ := subjects(); return failed > 0 })
+	t.Logf("backup.failed e-mail arrived %s after the plan was created", at.Sub(created).Round(100*time.Millisecond))
+	at = waitMail("plan.overdue (within 45 s of the plan's creation, alert_after 20s)", created.Add(45*time.Second), func() bool { _, overdue, _ := subjects(); return overdue > 0 })
+	t.Logf("plan.overdue e-mail arrived %s after the plan was created (alert_after 20s)", at.Sub(created).Round(100*time.Millisecond))
 
 	// A prune that cannot remove an archive: a working plan with keep_last
 	// 1 whose first archive's sidecar has become a folder.
@@ -140,14 +136,7 @@ func TestNotificationsByEmail(t *testing.T) {
 		t.Fatal(err)
 	}
 	run()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, _, pruneFailed := subjects(); pruneFailed == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no prune.failed e-mail within 30 s of the run whose prune failed")
-		}
-	}
+	waitMail("prune.failed (within 30 s of the run whose prune failed)", time.Now().Add(30*time.Second), func() bool { _, _, pruneFailed := subjects(); return pruneFailed == 1 })
 
 	time.Sleep(3 * time.Second) // more ticks and failed runs of the doomed plan
 	failed, overdue, pruneFailed := subjects()
