@@ -418,6 +418,27 @@ func TestArchiveOpensWithoutCoffer(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sha256sum -c: %v\n%s", err, out)
 	}
+	r := readArchive(t, path, func(name string, body io.Reader) {
+		if name == "manifest.json" {
+			m, err := archive.ReadManifest(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Entries) != len(keys) || m.Source.Name != "src" {
+				t.Fatalf("manifest has %d entries, source %+v", len(m.Entries), m.Source)
+			}
+		}
+	})
+	if r.SHA256Hex() != op.SHA256 {
+		t.Fatalf("archive hashes to %s, catalog says %s", r.SHA256Hex(), op.SHA256)
+	}
+}
+
+// readArchive reads the local archive at path with the verifying reader,
+// giving each entry's name and body to fn in order; it returns the reader,
+// whose SHA256Hex then covers the whole archive.
+func readArchive(t *testing.T, path string, fn func(name string, body io.Reader)) *archive.Reader {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -430,23 +451,12 @@ func TestArchiveOpensWithoutCoffer(t *testing.T) {
 	for {
 		ent, err := r.Next()
 		if err == io.EOF {
-			break
+			return r
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ent.Name == "manifest.json" {
-			m, err := archive.ReadManifest(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(m.Entries) != len(keys) || m.Source.Name != "src" {
-				t.Fatalf("manifest has %d entries, source %+v", len(m.Entries), m.Source)
-			}
-		}
-	}
-	if r.SHA256Hex() != op.SHA256 {
-		t.Fatalf("archive hashes to %s, catalog says %s", r.SHA256Hex(), op.SHA256)
+		fn(ent.Name, r)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/testutil/mongotest"
@@ -327,33 +326,18 @@ func TestMongoProgressWhileMeasuring(t *testing.T) {
 // without the manifest (it names the operation and its times).
 func archiveEntries(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := archive.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for {
-		ent, err := r.Next()
-		if err == io.EOF {
-			return out
+	readArchive(t, path, func(name string, body io.Reader) {
+		if name == "manifest.json" {
+			return
 		}
+		data, err := io.ReadAll(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ent.Name == "manifest.json" {
-			continue
-		}
-		data, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, fmt.Sprintf("%s %x", ent.Name, sha256.Sum256(data)))
-	}
+		out = append(out, fmt.Sprintf("%s %x", name, sha256.Sum256(data)))
+	})
+	return out
 }
 
 // TestMongoMeasuringAheadSameArchive backs up seven collections of
