@@ -1,6 +1,8 @@
 // Package queue runs coffer's jobs on River, on the catalog's own database:
 // SQLite for one host, PostgreSQL for any number of hosts. Jobs only carry an
-// operation id and dispatch into a Runner (the engine); the queue knows
+// id and dispatch into what does the work: an operation into a Runner (the
+// engine), a scheduler tick into a Ticker (the plan service), a notification
+// delivery into a Deliverer (the notification service); the queue knows
 // nothing of how a backup works.
 package queue
 
