@@ -96,19 +96,21 @@ func (m *measurer) start(db, coll, key string) *measurement {
 			return
 		}
 		sp := m.newSpool()
-		var each func(bson.Raw) error
-		if sp != nil {
-			each = func(doc bson.Raw) error {
-				if sp == nil {
-					return nil
-				}
-				if err := sp.add(doc); err != nil {
-					// Full, or the disk failed: copy from the server instead.
-					sp.drop()
-					sp = nil
-				}
+		// Each document counts in the progress as it arrives: the server
+		// sends them in batches, and the count should move with each one,
+		// not only after every MeasureEvery documents and their share of
+		// the bandwidth limit.
+		each := func(doc bson.Raw) error {
+			ms.counted.Add(1)
+			if sp == nil {
 				return nil
 			}
+			if err := sp.add(doc); err != nil {
+				// Full, or the disk failed: copy from the server instead.
+				sp.drop()
+				sp = nil
+			}
+			return nil
 		}
 		ms.docs, ms.size, ms.err = m.mc.MeasureNaturalEach(ctx, db, coll, progress, each)
 		if sp != nil && (ms.err != nil || sp.finish() != nil) {
