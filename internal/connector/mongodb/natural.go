@@ -15,6 +15,12 @@ import (
 // than one to MongoDB (the server still caps a batch at 16 MiB).
 const NaturalBatchSize = 5000
 
+// NaturalFirstBatch is the first batch of a read in the server's order:
+// small, so that the first documents (and the progress they make) come
+// soon even when the server is slow to build a full batch; the batches
+// after it are NaturalBatchSize.
+const NaturalFirstBatch = 500
+
 // MeasureEvery is how many documents a measuring pass reads between two
 // calls of its progress function.
 const MeasureEvery = 500
@@ -89,7 +95,7 @@ func (c *Client) ScanNatural(ctx context.Context, db, coll string, done int64, l
 		}
 		progressed := false
 		err := func() error {
-			opts := options.Find().SetBatchSize(NaturalBatchSize)
+			opts := options.Find().SetBatchSize(NaturalFirstBatch)
 			var skip int64
 			if done > 0 {
 				skip = done - 1 // the last document written, to check it
@@ -103,6 +109,7 @@ func (c *Client) ScanNatural(ctx context.Context, db, coll string, done int64, l
 				return err
 			}
 			defer cur.Close(context.WithoutCancel(ctx)) //nolint:errcheck // read-only cursor
+			cur.SetBatchSize(NaturalBatchSize)
 			check := done > 0
 			for cur.Next(ctx) {
 				doc := cur.Current
