@@ -15,6 +15,9 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"filippo.io/age"
+
+	"github.com/coffer-backup/coffer/internal/archive/agecrypt"
 	"github.com/coffer-backup/coffer/internal/object"
 )
 
@@ -61,7 +64,32 @@ type Reader struct {
 // to detect gzip or zstd; anything else is an error wrapping ErrCorrupt.
 func NewReader(r io.Reader) (*Reader, error) {
 	src := &hashSource{r: r, h: sha256.New()}
-	br := bufio.NewReaderSize(src, 64<<10)
+	return newReader(src, src)
+}
+
+// NewEncryptedReader starts reading the age-encrypted archive stream r
+// with identities. A key that opens none of the header's stanzas is an
+// error wrapping agecrypt.ErrWrongKey, returned before any plaintext is;
+// damage anywhere in the ciphertext is an error wrapping ErrCorrupt once
+// the reader reaches the chunk that holds it, and no byte of that chunk
+// is returned. SHA256Hex and CompressedBytes are those of the ciphertext
+// (what the destination stores and the sidecar names).
+func NewEncryptedReader(r io.Reader, identities ...age.Identity) (*Reader, error) {
+	src := &hashSource{r: r, h: sha256.New()}
+	plain, err := agecrypt.NewReader(src, identities...)
+	if err != nil {
+		if errors.Is(err, agecrypt.ErrDamaged) {
+			return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		return nil, err
+	}
+	return newReader(src, plain)
+}
+
+// newReader reads the compressed tar stream in, whose stored bytes src
+// hashes (in is src itself for an archive that is not encrypted).
+func newReader(src *hashSource, in io.Reader) (*Reader, error) {
+	br := bufio.NewReaderSize(in, 64<<10)
 	rd := &Reader{src: src, entryHash: sha256.New()}
 	magic, err := br.Peek(len(zstdMagic))
 	if err != nil && !errors.Is(err, io.EOF) {

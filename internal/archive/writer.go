@@ -13,6 +13,10 @@ import (
 	"maps"
 	"sync/atomic"
 	"time"
+
+	"filippo.io/age"
+
+	"github.com/coffer-backup/coffer/internal/archive/agecrypt"
 )
 
 // EntryHeader describes one regular-file entry to write.
@@ -42,6 +46,13 @@ type State struct {
 	// Open is the entry begun with BeginEntry and not yet ended when the
 	// checkpoint was taken in the middle of its body; nil between entries.
 	Open *OpenEntryState `json:"open,omitempty"`
+	// Age is the state of the age stream of an encrypted archive (nil for
+	// a plain one). It is a secret (the payload key and plaintext), so it
+	// never goes into the JSON: the caller seals its MarshalBinary with
+	// the server key, keeps it beside the rest, and sets it again before
+	// ResumeWriter. CompressedBytes and HashState then count the stored
+	// ciphertext, which is Age.Written() bytes.
+	Age *agecrypt.State `json:"-"`
 }
 
 // OpenEntryState is the part of a State that describes an entry whose body
@@ -58,13 +69,15 @@ type OpenEntryState struct {
 	HashState []byte `json:"hash_state"`
 }
 
-// Writer writes an archive: tar (PAX) -> compressor -> out, hashing
-// (SHA-256) and counting the compressed bytes on the way. Its methods are
-// not safe for concurrent use, except CompressedBytes.
+// Writer writes an archive: tar (PAX) -> compressor -> out, or tar ->
+// compressor -> age -> out for an encrypted one, hashing (SHA-256) and
+// counting the stored bytes on the way. Its methods are not safe for
+// concurrent use, except CompressedBytes.
 type Writer struct {
 	c    Compression
 	sink *hashSink
-	comp io.WriteCloser // nil between a Checkpoint and the next write
+	enc  *agecrypt.Writer // nil: not encrypted
+	comp io.WriteCloser   // nil between a Checkpoint and the next write
 	// tw is the tar writer of the current member; nil while comp is nil and
 	// while the body of an entry interrupted by a Checkpoint is continued
 	// raw (a fresh one is made for the next header).
@@ -101,6 +114,36 @@ func NewWriter(out io.Writer, c Compression) (*Writer, error) {
 	return &Writer{c: c, sink: &hashSink{out: out, h: sha256.New()}}, nil
 }
 
+// NewEncryptedWriter starts a new archive encrypted with age for
+// recipients: the age header goes to out at once, and the compressed
+// stream is sealed into it chunk by chunk. The hash and the sizes are those
+// of the ciphertext, which is what the destination stores.
+func NewEncryptedWriter(out io.Writer, c Compression, recipients ...age.Recipient) (*Writer, error) {
+	w, err := NewWriter(out, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(recipients) == 0 {
+		return nil, errors.New("starting an encrypted archive: no recipient")
+	}
+	if w.enc, err = agecrypt.NewWriter(w.sink, recipients...); err != nil {
+		return nil, fmt.Errorf("starting an encrypted archive: %w", err)
+	}
+	return w, nil
+}
+
+// Encrypted reports whether the archive is written through age.
+func (w *Writer) Encrypted() bool { return w.enc != nil }
+
+// compressed is where the compressor writes: the age stream of an
+// encrypted archive, or straight to the hashing sink.
+func (w *Writer) compressed() io.Writer {
+	if w.enc != nil {
+		return w.enc
+	}
+	return w.sink
+}
+
 // ResumeWriter continues an archive after a Checkpoint whose State is st:
 // it starts a new gzip member or zstd frame on out and goes on hashing from
 // the saved hash state, so the final SHA-256 and size cover the whole stream.
@@ -124,6 +167,15 @@ func ResumeWriter(out io.Writer, st State) (*Writer, error) {
 	s := &hashSink{out: out, h: h}
 	s.n.Store(st.CompressedBytes)
 	w := &Writer{c: st.Compression, sink: s, entries: st.Entries}
+	if st.Age != nil {
+		if st.Age.Written() != st.CompressedBytes {
+			return nil, fmt.Errorf("resuming an encrypted archive: the saved stream state covers %d bytes but the archive state says %d",
+				st.Age.Written(), st.CompressedBytes)
+		}
+		if w.enc, err = agecrypt.Resume(s, *st.Age); err != nil {
+			return nil, err
+		}
+	}
 	if st.Open != nil {
 		cur, err := resumeEntry(*st.Open)
 		if err != nil {
@@ -398,7 +450,7 @@ func (w *Writer) open() error {
 	if w.comp != nil {
 		return nil
 	}
-	comp, err := newCompressor(w.c, w.sink)
+	comp, err := newCompressor(w.c, w.compressed())
 	if err != nil {
 		return w.fail(err)
 	}
@@ -455,7 +507,9 @@ func (w *Writer) closeMember() error {
 // save. It may be called between entries and in the middle of an entry's
 // body (after BeginEntry and any number of WriteBody calls): State.Open then
 // holds what is needed to continue that body. With nothing written since the
-// last checkpoint it adds no bytes.
+// last checkpoint it adds no bytes. In an encrypted archive the end of the
+// member is not sealed yet (up to one age chunk of it is in State.Age), so
+// out holds exactly State.CompressedBytes of ciphertext.
 func (w *Writer) Checkpoint() (State, error) {
 	if w.err != nil {
 		return State{}, w.err
@@ -468,6 +522,15 @@ func (w *Writer) Checkpoint() (State, error) {
 		return State{}, w.fail(fmt.Errorf("saving the archive hash state: %w", err))
 	}
 	st := State{Compression: w.c, CompressedBytes: w.sink.n.Load(), HashState: hs, Entries: w.entries}
+	if w.enc != nil {
+		// Not flushed: only the last chunk may be short, so the unsealed
+		// end of the compressed stream travels in the state instead.
+		as, err := w.enc.State()
+		if err != nil {
+			return State{}, w.fail(fmt.Errorf("saving the encryption state: %w", err))
+		}
+		st.Age = &as
+	}
 	if e := w.cur; e != nil {
 		ehs, err := marshalSHA256(e.sum)
 		if err != nil {
@@ -499,6 +562,11 @@ func (w *Writer) Finish(manifest io.Reader, manifestSize int64) (sha256Hex strin
 		return "", 0, w.fail(fmt.Errorf("closing the compressed stream: %w", err))
 	}
 	w.comp, w.tw = nil, nil
+	if w.enc != nil {
+		if err := w.enc.Close(); err != nil {
+			return "", 0, w.fail(fmt.Errorf("closing the encrypted stream: %w", err))
+		}
+	}
 	w.err = errFinished
 	return hex.EncodeToString(w.sink.h.Sum(nil)), w.sink.n.Load(), nil
 }
