@@ -26,6 +26,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
+	"github.com/coffer-backup/coffer/internal/encryption"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/httpapi"
 	"github.com/coffer-backup/coffer/internal/notification"
@@ -95,6 +96,7 @@ type App struct {
 	engine  *engine.Engine
 	plans   *plan.Service
 	notes   *notification.Service
+	enc     *encryption.Service
 	sso     *sso.Client  // Serve with COFFER_OIDC_ISSUER only
 	ln      net.Listener // Serve only
 	server  *http.Server // Serve only
@@ -159,13 +161,17 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.engine.SetNotifier(a.notes)
 	a.plans.SetNotifier(a.notes)
 	a.queue.SetDeliverer(a.notes)
+	// Encrypted archives: the keys, and the server key that seals what a
+	// checkpoint or a restore keeps of them.
+	a.enc = encryption.New(a.store, a.keys)
+	a.engine.SetKeys(a.enc)
 	if cfg.Mode != Serve {
 		return a, nil
 	}
 	if a.sso, err = newSSO(a.set, a.log); err != nil {
 		return nil, err
 	}
-	handler, err := newHandler(a.store, a.conns, a.engine, a.plans, a.notes, a.sso, a.set, a.secrets, a.log)
+	handler, err := newHandler(a.store, a.conns, a.engine, a.plans, a.notes, a.enc, a.sso, a.set, a.secrets, a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -299,13 +305,14 @@ func newSSO(set config.Config, log *slog.Logger) (*sso.Client, error) {
 }
 
 // newHandler is the HTTP API with the embedded web UI.
-func newHandler(st *store.Store, conns *connection.Service, eng *engine.Engine, plans *plan.Service, notes *notification.Service, ssoClient *sso.Client, set config.Config, secrets *redact.Secrets, log *slog.Logger) (http.Handler, error) {
+func newHandler(st *store.Store, conns *connection.Service, eng *engine.Engine, plans *plan.Service, notes *notification.Service, keys *encryption.Service, ssoClient *sso.Client, set config.Config, secrets *redact.Secrets, log *slog.Logger) (http.Handler, error) {
 	return httpapi.New(httpapi.Deps{
 		Catalog:       st,
 		Connections:   conns,
 		Ops:           eng,
 		Plans:         plans,
 		Notifications: notes,
+		Keys:          keys,
 		Config:        set,
 		Logger:        log,
 		Secrets:       secrets,

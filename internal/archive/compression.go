@@ -52,6 +52,9 @@ func (c Compression) Ext() string {
 	return ""
 }
 
+// AgeExt ends the name of an archive encrypted with age ("….tar.gz.age").
+const AgeExt = ".age"
+
 // valid reports whether c is one of the supported codecs.
 func (c Compression) valid() bool { return c == Gzip || c == Zstd }
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"filippo.io/age"
+
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
@@ -46,6 +48,13 @@ type backupCheckpoint struct {
 	// Final is set once the whole archive (manifest included) is written and
 	// only the last part remains to be completed.
 	Final *finalState `json:"final,omitempty"`
+	// Encrypted: the archive is age-encrypted; the age stream state is
+	// saved sealed beside the checkpoint (store.BackupCheckpointSecret).
+	Encrypted bool `json:"encrypted,omitempty"`
+	// Clean is set on the checkpoint a run saves as it stops for a pause or
+	// a shutdown, after which it writes nothing: the only kind an encrypted
+	// archive may go on from.
+	Clean bool `json:"clean,omitempty"`
 }
 
 type finalState struct {
@@ -85,11 +94,12 @@ type backupRun struct {
 	op *store.BackupOperation
 	lg *joblog.Logger
 
-	dst   connector.Destination
-	space *spaceGuard // nil: the destination's free space is unknown, or the run continues an archive
-	up    connector.Upload
-	pw    *partWriter
-	aw    *archive.Writer
+	srcConn *registry.Info
+	dst     connector.Destination
+	space   *spaceGuard // nil: the destination's free space is unknown, or the run continues an archive
+	up      connector.Upload
+	pw      *partWriter
+	aw      *archive.Writer
 	// readLimit and writeLimit hold the source reads and the destination
 	// writes to the backup's bandwidth_limit (nil: none).
 	readLimit, writeLimit *throttle
@@ -142,7 +152,7 @@ func (b *backupRun) work() error {
 	if err != nil {
 		return err
 	}
-	b.dst = dst
+	b.dst, b.srcConn = dst, srcConn
 	b.prog = b.op.Progress
 	if opts, bad := decodeBackupOptions(b.op.Options); bad == nil && opts.BandwidthLimit > 0 {
 		b.readLimit, b.writeLimit = newThrottle(opts.BandwidthLimit), newThrottle(opts.BandwidthLimit)
@@ -164,46 +174,39 @@ func (b *backupRun) work() error {
 		return b.complete(ctx)
 	}
 
+	resumed := false
+	if b.cp.ArchiveName != "" && b.cp.Encrypted && !b.cp.Clean {
+		// Parts past the last checkpoint may have reached the destination
+		// before the run died; going on from it would seal other bytes
+		// under the same chunk numbers (see agecrypt, "One ciphertext per
+		// chunk number").
+		b.lg.Warn(ctx, "The backup stopped without a clean checkpoint (its worker died or lost its lease). "+
+			"An encrypted archive cannot go on from there without sealing the same age chunk twice, so it starts again from the beginning under a new file key.")
+		if err := b.dropArchive(ctx); err != nil {
+			return err
+		}
+	}
 	if b.cp.ArchiveName == "" {
-		opts, bad := decodeBackupOptions(b.op.Options)
-		if bad != nil {
-			return apperr.New(apperr.Invalid, "The stored options of this backup cannot be used: %s. Start a new backup with valid options.", bad)
-		}
-		comp, err := archive.ParseCompression(opts.Compression)
-		if err != nil {
-			return err
-		}
-		started := b.op.CreatedAt
-		if b.op.StartedAt != nil {
-			started = *b.op.StartedAt
-		}
-		b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
-			ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
-		if err := b.checkSpace(ctx, srcConn.ID); err != nil {
-			return err
-		}
-		b.up, err = dst.NewUpload(b.upCtx, b.cp.ArchiveName)
-		if err != nil {
-			return fmt.Errorf("start writing the archive to %s: %w", dst.Location(b.cp.ArchiveName), err)
-		}
-		b.pw = newPartWriter(b.upCtx, b.up, 1, nil)
-		b.pw.limit = b.writeLimit
-		b.pw.onPart = func() { b.e.crashPoint("mid-part") }
-		if b.aw, err = archive.NewWriter(b.pw, comp); err != nil {
-			return err
-		}
-		b.space.watch(b.aw, b.pw)
-		b.lg.Info(ctx, fmt.Sprintf("Backup of %s %q to %s started.", srcConn.Type, srcConn.Name, dst.Location(b.cp.ArchiveName)),
-			"compression", string(comp))
-		// Save the upload's identity at once (in the background, as the
-		// listing starts), so a cancel or a sweep can find it.
-		if err := b.startCheckpoint(ctx); err != nil {
+		if err := b.startArchive(ctx, srcConn); err != nil {
 			return err
 		}
 	} else {
+		if b.cp.Encrypted {
+			sealed, err := e.cat.BackupCheckpointSecret(ctx, b.op.ID)
+			if err != nil {
+				return fmt.Errorf("read the checkpoint of backup %d: %w", b.op.ID, err)
+			}
+			if len(sealed) == 0 {
+				return fmt.Errorf("the checkpoint of encrypted backup %d has no saved encryption state", b.op.ID)
+			}
+			if b.cp.Archive.Age, err = e.openState(sealed); err != nil {
+				return err
+			}
+		}
 		if err := b.openFrom(b.cp); err != nil {
 			return err
 		}
+		resumed = true
 		b.lg.Info(ctx, "Backup continues from its checkpoint.", "after_key", b.cp.LastKey,
 			"entries_done", b.cp.Entries, "bytes_uploaded", b.cp.Archive.CompressedBytes-int64(len(b.cp.Tail)))
 	}
@@ -212,16 +215,119 @@ func (b *backupRun) work() error {
 	defer func() { _ = b.collectSaves(true) }() // no save outlives the run (it needs the uploader)
 	b.lastCP = e.now()
 	b.cpParts = b.pw.next - 1
+	if resumed && b.cp.Encrypted {
+		// The clean checkpoint is used up: until the next one is saved,
+		// a crash must start the archive again, not go on from it.
+		b.cp.Clean = false
+		if err := b.checkpoint(ctx); err != nil {
+			return err
+		}
+	}
 
-	if src.objects != nil {
-		err = b.copyObjects(ctx, src.objects)
-	} else {
-		err = b.copyCollections(ctx, src.mongo)
+	for restarts := 0; ; restarts++ {
+		if src.objects != nil {
+			err = b.copyObjects(ctx, src.objects)
+		} else {
+			err = b.copyCollections(ctx, src.mongo)
+		}
+		if !errors.Is(err, errArchiveRestarted) {
+			break
+		}
+		if restarts+1 >= maxCollectionAttempts {
+			return fmt.Errorf("collections kept changing while they were read (the encrypted archive was started %d times); back them up from a secondary or at a quieter time", restarts+1)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	return b.finish(ctx, srcConn)
+}
+
+// errArchiveRestarted: the archive was dropped and begun again (an
+// encrypted archive cannot go back to an earlier point of its age stream).
+var errArchiveRestarted = errors.New("the archive was started again")
+
+// startArchive begins a new archive at the destination: its name, the
+// upload, the part writer and the archive writer (encrypted when the
+// options name a key), and saves its first checkpoint in the background.
+func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) error {
+	e, dst := b.e, b.dst
+	opts, bad := decodeBackupOptions(b.op.Options)
+	if bad != nil {
+		return apperr.New(apperr.Invalid, "The stored options of this backup cannot be used: %s. Start a new backup with valid options.", bad)
+	}
+	comp, err := archive.ParseCompression(opts.Compression)
+	if err != nil {
+		return err
+	}
+	var recipients []age.Recipient
+	if opts.EncryptionKeyID > 0 {
+		if e.keys == nil {
+			return errNoKeys
+		}
+		if recipients, err = e.keys.Recipients(ctx, opts.EncryptionKeyID); err != nil {
+			return err
+		}
+	}
+	started := b.op.CreatedAt
+	if b.op.StartedAt != nil {
+		started = *b.op.StartedAt
+	}
+	b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
+		ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
+	if recipients != nil {
+		b.cp.ArchiveName += archive.AgeExt
+		b.cp.Encrypted = true
+	}
+	if err := b.checkSpace(ctx, srcConn.ID); err != nil {
+		return err
+	}
+	b.up, err = dst.NewUpload(b.upCtx, b.cp.ArchiveName)
+	if err != nil {
+		return fmt.Errorf("start writing the archive to %s: %w", dst.Location(b.cp.ArchiveName), err)
+	}
+	b.pw = newPartWriter(b.upCtx, b.up, 1, nil)
+	b.pw.limit = b.writeLimit
+	b.pw.onPart = func() { b.e.crashPoint("mid-part") }
+	if recipients != nil {
+		b.aw, err = archive.NewEncryptedWriter(b.pw, comp, recipients...)
+	} else {
+		b.aw, err = archive.NewWriter(b.pw, comp)
+	}
+	if err != nil {
+		b.pw.close()
+		return err
+	}
+	b.space.watch(b.aw, b.pw)
+	kv := []any{"compression", string(comp)}
+	how := ""
+	if recipients != nil {
+		kv = append(kv, "encryption_key", e.keys.KeyName(ctx, opts.EncryptionKeyID))
+		how = fmt.Sprintf(", encrypted with age for key %q", e.keys.KeyName(ctx, opts.EncryptionKeyID))
+	}
+	b.lg.Info(ctx, fmt.Sprintf("Backup of %s %q to %s started%s.", srcConn.Type, srcConn.Name, dst.Location(b.cp.ArchiveName), how), kv...)
+	// Save the upload's identity at once (in the background, as the
+	// listing starts), so a cancel or a sweep can find it.
+	return b.startCheckpoint(ctx)
+}
+
+// dropArchive removes the partial archive the checkpoint names and forgets
+// its entries and progress, so the next startArchive begins afresh.
+func (b *backupRun) dropArchive(ctx context.Context) error {
+	if up, err := b.dst.ResumeUpload(b.upCtx, b.cp.Upload); err == nil {
+		if err := up.Abort(b.upCtx); err != nil {
+			b.lg.Warn(ctx, "Could not remove the partial archive: "+userMessage(err))
+		}
+	} else {
+		b.lg.Warn(ctx, "Could not remove the partial archive: "+userMessage(err))
+	}
+	if err := b.e.cat.DeleteArchiveEntriesFrom(ctx, b.op.ID, 0); err != nil {
+		return fmt.Errorf("forget the entries of the dropped archive: %w", err)
+	}
+	b.cp = backupCheckpoint{}
+	b.prog = store.Progress{}
+	b.pending = nil
+	return nil
 }
 
 // openFrom sets up the upload, the part writer and the archive writer to go
@@ -389,6 +495,10 @@ func (b *backupRun) startCheckpoint(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint the archive: %w", err)
 	}
+	secret, err := b.e.sealState(st.Age)
+	if err != nil {
+		return fmt.Errorf("checkpoint the archive: seal the encryption state: %w", err)
+	}
 	b.cp.NextPart = b.pw.next
 	b.cp.Tail = b.pw.tail()
 	b.cp.Archive = st
@@ -410,7 +520,7 @@ func (b *backupRun) startCheckpoint(ctx context.Context) error {
 		data, err := json.Marshal(cp)
 		if err == nil {
 			err = b.recordProgress(cp.Progress, func(p store.Progress) error {
-				return b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, token, p, data, cp.Tail, entries)
+				return b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, token, p, data, cp.Tail, secret, entries)
 			})
 		}
 		if err != nil {
@@ -519,6 +629,7 @@ func (cp backupCheckpoint) clone() backupCheckpoint {
 // shutdown (a cancel needs none) and returns the reason.
 func (b *backupRun) stopAtBoundary(reason error) error {
 	if errors.Is(reason, errPauseRequested) || errors.Is(reason, context.Canceled) {
+		b.cp.Clean = true // nothing is written after it
 		if err := b.checkpoint(context.WithoutCancel(b.r.ctx)); err != nil {
 			return fmt.Errorf("save the checkpoint before stopping: %w", err)
 		}
@@ -583,7 +694,7 @@ func (b *backupRun) finish(ctx context.Context, srcConn *registry.Info) error {
 	if err != nil {
 		return err
 	}
-	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.prog, data, b.cp.Tail, b.pending); err != nil {
+	if err := b.e.cat.SaveBackupCheckpoint(context.WithoutCancel(ctx), b.op.ID, b.r.token, b.prog, data, b.cp.Tail, nil, b.pending); err != nil {
 		if errors.Is(err, store.ErrLeaseLost) {
 			b.r.cancel(errLeaseLost)
 			return errLeaseLost

@@ -88,6 +88,8 @@ type Engine struct {
 	afterBackup func(ctx context.Context, op *store.BackupOperation)
 	// notifier, when set, hears what people may need to know.
 	notifier Notifier
+	// keys serves encrypted archives (nil: encryption is not available).
+	keys Keys
 }
 
 // Notifier hears what the engine did that a person may need to know (the

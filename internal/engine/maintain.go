@@ -17,6 +17,9 @@ import (
 func (e *Engine) Maintain(ctx context.Context, task string) error {
 	switch task {
 	case queue.TaskSweep:
+		if _, err := e.cat.ForgetRestoreSecrets(ctx); err != nil {
+			return err
+		}
 		return e.sweep(ctx)
 	case queue.TaskLogs:
 		n, err := e.cat.DeleteLogsBefore(ctx, e.now().Add(-e.opt.LogRetention))

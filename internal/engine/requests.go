@@ -34,6 +34,8 @@ type BackupOptions struct {
 	// BandwidthLimit bounds, in bytes per second, both what the backup
 	// reads from its source and what it writes to its destination (0: none).
 	BandwidthLimit int64 `json:"bandwidth_limit,omitempty"`
+	// EncryptionKeyID names the age key the archive is encrypted to (0: not encrypted).
+	EncryptionKeyID int64 `json:"encryption_key_id,omitempty"`
 }
 
 // RestoreRequest is the body of POST /api/v1/restores.
@@ -41,6 +43,26 @@ type RestoreRequest struct {
 	BackupOperationID       int64           `json:"backup_operation_id"`
 	DestinationConnectionID int64           `json:"destination_connection_id"`
 	Config                  json.RawMessage `json:"config,omitempty"`
+	Unlock
+}
+
+// Unlock is what opens an encrypted archive whose key coffer does not keep:
+// an age identity ("AGE-SECRET-KEY-1…", or several, one per line) or a
+// passphrase. It is a secret: sealed while the restore needs it, never logged.
+type Unlock struct {
+	Identity   string `json:"identity,omitempty"`
+	Passphrase string `json:"passphrase,omitempty"`
+}
+
+// Given reports whether an identity or a passphrase was given.
+func (u Unlock) Given() bool { return u.Identity != "" || u.Passphrase != "" }
+
+// String never shows the secret.
+func (u Unlock) String() string {
+	if u.Given() {
+		return "[key given]"
+	}
+	return "[no key]"
 }
 
 // S3RestoreConfig is the restore config for an s3 target.
@@ -80,6 +102,9 @@ func decodeBackupOptions(data []byte) (BackupOptions, *badField) {
 	}
 	if _, err := archive.ParseCompression(o.Compression); err != nil {
 		return BackupOptions{}, &badField{"options.compression", `must be "gzip" or "zstd"`}
+	}
+	if o.EncryptionKeyID < 0 {
+		return BackupOptions{}, &badField{"options.encryption_key_id", "must be the id of an encryption key, or 0 for none"}
 	}
 	if o.BandwidthLimit != 0 && o.BandwidthLimit < MinBandwidthLimit {
 		return BackupOptions{}, &badField{"options.bandwidth_limit", fmt.Sprintf("must be 0 (no limit) or at least %d bytes per second", MinBandwidthLimit)}

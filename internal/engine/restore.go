@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/archive/agecrypt"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
@@ -161,7 +162,19 @@ func (rr *restoreRun) run() (err error) {
 	}
 	defer stream.Close()
 	counted := &countingReader{r: stream}
-	ar, err := archive.NewReader(counted)
+	var ar *archive.Reader
+	if keyID := encryptionKeyOf(backup); keyID > 0 {
+		ids, err := e.restoreIdentities(ctx, rr.op.ID, keyID)
+		if err != nil {
+			return err
+		}
+		ar, err = archive.NewEncryptedReader(counted, ids...)
+		if errors.Is(err, agecrypt.ErrWrongKey) {
+			return wrongKey(src.Location(backup.ArchivePath), err)
+		}
+	} else {
+		ar, err = archive.NewReader(counted)
+	}
 	if err != nil {
 		return fmt.Errorf("read the archive %s: %w", src.Location(backup.ArchivePath), err)
 	}

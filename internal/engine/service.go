@@ -214,6 +214,20 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 			cfg, _ = json.Marshal(c)
 		}
 	}
+	var sealed []byte
+	if backup != nil && len(fields) == 0 {
+		if keyID := encryptionKeyOf(backup); keyID > 0 {
+			if err := e.checkUnlock(ctx, backup, keyID, req.Unlock, fields); err != nil {
+				return nil, err
+			}
+			var err error
+			if sealed, err = e.sealUnlock(req.Unlock); err != nil {
+				return nil, fmt.Errorf("keep the key given with the restore: %w", err)
+			}
+		} else if req.Unlock.Given() {
+			fields["identity"] = fmt.Sprintf("backup %d is not encrypted; leave identity and passphrase out", backup.ID)
+		}
+	}
 	if len(fields) > 0 {
 		return nil, apperr.InvalidFields("the restore request is not valid", fields)
 	}
@@ -226,6 +240,11 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 	err := e.cat.InTx(ctx, func(tx *sql.Tx) error {
 		if err := e.cat.CreateRestore(ctx, tx, op); err != nil {
 			return err
+		}
+		if sealed != nil {
+			if err := e.cat.SetRestoreSecretTx(ctx, tx, op.ID, sealed); err != nil {
+				return err
+			}
 		}
 		return e.q.InsertOperationTx(ctx, tx, store.KindRestore, op.ID)
 	})

@@ -526,6 +526,7 @@ func openapiSchemas() obj {
 		"BackupOptions": closed("", nil, obj{
 			"compression":     obj{"allOf": []any{ref("Compression")}, "default": "gzip"},
 			"bandwidth_limit": obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Bytes per second for the source reads and, separately, the destination writes (0 or absent: no limit; else at least 1024)."},
+			"encryption_key_id": obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Encrypt the archive with age for this key (0 or absent: not encrypted); the archive is named ….tar.gz.age or ….tar.zst.age."},
 		}),
 		"BackupInput": closed("A backup to start.", []string{"source_connection_id", "destination_connection_id"}, obj{
 			"source_connection_id": integer(""), "destination_connection_id": integer(""), "options": ref("BackupOptions"),
@@ -633,6 +634,22 @@ func openapiSchemas() obj {
 		}),
 		"DeliveryList": listOf("Delivery"),
 
+		"EncryptionKeyInput": closed("An age key to add: generate: true (coffer makes the pair), a pasted recipient, or a passphrase.", []string{"name", "type"}, obj{
+			"name": str(""), "type": enum(store.KeyX25519, store.KeyPassphrase),
+			"generate":      boolean("x25519: coffer generates the pair and answers with the identity, once."),
+			"recipient":     str("x25519: an age1… recipient made with age-keygen."),
+			"keep_identity": boolean("x25519 generated: coffer keeps the identity sealed, so restores need nothing more. Default false: restores must be given it."),
+			"passphrase":    str("passphrase: at least 12 characters; kept sealed."),
+		}),
+		"EncryptionKey": object("An age key archives can be encrypted to.", []string{"id", "name", "type", "keeps_identity", "created_at"}, obj{
+			"id": integer(""), "name": str(""), "type": enum(store.KeyX25519, store.KeyPassphrase),
+			"recipient":      str("x25519: the age1… recipient."),
+			"keeps_identity": boolean("Whether a restore needs nothing more than the backup (a passphrase key always does)."),
+			"created_at":     dateTime(false),
+			"identity":       str("Only in the answer to a POST with generate: true: the identity to keep offline. Never shown again."),
+		}),
+		"EncryptionKeyList": object("Every key, by name.", []string{"items"}, obj{"items": arrayOf(ref("EncryptionKey"))}),
+
 		"S3RestoreConfig": closed("Restore into an s3 connection.", nil, obj{
 			"bucket": str("Default: the connection's bucket."), "prefix": str("Put keys under this prefix."),
 			"include_prefix": str("Restore only keys under this prefix."), "overwrite": obj{"type": "boolean", "default": false},
@@ -645,6 +662,8 @@ func openapiSchemas() obj {
 		"RestoreConfig": obj{"anyOf": []any{ref("S3RestoreConfig"), ref("MongoDBRestoreConfig")}, "description": "The restore settings of the target's type."},
 		"RestoreInput": closed("A restore to start.", []string{"backup_operation_id", "destination_connection_id"}, obj{
 			"backup_operation_id": integer(""), "destination_connection_id": integer(""), "config": ref("RestoreConfig"),
+			"identity":   str("For an encrypted backup whose key coffer does not keep: the age identity (AGE-SECRET-KEY-1…). Kept sealed until the restore ends; never logged."),
+			"passphrase": str("For an encrypted backup: its key's passphrase, instead of the one coffer keeps. Kept sealed until the restore ends; never logged."),
 		}),
 		"RestoreStatus": obj{"type": "string", "enum": restoreStatuses, "description": "Where a restore is in its life (a restore cannot be paused)."},
 		"RestoreOperation": object("A restore operation.", []string{"id", "status", "backup_operation_id", "destination_connection_id", "destination_config", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{

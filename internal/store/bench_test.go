@@ -24,7 +24,7 @@ func BenchmarkSaveBackupCheckpoint(b *testing.B) {
 	rand.Read(tail)
 	b.SetBytes(int64(len(tail)))
 	for b.Loop() {
-		if err := s.SaveBackupCheckpoint(ctx, op.ID, tok, store.Progress{ItemsDone: 1}, []byte(`{"v":1}`), tail, nil); err != nil {
+		if err := s.SaveBackupCheckpoint(ctx, op.ID, tok, store.Progress{ItemsDone: 1}, []byte(`{"v":1}`), tail, nil, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -85,10 +85,21 @@ type Catalog interface {
 	BackupsBeingRestored(ctx context.Context) (map[int64]bool, error)
 	// SaveBackupCheckpoint writes progress, checkpoint and the new archive
 	// entries in one transaction, only while token is current (ErrLeaseLost otherwise).
-	// tail is the archive's not-yet-uploaded bytes, kept apart from the JSON.
-	SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error
+	// tail is the archive's not-yet-uploaded bytes, kept apart from the JSON;
+	// secret is what the checkpoint needs sealed with the server key (the
+	// age stream state of an encrypted archive), nil when nothing.
+	SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail, secret []byte, entries []ArchiveEntry) error
 	// BackupCheckpointTail returns the tail saved with the last checkpoint (nil when none).
 	BackupCheckpointTail(ctx context.Context, id int64) ([]byte, error)
+	// BackupCheckpointSecret returns the sealed secret saved with the last checkpoint (nil when none).
+	BackupCheckpointSecret(ctx context.Context, id int64) ([]byte, error)
+	// RestoreSecret returns the sealed identity or passphrase given with a
+	// restore, until the restore ends (nil when none).
+	RestoreSecret(ctx context.Context, id int64) ([]byte, error)
+	// SetRestoreSecretTx keeps the sealed identity or passphrase given with restore id.
+	SetRestoreSecretTx(ctx context.Context, tx *sql.Tx, id int64, sealed []byte) error
+	// ForgetRestoreSecrets removes those of the restores that have ended.
+	ForgetRestoreSecrets(ctx context.Context) (int64, error)
 
 	// Restores (same shapes as backups)
 	CreateRestore(ctx context.Context, tx *sql.Tx, op *RestoreOperation) error

@@ -191,6 +191,9 @@ func (s *Store) SwapConnectionCredentials(ctx context.Context, id int64, prev, n
 var sealedColumns = []struct{ table, column, noun string }{
 	{"connections", "credentials", "connection"},
 	{"notification_channels", "config", "notification channel"},
+	{"encryption_keys", "secret", "encryption key"},
+	{"backup_operations", "checkpoint_secret", "backup"},
+	{"restore_operations", "secret", "restore"},
 }
 
 // RotateCredentials passes every non-empty sealed value (connection

@@ -143,7 +143,7 @@ func TestOperationBytesFollowProgress(t *testing.T) {
 		want("SaveProgress", store.KindBackup, b.ID, 20)
 		mustNil(t, s.SaveCheckpoint(ctx, store.KindBackup, b.ID, tok, progress(30), []byte(`{}`)))
 		want("SaveCheckpoint", store.KindBackup, b.ID, 30)
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, progress(40), []byte(`{}`), []byte("tail"),
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, progress(40), []byte(`{}`), []byte("tail"), nil,
 			[]store.ArchiveEntry{{Seq: 0, Data: []byte(`{}`)}}))
 		want("SaveBackupCheckpoint", store.KindBackup, b.ID, 40)
 		p := progress(50)

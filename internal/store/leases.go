@@ -146,7 +146,7 @@ func (s *Store) SaveCheckpoint(ctx context.Context, kind string, id, token int64
 // (inserted, or replaced when their Seq is already stored) in one
 // transaction, only while token is current (ErrLeaseLost otherwise, and
 // nothing is written). The entries' BackupID is taken to be id.
-func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail []byte, entries []ArchiveEntry) error {
+func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Progress, checkpoint, tail, secret []byte, entries []ArchiveEntry) error {
 	what := fmt.Sprintf("save checkpoint of backup %d", id)
 	prog, cp, err := checkpointArgs(p, checkpoint)
 	if err != nil {
@@ -158,12 +158,15 @@ func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Pro
 		}
 	}
 	return s.InTx(ctx, func(tx *sql.Tx) error {
-		var tailArg any // NULL when there is no tail
+		var tailArg, secretArg any // NULL when there is none
 		if len(tail) > 0 {
 			tailArg = tail
 		}
+		if len(secret) > 0 {
+			secretArg = secret
+		}
 		if err := s.fencedUpdate(ctx, tx, backupDesc.kindTable, id, token, what,
-			"progress = ?, checkpoint = ?, checkpoint_tail = ?, updated_at = ?", prog, cp, tailArg, s.ts(now())); err != nil {
+			"progress = ?, checkpoint = ?, checkpoint_tail = ?, checkpoint_secret = ?, updated_at = ?", prog, cp, tailArg, secretArg, s.ts(now())); err != nil {
 			return err
 		}
 		for start := 0; start < len(entries); start += entryBatch {

@@ -829,7 +829,7 @@ func TestEndOfRunWritesOnlyItsOwnFields(t *testing.T) {
 			b := f.backup(t, s, store.StatusRunning)
 			tok, err := s.AcquireLease(ctx, store.KindBackup, b.ID, "w1", now, time.Minute)
 			mustNil(t, err)
-			mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 3}, []byte(`{"by":"w1"}`), nil, nil))
+			mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 3}, []byte(`{"by":"w1"}`), nil, nil, nil))
 			return b, tok
 		}
 
@@ -837,7 +837,7 @@ func TestEndOfRunWritesOnlyItsOwnFields(t *testing.T) {
 		b, tok1 := running()
 		tok2, err := s.AcquireLease(ctx, store.KindBackup, b.ID, "w2", now.Add(2*time.Minute), time.Minute)
 		mustNil(t, err)
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{ItemsDone: 7}, []byte(`{"by":"w2"}`), nil, nil))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{ItemsDone: 7}, []byte(`{"by":"w2"}`), nil, nil, nil))
 		wantErr(t, s.FinishRun(ctx, store.KindBackup, b.ID, tok1, store.RunEnd{Status: store.StatusFailed, ErrorMessage: "w1 broke"}), store.ErrLeaseLost)
 		wantErr(t, s.FinishRun(ctx, store.KindBackup, b.ID, tok1, store.RunEnd{Status: store.StatusPaused}), store.ErrLeaseLost)
 		wantErr(t, s.CompleteBackup(ctx, b.ID, tok1, store.BackupResult{ArchivePath: "w1.tar.gz"}), store.ErrLeaseLost)
@@ -872,7 +872,7 @@ func TestEndOfRunWritesOnlyItsOwnFields(t *testing.T) {
 		_, err = s.RequestAction(ctx, store.KindBackup, b.ID, store.RequestCancel, []string{store.StatusRunning})
 		mustNil(t, err)
 		mustNil(t, s.SaveProgress(ctx, store.KindBackup, b.ID, tok, store.Progress{ItemsDone: 4}))
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 5}, []byte(`{"n":5}`), nil, nil))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 5}, []byte(`{"n":5}`), nil, nil, nil))
 		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
 		if got.RequestedAction != store.RequestCancel {
@@ -1018,7 +1018,7 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 			return out
 		}
 		// More than one insert batch.
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 450}, []byte(`{"after":"k0449"}`), nil, entries(0, 450)))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 450}, []byte(`{"after":"k0449"}`), nil, nil, entries(0, 450)))
 		got, err := s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
 		if got.Progress.ItemsDone != 450 || string(got.Checkpoint) != `{"after":"k0449"}` {
@@ -1049,7 +1049,7 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 		}
 		// Replaying a checkpoint overwrites entries with the same seq.
 		replay := []store.ArchiveEntry{{Seq: 449, Data: json.RawMessage(`{"name":"again"}`)}, {Seq: 450, Data: json.RawMessage(`{"name":"new"}`)}}
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 451}, []byte(`{"after":"k0450"}`), nil, replay))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 451}, []byte(`{"after":"k0450"}`), nil, nil, replay))
 		tail, err := s.ListArchiveEntries(ctx, b.ID, 448, 0)
 		mustNil(t, err)
 		if len(tail) != 2 || string(tail[0].Data) != `{"name":"again"}` || string(tail[1].Data) != `{"name":"new"}` {
@@ -1066,7 +1066,7 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 		// Another worker takes the lease: the old token writes nothing at all.
 		tok2, err := s.AcquireLease(ctx, store.KindBackup, b.ID, "w2", now.Add(2*time.Minute), time.Minute)
 		mustNil(t, err)
-		err = s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 999}, []byte(`{"after":"zzz"}`), nil, entries(400, 410))
+		err = s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 999}, []byte(`{"after":"zzz"}`), nil, nil, entries(400, 410))
 		wantErr(t, err, store.ErrLeaseLost)
 		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
@@ -1078,14 +1078,14 @@ func TestCheckpointsAndArchiveEntries(t *testing.T) {
 		if len(tail) != 0 {
 			t.Fatalf("fenced checkpoint stored %d entries", len(tail))
 		}
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{ItemsDone: 410}, nil, nil, entries(400, 410)))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{ItemsDone: 410}, nil, nil, nil, entries(400, 410)))
 		got, err = s.GetBackup(ctx, b.ID)
 		mustNil(t, err)
 		if got.Checkpoint != nil || got.Progress.ItemsDone != 410 {
 			t.Fatalf("nil checkpoint not stored as NULL: %+v", got)
 		}
-		wantErr(t, s.SaveBackupCheckpoint(ctx, 9999, tok2, store.Progress{}, nil, nil, nil), store.ErrNotFound)
-		if err := s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{}, []byte("not json"), nil, nil); err == nil {
+		wantErr(t, s.SaveBackupCheckpoint(ctx, 9999, tok2, store.Progress{}, nil, nil, nil, nil), store.ErrNotFound)
+		if err := s.SaveBackupCheckpoint(ctx, b.ID, tok2, store.Progress{}, []byte("not json"), nil, nil, nil); err == nil {
 			t.Fatal("SaveBackupCheckpoint accepted a non-JSON checkpoint")
 		}
 
@@ -1351,13 +1351,13 @@ func TestCheckpointTail(t *testing.T) {
 		for i := range tail {
 			tail[i] = byte(i * 7)
 		}
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 1}, []byte(`{"v":1}`), tail, nil))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 1}, []byte(`{"v":1}`), tail, nil, nil))
 		got, err := s.BackupCheckpointTail(ctx, b.ID)
 		mustNil(t, err)
 		if !bytes.Equal(got, tail) {
 			t.Fatalf("tail: %d bytes back, %d saved, equal=%v", len(got), len(tail), bytes.Equal(got, tail))
 		}
-		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 2}, []byte(`{"v":2}`), nil, nil))
+		mustNil(t, s.SaveBackupCheckpoint(ctx, b.ID, tok, store.Progress{ItemsDone: 2}, []byte(`{"v":2}`), nil, nil, nil))
 		got, err = s.BackupCheckpointTail(ctx, b.ID)
 		mustNil(t, err)
 		if len(got) != 0 {

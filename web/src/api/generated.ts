@@ -101,6 +101,8 @@ export type BackupOptions = {
   bandwidth_limit?: number;
   /** @default "gzip" */
   compression?: Compression;
+  /** Encrypt the archive with age for this key (0 or absent: not encrypted); the archive is named ….tar.gz.age or ….tar.zst.age. */
+  encryption_key_id?: number;
 };
 
 /** Where a backup is in its life. */
@@ -296,6 +298,39 @@ export type EmailChannelConfig = {
   to: string[];
   /** Log in with AUTH PLAIN when set. */
   username?: string;
+};
+
+/** An age key archives can be encrypted to. */
+export type EncryptionKey = {
+  created_at: string;
+  id: number;
+  /** Only in the answer to a POST with generate: true: the identity to keep offline. Never shown again. */
+  identity?: string;
+  /** Whether a restore needs nothing more than the backup (a passphrase key always does). */
+  keeps_identity: boolean;
+  name: string;
+  /** x25519: the age1… recipient. */
+  recipient?: string;
+  type: "x25519" | "passphrase";
+};
+
+/** An age key to add: generate: true (coffer makes the pair), a pasted recipient, or a passphrase. */
+export type EncryptionKeyInput = {
+  /** x25519: coffer generates the pair and answers with the identity, once. */
+  generate?: boolean;
+  /** x25519 generated: coffer keeps the identity sealed, so restores need nothing more. Default false: restores must be given it. */
+  keep_identity?: boolean;
+  name: string;
+  /** passphrase: at least 12 characters; kept sealed. */
+  passphrase?: string;
+  /** x25519: an age1… recipient made with age-keygen. */
+  recipient?: string;
+  type: "x25519" | "passphrase";
+};
+
+/** Every key, by name. */
+export type EncryptionKeyList = {
+  items: EncryptionKey[];
 };
 
 /** An error answer: what failed, and per field why. */
@@ -509,6 +544,10 @@ export type RestoreInput = {
   backup_operation_id: number;
   config?: RestoreConfig;
   destination_connection_id: number;
+  /** For an encrypted backup whose key coffer does not keep: the age identity (AGE-SECRET-KEY-1…). Kept sealed until the restore ends; never logged. */
+  identity?: string;
+  /** For an encrypted backup: its key's passphrase, instead of the one coffer keeps. Kept sealed until the restore ends; never logged. */
+  passphrase?: string;
 };
 
 /** One page of a list, newest first. */
