@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connection"
 	s3conn "github.com/coffer-backup/coffer/internal/connector/s3"
+	"github.com/coffer-backup/coffer/internal/encryption"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/queue"
 	"github.com/coffer-backup/coffer/internal/secret"
@@ -42,6 +43,7 @@ type env struct {
 	s3    *s3test.Server
 	local string
 	told  *told
+	enc   *encryption.Service
 }
 
 // told records what the engine told its notifier, one line per call.
@@ -131,6 +133,9 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 	eng := engine.New(cat, conns, q, opt, log)
 	rec := &told{}
 	eng.SetNotifier(rec)
+	enc := encryption.New(st, keys)
+	enc.SetScryptWorkFactor(10) // age's default (18) takes a second per archive
+	eng.SetKeys(enc)
 	q.SetRunner(eng)
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -140,7 +145,7 @@ func newEnvWith(t *testing.T, s3srv *s3test.Server, opt engine.Options, wrap fun
 		defer cancel()
 		_ = q.Stop(sctx)
 	})
-	return &env{t: t, st: st, conns: conns, q: q, eng: eng, s3: s3srv, local: local, told: rec}
+	return &env{t: t, st: st, conns: conns, q: q, eng: eng, s3: s3srv, local: local, told: rec, enc: enc}
 }
 
 // conn stores a connection without its live check (the engine's tests

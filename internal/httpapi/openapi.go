@@ -524,8 +524,8 @@ func openapiSchemas() obj {
 		"Progress":    progress,
 		"Compression": obj{"type": "string", "enum": []string{"gzip", "zstd"}, "description": "How a backup archive is compressed."},
 		"BackupOptions": closed("", nil, obj{
-			"compression":     obj{"allOf": []any{ref("Compression")}, "default": "gzip"},
-			"bandwidth_limit": obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Bytes per second for the source reads and, separately, the destination writes (0 or absent: no limit; else at least 1024)."},
+			"compression":       obj{"allOf": []any{ref("Compression")}, "default": "gzip"},
+			"bandwidth_limit":   obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Bytes per second for the source reads and, separately, the destination writes (0 or absent: no limit; else at least 1024)."},
 			"encryption_key_id": obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Encrypt the archive with age for this key (0 or absent: not encrypted); the archive is named ….tar.gz.age or ….tar.zst.age."},
 		}),
 		"BackupInput": closed("A backup to start.", []string{"source_connection_id", "destination_connection_id"}, obj{
