@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/auth"
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
+	"github.com/coffer-backup/coffer/internal/encryption"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/plan"
 	"github.com/coffer-backup/coffer/internal/queue"
@@ -189,6 +190,11 @@ func newEnv(t *testing.T, cat *store.Store, opts ...envOption) *env {
 	e.conns, d.Connections = conns, conns
 	if setup.ops != nil {
 		d.Ops = setup.ops(cat, conns, roots)
+	}
+	d.Keys = encryption.New(cat, keys)
+	d.Keys.SetScryptWorkFactor(10)
+	if eng, ok := d.Ops.(*engine.Engine); ok {
+		eng.SetKeys(d.Keys)
 	}
 	if setup.plans {
 		eng, ok := d.Ops.(*engine.Engine)
