@@ -113,7 +113,7 @@ test-race-rest: race-build tools postgres
 test-web: web/node_modules/.installed
 	cd web && npm test
 
-test-e2e: e2e-bin tools postgres chromium
+test-e2e: e2e-bin tools postgres chromium age
 	COFFER_BIN=$(E2E_BIN) $(GO) test -count=1 -timeout 15m -parallel 4 -tags e2e ./test/e2e/...
 
 ## bench: Go benchmarks and the load script (figures for the closing notes).
