@@ -50,6 +50,7 @@ const routes: RouteObject[] = [
       { path: "restores", element: page(() => import("@/pages/RestoresPage")) },
       { path: "restores/:id", element: page(() => import("@/pages/RestoreDetailPage")) },
       { path: "notifications", element: page(() => import("@/pages/NotificationsPage")) },
+      { path: "keys", element: page(() => import("@/pages/KeysPage")) },
       { path: "users", element: adminOnly(() => import("@/pages/UsersPage")) },
       { path: "audit", element: adminOnly(() => import("@/pages/AuditPage")) },
       { path: "*", element: page(() => import("@/pages/NotFoundPage")) },

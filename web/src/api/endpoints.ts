@@ -19,6 +19,9 @@ import type {
   ChannelList,
   ChannelTestResult,
   DeliveryList,
+  EncryptionKey,
+  EncryptionKeyInput,
+  EncryptionKeyList,
   Plan,
   PlanEventList,
   PlanInput,
@@ -103,6 +106,10 @@ export const api = {
   testChannel: (id: number) => request<ChannelTestResult>(`/notification-channels/${id}/test`, { method: "POST" }),
   listDeliveries: (page: number, status: string) =>
     request<DeliveryList>(`/notification-deliveries${query({ page, per_page: 20, status: status || undefined })}`),
+
+  listKeys: () => request<EncryptionKeyList>("/encryption-keys").then((l) => l.items),
+  createKey: (input: EncryptionKeyInput) => request<EncryptionKey>("/encryption-keys", { method: "POST", body: input }),
+  deleteKey: (id: number) => request<void>(`/encryption-keys/${id}`, { method: "DELETE" }),
 
   listRestores: (page: number, perPage: number) =>
     request<RestoreList>(`/restores${query({ page, per_page: perPage })}`),

@@ -20,10 +20,16 @@ export const keys = {
   channels: ["notification-channels"] as const,
   deliveries: (page: number, status: string) => ["notification-deliveries", page, status] as const,
   deliveriesAll: ["notification-deliveries"] as const,
+  encryptionKeys: ["encryption-keys"] as const,
   users: ["users"] as const,
   audit: (f: AuditFilters) => ["audit", f] as const,
   auditAll: ["audit"] as const,
 };
+
+/** useEncryptionKeys lists the age keys archives can be encrypted to. */
+export function useEncryptionKeys() {
+  return useQuery({ queryKey: keys.encryptionKeys, queryFn: api.listKeys });
+}
 
 /** How often views of running operations refresh. */
 export const LIVE_REFRESH_MS = 2000;

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Archive, Bell, CalendarClock, HardDriveDownload, KeyRound, LayoutDashboard, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
+import { Archive, Bell, CalendarClock, HardDriveDownload, KeyRound, LayoutDashboard, LockKeyhole, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
 import { useState } from "react";
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { isAdmin, loginPath, useMe } from "@/api/auth";
@@ -18,6 +18,7 @@ const nav = [
   { to: "/backups", label: "Backups", Icon: Archive, end: false },
   { to: "/restores", label: "Restores", Icon: RotateCcw, end: false },
   { to: "/notifications", label: "Notifications", Icon: Bell, end: false },
+  { to: "/keys", label: "Keys", Icon: LockKeyhole, end: false },
 ];
 
 // Shown to administrators only; the server refuses these routes to others.

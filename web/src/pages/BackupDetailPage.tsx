@@ -1,7 +1,7 @@
 import { RotateCcw } from "lucide-react";
 import { Link, useParams } from "react-router";
 import { canWrite, useMe } from "@/api/auth";
-import { useConnections } from "@/api/queries";
+import { useConnections, useEncryptionKeys } from "@/api/queries";
 import { DeleteArchiveButton } from "@/components/DeleteArchiveButton";
 import { MetaItem } from "@/components/Meta";
 import { OperationDetail } from "@/components/OperationDetail";
@@ -13,6 +13,7 @@ import { formatBytes, formatDate } from "@/lib/utils";
 export default function BackupDetailPage() {
   const me = useMe();
   const names = connectionNames(useConnections().data);
+  const encKeys = useEncryptionKeys();
   return (
     <OperationDetail
       kind="backups"
@@ -46,6 +47,11 @@ export default function BackupDetailPage() {
               </MetaItem>
             )}
             <MetaItem label="Compression">{b.options?.compression ?? "gzip"}</MetaItem>
+            <MetaItem label="Encryption">
+              {b.options?.encryption_key_id
+                ? `age, key ${encKeys.data?.find((k) => k.id === b.options?.encryption_key_id)?.name ?? `#${b.options.encryption_key_id}`}`
+                : "none"}
+            </MetaItem>
             <MetaItem label="Archive size">{formatBytes(b.archive_size)}</MetaItem>
             <MetaItem label="Archive path" mono>
               {b.archive_path || "—"}

@@ -4,10 +4,11 @@ import { Link, useNavigate } from "react-router";
 import { toast } from "sonner";
 import { errorMessage, isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import { keys, useConnections } from "@/api/queries";
+import { keys, useConnections, useEncryptionKeys } from "@/api/queries";
 import type { Compression } from "@/api/types";
 import { TYPE_LABELS } from "@/components/connectionFields";
 import { EmptyState } from "@/components/EmptyState";
+import { EncryptionSelect } from "@/components/EncryptionSelect";
 import { describedBy, FormField } from "@/components/FormField";
 import { PageHeader } from "@/components/PageHeader";
 import { LoadError, Loading } from "@/components/QueryState";
@@ -16,7 +17,7 @@ import { Button, buttonVariants } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
 import { NativeSelect } from "@/components/ui/input";
 
-/** NewBackupPage starts a backup: source, destination and compression. */
+/** NewBackupPage starts a backup: source, destination, compression and encryption. */
 export default function NewBackupPage() {
   const navigate = useNavigate();
   const qc = useQueryClient();
@@ -24,6 +25,8 @@ export default function NewBackupPage() {
   const [sourceId, setSourceId] = useState("");
   const [destinationId, setDestinationId] = useState("");
   const [compression, setCompression] = useState<Compression>("gzip");
+  const [keyId, setKeyId] = useState("");
+  const encKeys = useEncryptionKeys();
   const [local, setLocal] = useState<Record<string, string>>({});
 
   const start = useMutation({
@@ -31,7 +34,7 @@ export default function NewBackupPage() {
       api.createBackup({
         source_connection_id: Number(sourceId),
         destination_connection_id: Number(destinationId),
-        options: { compression },
+        options: { compression, ...(keyId ? { encryption_key_id: Number(keyId) } : {}) },
       }),
     meta: { skipToast: true },
     onSuccess: (op) => {
@@ -130,6 +133,7 @@ export default function NewBackupPage() {
                 <option value="zstd">zstd (.tar.zst)</option>
               </NativeSelect>
             </FormField>
+            <EncryptionSelect id="backup-encryption" value={keyId} onChange={setKeyId} keys={encKeys.data ?? []} error={err("options.encryption_key_id")} />
             <div className="flex gap-2">
               <Button type="submit" disabled={start.isPending}>
                 {start.isPending ? "Starting…" : "Start backup"}

@@ -4,7 +4,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { toast } from "sonner";
 import { errorMessage, isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import { keys, useBackup, useConnections } from "@/api/queries";
+import { keys, useBackup, useConnections, useEncryptionKeys } from "@/api/queries";
 import type { Connection, RestoreConfig } from "@/api/types";
 import { TYPE_LABELS } from "@/components/connectionFields";
 import { EmptyState } from "@/components/EmptyState";
@@ -33,6 +33,9 @@ export default function NewRestorePage() {
   const [database, setDatabase] = useState("");
   const [collections, setCollections] = useState("");
   const [drop, setDrop] = useState(false);
+  const [unlockWith, setUnlockWith] = useState<"identity" | "passphrase">("identity");
+  const [secret, setSecret] = useState("");
+  const encKeys = useEncryptionKeys();
   const [local, setLocal] = useState<Record<string, string>>({});
 
   const target: Connection | undefined = connections.data?.find((c) => String(c.id) === targetId);
@@ -59,7 +62,12 @@ export default function NewRestorePage() {
 
   const start = useMutation({
     mutationFn: (t: Connection) =>
-      api.createRestore({ backup_operation_id: backupId, destination_connection_id: t.id, config: configFor(t) }),
+      api.createRestore({
+        backup_operation_id: backupId,
+        destination_connection_id: t.id,
+        config: configFor(t),
+        ...(secret.trim() ? (unlockWith === "identity" ? { identity: secret.trim() } : { passphrase: secret }) : {}),
+      }),
     meta: { skipToast: true },
     onSuccess: (r) => {
       toast.success(`Restore #${r.id} queued.`);
@@ -123,6 +131,9 @@ export default function NewRestorePage() {
   };
 
   const targetBucket = target && "bucket" in target.credentials ? target.credentials.bucket : "";
+  const keyId = b.options?.encryption_key_id ?? 0;
+  const encKey = encKeys.data?.find((k) => k.id === keyId);
+  const needsKey = keyId > 0 && (encKey === undefined || (encKey.type === "x25519" && !encKey.keeps_identity));
 
   return (
     <div className="mx-auto max-w-2xl">
@@ -204,6 +215,42 @@ export default function NewRestorePage() {
                   <Checkbox id="restore-drop" checked={drop} onChange={(e) => setDrop(e.target.checked)} />
                   <Label htmlFor="restore-drop">Drop each collection before restoring it</Label>
                 </div>
+              </fieldset>
+            )}
+
+            {keyId > 0 && (
+              <fieldset className="grid gap-4" data-testid="restore-unlock">
+                <legend className="mb-2 text-sm font-semibold">Encrypted archive</legend>
+                <p className="text-sm text-muted-foreground">
+                  {encKey
+                    ? needsKey
+                      ? `Encrypted with key ${encKey.name}, whose identity coffer does not keep: paste it to restore.`
+                      : `Encrypted with key ${encKey.name}, which coffer keeps: nothing more is needed.`
+                    : `Encrypted with key #${keyId}, which coffer no longer has: paste its identity or passphrase.`}{" "}
+                  It is kept sealed only until the restore ends, and never logged.
+                </p>
+                <FormField id="restore-unlock-with" label="Open it with">
+                  <NativeSelect id="restore-unlock-with" value={unlockWith} onChange={(e) => setUnlockWith(e.target.value as "identity" | "passphrase")}>
+                    <option value="identity">An age identity (AGE-SECRET-KEY-1…)</option>
+                    <option value="passphrase">A passphrase</option>
+                  </NativeSelect>
+                </FormField>
+                {unlockWith === "identity" ? (
+                  <FormField id="restore-identity" label="Identity" error={err("identity")} required={needsKey} help="One AGE-SECRET-KEY-1… line, or the whole key file.">
+                    <textarea
+                      id="restore-identity"
+                      className="min-h-20 rounded-md border bg-transparent p-2 font-mono text-xs"
+                      autoComplete="off"
+                      spellCheck={false}
+                      value={secret}
+                      onChange={(e) => setSecret(e.target.value)}
+                    />
+                  </FormField>
+                ) : (
+                  <FormField id="restore-passphrase" label="Passphrase" error={err("passphrase")}>
+                    <Input id="restore-passphrase" type="password" autoComplete="off" value={secret} onChange={(e) => setSecret(e.target.value)} />
+                  </FormField>
+                )}
               </fieldset>
             )}
 

@@ -4,9 +4,10 @@ import { Link, useNavigate, useParams } from "react-router";
 import { toast } from "sonner";
 import { errorMessage, isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
-import { keys, useConnections } from "@/api/queries";
+import { keys, useConnections, useEncryptionKeys } from "@/api/queries";
 import type { Compression, Plan, PlanInput, RetentionPolicy } from "@/api/types";
 import { TYPE_LABELS } from "@/components/connectionFields";
+import { EncryptionSelect } from "@/components/EncryptionSelect";
 import { describedBy, FormField } from "@/components/FormField";
 import { PageHeader } from "@/components/PageHeader";
 import { LoadError, Loading } from "@/components/QueryState";
@@ -33,6 +34,7 @@ interface Form {
   source: string;
   destination: string;
   compression: Compression;
+  encryptionKey: string;
   bandwidth: string;
   schedule: string;
   timezone: string;
@@ -52,6 +54,7 @@ function formOf(p: Plan | undefined): Form {
     source: p ? String(p.source_connection_id) : "",
     destination: p ? String(p.destination_connection_id) : "",
     compression: p?.options.compression ?? "gzip",
+    encryptionKey: p?.options.encryption_key_id ? String(p.options.encryption_key_id) : "",
     bandwidth: p?.options.bandwidth_limit ? String(p.options.bandwidth_limit) : "",
     schedule: p?.schedule ?? "@daily",
     timezone: p?.timezone ?? "UTC",
@@ -80,7 +83,11 @@ function inputOf(f: Form): PlanInput {
     name: f.name.trim(),
     source_connection_id: Number(f.source),
     destination_connection_id: Number(f.destination),
-    options: { compression: f.compression, ...(f.bandwidth.trim() ? { bandwidth_limit: Number(f.bandwidth.trim()) } : {}) },
+    options: {
+      compression: f.compression,
+      ...(f.bandwidth.trim() ? { bandwidth_limit: Number(f.bandwidth.trim()) } : {}),
+      ...(f.encryptionKey ? { encryption_key_id: Number(f.encryptionKey) } : {}),
+    },
     schedule: f.schedule.trim(),
     timezone: f.timezone.trim() || "UTC",
     catch_up: f.catchUp,
@@ -178,6 +185,7 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
   const navigate = useNavigate();
   const qc = useQueryClient();
   const connections = useConnections();
+  const encKeys = useEncryptionKeys();
   const [f, setF] = useState<Form>(() => formOf(plan));
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setF((old) => ({ ...old, [k]: v }));
 
@@ -251,6 +259,13 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
                 <option value="zstd">zstd</option>
               </NativeSelect>
             </FormField>
+            <EncryptionSelect
+              id="plan-encryption"
+              value={f.encryptionKey}
+              onChange={(v) => set("encryptionKey", v)}
+              keys={encKeys.data ?? []}
+              error={fields["options.encryption_key_id"]}
+            />
             {text("plan-bandwidth", "Bandwidth limit (bytes/s)", "bandwidth", "options.bandwidth_limit", "For the source reads and the destination writes of each run; empty for no limit.")}
             {text("plan-schedule", "Schedule", "schedule", "schedule", 'A cron expression ("30 2 * * *"), @hourly, @daily, @weekly, @monthly or "@every 6h".', true)}
             {text("plan-timezone", "Time zone", "timezone", "timezone", "An IANA time zone such as Europe/Berlin; the schedule is read in it.")}
