@@ -115,6 +115,7 @@ type backupRun struct {
 	shown    store.Progress       // the progress last written to the catalog
 	lastCP   time.Time
 	cpParts  int // the last part cut before the last checkpoint
+	restarts int // times an encrypted archive was begun again because a collection changed
 	lastSave time.Time
 	lastLog  time.Time
 }
@@ -224,17 +225,14 @@ func (b *backupRun) work() error {
 		}
 	}
 
-	for restarts := 0; ; restarts++ {
+	for {
 		if src.objects != nil {
 			err = b.copyObjects(ctx, src.objects)
 		} else {
 			err = b.copyCollections(ctx, src.mongo)
 		}
 		if !errors.Is(err, errArchiveRestarted) {
-			break
-		}
-		if restarts+1 >= maxCollectionAttempts {
-			return fmt.Errorf("collections kept changing while they were read (the encrypted archive was started %d times); back them up from a secondary or at a quieter time", restarts+1)
+			break // rewindCollection bounds the restarts
 		}
 	}
 	if err != nil {

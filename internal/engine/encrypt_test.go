@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -474,4 +475,72 @@ func TestHandMadeEncryptedArchiveRestores(t *testing.T) {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestEncryptedMongoCollectionChanges: a document of the collection grows
+// between its measuring and its copy. A plain archive would go back to
+// before the collection; an encrypted one cannot go back inside its age
+// stream, so it starts again from the beginning, says so, and completes
+// with the document as it is now.
+func TestEncryptedMongoCollectionChanges(t *testing.T) {
+	srv := s3test.Start(t)
+	mdb := mongotest.Start(t)
+	cl := mdb.Client(t)
+	db := mdb.NewDatabase(t)
+	coll := cl.Database(db).Collection("big")
+	var measured atomic.Int64
+	// No spool: the copy reads the server again, and sees the document
+	// added once the collection was measured.
+	e := newEnv(t, srv, engine.Options{MongoSpoolLimit: -1, CrashAt: func(point string) {
+		if point == "collection-measured" && measured.Add(1) == 1 {
+			// A document grows: the copy reads more bytes than were measured.
+			if _, err := coll.UpdateOne(context.Background(), bson.D{{Key: "_id", Value: int64(0)}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: "late", Value: true}, {Key: "pad", Value: bson.Binary{Data: randBytes(t, 1000)}}}}}); err != nil {
+				t.Errorf("update: %v", err)
+			}
+		}
+	}})
+	var docs []any
+	for i := range 60000 {
+		docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "pad", Value: bson.Binary{Data: randBytes(t, 200)}}})
+		if len(docs) == 5000 {
+			if _, err := coll.InsertMany(context.Background(), docs); err != nil {
+				t.Fatal(err)
+			}
+			docs = docs[:0]
+		}
+	}
+	key, identity := newKey(t, e, "k", false)
+	id := startBackup(t, e, e.conn("src", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db}),
+		e.localConn("m"), fmt.Sprintf(`{"encryption_key_id":%d}`, key))
+	op := e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
+	logs, _ := e.st.ListLogs(context.Background(), store.KindBackup, id, 0, 1000)
+	var restarted bool
+	for _, l := range logs {
+		restarted = restarted || strings.Contains(l.Message, "the archive starts again from the beginning (attempt 2 of 3)")
+	}
+	if !restarted || op.Progress.ItemsDone != 60000 {
+		for _, l := range logs {
+			t.Log(l.Message)
+		}
+		t.Fatalf("restarted %v, items_done %d (want 60000)", restarted, op.Progress.ItemsDone)
+	}
+	data, err := os.ReadFile(filepath.Join(e.local, "m", op.ArchivePath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bson := ageTar(t, data, identity, "-z")[fmt.Sprintf("mongodb/%s/big.bson", db)]; !bytes.Contains(bson, []byte("late")) {
+		t.Fatal("the archive does not hold the document as it was changed")
+	}
+	restored := mdb.NewDatabase(t)
+	r, err := e.eng.StartRestore(context.Background(), actor, engine.RestoreRequest{BackupOperationID: id,
+		DestinationConnectionID: e.conn("tgt", store.TypeMongoDB, map[string]string{"uri": mdb.URI}),
+		Config:                  json.RawMessage(fmt.Sprintf(`{"database":%q}`, restored)), Unlock: engine.Unlock{Identity: identity}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitRestore(r.ID, store.StatusCompleted, 3*time.Minute)
+	if n := sameDocs(t, cl, db, restored, "big"); n != 60000 {
+		t.Fatalf("%d documents restored", n)
+	}
 }

@@ -62,7 +62,9 @@ type Options struct {
 	Version string
 	// CrashAt, when set, is called at named points of a backup
 	// ("listing", "mid-part", "after-checkpoint", "finalize",
-	// "completed-upload") and of a restore ("restore-entry"). The crash
+	// "completed-upload"; "collection-measured" between a MongoDB
+	// collection's measuring and its copy) and of a restore
+	// ("restore-entry"). The crash
 	// tests use it to kill the process at exact places; it is nil in
 	// normal operation.
 	CrashAt func(point string)

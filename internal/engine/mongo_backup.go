@@ -170,6 +170,7 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, m *m
 		if err != nil {
 			return err
 		}
+		b.e.crashPoint("collection-measured")
 		docs, size, upTo := ms.docs, ms.size, ms.upTo
 		sp = ms.spool
 		rewind := b.cp
@@ -293,8 +294,13 @@ func (b *backupRun) rewindCollection(ctx context.Context, db string, coll mongod
 	if b.cp.Encrypted {
 		// Going back inside the age stream would seal other bytes under
 		// chunk numbers that may already be at the destination.
+		b.restarts++
+		if b.restarts >= maxCollectionAttempts {
+			return fmt.Errorf("collection %s.%s changed while it was read, and collections kept changing (the encrypted archive was started %d times); back them up from a secondary or at a quieter time",
+				db, coll.Name, b.restarts)
+		}
 		b.lg.Warn(ctx, fmt.Sprintf("Collection %s.%s changed while it was read. An encrypted archive cannot go back to before it, so the archive starts again from the beginning (attempt %d of %d).",
-			db, coll.Name, attempts+1, maxCollectionAttempts))
+			db, coll.Name, b.restarts+1, maxCollectionAttempts))
 		if err := b.collectSaves(true); err != nil {
 			return err
 		}

@@ -461,6 +461,16 @@ func cpuCase(ctx context.Context, s settings, gw *gateway, work string) ([]row, 
 		return nil, err
 	}
 
+	// The same backup encrypted with age (a key whose identity coffer keeps),
+	// run right after each plain one: the issue's figure is the ratio.
+	var key struct {
+		ID int64 `json:"id"`
+	}
+	if err := cp.do(ctx, "POST", "/api/v1/encryption-keys", map[string]any{"name": "bench", "type": "x25519", "generate": true, "keep_identity": true}, &key, 201); err != nil {
+		return nil, fmt.Errorf("creating the encryption key: %w", err)
+	}
+	var encMBps, encCPU, plainCPU, encRatios []float64
+
 	// The machine's speed drifts (a shared host): the references and coffer
 	// run in turns, every reference before and after every coffer run, and
 	// each ratio compares a coffer run with the reference runs around it.
@@ -527,6 +537,27 @@ func cpuCase(ctx context.Context, s settings, gw *gateway, work string) ([]row, 
 		mbps := mb / wall.Seconds()
 		logf("coffer S3→local run %d: %s wall (engine %s) = %.1f MB/s, coffer CPU %s, versitygw CPU %s, archive %s, largest temp file %s (load before %s)",
 			i+1, secs(wall), secs(op.engineTime()), mbps, secs(cpu1-cpu0), secs(gw1-gw0), sizeMiB(op.ArchiveSize), sizeMiB(big), load)
+
+		ecpu0, _ := procCPU(cp.pid())
+		eop, ewall, err := cp.run(ctx, "backups", map[string]any{"source_connection_id": srcID, "destination_connection_id": dstID,
+			"options": map[string]any{"encryption_key_id": key.ID}}, 10*time.Minute)
+		if err != nil {
+			return nil, fmt.Errorf("encrypted backup: %w", err)
+		}
+		ecpu1, _ := procCPU(cp.pid())
+		if !strings.HasSuffix(eop.ArchivePath, ".tar.gz.age") || eop.Progress.ItemsDone != int64(len(objs)) {
+			return nil, fmt.Errorf("the encrypted backup wrote %s with %d items", eop.ArchivePath, eop.Progress.ItemsDone)
+		}
+		if err := os.Remove(filepath.Join(cp.roots, "cpu", filepath.FromSlash(eop.ArchivePath))); err != nil {
+			return nil, err
+		}
+		embps := mb / ewall.Seconds()
+		logf("coffer S3→local run %d encrypted: %s wall = %.1f MB/s (plain %.1f), coffer CPU %s (plain %s), archive %s",
+			i+1, secs(ewall), embps, mbps, secs(ecpu1-ecpu0), secs(cpu1-cpu0), sizeMiB(eop.ArchiveSize))
+		encMBps = append(encMBps, embps)
+		encCPU = append(encCPU, (ecpu1 - ecpu0).Seconds())
+		plainCPU = append(plainCPU, (cpu1 - cpu0).Seconds())
+		encRatios = append(encRatios, ewall.Seconds()/wall.Seconds())
 		after, err := runRefs()
 		if err != nil {
 			return nil, err
@@ -549,6 +580,12 @@ func cpuCase(ctx context.Context, s settings, gw *gateway, work string) ([]row, 
 		{"coffer backup S3 (versitygw, no delay) → local (median)", fmt.Sprintf("%.1f MB/s (%s), %.0f MB per coffer CPU-second, peak RSS %s, largest temp file %s",
 			median(cofferMBps), joinf(cofferMBps, "%.0f"), median(cofferPerCPU), sizeMiB(hwm), sizeMiB(largest)), "", ""},
 	}
+	slower := median(encRatios) - 1
+	rows = append(rows,
+		row{"coffer backup with age encryption, right after each plain run (median)", fmt.Sprintf("%.1f MB/s (%s), coffer CPU %.1f s against %.1f s plain",
+			median(encMBps), joinf(encMBps, "%.0f"), median(encCPU), median(plainCPU)), "", ""},
+		row{"encrypted / plain wall time (median)", fmt.Sprintf("%+.0f%% (%s)", slower*100, joinf(encRatios, "%.2f")), "≤ +15%", yesNo(slower <= 0.15)},
+	)
 	for r, ref := range refs {
 		rows = append(rows, row{ref.label + " (median of the runs around coffer's)", fmt.Sprintf("%.1f MB/s (%s)", median(refMBps[r]), joinf(refMBps[r], "%.0f")), "", ""})
 		ratio := median(wallRatios[r])
