@@ -297,6 +297,7 @@ func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) er
 		return err
 	}
 	b.space.watch(b.aw, b.pw)
+	b.cpParts, b.lastCP = 0, e.now()
 	kv := []any{"compression", string(comp)}
 	how := ""
 	if recipients != nil {

@@ -130,7 +130,12 @@ func TestEncryptedRestoreThroughTheAPI(t *testing.T) {
 	key := e.expect(e.do(c, "POST", "/api/v1/encryption-keys", `{"name":"k","type":"x25519","generate":true}`), http.StatusCreated).json(t)
 	other := e.expect(e.do(c, "POST", "/api/v1/encryption-keys", `{"name":"other","type":"x25519","generate":true}`), http.StatusCreated).json(t)
 
-	e.expect(e.do(c, "POST", "/api/v1/backups", fmt.Sprintf(`{"source_connection_id":%d,"destination_connection_id":%d,"options":{"encryption_key_id":-1}}`, src, dst)), http.StatusUnprocessableEntity)
+	for _, bad := range []string{"-1", "9999"} {
+		got := e.expect(e.do(c, "POST", "/api/v1/backups", fmt.Sprintf(`{"source_connection_id":%d,"destination_connection_id":%d,"options":{"encryption_key_id":%s}}`, src, dst, bad)), http.StatusUnprocessableEntity).json(t)
+		if _, ok := got["fields"].(map[string]any)["options.encryption_key_id"]; !ok {
+			t.Fatalf("encryption_key_id %s: %v", bad, got)
+		}
+	}
 	r := e.expect(e.do(c, "POST", "/api/v1/backups", fmt.Sprintf(`{"source_connection_id":%d,"destination_connection_id":%d,"options":{"encryption_key_id":%v}}`, src, dst, key["id"])), http.StatusAccepted)
 	id := int64(r.json(t)["id"].(float64))
 	done := waitFinal(t, e, c, fmt.Sprintf("/api/v1/backups/%d", id))
