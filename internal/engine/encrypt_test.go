@@ -371,14 +371,7 @@ func TestEncryptedMongo(t *testing.T) {
 			t.Fatalf("%s holds %d documents, the source %d", name, n, want)
 		}
 	}
-	restored := mdb.NewDatabase(t)
-	r, err := e.eng.StartRestore(context.Background(), actor, engine.RestoreRequest{BackupOperationID: id,
-		DestinationConnectionID: e.conn("tgt", store.TypeMongoDB, map[string]string{"uri": mdb.URI}),
-		Config:                  json.RawMessage(fmt.Sprintf(`{"database":%q}`, restored)), Unlock: engine.Unlock{Identity: identity}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitRestore(r.ID, store.StatusCompleted, 3*time.Minute)
+	restored := restoreMongo(t, e, mdb, id, identity)
 	for _, coll := range []string{"people", "orders", "empty"} {
 		sameDocs(t, cl, db, restored, coll)
 	}
@@ -532,15 +525,23 @@ func TestEncryptedMongoCollectionChanges(t *testing.T) {
 	if bson := ageTar(t, data, identity, "-z")[fmt.Sprintf("mongodb/%s/big.bson", db)]; !bytes.Contains(bson, []byte("late")) {
 		t.Fatal("the archive does not hold the document as it was changed")
 	}
+	restored := restoreMongo(t, e, mdb, id, identity)
+	if n := sameDocs(t, cl, db, restored, "big"); n != 60000 {
+		t.Fatalf("%d documents restored", n)
+	}
+}
+
+// restoreMongo restores MongoDB backup id, encrypted for identity, into a
+// new database and returns its name.
+func restoreMongo(t *testing.T, e *env, mdb *mongotest.Server, id int64, identity string) string {
+	t.Helper()
 	restored := mdb.NewDatabase(t)
 	r, err := e.eng.StartRestore(context.Background(), actor, engine.RestoreRequest{BackupOperationID: id,
-		DestinationConnectionID: e.conn("tgt", store.TypeMongoDB, map[string]string{"uri": mdb.URI}),
+		DestinationConnectionID: e.conn(fmt.Sprintf("tgt-%d", id), store.TypeMongoDB, map[string]string{"uri": mdb.URI}),
 		Config:                  json.RawMessage(fmt.Sprintf(`{"database":%q}`, restored)), Unlock: engine.Unlock{Identity: identity}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.waitRestore(r.ID, store.StatusCompleted, 3*time.Minute)
-	if n := sameDocs(t, cl, db, restored, "big"); n != 60000 {
-		t.Fatalf("%d documents restored", n)
-	}
+	return restored
 }

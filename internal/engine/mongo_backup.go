@@ -291,9 +291,11 @@ func (b *backupRun) rewindCollection(ctx context.Context, db string, coll mongod
 		return fmt.Errorf("collection %s.%s kept changing while it was read (%d attempts); back it up from a secondary or at a quieter time", db, coll.Name, attempts)
 	}
 	back := *cur.RewindFrom
-	if b.cp.Encrypted {
-		// Going back inside the age stream would seal other bytes under
-		// chunk numbers that may already be at the destination.
+	// An encrypted archive cannot go back inside its age stream: that
+	// would seal other bytes under chunk numbers that may already be at
+	// the destination. It starts again from the beginning instead.
+	restart := b.cp.Encrypted
+	if restart {
 		b.restarts++
 		if b.restarts >= maxCollectionAttempts {
 			return fmt.Errorf("collection %s.%s changed while it was read, and collections kept changing (the encrypted archive was started %d times); back them up from a secondary or at a quieter time",
@@ -301,23 +303,9 @@ func (b *backupRun) rewindCollection(ctx context.Context, db string, coll mongod
 		}
 		b.lg.Warn(ctx, fmt.Sprintf("Collection %s.%s changed while it was read. An encrypted archive cannot go back to before it, so the archive starts again from the beginning (attempt %d of %d).",
 			db, coll.Name, b.restarts+1, maxCollectionAttempts))
-		if err := b.collectSaves(true); err != nil {
-			return err
-		}
-		if err := b.pw.sync(); err != nil {
-			return err
-		}
-		b.aw.Abort()
-		b.pw.close()
-		if err := b.dropArchive(ctx); err != nil {
-			return err
-		}
-		if err := b.startArchive(ctx, b.srcConn); err != nil {
-			return err
-		}
-		return errArchiveRestarted
+	} else {
+		b.lg.Warn(ctx, fmt.Sprintf("Collection %s.%s changed while it was read; it is measured and copied again (attempt %d of %d).", db, coll.Name, attempts+1, maxCollectionAttempts))
 	}
-	b.lg.Warn(ctx, fmt.Sprintf("Collection %s.%s changed while it was read; it is measured and copied again (attempt %d of %d).", db, coll.Name, attempts+1, maxCollectionAttempts))
 	if err := b.collectSaves(true); err != nil {
 		return err
 	}
@@ -326,6 +314,15 @@ func (b *backupRun) rewindCollection(ctx context.Context, db string, coll mongod
 	}
 	b.aw.Abort()
 	b.pw.close()
+	if restart {
+		if err := b.dropArchive(ctx); err != nil {
+			return err
+		}
+		if err := b.startArchive(ctx, b.srcConn); err != nil {
+			return err
+		}
+		return errArchiveRestarted
+	}
 	if err := b.openFrom(back); err != nil {
 		return err
 	}
