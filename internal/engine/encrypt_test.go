@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/encryption"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/testutil/drivetest"
 	"github.com/coffer-backup/coffer/internal/testutil/mongotest"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
 )
@@ -123,6 +124,36 @@ func getObject(t *testing.T, cl *awss3.Client, bucket, key string) []byte {
 	return b
 }
 
+// localArchive, s3Archive and driveArchive read a completed backup's
+// archive from where it was stored.
+func localArchive(t *testing.T, e *env, conn string) func(*store.BackupOperation) []byte {
+	return func(op *store.BackupOperation) []byte {
+		b, err := os.ReadFile(filepath.Join(e.local, conn, op.ArchivePath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+}
+
+func s3Archive(t *testing.T, cl *awss3.Client, bucket string) func(*store.BackupOperation) []byte {
+	return func(op *store.BackupOperation) []byte { return getObject(t, cl, bucket, op.ArchivePath) }
+}
+
+func driveArchive(t *testing.T, drive *drivetest.Server) func(*store.BackupOperation) []byte {
+	return func(op *store.BackupOperation) []byte {
+		base := op.ArchivePath[strings.LastIndex(op.ArchivePath, "/")+1:]
+		for _, f := range drive.Files() {
+			if f.Name == base {
+				b, _ := drive.Content(f.ID)
+				return b
+			}
+		}
+		t.Fatalf("Drive has no %s", base)
+		return nil
+	}
+}
+
 func restoreWith(e *env, backup, target int64, u engine.Unlock) (*store.RestoreOperation, error) {
 	return e.eng.StartRestore(context.Background(), actor, engine.RestoreRequest{
 		BackupOperationID: backup, DestinationConnectionID: target, Config: json.RawMessage(`{}`), Unlock: u})
@@ -138,7 +169,7 @@ func TestEncryptedBackupEveryDestination(t *testing.T) {
 	e, drive, srv := driveEnv(t)
 	cl := srv.Client(t)
 	bucket := srv.NewBucket(t)
-	corpus := []object{{key: "big/twelve-mib.bin", data: randBytes(t, 12<<20)}, {key: "meta.txt", data: []byte("hello"), ct: "text/plain", meta: map[string]string{"owner": "ops"}}}
+	corpus := []object{{key: "big/six-mib.bin", data: randBytes(t, 6<<20)}, {key: "meta.txt", data: []byte("hello"), ct: "text/plain", meta: map[string]string{"owner": "ops"}}}
 	for i := range 80 {
 		corpus = append(corpus, object{key: fmt.Sprintf("many/%03d", i), data: randBytes(t, 50+i*311)})
 	}
@@ -167,10 +198,7 @@ func TestEncryptedBackupEveryDestination(t *testing.T) {
 		unlock     engine.Unlock // what a restore must be given
 	}{
 		{"local-gzip-offline-key", "gzip", bare, bareID, e.localConn("archives"), func(op *store.BackupOperation) []byte {
-			b, err := os.ReadFile(filepath.Join(e.local, "archives", op.ArchivePath))
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := localArchive(t, e, "archives")(op)
 			sidecar := filepath.Join(e.local, "archives", op.ArchivePath+".sha256")
 			cmd := exec.Command("sha256sum", "-c", filepath.Base(sidecar))
 			cmd.Dir = filepath.Dir(sidecar)
@@ -184,19 +212,9 @@ func TestEncryptedBackupEveryDestination(t *testing.T) {
 			if !strings.HasPrefix(side, op.SHA256+"  ") || !strings.HasSuffix(strings.TrimSpace(side), ".tar.zst.age") {
 				t.Fatalf("sidecar %q for %s", side, op.SHA256)
 			}
-			return getObject(t, cl, destBucket, op.ArchivePath)
+			return s3Archive(t, cl, destBucket)(op)
 		}, engine.Unlock{}},
-		{"drive-gzip-passphrase", "gzip", pass.ID, "", driveDst, func(op *store.BackupOperation) []byte {
-			base := op.ArchivePath[strings.LastIndex(op.ArchivePath, "/")+1:]
-			for _, f := range drive.Files() {
-				if f.Name == base {
-					b, _ := drive.Content(f.ID)
-					return b
-				}
-			}
-			t.Fatalf("Drive has no %s", base)
-			return nil
-		}, engine.Unlock{}},
+		{"drive-gzip-passphrase", "gzip", pass.ID, "", driveDst, driveArchive(t, drive), engine.Unlock{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			id := startBackup(t, e, src, tc.dst, fmt.Sprintf(`{"compression":%q,"encryption_key_id":%d}`, tc.comp, tc.key))
@@ -334,46 +352,56 @@ func TestEncryptedPauseResume(t *testing.T) {
 	sameObjects(t, ageTar(t, getObject(t, srv.Client(t), destBucket, op.ArchivePath), identity, "-z"), corpus)
 }
 
-// TestEncryptedMongo backs a MongoDB database up encrypted to a local
-// directory: age and tar list mongodump's layout, and coffer restores it
-// identical with the identity it is given.
-func TestEncryptedMongo(t *testing.T) {
-	srv := s3test.Start(t)
+// TestMongoEncrypted backs a MongoDB database up encrypted to a local
+// directory, S3 and Google Drive: age and tar unpack mongodump's layout with
+// every document, and coffer restores it identical with the identity it is
+// given.
+func TestMongoEncrypted(t *testing.T) {
+	e, drive, srv := driveEnv(t)
 	mdb := mongotest.Start(t)
 	cl := mdb.Client(t)
-	e := newEnv(t, srv, engine.Options{})
 	db := mdb.NewDatabase(t)
 	seedMongo(t, cl, db)
 	key, identity := newKey(t, e, "mongo", false)
-	id := startBackup(t, e, e.conn("mongo-src", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db}),
-		e.localConn("m"), fmt.Sprintf(`{"compression":"zstd","encryption_key_id":%d}`, key))
-	op := e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
-	data, err := os.ReadFile(filepath.Join(e.local, "m", op.ArchivePath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := ageTar(t, data, identity, "--zstd")
-	for _, coll := range []string{"people", "orders", "empty"} {
-		name := fmt.Sprintf("mongodb/%s/%s.bson", db, coll)
-		b, ok := files[name]
-		if !ok {
-			t.Fatalf("age | tar has no %s", name)
-		}
-		var n int
-		for len(b) > 0 {
-			doc := bson.Raw(b[:int(uint32(b[0])|uint32(b[1])<<8|uint32(b[2])<<16|uint32(b[3])<<24)])
-			if err := doc.Validate(); err != nil {
-				t.Fatalf("%s: %v", name, err)
+	src := e.conn("mongo-src", store.TypeMongoDB, map[string]string{"uri": mdb.URI, "database": db})
+	bucket := srv.NewBucket(t)
+	driveDst, _ := driveConn(e, drive, "mongo-drive")
+	for _, tc := range []struct {
+		name, comp, tarFlag string
+		dst                 int64
+		stored              func(*store.BackupOperation) []byte
+	}{
+		{"local-zstd", "zstd", "--zstd", e.localConn("m"), localArchive(t, e, "m")},
+		{"s3-gzip", "gzip", "-z", e.s3Conn("m-s3", bucket), s3Archive(t, srv.Client(t), bucket)},
+		{"drive-zstd", "zstd", "--zstd", driveDst, driveArchive(t, drive)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := startBackup(t, e, src, tc.dst, fmt.Sprintf(`{"compression":%q,"encryption_key_id":%d}`, tc.comp, key))
+			op := e.waitBackup(id, store.StatusCompleted, 3*time.Minute)
+			files := ageTar(t, tc.stored(op), identity, tc.tarFlag)
+			for _, coll := range []string{"people", "orders", "empty"} {
+				name := fmt.Sprintf("mongodb/%s/%s.bson", db, coll)
+				b, ok := files[name]
+				if !ok {
+					t.Fatalf("age | tar has no %s", name)
+				}
+				var n int
+				for len(b) > 0 {
+					doc := bson.Raw(b[:int(uint32(b[0])|uint32(b[1])<<8|uint32(b[2])<<16|uint32(b[3])<<24)])
+					if err := doc.Validate(); err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					b, n = b[len(doc):], n+1
+				}
+				if want := len(mongoDocs(t, cl, db, coll)); n != want {
+					t.Fatalf("%s holds %d documents, the source %d", name, n, want)
+				}
 			}
-			b, n = b[len(doc):], n+1
-		}
-		if want := len(mongoDocs(t, cl, db, coll)); n != want {
-			t.Fatalf("%s holds %d documents, the source %d", name, n, want)
-		}
-	}
-	restored := restoreMongo(t, e, mdb, id, identity)
-	for _, coll := range []string{"people", "orders", "empty"} {
-		sameDocs(t, cl, db, restored, coll)
+			restored := restoreMongo(t, e, mdb, id, identity)
+			for _, coll := range []string{"people", "orders", "empty"} {
+				sameDocs(t, cl, db, restored, coll)
+			}
+		})
 	}
 }
 
@@ -470,12 +498,12 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// TestEncryptedMongoCollectionChanges: a document of the collection grows
+// TestMongoEncryptedCollectionChanges: a document of the collection grows
 // between its measuring and its copy. A plain archive would go back to
 // before the collection; an encrypted one cannot go back inside its age
 // stream, so it starts again from the beginning, says so, and completes
 // with the document as it is now.
-func TestEncryptedMongoCollectionChanges(t *testing.T) {
+func TestMongoEncryptedCollectionChanges(t *testing.T) {
 	srv := s3test.Start(t)
 	mdb := mongotest.Start(t)
 	cl := mdb.Client(t)
@@ -494,9 +522,9 @@ func TestEncryptedMongoCollectionChanges(t *testing.T) {
 		}
 	}})
 	var docs []any
-	for i := range 60000 {
+	for i := range 8000 {
 		docs = append(docs, bson.D{{Key: "_id", Value: int64(i)}, {Key: "pad", Value: bson.Binary{Data: randBytes(t, 200)}}})
-		if len(docs) == 5000 {
+		if len(docs) == 2000 {
 			if _, err := coll.InsertMany(context.Background(), docs); err != nil {
 				t.Fatal(err)
 			}
@@ -512,11 +540,11 @@ func TestEncryptedMongoCollectionChanges(t *testing.T) {
 	for _, l := range logs {
 		restarted = restarted || strings.Contains(l.Message, "the archive starts again from the beginning (attempt 2 of 3)")
 	}
-	if !restarted || op.Progress.ItemsDone != 60000 {
+	if !restarted || op.Progress.ItemsDone != 8000 {
 		for _, l := range logs {
 			t.Log(l.Message)
 		}
-		t.Fatalf("restarted %v, items_done %d (want 60000)", restarted, op.Progress.ItemsDone)
+		t.Fatalf("restarted %v, items_done %d (want 8000)", restarted, op.Progress.ItemsDone)
 	}
 	data, err := os.ReadFile(filepath.Join(e.local, "m", op.ArchivePath))
 	if err != nil {
@@ -526,7 +554,7 @@ func TestEncryptedMongoCollectionChanges(t *testing.T) {
 		t.Fatal("the archive does not hold the document as it was changed")
 	}
 	restored := restoreMongo(t, e, mdb, id, identity)
-	if n := sameDocs(t, cl, db, restored, "big"); n != 60000 {
+	if n := sameDocs(t, cl, db, restored, "big"); n != 8000 {
 		t.Fatalf("%d documents restored", n)
 	}
 }
