@@ -154,85 +154,97 @@ export default function KeysPage() {
         </div>
       )}
 
-      <Dialog open={creating} onOpenChange={setCreating}>
+      {/* One dialog: the form, then (for a generated key) its identity, so
+          no second modal opens while the first one closes. */}
+      <Dialog
+        open={creating || shown !== null}
+        onOpenChange={(open) => {
+          if (!open) {
+            setCreating(false);
+            setShown(null);
+          }
+        }}
+      >
         <DialogContent>
-          <DialogHeader>
-            <DialogTitle>New encryption key</DialogTitle>
-            <DialogDescription>Backups and plans that choose it are encrypted with age before they leave coffer.</DialogDescription>
-          </DialogHeader>
-          <form onSubmit={submit} noValidate className="grid gap-4" aria-label="New encryption key">
-            {create.isError && Object.keys(fields).length === 0 && <Alert variant="destructive">{errorMessage(create.error)}</Alert>}
-            <FormField id="key-name" label="Name" error={fields.name} required>
-              <Input id="key-name" value={name} onChange={(e) => setName(e.target.value)} />
-            </FormField>
-            <FormField id="key-kind" label="Kind" error={fields.type}>
-              <NativeSelect id="key-kind" value={kind} onChange={(e) => setKind(e.target.value as KeyKind)}>
-                <option value="generate">Generate an age key pair</option>
-                <option value="recipient">Paste a recipient (age1…) made with age-keygen</option>
-                <option value="passphrase">Passphrase</option>
-              </NativeSelect>
-            </FormField>
-            {kind === "generate" && (
-              <FormField
-                id="key-keep"
-                label="Keep the identity in coffer"
-                error={fields.keep_identity}
-                help="Kept: restores need nothing more. Not kept: you hold the only copy, and a stolen coffer server cannot read a single backup."
-              >
-                <label className="flex items-center gap-2 text-sm">
-                  <input id="key-keep" type="checkbox" checked={keep} onChange={(e) => setKeep(e.target.checked)} />
-                  Keep it, sealed with the server key
-                </label>
-              </FormField>
-            )}
-            {kind === "recipient" && (
-              <FormField id="key-recipient" label="Recipient" error={fields.recipient} required help="The public key age-keygen prints; its identity stays with you.">
-                <Input id="key-recipient" className="font-mono" value={recipient} onChange={(e) => setRecipient(e.target.value)} placeholder="age1…" />
-              </FormField>
-            )}
-            {kind === "passphrase" && (
-              <FormField id="key-passphrase" label="Passphrase" error={fields.passphrase} required help="At least 12 characters; age -d asks for it to open an archive by hand.">
-                <Input id="key-passphrase" type="password" autoComplete="new-password" value={passphrase} onChange={(e) => setPassphrase(e.target.value)} />
-              </FormField>
-            )}
-            <DialogFooter>
-              <Button type="button" variant="outline" onClick={() => setCreating(false)}>
-                Cancel
-              </Button>
-              <Button type="submit" disabled={create.isPending}>
-                {create.isPending ? "Adding…" : "Add key"}
-              </Button>
-            </DialogFooter>
-          </form>
-        </DialogContent>
-      </Dialog>
-
-      <Dialog open={shown !== null} onOpenChange={(open) => !open && setShown(null)}>
-        <DialogContent>
-          <DialogHeader>
-            <DialogTitle>Keep this identity safe</DialogTitle>
-            <DialogDescription>
-              {shown?.keeps_identity
-                ? "coffer keeps a sealed copy, but keep this one offline too: it opens every archive of this key, with or without coffer."
-                : "This is the only time it is shown. Without it no archive of this key can be restored, by coffer or anyone."}
-            </DialogDescription>
-          </DialogHeader>
-          <pre data-testid="new-identity" className="overflow-x-auto rounded-md bg-muted p-3 font-mono text-xs select-all">
-            {shown?.identity}
-          </pre>
-          <DialogFooter>
-            <Button
-              variant="outline"
-              onClick={() => {
-                void navigator.clipboard?.writeText(shown?.identity ?? "");
-                toast.success("Identity copied.");
-              }}
-            >
-              <Copy aria-hidden="true" />
-              Copy
-            </Button>
-            <Button onClick={() => setShown(null)}>I have saved it</Button>
-          </DialogFooter>
+          {shown !== null ? (
+            <>
+              <DialogHeader>
+                <DialogTitle>Keep this identity safe</DialogTitle>
+                <DialogDescription>
+                  {shown?.keeps_identity
+                    ? "coffer keeps a sealed copy, but keep this one offline too: it opens every archive of this key, with or without coffer."
+                    : "This is the only time it is shown. Without it no archive of this key can be restored, by coffer or anyone."}
+                </DialogDescription>
+              </DialogHeader>
+              <pre data-testid="new-identity" className="overflow-x-auto rounded-md bg-muted p-3 font-mono text-xs select-all">
+                {shown?.identity}
+              </pre>
+              <DialogFooter>
+                <Button
+                  variant="outline"
+                  onClick={() => {
+                    void navigator.clipboard?.writeText(shown?.identity ?? "");
+                    toast.success("Identity copied.");
+                  }}
+                >
+                  <Copy aria-hidden="true" />
+                  Copy
+                </Button>
+                <Button onClick={() => setShown(null)}>I have saved it</Button>
+              </DialogFooter>
+            </>
+          ) : (
+            <>
+              <DialogHeader>
+                <DialogTitle>New encryption key</DialogTitle>
+                <DialogDescription>Backups and plans that choose it are encrypted with age before they leave coffer.</DialogDescription>
+              </DialogHeader>
+              <form onSubmit={submit} noValidate className="grid gap-4" aria-label="New encryption key">
+                {create.isError && Object.keys(fields).length === 0 && <Alert variant="destructive">{errorMessage(create.error)}</Alert>}
+                <FormField id="key-name" label="Name" error={fields.name} required>
+                  <Input id="key-name" value={name} onChange={(e) => setName(e.target.value)} />
+                </FormField>
+                <FormField id="key-kind" label="Kind" error={fields.type}>
+                  <NativeSelect id="key-kind" value={kind} onChange={(e) => setKind(e.target.value as KeyKind)}>
+                    <option value="generate">Generate an age key pair</option>
+                    <option value="recipient">Paste a recipient (age1…) made with age-keygen</option>
+                    <option value="passphrase">Passphrase</option>
+                  </NativeSelect>
+                </FormField>
+                {kind === "generate" && (
+                  <FormField
+                    id="key-keep"
+                    label="Keep the identity in coffer"
+                    error={fields.keep_identity}
+                    help="Kept: restores need nothing more. Not kept: you hold the only copy, and a stolen coffer server cannot read a single backup."
+                  >
+                    <label className="flex items-center gap-2 text-sm">
+                      <input id="key-keep" type="checkbox" checked={keep} onChange={(e) => setKeep(e.target.checked)} />
+                      Keep it, sealed with the server key
+                    </label>
+                  </FormField>
+                )}
+                {kind === "recipient" && (
+                  <FormField id="key-recipient" label="Recipient" error={fields.recipient} required help="The public key age-keygen prints; its identity stays with you.">
+                    <Input id="key-recipient" className="font-mono" value={recipient} onChange={(e) => setRecipient(e.target.value)} placeholder="age1…" />
+                  </FormField>
+                )}
+                {kind === "passphrase" && (
+                  <FormField id="key-passphrase" label="Passphrase" error={fields.passphrase} required help="At least 12 characters; age -d asks for it to open an archive by hand.">
+                    <Input id="key-passphrase" type="password" autoComplete="new-password" value={passphrase} onChange={(e) => setPassphrase(e.target.value)} />
+                  </FormField>
+                )}
+                <DialogFooter>
+                  <Button type="button" variant="outline" onClick={() => setCreating(false)}>
+                    Cancel
+                  </Button>
+                  <Button type="submit" disabled={create.isPending}>
+                    {create.isPending ? "Adding…" : "Add key"}
+                  </Button>
+                </DialogFooter>
+              </form>
+            </>
+          )}
         </DialogContent>
       </Dialog>
 
