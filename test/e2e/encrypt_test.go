@@ -60,7 +60,9 @@ func TestEncryptedBackupSurvivesKillAndStop(t *testing.T) {
 			c := p.login(t)
 			endpoint := srv.Endpoint
 			if tc.term {
-				endpoint = newSlowProxy(t, srv.Endpoint, 10*time.Millisecond, 5<<20)
+				// 1 MiB/s: the 18 MB take 17 s, so the stop comes mid-way
+				// even on a loaded machine.
+				endpoint = newSlowProxy(t, srv.Endpoint, 10*time.Millisecond, 1<<20)
 			}
 			src := c.createConn("src", "s3", s3creds(srv, endpoint, bucket))
 			destBucket := srv.NewBucket(t)
@@ -78,7 +80,9 @@ func TestEncryptedBackupSurvivesKillAndStop(t *testing.T) {
 				t.Fatalf("start backup: %d %+v", code, op)
 			}
 			if tc.term {
-				c.waitProgress(op.ID, 20, time.Minute)
+				if got := c.waitProgress(op.ID, 10, time.Minute); got.Status == "completed" {
+					t.Fatal("the backup completed before the stop; make the source slower")
+				}
 				p.term(30 * time.Second)
 			} else {
 				p.waitExit(time.Minute)

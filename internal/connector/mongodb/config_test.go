@@ -126,7 +126,7 @@ func TestCheckTLSFailureIsExplained(t *testing.T) {
 	t.Parallel()
 	const password = "tls-Secret-99"
 	addr := tlsListener(t)
-	c, err := New(context.Background(), Config{URI: fmt.Sprintf("mongodb://app:%s@%s/?tls=true&serverSelectionTimeoutMS=1500", password, addr)})
+	c, err := New(context.Background(), Config{URI: fmt.Sprintf("mongodb://app:%s@%s/?tls=true&serverSelectionTimeoutMS=5000", password, addr)})
 	if err != nil {
 		t.Fatal(err)
 	}
