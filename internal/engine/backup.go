@@ -301,8 +301,9 @@ func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) er
 	kv := []any{"compression", string(comp)}
 	how := ""
 	if recipients != nil {
-		kv = append(kv, "encryption_key", e.keys.KeyName(ctx, opts.EncryptionKeyID))
-		how = fmt.Sprintf(", encrypted with age for key %q", e.keys.KeyName(ctx, opts.EncryptionKeyID))
+		name := e.keys.KeyName(ctx, opts.EncryptionKeyID)
+		kv = append(kv, "encryption_key", name)
+		how = fmt.Sprintf(", encrypted with age for key %q", name)
 	}
 	b.lg.Info(ctx, fmt.Sprintf("Backup of %s %q to %s started%s.", srcConn.Type, srcConn.Name, dst.Location(b.cp.ArchiveName), how), kv...)
 	// Save the upload's identity at once (in the background, as the

@@ -49,14 +49,11 @@ func (e *Engine) CheckBackup(ctx context.Context, req BackupRequest, fields map[
 	opts, bad := decodeBackupOptions(req.Options)
 	if bad != nil {
 		fields[bad.key] = bad.reason
-	} else if id := opts.EncryptionKeyID; id > 0 {
-		switch {
-		case e.keys == nil:
-			fields["options.encryption_key_id"] = "archive encryption is not available on this server"
-		default:
-			if _, err := e.keys.Recipients(ctx, id); err != nil {
-				fields["options.encryption_key_id"] = fmt.Sprintf("encryption key %d does not exist", id)
-			}
+	} else if id := opts.EncryptionKeyID; id > 0 && e.keys == nil {
+		fields["options.encryption_key_id"] = "archive encryption is not available on this server"
+	} else if id > 0 {
+		if _, err := e.keys.Recipients(ctx, id); err != nil {
+			fields["options.encryption_key_id"] = fmt.Sprintf("encryption key %d does not exist", id)
 		}
 	}
 	if len(fields) > before {
