@@ -107,7 +107,27 @@ type Catalog interface {
 	ListRestores(ctx context.Context, f RestoreFilter, p Page) ([]RestoreOperation, int64, error)
 	CountRestoresByStatus(ctx context.Context) (StatusCounts, error)
 
-	// Every kind of operation (kind is KindBackup or KindRestore): the
+	// Verifications (verifications.go)
+	CreateVerification(ctx context.Context, tx *sql.Tx, op *VerifyOperation) error
+	GetVerification(ctx context.Context, id int64) (*VerifyOperation, error)
+	ListVerifications(ctx context.Context, f VerifyFilter, p Page) ([]VerifyOperation, int64, error)
+	CountVerificationsByStatus(ctx context.Context) (StatusCounts, error)
+	// FinishVerification records how verification id ended, its result and
+	// the backup's last verification, fenced by token.
+	FinishVerification(ctx context.Context, id, token int64, end RunEnd, result []byte) error
+	// ActiveVerification is backup id's pending or running verification (ErrNotFound: none).
+	ActiveVerification(ctx context.Context, backupID int64) (*VerifyOperation, error)
+	// BackupByArchive finds the backup of an archive at a destination (ErrNotFound: none).
+	BackupByArchive(ctx context.Context, destID int64, path string) (*BackupOperation, error)
+	// ImportBackup records a backup found at its destination, with its
+	// entries, in one transaction; ErrConflict when it is known already.
+	ImportBackup(ctx context.Context, op *BackupOperation, next func() (ArchiveEntry, bool, error)) error
+	// PlansDueForVerify and ClaimPlanVerify run a plan's verify schedule
+	// as DuePlans and the claim of next_run_at run its backups.
+	PlansDueForVerify(ctx context.Context, t time.Time) ([]Plan, error)
+	ClaimPlanVerify(ctx context.Context, id int64, was, next *time.Time) (bool, error)
+
+	// Every kind of operation (kind is KindBackup, KindRestore or KindVerify): the
 	// shared columns of Operation, read and written the same way for each.
 	GetOperation(ctx context.Context, kind string, id int64) (*Operation, error)
 	// TransitionOperation changes status from one of from to to, in tx when

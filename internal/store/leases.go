@@ -169,24 +169,33 @@ func (s *Store) SaveBackupCheckpoint(ctx context.Context, id, token int64, p Pro
 			"progress = ?, checkpoint = ?, checkpoint_tail = ?, checkpoint_secret = ?, updated_at = ?", prog, cp, tailArg, secretArg, s.ts(now())); err != nil {
 			return err
 		}
-		for start := 0; start < len(entries); start += entryBatch {
-			batch := entries[start:min(start+entryBatch, len(entries))]
-			q := "INSERT INTO archive_entries (backup_id, seq, data) VALUES "
-			args := make([]any, 0, 3*len(batch))
-			for i, e := range batch {
-				if i > 0 {
-					q += ", "
-				}
-				q += "(?, ?, ?)"
-				args = append(args, id, e.Seq, string(e.Data))
-			}
-			q += " ON CONFLICT (backup_id, seq) DO UPDATE SET data = excluded.data"
-			if _, err := s.exec(ctx, tx, q, args...); err != nil {
-				return fmt.Errorf("%s: store archive entries: %w", what, err)
-			}
+		if err := s.putArchiveEntries(ctx, tx, id, entries); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		return nil
 	})
+}
+
+// putArchiveEntries inserts entries of backup id in tx, replacing those
+// whose Seq is already stored.
+func (s *Store) putArchiveEntries(ctx context.Context, tx *sql.Tx, id int64, entries []ArchiveEntry) error {
+	for start := 0; start < len(entries); start += entryBatch {
+		batch := entries[start:min(start+entryBatch, len(entries))]
+		q := "INSERT INTO archive_entries (backup_id, seq, data) VALUES "
+		args := make([]any, 0, 3*len(batch))
+		for i, e := range batch {
+			if i > 0 {
+				q += ", "
+			}
+			q += "(?, ?, ?)"
+			args = append(args, id, e.Seq, string(e.Data))
+		}
+		q += " ON CONFLICT (backup_id, seq) DO UPDATE SET data = excluded.data"
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
+			return fmt.Errorf("store archive entries: %w", err)
+		}
+	}
+	return nil
 }
 
 // SaveProgress writes only the progress, while token is current.

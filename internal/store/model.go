@@ -184,7 +184,20 @@ type BackupOperation struct {
 	// (PruneRetention or PruneDeleted). The row and its logs stay.
 	PrunedAt    *time.Time
 	PruneReason string
+	// Imported marks a backup a scan found at its destination and rebuilt
+	// from the archive's manifest (ImportBackup).
+	Imported bool
+	// LastVerifiedAt is when the last verification ended, and
+	// LastVerifyStatus how (VerifyPassed or VerifyFailed; "" for none).
+	LastVerifiedAt   *time.Time
+	LastVerifyStatus string
 }
+
+// Outcomes of a backup's last verification.
+const (
+	VerifyPassed = "passed"
+	VerifyFailed = "failed"
+)
 
 // Why a backup's archive was removed.
 const (
@@ -198,6 +211,23 @@ type RestoreOperation struct {
 	BackupOperationID       int64
 	DestinationConnectionID int64
 	DestinationConfig       json.RawMessage
+}
+
+// VerifyOperation is one verification of a backup's archive.
+type VerifyOperation struct {
+	Operation
+	BackupOperationID int64
+	// PlanID is the plan that asked for it (after_each or its verify
+	// schedule), 0 for one a user started.
+	PlanID int64
+	// Result is the engine's record of what the verification found (JSON).
+	Result json.RawMessage
+}
+
+// VerifyFilter narrows ListVerifications.
+type VerifyFilter struct {
+	Status   string
+	BackupID int64
 }
 
 // RunEnd is how a worker's run of an operation ended, as FinishRun records it.
@@ -223,6 +253,7 @@ type BackupResult struct {
 const (
 	KindBackup  = "backup"
 	KindRestore = "restore"
+	KindVerify  = "verify"
 )
 
 // Log levels.

@@ -74,11 +74,11 @@ func scanOperation(r rowScanner) (*Operation, error) {
 var backupDesc = opDesc[BackupOperation]{
 	kindTable: kindTable{KindBackup, "backup_operations",
 		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}},
-	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id, pruned_at, prune_reason",
+	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id, pruned_at, prune_reason, imported, last_verified_at, last_verify_status",
 	fields: func(op *BackupOperation) (*Operation, []any) {
 		return &op.Operation, []any{idCol{&op.SourceConnectionID}, idCol{&op.DestinationConnectionID},
 			jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize, &op.SHA256, idCol{&op.PlanID},
-			nullTimeCol{&op.PrunedAt}, &op.PruneReason}
+			nullTimeCol{&op.PrunedAt}, &op.PruneReason, &op.Imported, nullTimeCol{&op.LastVerifiedAt}, &op.LastVerifyStatus}
 	},
 	values: func(op *BackupOperation) ([]any, error) {
 		opts, optsRaw, err := jsonObjArg("backup options", op.Options)
@@ -94,8 +94,15 @@ var backupDesc = opDesc[BackupOperation]{
 		if op.PlanID != 0 {
 			plan = op.PlanID
 		}
-		// A backup is never created pruned.
-		return []any{op.SourceConnectionID, op.DestinationConnectionID, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256, plan, nil, ""}, nil
+		var src, dst any
+		if op.SourceConnectionID != 0 {
+			src = op.SourceConnectionID
+		}
+		if op.DestinationConnectionID != 0 {
+			dst = op.DestinationConnectionID
+		}
+		// A backup is never created pruned or verified.
+		return []any{src, dst, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256, plan, nil, "", op.Imported, nil, ""}, nil
 	},
 }
 
@@ -116,10 +123,32 @@ var restoreDesc = opDesc[RestoreOperation]{
 	},
 }
 
+var verifyDesc = opDesc[VerifyOperation]{
+	kindTable: kindTable{KindVerify, "verify_operations",
+		[]string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}},
+	cols: "backup_operation_id, plan_id, result",
+	fields: func(op *VerifyOperation) (*Operation, []any) {
+		return &op.Operation, []any{&op.BackupOperationID, idCol{&op.PlanID}, jsonCol{&op.Result}}
+	},
+	values: func(op *VerifyOperation) ([]any, error) {
+		res, raw, err := jsonObjArg("verification result", op.Result)
+		if err != nil {
+			return nil, err
+		}
+		op.Result = raw
+		var plan any
+		if op.PlanID != 0 {
+			plan = op.PlanID
+		}
+		return []any{op.BackupOperationID, plan, res}, nil
+	},
+}
+
 // kindTables are the kinds the kind-generic methods accept.
 var kindTables = map[string]kindTable{
 	KindBackup:  backupDesc.kindTable,
 	KindRestore: restoreDesc.kindTable,
+	KindVerify:  verifyDesc.kindTable,
 }
 
 // tableOf returns the kindTable of kind.
