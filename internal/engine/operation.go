@@ -55,10 +55,12 @@ var (
 		cancellable: []string{store.StatusPending, store.StatusRunning, store.StatusPaused, store.StatusFailed}}
 	restoreKind = &kind{name: store.KindRestore, noun: "restore", open: openRestore,
 		cancellable: []string{store.StatusPending, store.StatusRunning}}
+	verifyKind = &kind{name: store.KindVerify, noun: "verification", open: openVerify,
+		cancellable: []string{store.StatusPending, store.StatusRunning}}
 )
 
 // kinds are every kind the engine runs.
-var kinds = []*kind{backupKind, restoreKind}
+var kinds = []*kind{backupKind, restoreKind, verifyKind}
 
 // kindOf returns the kind named name.
 func kindOf(name string) (*kind, error) {

@@ -8,9 +8,10 @@ import (
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
-// OperationEnded sends backup.failed, backup.completed, restore.failed or
-// restore.completed for operation id of kind once it has ended (the engine
-// calls it); other ends (paused, cancelled) send nothing.
+// OperationEnded sends backup.failed, backup.completed, restore.failed,
+// restore.completed or verify.failed for operation id of kind once it has
+// ended (the engine calls it); other ends (paused, cancelled, a passed
+// verification) send nothing.
 func (s *Service) OperationEnded(ctx context.Context, kind string, id int64) {
 	ev, planID, err := s.operationEvent(ctx, kind, id)
 	if err != nil {
@@ -46,6 +47,19 @@ func (s *Service) operationEvent(ctx context.Context, kind string, id int64) (*n
 			return nil, 0, err
 		}
 		op, src, dst = r.Operation, b.SourceConnectionID, r.DestinationConnectionID
+	case store.KindVerify:
+		v, err := s.cat.GetVerification(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		b, err := s.cat.GetBackup(ctx, v.BackupOperationID)
+		if err != nil {
+			return nil, 0, err
+		}
+		op, src, dst, planID = v.Operation, b.SourceConnectionID, b.DestinationConnectionID, b.PlanID
+		if v.PlanID != 0 {
+			planID = v.PlanID
+		}
 	default:
 		return nil, 0, fmt.Errorf("no events for operations of kind %q", kind)
 	}
@@ -59,6 +73,8 @@ func (s *Service) operationEvent(ctx context.Context, kind string, id int64) (*n
 		name = notify.EventRestoreFailed
 	case kind == store.KindRestore && op.Status == store.StatusCompleted:
 		name = notify.EventRestoreCompleted
+	case kind == store.KindVerify && op.Status == store.StatusFailed:
+		name = notify.EventVerifyFailed
 	default:
 		return nil, 0, nil
 	}

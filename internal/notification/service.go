@@ -42,6 +42,7 @@ type Catalog interface {
 	GetPlan(ctx context.Context, id int64) (*store.Plan, error)
 	GetBackup(ctx context.Context, id int64) (*store.BackupOperation, error)
 	GetRestore(ctx context.Context, id int64) (*store.RestoreOperation, error)
+	GetVerification(ctx context.Context, id int64) (*store.VerifyOperation, error)
 	GetConnection(ctx context.Context, id int64) (*store.Connection, error)
 }
 

@@ -47,6 +47,8 @@ type Catalog interface {
 	ListBackups(ctx context.Context, f store.BackupFilter, p store.Page) ([]store.BackupOperation, int64, error)
 	BackupsBeingRestored(ctx context.Context) (map[int64]bool, error)
 	SetPlanOverdue(ctx context.Context, id int64, since *time.Time) (bool, error)
+	PlansDueForVerify(ctx context.Context, t time.Time) ([]store.Plan, error)
+	ClaimPlanVerify(ctx context.Context, id int64, was, next *time.Time) (bool, error)
 }
 
 // Notifier hears the plan events people may need to know about (the
@@ -67,6 +69,7 @@ type Backups interface {
 	RecordBackupTx(ctx context.Context, tx *sql.Tx, op *store.BackupOperation) error
 	LogBackup(ctx context.Context, id int64, msg string)
 	DeleteArchive(ctx context.Context, actor engine.Actor, id int64, reason string) error
+	StartVerify(ctx context.Context, actor engine.Actor, backupID, planID int64) (*store.VerifyOperation, bool, error)
 }
 
 // LateAfter is how long after its due time a run still counts as on time
@@ -264,6 +267,30 @@ func (s *Service) nextRun(p *store.Plan, t time.Time) *time.Time {
 	return &next
 }
 
+// Values of a plan's verify besides a schedule.
+const (
+	VerifyNone      = "none"
+	VerifyAfterEach = "after_each"
+)
+
+// nextVerify is the first due time of p's verify schedule after t, nil
+// when p is disabled or its verify is not a schedule.
+func (s *Service) nextVerify(p *store.Plan, t time.Time) *time.Time {
+	if !p.Enabled || p.Verify == VerifyNone || p.Verify == VerifyAfterEach || p.Verify == "" {
+		return nil
+	}
+	sch, err := schedule.Parse(p.Verify, p.Timezone, time.Nanosecond)
+	if err != nil {
+		return nil
+	}
+	next := sch.Next(t)
+	if next.IsZero() {
+		return nil
+	}
+	next = next.UTC()
+	return &next
+}
+
 // Create validates in and records a new plan.
 func (s *Service) Create(ctx context.Context, in Input) (*store.Plan, error) {
 	p, err := s.check(ctx, in)
@@ -271,6 +298,7 @@ func (s *Service) Create(ctx context.Context, in Input) (*store.Plan, error) {
 		return nil, err
 	}
 	p.NextRunAt = s.nextRun(p, s.now())
+	p.NextVerifyAt = s.nextVerify(p, s.now())
 	if err := s.cat.CreatePlan(ctx, p); err != nil {
 		return nil, writeError(err, p.Name)
 	}
@@ -292,6 +320,10 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (before, after
 	p.NextRunAt = before.NextRunAt
 	if p.Schedule != before.Schedule || p.Timezone != before.Timezone || p.Enabled != before.Enabled || before.NextRunAt == nil {
 		p.NextRunAt = s.nextRun(p, s.now())
+	}
+	p.NextVerifyAt = before.NextVerifyAt
+	if p.Verify != before.Verify || p.Timezone != before.Timezone || p.Enabled != before.Enabled || before.NextVerifyAt == nil {
+		p.NextVerifyAt = s.nextVerify(p, s.now())
 	}
 	if err := s.cat.UpdatePlan(ctx, p); err != nil {
 		return nil, nil, writeError(err, p.Name)
@@ -478,10 +510,54 @@ func (s *Service) Tick(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("plan %q: %w", due[i].Name, err))
 		}
 	}
+	if err := s.verifyDue(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.checkOverdue(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// verifyDue starts a verification of the latest kept backup of each plan
+// whose verify schedule has come, claiming each due time once (a
+// compare-and-set, as for runs). Due times missed while coffer was down
+// verify once, not once each.
+func (s *Service) verifyDue(ctx context.Context, now time.Time) error {
+	due, err := s.cat.PlansDueForVerify(ctx, now)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range due {
+		p := &due[i]
+		ok, err := s.cat.ClaimPlanVerify(ctx, p.ID, p.NextVerifyAt, s.nextVerify(p, now))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("plan %q: %w", p.Name, err))
+			continue
+		}
+		if !ok {
+			continue // another process claimed it
+		}
+		s.verifyLatest(ctx, p)
+	}
+	return errors.Join(errs...)
+}
+
+// verifyLatest starts a verification of plan p's latest kept backup.
+func (s *Service) verifyLatest(ctx context.Context, p *store.Plan) {
+	list, _, err := s.cat.ListBackups(ctx, store.BackupFilter{PlanID: p.ID, Status: store.StatusCompleted, Kept: true}, store.Page{Page: 1, PerPage: 1})
+	if err != nil {
+		s.log.Warn("find the backup a plan's verify schedule verifies", "plan_id", p.ID, "err", err)
+		return
+	}
+	if len(list) == 0 {
+		s.log.Info("a plan's verify schedule came but the plan has no kept backup yet", "plan_id", p.ID)
+		return
+	}
+	if _, _, err := s.backups.StartVerify(ctx, engine.Actor{Email: "plan " + p.Name}, list[0].ID, p.ID); err != nil {
+		s.log.Warn("start a plan's scheduled verification", "plan_id", p.ID, "backup_id", list[0].ID, "err", err)
+	}
 }
 
 // checkOverdue tells the notifier, once per spell, about each plan that
@@ -701,11 +777,17 @@ func (s *Service) Prune(ctx context.Context, actor engine.Actor, id int64) (Prun
 	return out, nil
 }
 
-// AfterBackup prunes the plan of a backup that just completed (the engine
-// calls it); a backup of no plan is left alone.
+// AfterBackup verifies a backup that just completed when its plan's verify
+// is after_each, and prunes the plan (the engine calls it); a backup of no
+// plan is left alone.
 func (s *Service) AfterBackup(ctx context.Context, op *store.BackupOperation) {
 	if op.PlanID == 0 || op.Status != store.StatusCompleted {
 		return
+	}
+	if p, err := s.cat.GetPlan(ctx, op.PlanID); err == nil && p.Verify == VerifyAfterEach {
+		if _, _, err := s.backups.StartVerify(ctx, engine.Actor{Email: "plan " + p.Name}, op.ID, p.ID); err != nil {
+			s.log.Warn("start the verification of a plan's backup", "plan_id", p.ID, "backup_id", op.ID, "err", err)
+		}
 	}
 	res, err := s.Prune(ctx, engine.Actor{Email: "retention"}, op.PlanID)
 	if err != nil {

@@ -418,3 +418,78 @@ func TestOverdue(t *testing.T) {
 		}
 	})
 }
+
+// verifications lists the verifications of backup id.
+func (f *fixture) verifications(backupID int64) []store.VerifyOperation {
+	f.t.Helper()
+	vs, _, err := f.st.ListVerifications(context.Background(), store.VerifyFilter{BackupID: backupID}, store.Page{Page: 1, PerPage: 500})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return vs
+}
+
+// completedBackup records a completed backup of plan p, as a run leaves it.
+func (f *fixture) completedBackup(p *store.Plan) *store.BackupOperation {
+	f.t.Helper()
+	b := &store.BackupOperation{SourceConnectionID: f.src, DestinationConnectionID: f.dst, PlanID: p.ID,
+		Operation: store.Operation{Status: store.StatusCompleted}}
+	if err := f.st.CreateBackup(context.Background(), nil, b); err != nil {
+		f.t.Fatal(err)
+	}
+	return b
+}
+
+// TestVerifySchedule: three processes tick through five due times of a
+// plan's verify schedule; each verifies the plan's latest kept backup once.
+// A plan with verify after_each verifies each backup that completes; one
+// with none verifies nothing.
+func TestVerifySchedule(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st, 3)
+		p := f.create(plan.Input{Schedule: "@every 24h", Verify: "@every 10m"})
+		if p.NextVerifyAt == nil || !p.NextVerifyAt.Equal(f.now.Add(10*time.Minute)) {
+			t.Fatalf("next_verify_at = %v, want %v", p.NextVerifyAt, f.now.Add(10*time.Minute))
+		}
+		f.completedBackup(p)
+		latest := f.completedBackup(p)
+		start := f.now
+		for i := 1; i <= 5; i++ {
+			f.set(start.Add(time.Duration(i)*10*time.Minute + time.Second))
+			f.tickAll()
+			f.tickAll()
+			for _, v := range f.verifications(latest.ID) {
+				if v.Status == store.StatusPending {
+					if _, err := st.TransitionOperation(context.Background(), nil, store.KindVerify, v.ID, []string{store.StatusPending}, store.StatusCancelled); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		if got := len(f.verifications(latest.ID)); got != 5 {
+			t.Fatalf("5 verify due times started %d verifications of the latest backup", got)
+		}
+		got, err := f.procs[0].Get(context.Background(), p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := start.Add(60 * time.Minute); got.NextVerifyAt == nil || !got.NextVerifyAt.Equal(want) {
+			t.Fatalf("next_verify_at = %v, want %v", got.NextVerifyAt, want)
+		}
+
+		each := f.create(plan.Input{Name: "each", Schedule: "@every 24h", Verify: "after_each"})
+		none := f.create(plan.Input{Name: "none", Schedule: "@every 24h"})
+		if each.NextVerifyAt != nil || none.NextVerifyAt != nil {
+			t.Fatalf("next_verify_at of after_each %v, of none %v", each.NextVerifyAt, none.NextVerifyAt)
+		}
+		be, bn := f.completedBackup(each), f.completedBackup(none)
+		f.procs[1].AfterBackup(context.Background(), be)
+		f.procs[1].AfterBackup(context.Background(), bn)
+		if vs := f.verifications(be.ID); len(vs) != 1 || vs[0].PlanID != each.ID {
+			t.Fatalf("after_each: verifications %+v", vs)
+		}
+		if vs := f.verifications(bn.ID); len(vs) != 0 {
+			t.Fatalf("verify none: verifications %+v", vs)
+		}
+	})
+}

@@ -67,6 +67,16 @@ func (RestoreArgs) Kind() string { return store.KindRestore }
 
 func (a RestoreArgs) operation() int64 { return a.OperationID }
 
+// VerifyArgs is the job that runs one verification of a backup's archive.
+type VerifyArgs struct {
+	OperationID int64 `json:"operation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (VerifyArgs) Kind() string { return store.KindVerify }
+
+func (a VerifyArgs) operation() int64 { return a.OperationID }
+
 // operationArgs are the job arguments of an operation kind.
 type operationArgs interface {
 	river.JobArgs
@@ -80,6 +90,8 @@ func operationJob(kind string, id int64) (river.JobArgs, error) {
 		return BackupArgs{OperationID: id}, nil
 	case store.KindRestore:
 		return RestoreArgs{OperationID: id}, nil
+	case store.KindVerify:
+		return VerifyArgs{OperationID: id}, nil
 	}
 	return nil, fmt.Errorf("no job runs operations of kind %q", kind)
 }
@@ -192,6 +204,7 @@ func New(ctx context.Context, cat Database, opts Options) (*Queue, error) {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &operationWorker[BackupArgs]{r: q.runner})
 		river.AddWorker(workers, &operationWorker[RestoreArgs]{r: q.runner})
+		river.AddWorker(workers, &operationWorker[VerifyArgs]{r: q.runner})
 		river.AddWorker(workers, &maintenanceWorker{r: q.runner})
 		river.AddWorker(workers, &scheduleWorker{t: q.ticker})
 		river.AddWorker(workers, &deliveryWorker{d: q.deliverer})

@@ -458,6 +458,11 @@ func (s *Store) FinishRun(ctx context.Context, kind string, id, token int64, end
 
 // finishRun is FinishRun with extra assignments of the kind's own columns.
 func (s *Store) finishRun(ctx context.Context, kt kindTable, id, token int64, end RunEnd, extra string, extraArgs ...any) error {
+	return s.finishRunIn(ctx, s.db, kt, id, token, end, extra, extraArgs...)
+}
+
+// finishRunIn is finishRun through q (a transaction, or the pool).
+func (s *Store) finishRunIn(ctx context.Context, q querier, kt kindTable, id, token int64, end RunEnd, extra string, extraArgs ...any) error {
 	what := fmt.Sprintf("mark %s %d %s", kt.kind, id, end.Status)
 	if end.Status == StatusRunning || !slices.Contains(kt.statuses, end.Status) {
 		return fmt.Errorf("%s: a %s cannot end its run as %q", what, kt.kind, end.Status)
@@ -472,7 +477,7 @@ func (s *Store) finishRun(ctx context.Context, kt kindTable, id, token int64, en
 		args = append(args, extraArgs...)
 	}
 	args = append(args, id, token, StatusRunning)
-	res, err := s.exec(ctx, s.db, "UPDATE "+kt.table+" SET "+set+" WHERE id = ? AND lease_token = ? AND lease_owner <> '' AND status = ?", args...)
+	res, err := s.exec(ctx, q, "UPDATE "+kt.table+" SET "+set+" WHERE id = ? AND lease_token = ? AND lease_owner <> '' AND status = ?", args...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -485,7 +490,7 @@ func (s *Store) finishRun(ctx context.Context, kt kindTable, id, token int64, en
 	}
 	var status, owner string
 	var current int64
-	err = s.queryRow(ctx, s.db, "SELECT status, lease_owner, lease_token FROM "+kt.table+" WHERE id = ?", id).Scan(&status, &owner, &current)
+	err = s.queryRow(ctx, q, "SELECT status, lease_owner, lease_token FROM "+kt.table+" WHERE id = ?", id).Scan(&status, &owner, &current)
 	switch {
 	case err != nil:
 		return notFound(err, "%s", what)

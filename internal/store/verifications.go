@@ -58,20 +58,22 @@ func (s *Store) FinishVerification(ctx context.Context, id, token int64, end Run
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := s.finishRun(ctx, verifyDesc.kindTable, id, token, RunEnd{Status: end.Status, ErrorMessage: end.ErrorMessage},
-		"progress = ?, result = ?", prog, string(result)); err != nil {
-		return err
-	}
 	outcome := VerifyPassed
 	if end.Status != StatusCompleted {
 		outcome = VerifyFailed
 	}
-	_, err = s.exec(ctx, s.db, `UPDATE backup_operations SET last_verified_at = ?, last_verify_status = ?
-		WHERE id = (SELECT backup_operation_id FROM verify_operations WHERE id = ?)`, s.ts(now()), outcome, id)
-	if err != nil {
-		return fmt.Errorf("%s: mark the backup verified: %w", what, err)
-	}
-	return nil
+	return s.InTx(ctx, func(tx *sql.Tx) error {
+		if err := s.finishRunIn(ctx, tx, verifyDesc.kindTable, id, token, RunEnd{Status: end.Status, ErrorMessage: end.ErrorMessage},
+			"progress = ?, result = ?", prog, string(result)); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, `UPDATE backup_operations SET last_verified_at = ?, last_verify_status = ?
+			WHERE id = (SELECT backup_operation_id FROM verify_operations WHERE id = ?)`, s.ts(now()), outcome, id)
+		if err != nil {
+			return fmt.Errorf("%s: mark the backup verified: %w", what, err)
+		}
+		return nil
+	})
 }
 
 // ActiveVerification returns the pending or running verification of
