@@ -56,6 +56,13 @@ type ObjectTarget interface {
 	Put(ctx context.Context, obj object.Object, body io.Reader, sha256 [32]byte) error
 }
 
+// StoredFile is one finished file at a destination, as ListFiles reports it.
+type StoredFile struct {
+	Name    string // the name it was written under (relative, slash-separated)
+	Size    int64
+	ModTime time.Time // zero when the destination does not tell
+}
+
 // Destination stores archives: written in parts by an Upload, read back by
 // Open. Names are relative, slash-separated paths such as
 // "conn/20260101T000000Z-7.tar.gz" (folders are made as needed); a name
@@ -98,6 +105,16 @@ type Destination interface {
 	// storage whose leftovers expire by themselves and cannot be listed
 	// answers 0.
 	Sweep(ctx context.Context, olderThan time.Time, live []json.RawMessage) (int, error)
+	// ListFiles calls fn with pages of the finished files stored under the
+	// destination (names relative to it, as NewUpload and PutFile take
+	// them, in every folder below), in no particular order. Unfinished
+	// uploads (multipart uploads in progress, .partial files, resumable
+	// sessions) are not listed. An error fn returns ends the listing and
+	// is returned as it is.
+	//
+	// (Not called List: the S3 client is both a Destination and an
+	// ObjectSource, whose List has another signature.)
+	ListFiles(ctx context.Context, fn func(page []StoredFile) error) error
 	// Location is a user-facing description of where name is kept
 	// ("s3://bucket/prefix/name", "/var/backups/name").
 	Location(name string) string

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -166,6 +167,85 @@ func (c *Client) Location(name string) string {
 // week, holding no visible file.
 func (c *Client) Sweep(context.Context, time.Time, []json.RawMessage) (int, error) {
 	return 0, nil
+}
+
+// ListFiles walks the folder tree under the configured folder and calls fn
+// with the files of each folder, named by their folder path and name
+// ("a/b/c.tar.gz"). It lists what Open and Size find: where several
+// folders of one name share a parent only the oldest is walked (the one
+// every process picks), and where several files share a name in a folder
+// (a rewrite in progress) the newest is listed, once. Folders themselves,
+// trashed items and items whose name cannot be part of an archive name are
+// not listed; an upload becomes a file only when it completes, so
+// unfinished sessions are never listed.
+func (c *Client) ListFiles(ctx context.Context, fn func(page []connector.StoredFile) error) error {
+	type dir struct{ id, path string }
+	queue := []dir{{id: c.cfg.FolderID}}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		folders, files, err := c.listFolder(ctx, cur.id)
+		if err != nil {
+			where := "the Google Drive folder " + c.Location(cur.path)
+			return fmt.Errorf("list %s: %w", where, err)
+		}
+		for _, f := range folders {
+			queue = append(queue, dir{id: f.Id, path: cur.path + f.Name + "/"})
+		}
+		page := make([]connector.StoredFile, 0, len(files))
+		for _, f := range files {
+			sf := connector.StoredFile{Name: cur.path + f.Name, Size: f.Size}
+			if t, err := time.Parse(time.RFC3339Nano, f.ModifiedTime); err == nil {
+				sf.ModTime = t
+			}
+			page = append(page, sf)
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// listFolder lists the non-trashed items of folder id that a name can
+// reach: per name the oldest subfolder (as folder picks) and the newest
+// file (as find picks), sorted by name.
+func (c *Client) listFolder(ctx context.Context, id string) (folders, files []*drive.File, err error) {
+	var all []*drive.File
+	err = c.svc.Files.List().Q(quote(id)+" in parents and trashed = false").
+		Fields("nextPageToken,files(id,name,mimeType,size,createdTime,modifiedTime)").
+		PageSize(1000).SupportsAllDrives(true).IncludeItemsFromAllDrives(true).
+		Pages(ctx, func(l *drive.FileList) error { all = append(all, l.Files...); return nil })
+	if err != nil {
+		return nil, nil, describe("listing a folder in Google Drive", err)
+	}
+	// Oldest first, as children sorts: the first folder and the last file
+	// of a name are the ones folder and find resolve.
+	slices.SortStableFunc(all, func(a, b *drive.File) int {
+		if c := strings.Compare(a.CreatedTime, b.CreatedTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Id, b.Id)
+	})
+	folderOf, fileOf := map[string]*drive.File{}, map[string]*drive.File{}
+	for _, f := range all {
+		if f.Name == "" || f.Name == "." || f.Name == ".." || strings.Contains(f.Name, "/") {
+			continue // no archive name reaches it
+		}
+		if f.MimeType == FolderMimeType {
+			if _, ok := folderOf[f.Name]; !ok {
+				folderOf[f.Name] = f
+			}
+			continue
+		}
+		fileOf[f.Name] = f
+	}
+	byName := func(a, b *drive.File) int { return strings.Compare(a.Name, b.Name) }
+	folders = slices.SortedFunc(maps.Values(folderOf), byName)
+	files = slices.SortedFunc(maps.Values(fileOf), byName)
+	return folders, files, nil
 }
 
 // splitName turns "a/b/c.tar.gz" into folders ["a","b"] and "c.tar.gz".

@@ -666,6 +666,95 @@ func (d *Dir) Sweep(ctx context.Context, olderThan time.Time, live []json.RawMes
 	return removed, nil
 }
 
+// listPageSize is how many files ListFiles hands fn at a time.
+const listPageSize = 1000
+
+// ListFiles walks the directory and calls fn with pages of the regular files
+// below it, named relative to it with slashes. The files uploads and
+// PutFile write on the way are not listed: "<name>.partial", PutFile's
+// ".<base>.tmp-*" and Check's ".coffer-check-*"; nor are folders, symlinks
+// and files with a name no archive could have. A directory that does not
+// exist yet holds nothing.
+func (d *Dir) ListFiles(ctx context.Context, fn func(page []connector.StoredFile) error) error {
+	r, err := d.open()
+	if errors.Is(err, connector.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var page []connector.StoredFile
+	var fnErr error // an error of fn, returned as it is
+	err = fs.WalkDir(r.FS(), ".", func(p string, entry fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p != "." {
+				return nil // removed while the walk went on
+			}
+			return err
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		if !entry.Type().IsRegular() || temporary(entry.Name()) || validName(p) != nil {
+			return nil
+		}
+		info, err := entry.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		page = append(page, connector.StoredFile{Name: p, Size: info.Size(), ModTime: info.ModTime()})
+		if len(page) >= listPageSize {
+			fnErr = fn(page)
+			page = nil
+			return fnErr
+		}
+		return nil
+	})
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case err != nil:
+		return fmt.Errorf("listing the archives in %s: %w", d.root, err)
+	case len(page) > 0:
+		return fn(page)
+	}
+	return nil
+}
+
+// temporary reports whether base is the name of a file this package
+// writes on the way to another: an upload's "<name>.partial", PutFile's
+// ".<base>.tmp-<random>" and Check's ".coffer-check-<random>".
+func temporary(base string) bool {
+	if strings.HasSuffix(base, PartSuffix) {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(base, ".coffer-check-"); ok && isBase36(rest) {
+		return true
+	}
+	if i := strings.LastIndex(base, ".tmp-"); strings.HasPrefix(base, ".") && i > 1 && isBase36(base[i+len(".tmp-"):]) {
+		return true
+	}
+	return false
+}
+
+// isBase36 reports whether s is a non-empty run of 0-9a-z, as createTemp's
+// random suffixes are.
+func isBase36(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
 // syncDir fsyncs a directory below the root so a rename or create in it is durable.
 func syncDir(r *os.Root, dir string) error {
 	f, err := r.Open(dir)

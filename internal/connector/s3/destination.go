@@ -341,6 +341,56 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
+// ListFiles calls fn with each page of the objects under the connection's
+// prefix (taken as a folder, as in Sweep; with no prefix, the whole
+// bucket), named without the prefix. Multipart uploads in progress are not
+// objects and are not listed; keys that are no valid archive name under
+// the prefix (folder markers such as "a/", "a//b") are skipped.
+func (c *Client) ListFiles(ctx context.Context, fn func(page []connector.StoredFile) error) error {
+	prefix := c.objectKey("")
+	in := &awss3.ListObjectsV2Input{
+		Bucket:  aws.String(c.cfg.Bucket),
+		Prefix:  prefixPtr(prefix),
+		MaxKeys: aws.Int32(c.opts.PageSize),
+	}
+	for {
+		out, err := c.api.ListObjectsV2(ctx, in)
+		if err != nil {
+			return c.explain(err, fmt.Sprintf("list the archives in s3://%s/%s", c.cfg.Bucket, prefix))
+		}
+		page := make([]connector.StoredFile, 0, len(out.Contents))
+		for _, o := range out.Contents {
+			name, ok := strings.CutPrefix(aws.ToString(o.Key), prefix)
+			if !ok || validName(name) != nil {
+				continue
+			}
+			f := connector.StoredFile{Name: name, Size: aws.ToInt64(o.Size)}
+			if o.LastModified != nil {
+				f.ModTime = o.LastModified.UTC()
+			}
+			page = append(page, f)
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		if aws.ToString(out.NextContinuationToken) == "" {
+			// A server that pages without tokens: go on after the last key.
+			if len(out.Contents) == 0 {
+				return fmt.Errorf("s3 list the archives in s3://%s/%s: truncated listing without a continuation token", c.cfg.Bucket, prefix)
+			}
+			in.ContinuationToken = nil
+			in.StartAfter = out.Contents[len(out.Contents)-1].Key
+			continue
+		}
+		in.ContinuationToken = out.NextContinuationToken
+	}
+}
+
 // Sweep aborts the incomplete multipart uploads under the connection's
 // prefix (taken as a folder; with no prefix, the whole bucket) that were
 // started before olderThan, except those whose upload id a state in live

@@ -2,7 +2,7 @@
 // Google Drive, a local directory) runs against a real peer: parts written
 // and resumed from State in a fresh instance, Complete, Abort, empty
 // archives, small files, reads from an offset, deletion of archives and
-// their sidecars, free space and Sweep (the rules of connector.Destination).
+// their sidecars, listing, free space and Sweep (the rules of connector.Destination).
 package desttest
 
 import (
@@ -10,8 +10,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +53,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	t.Run("DeleteArchiveAndSidecar", func(t *testing.T) { t.Parallel(); deleteArchive(t, newHarness(t)) })
 	t.Run("DeleteAbsent", func(t *testing.T) { t.Parallel(); deleteAbsent(t, newHarness(t)) })
 	t.Run("FreeBytes", func(t *testing.T) { t.Parallel(); freeBytes(t, newHarness(t)) })
+	t.Run("ListFiles", func(t *testing.T) { t.Parallel(); list(t, newHarness(t)) })
 	t.Run("Sweep", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
@@ -382,6 +386,87 @@ func deleteAbsent(t *testing.T, h Harness) {
 	for _, bad := range []string{"", "../x", "a/../b", "a//b"} {
 		if err := d.Delete(ctx, bad); err == nil {
 			t.Errorf("Delete(%q) accepted a name that is not a clean relative path", bad)
+		}
+	}
+}
+
+// listAll collects what ListFiles reports, by name; a name reported twice
+// is an error.
+func listAll(ctx context.Context, d Dest) (map[string]connector.StoredFile, error) {
+	got := map[string]connector.StoredFile{}
+	err := d.ListFiles(ctx, func(page []connector.StoredFile) error {
+		if len(page) == 0 {
+			return errors.New("an empty page")
+		}
+		for _, f := range page {
+			if _, dup := got[f.Name]; dup {
+				return fmt.Errorf("%s listed twice", f.Name)
+			}
+			got[f.Name] = f
+		}
+		return nil
+	})
+	if err != nil {
+		return got, fmt.Errorf("list %s: %w", d.Location(""), err)
+	}
+	return got, nil
+}
+
+// list stores two archives in different folders and a sidecar, leaves
+// two uploads unfinished (one with a part written, one in a folder of its
+// own) and checks that ListFiles reports exactly the three finished files
+// with their sizes, in a new instance, and that an error of fn ends it.
+func list(t *testing.T, h Harness) {
+	ctx := context.Background()
+	d := h.Open(t)
+	if got, err := listAll(ctx, d); err != nil || len(got) != 0 {
+		t.Fatalf("ListFiles of empty storage = %v, %v; want nothing", slices.Sorted(maps.Keys(got)), err)
+	}
+	before := time.Now().Add(-time.Hour)
+	want := map[string]int64{"a/x.tar.gz": 3000, "b/c/y.tar.gz": 1234, "a/x.tar.gz.sha256": 0}
+	complete(t, d, "a/x.tar.gz", randBytes(want["a/x.tar.gz"], 6))
+	complete(t, d, "b/c/y.tar.gz", randBytes(want["b/c/y.tar.gz"], 7))
+	sidecar := []byte("0123456789abcdef  x.tar.gz\n")
+	want["a/x.tar.gz.sha256"] = int64(len(sidecar))
+	if err := d.PutFile(ctx, "a/x.tar.gz.sha256", sidecar); err != nil {
+		t.Fatalf("PutFile: %v", err)
+	}
+	unfinished, err := d.NewUpload(ctx, "b/c/z.tar.gz")
+	if err != nil {
+		t.Fatalf("NewUpload(b/c/z.tar.gz): %v", err)
+	}
+	if err := unfinished.WritePart(ctx, 1, randBytes(unfinished.PartSize(1), 8)); err != nil {
+		t.Fatalf("WritePart: %v", err)
+	}
+	started, err := d.NewUpload(ctx, "d/w.tar.gz")
+	if err != nil {
+		t.Fatalf("NewUpload(d/w.tar.gz): %v", err)
+	}
+
+	got, err := listAll(ctx, h.Open(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(time.Hour)
+	if names := slices.Sorted(maps.Keys(got)); !slices.Equal(names, slices.Sorted(maps.Keys(want))) {
+		t.Fatalf("ListFiles = %q; want %q (the finished files only)", names, slices.Sorted(maps.Keys(want)))
+	}
+	for name, f := range got {
+		if f.Size != want[name] {
+			t.Errorf("ListFiles: %s has size %d, want %d", name, f.Size, want[name])
+		}
+		if !f.ModTime.IsZero() && (f.ModTime.Before(before) || f.ModTime.After(after)) {
+			t.Errorf("ListFiles: %s has ModTime %v, not about now", name, f.ModTime)
+		}
+	}
+
+	stop := errors.New("stop")
+	if err := d.ListFiles(ctx, func([]connector.StoredFile) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("ListFiles with fn failing = %v, want fn's error", err)
+	}
+	for _, up := range []connector.Upload{unfinished, started} {
+		if err := up.Abort(ctx); err != nil {
+			t.Fatalf("Abort: %v", err)
 		}
 	}
 }
