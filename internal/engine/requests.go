@@ -70,7 +70,10 @@ type S3RestoreConfig struct {
 	Bucket        string `json:"bucket,omitempty"`
 	Prefix        string `json:"prefix,omitempty"`
 	IncludePrefix string `json:"include_prefix,omitempty"`
-	Overwrite     bool   `json:"overwrite,omitempty"`
+	// Keys, when given, are the only keys restored (each must be in the
+	// backup); the restore stops reading the archive after the last of them.
+	Keys      []string `json:"keys,omitempty"`
+	Overwrite bool     `json:"overwrite,omitempty"`
 }
 
 // MongoRestoreConfig is the restore config for a mongodb target.

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
@@ -202,9 +205,8 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 	tgt := e.checkConnection(ctx, req.DestinationConnectionID, "destination_connection_id", "a restore target", registry.RoleRestoreTarget, fields)
 	var cfg json.RawMessage = json.RawMessage(`{}`)
 	if backup != nil && tgt != nil && len(fields) == 0 {
-		src, err := e.cat.GetConnection(ctx, backup.SourceConnectionID)
-		if err == nil && src.Type != tgt.Type {
-			fields["destination_connection_id"] = fmt.Sprintf("a backup of a %s connection restores to a %s connection, not %s", src.Type, src.Type, tgt.Type)
+		if st := e.sourceType(ctx, backup); st != "" && st != tgt.Type {
+			fields["destination_connection_id"] = fmt.Sprintf("a backup of a %s connection restores to a %s connection, not %s", st, st, tgt.Type)
 		}
 		var c any
 		switch tgt.Type {
@@ -216,6 +218,10 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 		if c != nil {
 			if bad := decodeRestoreConfig(req.Config, c); bad != nil {
 				fields[bad.key] = bad.reason
+			} else if s3c, ok := c.(*S3RestoreConfig); ok && len(s3c.Keys) > 0 {
+				if err := e.checkKeys(ctx, backup.ID, s3c.Keys, fields); err != nil {
+					return nil, err
+				}
 			}
 			cfg, _ = json.Marshal(c)
 		}
@@ -260,6 +266,63 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 	joblog.New(e.cat, store.KindRestore, op.ID, e.log).Info(ctx,
 		fmt.Sprintf("Restore of backup %d to %q queued by %s.", backup.ID, tgt.Name, actor.Email))
 	return op, nil
+}
+
+// sourceType is the type of connection backup b copied ("s3", "mongodb"):
+// its source connection's, or, for an imported backup, its manifest's; ""
+// when neither is known.
+func (e *Engine) sourceType(ctx context.Context, b *store.BackupOperation) string {
+	if b.SourceConnectionID != 0 {
+		if src, err := e.cat.GetConnection(ctx, b.SourceConnectionID); err == nil {
+			return src.Type
+		}
+	}
+	var meta ImportedMetadata
+	if json.Unmarshal(b.Metadata, &meta) == nil {
+		return meta.Source.Type
+	}
+	return ""
+}
+
+// maxRestoreKeys bounds the keys one restore may choose.
+const maxRestoreKeys = 10000
+
+// checkKeys puts in fields why the keys chosen for a restore of backup id
+// cannot be restored: too many, repeated, or not in the backup.
+func (e *Engine) checkKeys(ctx context.Context, id int64, keys []string, fields map[string]string) error {
+	if len(keys) > maxRestoreKeys {
+		fields["config.keys"] = fmt.Sprintf("holds %d keys; choose at most %d, or use include_prefix", len(keys), maxRestoreKeys)
+		return nil
+	}
+	missing := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		if missing[k] {
+			fields["config.keys"] = fmt.Sprintf("names %q twice", k)
+			return nil
+		}
+		missing[k] = true
+	}
+	cur := newEntryCursor(ctx, e.cat, id)
+	for len(missing) > 0 {
+		me, err := cur.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		delete(missing, me.Key)
+	}
+	if len(missing) > 0 {
+		var some []string
+		for _, k := range keys {
+			if missing[k] && len(some) < 3 {
+				some = append(some, strconv.Quote(k))
+			}
+		}
+		fields["config.keys"] = fmt.Sprintf("%d of the keys are not in backup %d (%s)", len(missing), id, strings.Join(some, ", "))
+	}
+	return nil
 }
 
 // userMessage is the sentence kept in error_message and shown to users.
