@@ -64,6 +64,12 @@ func (o *refusingOps) Cancel(_ context.Context, a engine.Actor, _ string, _ int6
 func (o *refusingOps) DeleteArchive(_ context.Context, a engine.Actor, _ int64, _ string) error {
 	return o.refuse(a)
 }
+func (o *refusingOps) StartVerify(_ context.Context, a engine.Actor, _, _ int64) (*store.VerifyOperation, bool, error) {
+	return nil, false, o.refuse(a)
+}
+func (o *refusingOps) ScanDestination(_ context.Context, a engine.Actor, _ int64, _ func(string)) (*engine.ScanResult, error) {
+	return nil, o.refuse(a)
+}
 func (o *refusingOps) QueueHealthy(context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()

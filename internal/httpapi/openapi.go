@@ -532,7 +532,11 @@ func openapiSchemas() obj {
 			"source_connection_id": integer(""), "destination_connection_id": integer(""), "options": ref("BackupOptions"),
 		}),
 		"BackupStatus": obj{"type": "string", "enum": backupStatuses, "description": "Where a backup is in its life."},
-		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "plan_id", "pruned_at", "prune_reason", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at"}, obj{
+		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "plan_id", "pruned_at", "prune_reason", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at", "imported", "source", "last_verified_at", "last_verify_status"}, obj{
+			"imported": boolean("A scan found the archive at its destination and rebuilt the backup from its manifest (source_connection_id is 0)."),
+			"source": obj{"allOf": []any{ref("ArchiveSource")}, "nullable": true, "description": "An imported backup's source, as its manifest names it; null otherwise."},
+			"last_verified_at":   dateTime(true),
+			"last_verify_status": obj{"type": "string", "enum": []string{store.VerifyPassed, store.VerifyFailed}, "nullable": true, "description": "How the last verification ended; null before the first."},
 			"id": integer(""), "status": ref("BackupStatus"),
 			"source_connection_id": integer(""), "destination_connection_id": integer(""),
 			"plan_id":      nullable(integer("The plan that started it; null for an ad-hoc backup.")),
@@ -546,6 +550,50 @@ func openapiSchemas() obj {
 			"started_at":    dateTime(true), "completed_at": dateTime(true), "created_at": dateTime(false),
 		}),
 		"BackupList": listOf("BackupOperation"),
+		"ArchiveSource": object("What a backup copied, as its manifest names it.", []string{"type", "name"}, obj{
+			"type": str("s3 or mongodb."), "name": str("The source connection's name."),
+		}),
+		"BackupEntry": object("One entry of a backup's archive.", []string{"path", "name", "size", "sha256"}, obj{
+			"path": str("The object's key, or the entry's name for anything else; folders split it at /."),
+			"name": str("The tar entry name."), "key": str("The S3 key of an object entry."),
+			"size": integer("Bytes."), "sha256": str(""), "content_type": str("An object's Content-Type."),
+			"documents": integer("A collection's document count."), "database": str(""), "collection": str(""),
+		}),
+		"BackupFolder": object("A folder below the prefix browsed.", []string{"prefix", "entries", "bytes"}, obj{
+			"prefix": str("Browse it with this prefix."), "entries": integer("Entries in it, at any depth."), "bytes": integer(""),
+		}),
+		"BackupEntries": object("One page of a backup's entries.", []string{"items", "folders", "page", "per_page", "total"}, obj{
+			"items": arrayOf(ref("BackupEntry")), "folders": arrayOf(ref("BackupFolder")),
+			"page": integer(""), "per_page": integer(""), "total": integer("Entries matching (folders not counted)."),
+		}),
+		"VerificationStatus": obj{"type": "string", "enum": restoreStatuses, "description": "Where a verification is in its life: completed means the archive passed, failed that it did not or could not be read."},
+		"VerifyProblem": object("One thing wrong with an archive.", []string{"message"}, obj{
+			"entry": str("The entry concerned; absent for the archive as a whole."), "message": str(""),
+		}),
+		"VerifyResult": object("What a verification found.", []string{"entries_checked", "bytes_read", "entry_bytes", "documents", "contents_checked", "problems", "problem_count"}, obj{
+			"entries_checked": integer(""), "bytes_read": integer("Stored bytes read."), "entry_bytes": integer("The entries' sizes, summed."),
+			"documents":        integer("Documents of the collections checked."),
+			"contents_checked": boolean("False for an encrypted archive verified without an identity: only its stored bytes' checksum was checked."),
+			"sha256":           str("Of the stored archive, as read."),
+			"problems":         arrayOf(ref("VerifyProblem")), "problem_count": integer("All problems (the list stops at 100)."),
+		}),
+		"Verification": object("A verification of a backup's archive.", []string{"id", "status", "backup_operation_id", "plan_id", "progress", "result", "error_message", "started_at", "completed_at", "created_at"}, obj{
+			"id": integer(""), "status": ref("VerificationStatus"), "backup_operation_id": integer(""),
+			"plan_id":  nullable(integer("The plan that asked for it; null when a user did.")),
+			"progress": ref("Progress"),
+			"result":   obj{"allOf": []any{ref("VerifyResult")}, "nullable": true, "description": "Null until it ends."},
+			"error_message": str("The result in a sentence when it failed."),
+			"started_at":    dateTime(true), "completed_at": dateTime(true), "created_at": dateTime(false),
+		}),
+		"VerificationList": listOf("Verification"),
+		"ScanProblem": object("An archive a scan found but did not import.", []string{"archive", "message"}, obj{
+			"archive": str("Its name at the destination."), "message": str("Why."),
+		}),
+		"ScanResult": object("What a scan of a destination did.", []string{"found", "imported", "already_known", "backup_ids", "problems"}, obj{
+			"found": integer("Archives found with their .sha256."), "imported": integer("Added as imported backups."),
+			"already_known": integer("In the catalog already."), "backup_ids": arrayOf(integer("")),
+			"problems": arrayOf(ref("ScanProblem")),
+		}),
 
 		"RetentionPolicy": closed("What a plan keeps (restic's forget rules); no rule keeps everything.", nil, obj{
 			"keep_last": integer("The newest n backups."), "keep_hourly": integer("The newest backup of each of the last n hours that have one."),
@@ -567,12 +615,12 @@ func openapiSchemas() obj {
 		"PlanRun": object("The last backup a plan started.", []string{"backup_id", "status", "at"}, obj{
 			"backup_id": integer(""), "status": ref("BackupStatus"), "at": dateTime(false),
 		}),
-		"Plan": object("A backup plan.", []string{"id", "name", "source_connection_id", "destination_connection_id", "options", "schedule", "schedule_text", "timezone", "catch_up", "retention", "alert_after", "verify", "enabled", "next_run_at", "last_run", "last_success_at", "overdue", "created_at", "updated_at"}, obj{
+		"Plan": object("A backup plan.", []string{"id", "name", "source_connection_id", "destination_connection_id", "options", "schedule", "schedule_text", "timezone", "catch_up", "retention", "alert_after", "verify", "enabled", "next_run_at", "next_verify_at", "last_run", "last_success_at", "overdue", "created_at", "updated_at"}, obj{
 			"id": integer(""), "name": str(""), "source_connection_id": integer(""), "destination_connection_id": integer(""),
 			"options": ref("BackupOptions"), "schedule": str(""), "schedule_text": str("The schedule in words."),
 			"timezone": str(""), "catch_up": boolean(""), "retention": ref("RetentionPolicy"),
 			"alert_after": nullable(str("")), "verify": str(""), "enabled": boolean(""),
-			"next_run_at": dateTime(true), "last_run": obj{"allOf": []any{ref("PlanRun")}, "nullable": true},
+			"next_run_at": dateTime(true), "next_verify_at": dateTime(true), "last_run": obj{"allOf": []any{ref("PlanRun")}, "nullable": true},
 			"last_success_at": dateTime(true), "overdue": boolean("alert_after is set and no run succeeded within it."),
 			"created_at": dateTime(false), "updated_at": dateTime(false),
 		}),
@@ -653,6 +701,7 @@ func openapiSchemas() obj {
 		"S3RestoreConfig": closed("Restore into an s3 connection.", nil, obj{
 			"bucket": str("Default: the connection's bucket."), "prefix": str("Put keys under this prefix."),
 			"include_prefix": str("Restore only keys under this prefix."), "overwrite": obj{"type": "boolean", "default": false},
+			"keys": arrayOf(str("Restore only these keys (each must be in the backup; at most 10000); the restore stops reading the archive after the last.")),
 		}),
 		"MongoDBRestoreConfig": closed("Restore into a mongodb connection.", nil, obj{
 			"database": str("Default: the backed-up database's name."), "collections": arrayOf(str("")),

@@ -29,6 +29,7 @@ type planView struct {
 	Verify                  string          `json:"verify"`
 	Enabled                 bool            `json:"enabled"`
 	NextRunAt               *time.Time      `json:"next_run_at"`
+	NextVerifyAt            *time.Time      `json:"next_verify_at"`
 	LastRun                 *planRunView    `json:"last_run"`
 	LastSuccessAt           *time.Time      `json:"last_success_at"`
 	Overdue                 bool            `json:"overdue"`
@@ -55,7 +56,7 @@ func viewPlan(v plan.View) planView {
 	out := planView{
 		ID: v.ID, Name: v.Name, SourceConnectionID: v.SourceConnectionID, DestinationConnectionID: v.DestinationConnectionID,
 		Options: orEmpty(v.Options), Schedule: v.Schedule, ScheduleText: v.Describe, Timezone: v.Timezone, CatchUp: v.CatchUp,
-		Retention: orEmpty(v.Retention), Verify: v.Verify, Enabled: v.Enabled, NextRunAt: utc(v.NextRunAt),
+		Retention: orEmpty(v.Retention), Verify: v.Verify, Enabled: v.Enabled, NextRunAt: utc(v.NextRunAt), NextVerifyAt: utc(v.NextVerifyAt),
 		CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
 		LastSuccessAt: utc(v.LastSuccessAt), Overdue: v.Overdue,
 	}

@@ -45,6 +45,11 @@ type Operations interface {
 	DeleteArchive(ctx context.Context, actor engine.Actor, id int64, reason string) error
 	// QueueHealthy reports whether the job queue can take and run work.
 	QueueHealthy(ctx context.Context) error
+	// StartVerify records a verification of backup id (created false: the
+	// one already running is answered).
+	StartVerify(ctx context.Context, actor engine.Actor, backupID, planID int64) (op *store.VerifyOperation, created bool, err error)
+	// ScanDestination imports the archives at a destination the catalog lacks.
+	ScanDestination(ctx context.Context, actor engine.Actor, id int64, progress func(archive string)) (*engine.ScanResult, error)
 }
 
 // Deps is everything the API needs.
@@ -144,6 +149,7 @@ type server struct {
 	openapi    []byte                         // the OpenAPI document, built from the route table by mux
 	backups    *opAPI[store.BackupOperation]  // the routes every operation kind has, for backups
 	restores   *opAPI[store.RestoreOperation] // and for restores
+	verifies   *opAPI[store.VerifyOperation]  // and for verifications
 	sso        *sso.Client                    // nil: single sign-on is off
 	localLogin bool                           // password sign-in allowed (always without SSO)
 	ssoStarts  *auth.RateLimiter              // single sign-on starts per client IP
@@ -226,7 +232,7 @@ func newServer(d Deps, t timings) (*server, error) {
 		s.sessionTTL = defaultSessionTTL
 	}
 	s.proxies = newProxySet(d.Config.TrustedProxies)
-	s.backups, s.restores = newBackupAPI(s), newRestoreAPI(s)
+	s.backups, s.restores, s.verifies = newBackupAPI(s), newRestoreAPI(s), newVerifyAPI(s)
 	s.sso = d.SSO
 	// Config refuses COFFER_LOCAL_LOGIN=false without an issuer; without a
 	// provider, password sign-in stays on whatever the setting says.
@@ -354,6 +360,8 @@ func (s *server) routes() []route {
 			"409": errResponse("A pending, running or paused operation uses the connection.")}}},
 		{"POST", "/connections/{id}/test", operator, s.testConnection, doc{tag: "connections", summary: "Check a connection live (reach it, list, free space).", responses: obj{
 			"200": jsonResponse("The outcome of the check (ok or not).", "ConnectionTestResult"), "404": respNotFound()}}},
+		{"POST", "/connections/{id}/scan", operator, s.scanConnection, doc{tag: "connections", summary: "List a destination, read and check each archive coffer wrote there (with its .sha256) that the catalog lacks, and add it as an imported backup. It reads those archives whole before it answers.", responses: obj{
+			"200": jsonResponse("What the scan found and did.", "ScanResult"), "400": respBadBody(), "404": respNotFound(), "422": respInvalid()}}},
 
 		{"GET", "/oauth/google/start", operator, s.googleStart, doc{tag: "oauth", summary: "Start connecting a Google account to a google_drive connection; redirects to Google's consent page.",
 			params: []obj{
@@ -397,6 +405,32 @@ func (s *server) routes() []route {
 		{"GET", "/backups/{id}/logs", reader, s.backups.logs, doc{tag: "backups", summary: "A page of a backup's log lines, oldest first.", params: logParams(), responses: obj{
 			"200": jsonResponse("Log lines.", "LogPage"), "404": respNotFound(), "422": respInvalid()}}},
 		{"GET", "/backups/{id}/logs/stream", reader, s.backups.logStream, doc{tag: "backups", summary: "A backup's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
+			"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": respNotFound(), "422": respInvalid()}}},
+
+		{"POST", "/backups/{id}/verify", operator, s.startVerify, doc{tag: "verifications", summary: "Verify a completed backup's archive where it is stored: read it whole and check it against its checksum file, the catalog and its manifest; nothing is written.", responses: obj{
+			"200": jsonResponse("A verification of this backup is already pending or running: that one.", "Verification"),
+			"202": acceptedResponse("Queued; Location is the verification's URL.", "Verification"),
+			"404": respNotFound(), "409": respConflict(), "429": respTooMany()}}},
+		{"GET", "/backups/{id}/entries", reader, s.backupEntries, doc{tag: "backups", summary: "Browse a completed backup's entries (the catalog's copy of its manifest): without q, the entries and folders directly under prefix; with q, every entry under prefix whose path contains q.",
+			params: pageParams(
+				query("prefix", "Only paths starting with this (a folder ends with /).", obj{"type": "string"}),
+				query("q", "Only paths containing this, in any case; lists every level.", obj{"type": "string"}),
+			), responses: obj{
+				"200": jsonResponse("One page of entries and the folders.", "BackupEntries"), "404": respNotFound(), "409": respConflict(), "422": respInvalid()}}},
+
+		{"GET", "/verifications", reader, s.verifies.list, doc{tag: "verifications", summary: "List verifications, newest first.",
+			params: pageParams(
+				query("status", "Only verifications in this status.", ref("VerificationStatus")),
+				query("backup_operation_id", "Only verifications of this backup.", obj{"type": "integer", "minimum": 0}),
+			), responses: obj{
+				"200": jsonResponse("One page of verifications.", "VerificationList"), "422": respInvalid()}}},
+		{"GET", "/verifications/{id}", reader, s.verifies.get, doc{tag: "verifications", summary: "One verification.", responses: obj{
+			"200": jsonResponse("The verification.", "Verification"), "404": respNotFound()}}},
+		{"POST", "/verifications/{id}/cancel", operator, s.verifies.cancel, doc{tag: "verifications", summary: "Cancel a verification.", responses: obj{
+			"200": jsonResponse("Asked; the status changes within seconds.", "Verification"), "404": respNotFound(), "409": respConflict()}}},
+		{"GET", "/verifications/{id}/logs", reader, s.verifies.logs, doc{tag: "verifications", summary: "A page of a verification's log lines, oldest first.", params: logParams(), responses: obj{
+			"200": jsonResponse("Log lines.", "LogPage"), "404": respNotFound(), "422": respInvalid()}}},
+		{"GET", "/verifications/{id}/logs/stream", reader, s.verifies.logStream, doc{tag: "verifications", summary: "A verification's log lines as server-sent events, until it is final.", params: streamParams(), responses: obj{
 			"200": sseResponse("The event stream."), "400": errResponse("Last-Event-ID is not a log id."), "404": respNotFound(), "422": respInvalid()}}},
 
 		{"GET", "/restores", reader, s.restores.list, doc{tag: "restores", summary: "List restores, newest first.",

@@ -51,6 +51,13 @@ func (o catalogOps) Cancel(ctx context.Context, _ engine.Actor, kind string, id 
 func (o catalogOps) DeleteArchive(ctx context.Context, _ engine.Actor, id int64, reason string) error {
 	return o.cat.MarkPruned(ctx, id, reason, time.Now())
 }
+func (o catalogOps) StartVerify(ctx context.Context, _ engine.Actor, backupID, planID int64) (*store.VerifyOperation, bool, error) {
+	op := &store.VerifyOperation{BackupOperationID: backupID, PlanID: planID}
+	return op, true, o.cat.CreateVerification(ctx, nil, op)
+}
+func (o catalogOps) ScanDestination(context.Context, engine.Actor, int64, func(string)) (*engine.ScanResult, error) {
+	return &engine.ScanResult{BackupIDs: []int64{}, Problems: []engine.ScanProblem{}}, nil
+}
 func (o catalogOps) QueueHealthy(context.Context) error { return nil }
 
 func idOf(t *testing.T, r resp) int64 {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -45,10 +47,27 @@ type operationView struct {
 	StartedAt               *time.Time      `json:"started_at"`
 	CompletedAt             *time.Time      `json:"completed_at"`
 	CreatedAt               time.Time       `json:"created_at"`
+	// Imported marks a backup a scan found at its destination; Source is
+	// what its manifest says of the source (it has no source connection).
+	Imported         bool                    `json:"imported"`
+	Source           *archive.ManifestSource `json:"source"`
+	LastVerifiedAt   *time.Time              `json:"last_verified_at"`
+	LastVerifyStatus *string                 `json:"last_verify_status"`
 }
 
 func viewBackup(op *store.BackupOperation) *operationView {
+	var src *archive.ManifestSource
+	if op.Imported {
+		var meta engine.ImportedMetadata
+		if json.Unmarshal(op.Metadata, &meta) == nil {
+			src = &meta.Source
+		}
+	}
 	return &operationView{
+		Imported:                op.Imported,
+		Source:                  src,
+		LastVerifiedAt:          utc(op.LastVerifiedAt),
+		LastVerifyStatus:        nonEmpty(op.LastVerifyStatus),
 		ID:                      op.ID,
 		Status:                  op.Status,
 		SourceConnectionID:      op.SourceConnectionID,

@@ -15,6 +15,14 @@ export type AdminUser = {
   updated_at: string;
 };
 
+/** What a backup copied, as its manifest names it. */
+export type ArchiveSource = {
+  /** The source connection's name. */
+  name: string;
+  /** s3 or mongodb. */
+  type: string;
+};
+
 /** Who did what; never secrets. */
 export type AuditEvent = {
   /** e.g. connection.create, backup.pause, auth.login_failed */
@@ -52,6 +60,44 @@ export type AuthProviders = {
   } | null;
 };
 
+/** One page of a backup's entries. */
+export type BackupEntries = {
+  folders: BackupFolder[];
+  items: BackupEntry[];
+  page: number;
+  per_page: number;
+  /** Entries matching (folders not counted). */
+  total: number;
+};
+
+/** One entry of a backup's archive. */
+export type BackupEntry = {
+  collection?: string;
+  /** An object's Content-Type. */
+  content_type?: string;
+  database?: string;
+  /** A collection's document count. */
+  documents?: number;
+  /** The S3 key of an object entry. */
+  key?: string;
+  /** The tar entry name. */
+  name: string;
+  /** The object's key, or the entry's name for anything else; folders split it at /. */
+  path: string;
+  sha256: string;
+  /** Bytes. */
+  size: number;
+};
+
+/** A folder below the prefix browsed. */
+export type BackupFolder = {
+  bytes: number;
+  /** Entries in it, at any depth. */
+  entries: number;
+  /** Browse it with this prefix. */
+  prefix: string;
+};
+
 /** A backup to start. */
 export type BackupInput = {
   destination_connection_id: number;
@@ -82,6 +128,11 @@ export type BackupOperation = {
   /** Why it failed. */
   error_message: string;
   id: number;
+  /** A scan found the archive at its destination and rebuilt the backup from its manifest (source_connection_id is 0). */
+  imported: boolean;
+  last_verified_at: string | null;
+  /** How the last verification ended; null before the first. */
+  last_verify_status: "passed" | "failed" | null;
   options: BackupOptions;
   /** The plan that started it; null for an ad-hoc backup. */
   plan_id: number | null;
@@ -91,6 +142,8 @@ export type BackupOperation = {
   pruned_at: string | null;
   /** Of the whole archive, once completed. */
   sha256: string;
+  /** An imported backup's source, as its manifest names it; null otherwise. */
+  source: ArchiveSource | null;
   source_connection_id: number;
   started_at: string | null;
   status: BackupStatus;
@@ -443,6 +496,7 @@ export type Plan = {
   last_success_at: string | null;
   name: string;
   next_run_at: string | null;
+  next_verify_at: string | null;
   options: BackupOptions;
   /** alert_after is set and no run succeeded within it. */
   overdue: boolean;
@@ -633,10 +687,31 @@ export type S3RestoreConfig = {
   bucket?: string;
   /** Restore only keys under this prefix. */
   include_prefix?: string;
+  keys?: string[];
   /** @default false */
   overwrite?: boolean;
   /** Put keys under this prefix. */
   prefix?: string;
+};
+
+/** An archive a scan found but did not import. */
+export type ScanProblem = {
+  /** Its name at the destination. */
+  archive: string;
+  /** Why. */
+  message: string;
+};
+
+/** What a scan of a destination did. */
+export type ScanResult = {
+  /** In the catalog already. */
+  already_known: number;
+  backup_ids: number[];
+  /** Archives found with their .sha256. */
+  found: number;
+  /** Added as imported backups. */
+  imported: number;
+  problems: ScanProblem[];
 };
 
 /** The next due times. */
@@ -693,6 +768,62 @@ export type UserRole = "admin" | "operator" | "viewer";
 export type UserUpdate = {
   disabled?: boolean;
   role?: UserRole;
+};
+
+/** A verification of a backup's archive. */
+export type Verification = {
+  backup_operation_id: number;
+  completed_at: string | null;
+  created_at: string;
+  /** The result in a sentence when it failed. */
+  error_message: string;
+  id: number;
+  /** The plan that asked for it; null when a user did. */
+  plan_id: number | null;
+  progress: Progress;
+  /** Null until it ends. */
+  result: VerifyResult | null;
+  started_at: string | null;
+  status: VerificationStatus;
+};
+
+/** One page of a list, newest first. */
+export type VerificationList = {
+  items: Verification[];
+  /** The page returned, from 1. */
+  page: number;
+  /** Items per page. */
+  per_page: number;
+  /** Items on all pages. */
+  total: number;
+};
+
+/** Where a verification is in its life: completed means the archive passed, failed that it did not or could not be read. */
+export type VerificationStatus = "pending" | "running" | "completed" | "failed" | "cancelled";
+
+/** One thing wrong with an archive. */
+export type VerifyProblem = {
+  /** The entry concerned; absent for the archive as a whole. */
+  entry?: string;
+  message: string;
+};
+
+/** What a verification found. */
+export type VerifyResult = {
+  /** Stored bytes read. */
+  bytes_read: number;
+  /** False for an encrypted archive verified without an identity: only its stored bytes' checksum was checked. */
+  contents_checked: boolean;
+  /** Documents of the collections checked. */
+  documents: number;
+  entries_checked: number;
+  /** The entries' sizes, summed. */
+  entry_bytes: number;
+  /** All problems (the list stops at 100). */
+  problem_count: number;
+  problems: VerifyProblem[];
+  /** Of the stored archive, as read. */
+  sha256?: string;
 };
 
 /** A webhook channel: the event as JSON, POSTed. */
