@@ -26,6 +26,9 @@ Usage:
   coffer users disable --email E
   coffer users reset-password --email E   (new password on stdin)
   coffer keys rotate   re-encrypt every stored credential under a new key
+  coffer archives import --destination NAME   add the archives a destination holds to the catalog
+  coffer archive ls|verify PATH|s3://bucket/key   list or check one archive, no server needed
+  coffer restore --archive PATH|s3://bucket/key --target target.json   restore one archive, no server needed
   coffer version
 
 Every command takes the settings as flags or COFFER_* environment variables;
@@ -57,6 +60,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdUsers(ctx, rest, stdin, stdout, stderr)
 	case "keys":
 		err = cmdKeys(ctx, rest, stdout, stderr)
+	case "archives":
+		err = cmdArchives(ctx, rest, stdout, stderr)
+	case "archive":
+		err = cmdArchive(ctx, rest, stdout, stderr)
+	case "restore":
+		err = cmdRestore(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		err = cmdVersion(stdout)
 	case "help", "-h", "--help":

@@ -49,6 +49,9 @@ const (
 	Serve Mode = iota
 	// Worker runs workers only (`coffer worker`).
 	Worker
+	// Tool runs nothing: an administrative command uses the services
+	// (no workers, no HTTP, no first admin).
+	Tool
 )
 
 // How long a graceful stop waits.
@@ -139,6 +142,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		if err := bootstrapAdmin(ctx, a.store, a.set, a.stdout); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Mode == Tool {
+		a.set.Workers = 0 // insert-only queue: nothing runs jobs here
 	}
 	if a.queue, err = newQueue(ctx, a.store, a.set, a.log); err != nil {
 		return nil, err

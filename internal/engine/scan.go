@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 
+	"filippo.io/age"
+
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
@@ -107,11 +109,7 @@ func (e *Engine) ScanDestination(ctx context.Context, actor Actor, id int64, pro
 		if progress != nil {
 			progress(name)
 		}
-		if verify.IsEncryptedName(name) {
-			res.Problems = append(res.Problems, ScanProblem{name, "The archive is encrypted: import needs its contents. Restore it with `coffer restore --archive` and its identity."})
-			continue
-		}
-		b, problem, err := e.importArchive(ctx, id, dst, name)
+		b, problem, err := e.importArchive(ctx, id, dst, name, 0, nil, nil)
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("import %s: %w", dst.Location(name), err)
@@ -129,10 +127,30 @@ func (e *Engine) ScanDestination(ctx context.Context, actor Actor, id int64, pro
 	return res, nil
 }
 
-// importArchive reads and checks archive name at dst and records it as an
-// imported backup. problem says why it was not imported; a nil backup
-// without a problem means the catalog had it by the time it was recorded.
-func (e *Engine) importArchive(ctx context.Context, destID int64, dst connector.Destination, name string) (*store.BackupOperation, string, error) {
+// ImportArchive reads and checks archive name at destination connection
+// destID and records it as an imported backup (see ScanDestination). An
+// encrypted archive needs identities that open it, and keyID names the key
+// the backup records (a restore of it still needs an identity given).
+// problem says why it was not imported; a nil backup without a problem
+// means the catalog had it already. progress, when set, hears how far the
+// reading came.
+func (e *Engine) ImportArchive(ctx context.Context, destID int64, name string, keyID int64, ids []age.Identity, progress func(bytesRead, entries int64)) (*store.BackupOperation, string, error) {
+	_, dst, err := e.openDestination(ctx, destID)
+	if err != nil {
+		return nil, "", err
+	}
+	if b, err := e.cat.BackupByArchive(ctx, destID, name); err == nil {
+		return b, "", nil
+	}
+	return e.importArchive(ctx, destID, dst, name, keyID, ids, progress)
+}
+
+// importArchive is ImportArchive with the destination open.
+func (e *Engine) importArchive(ctx context.Context, destID int64, dst connector.Destination, name string, keyID int64, ids []age.Identity, progress func(bytesRead, entries int64)) (*store.BackupOperation, string, error) {
+	encrypted := verify.IsEncryptedName(name)
+	if encrypted && len(ids) == 0 {
+		return nil, "The archive is encrypted: importing it needs its contents. Restore it with `coffer restore --archive` and its identity.", nil
+	}
 	spool, err := os.CreateTemp("", "coffer-import-*")
 	if err != nil {
 		return nil, "", fmt.Errorf("create the import's spool file: %w", err)
@@ -143,7 +161,7 @@ func (e *Engine) importArchive(ctx context.Context, destID int64, dst connector.
 	}()
 	sw := bufio.NewWriterSize(spool, 64<<10)
 	enc := json.NewEncoder(sw)
-	res, err := verify.Archive(ctx, verify.Input{Dest: dst, Name: name,
+	res, err := verify.Archive(ctx, verify.Input{Dest: dst, Name: name, Encrypted: encrypted, Identities: ids, Progress: progress,
 		OnManifestEntry: func(me archive.ManifestEntry) error { return enc.Encode(me) }})
 	if err != nil {
 		return nil, "", err
@@ -161,7 +179,7 @@ func (e *Engine) importArchive(ctx context.Context, destID int64, dst connector.
 		return nil, "", fmt.Errorf("rewind the import's spool file: %w", err)
 	}
 	h := res.Header
-	opts, _ := json.Marshal(BackupOptions{Compression: string(h.Compression)})
+	opts, _ := json.Marshal(BackupOptions{Compression: string(h.Compression), EncryptionKeyID: keyID})
 	meta, _ := json.Marshal(ImportedMetadata{Source: h.Source, CofferVersion: h.CofferVersion})
 	started, finished := h.StartedAt.UTC(), h.FinishedAt.UTC()
 	if started.IsZero() {
