@@ -104,6 +104,16 @@ func (v *verifyRun) run() error {
 	}
 	end := store.RunEnd{Status: store.StatusCompleted, Progress: &v.prog}
 	if !res.OK() {
+		// An archive deleted (pruned) while it was read is not a failure of
+		// the backup: the verification ends cancelled and tells no one.
+		if b, err := e.cat.GetBackup(ctx, v.op.BackupOperationID); err == nil && b.PrunedAt != nil {
+			v.lg.Warn(ctx, "The archive was deleted while it was being verified; the verification stops without a verdict.")
+			bg, cancel := v.r.bg()
+			defer cancel()
+			return e.cat.FinishRun(bg, store.KindVerify, v.op.ID, v.r.token, store.RunEnd{Status: store.StatusCancelled, Progress: &v.prog})
+		}
+	}
+	if !res.OK() {
 		end.Status, end.ErrorMessage = store.StatusFailed, res.Summary()
 		for i, p := range res.Problems {
 			if i == 20 {

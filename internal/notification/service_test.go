@@ -402,3 +402,55 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		t.Fatalf("tried again after %v; the receiver asked for 2 s", gap)
 	}
 }
+
+// TestVerifyFailedIsSent: a failed verification of a plan's backup sends
+// verify.failed (to a channel limited to that plan), linking the
+// verification; a passed one sends nothing.
+func TestVerifyFailedIsSent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		t.Parallel()
+		ctx := context.Background()
+		e := newEnv(t, st, &notify.Sender{PublicURL: "https://coffer.example.com"}, nil)
+		rv := &receiver{secret: "whsec-0123456789abcdef"}
+		url := rv.start(t)
+		planID := newPlan(t, st)
+		hook := e.channel(t, fmt.Sprintf(`{"name":"hook","type":"webhook","config":{"url":%q,"secret":%q},"events":["verify.failed"],"plan_ids":[%d]}`, url, rv.secret, planID))
+		p, err := st.GetPlan(ctx, planID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &store.BackupOperation{SourceConnectionID: p.SourceConnectionID, DestinationConnectionID: p.DestinationConnectionID, PlanID: planID,
+			Operation: store.Operation{Status: store.StatusCompleted}}
+		if err := st.CreateBackup(ctx, nil, b); err != nil {
+			t.Fatal(err)
+		}
+		for _, status := range []string{store.StatusCompleted, store.StatusFailed} {
+			v := &store.VerifyOperation{BackupOperationID: b.ID, Operation: store.Operation{Status: status, ErrorMessage: "The archive failed verification: entry x differs."}}
+			if err := st.CreateVerification(ctx, nil, v); err != nil {
+				t.Fatal(err)
+			}
+			e.svc.OperationEnded(ctx, store.KindVerify, v.ID)
+			if status == store.StatusCompleted {
+				if ds := deliveries(t, st, hook.ID); len(ds) != 0 {
+					t.Fatalf("a passed verification was told: %+v", ds)
+				}
+				continue
+			}
+			d := e.waitDelivery(t, hook.ID, time.Minute)
+			if d.Status != store.DeliverySent || d.Event != string(notify.EventVerifyFailed) {
+				t.Fatalf("delivery %+v", d)
+			}
+			rv.mu.Lock()
+			body := rv.bodies[0]
+			rv.mu.Unlock()
+			var got notify.Event
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Operation == nil || got.Operation.ID != v.ID || got.Plan == nil || got.Plan.ID != planID ||
+				got.URL != fmt.Sprintf("https://coffer.example.com/verifications/%d", v.ID) || !strings.Contains(string(body), "entry x differs") {
+				t.Fatalf("verify.failed body %s", body)
+			}
+		}
+	})
+}
