@@ -17,7 +17,7 @@ import (
 
 // The commands of the worst day: archives found at a destination back into
 // the catalog, and one archive listed, checked or restored with no server
-// and no catalog (docs/disaster-recovery.md).
+// and no catalog (docs/verify.md).
 
 const archiveUsage = `usage:
   coffer archive ls PATH|s3://bucket/key [--identity FILE | --passphrase-file FILE] [--source source.json]

@@ -87,7 +87,7 @@ func main() {
 	var s settings
 	flag.StringVar(&s.coffer, "coffer", "", "coffer binary (default <module root>/bin/coffer)")
 	flag.StringVar(&s.versitygw, "versitygw", "", "versitygw binary (default $COFFER_VERSITYGW, else <module root>/.tools/bin/versitygw)")
-	flag.StringVar(&s.cases, "cases", "s3,cpu,mongo", "which cases to run: any of s3, cpu, mongo, comma separated")
+	flag.StringVar(&s.cases, "cases", "s3,cpu,mongo,verify", "which cases to run: any of s3, cpu, mongo, verify, comma separated")
 	flag.IntVar(&s.mongoDocs, "mongo-docs", 300_000, "MongoDB case: documents of the one-collection data set")
 	flag.IntVar(&s.mongoColls, "mongo-colls", 8, "MongoDB case: collections of the many-collection data set")
 	flag.IntVar(&s.mongoCollDocs, "mongo-coll-docs", 50_000, "MongoDB case: documents of each collection of the many-collection data set")
@@ -190,6 +190,14 @@ func run(ctx context.Context, s settings) (missed int, err error) {
 	}
 	if strings.Contains(s.cases, "cpu") {
 		r, err := cpuCase(ctx, s, gw, work)
+		rows = append(rows, r...)
+		if err != nil {
+			printTable(rows)
+			return 0, err
+		}
+	}
+	if strings.Contains(s.cases, "verify") {
+		r, err := verifyCase(ctx, s, gw, work)
 		rows = append(rows, r...)
 		if err != nil {
 			printTable(rows)
