@@ -63,9 +63,11 @@ const scrapeTimeout = 10 * time.Second
 // catalog (store.Store) implements it with queries on integer columns and
 // indexes only.
 type Source interface {
-	// CountBackupsByStatus and CountRestoresByStatus count operations per status.
+	// CountBackupsByStatus, CountRestoresByStatus and
+	// CountVerificationsByStatus count operations per status.
 	CountBackupsByStatus(ctx context.Context) (store.StatusCounts, error)
 	CountRestoresByStatus(ctx context.Context) (store.StatusCounts, error)
+	CountVerificationsByStatus(ctx context.Context) (store.StatusCounts, error)
 	// OperationBytes sums the bytes read and written per kind.
 	OperationBytes(ctx context.Context) (map[string]store.ByteTotals, error)
 	// OperationDurations is the run-time histogram per kind and status.
@@ -188,13 +190,17 @@ func (m *Metrics) operations(ctx context.Context) (func(*encoder), error) {
 	if err != nil {
 		return nil, fmt.Errorf("count restores by status: %w", err)
 	}
+	verifies, err := m.cat.CountVerificationsByStatus(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count verifications by status: %w", err)
+	}
 	return func(e *encoder) {
-		e.family("coffer_operations", "gauge", "Backup and restore operations in the catalog, by type and status.")
+		e.family("coffer_operations", "gauge", "Backup, restore and verify operations in the catalog, by type and status.")
 		for _, k := range []struct {
 			typ      string
 			counts   store.StatusCounts
 			statuses []string
-		}{{store.KindBackup, backups, backupStatuses}, {store.KindRestore, restores, restoreStatuses}} {
+		}{{store.KindBackup, backups, backupStatuses}, {store.KindRestore, restores, restoreStatuses}, {store.KindVerify, verifies, restoreStatuses}} {
 			seen := map[string]bool{}
 			for _, st := range k.statuses {
 				seen[st] = true
@@ -238,7 +244,7 @@ func (m *Metrics) plans(ctx context.Context) (func(*encoder), error) {
 }
 
 // kinds are the operation kinds, in the order they are written.
-var kinds = []string{store.KindBackup, store.KindRestore}
+var kinds = []string{store.KindBackup, store.KindRestore, store.KindVerify}
 
 // bytes reports the bytes read and written by all operations.
 func (m *Metrics) bytes(ctx context.Context) (func(*encoder), error) {
@@ -247,7 +253,7 @@ func (m *Metrics) bytes(ctx context.Context) (func(*encoder), error) {
 		return nil, err
 	}
 	return func(e *encoder) {
-		e.family("coffer_operation_bytes_read_total", "counter", "Bytes read by operations (backups: from sources; restores: from archives), summed over every operation in the catalog.")
+		e.family("coffer_operation_bytes_read_total", "counter", "Bytes read by operations (backups: from sources; restores and verifications: from archives), summed over every operation in the catalog.")
 		for _, k := range kinds {
 			e.sample("coffer_operation_bytes_read_total", []Label{{"type", k}}, float64(got[k].Read))
 		}

@@ -203,6 +203,11 @@ func seed(t *testing.T, cat *store.Store) {
 	if err := cat.InTx(ctx, func(tx *sql.Tx) error { return cat.CreateRestore(ctx, tx, restore) }); err != nil {
 		t.Fatal(err)
 	}
+	verification := &store.VerifyOperation{BackupOperationID: first, Operation: store.Operation{
+		Status: store.StatusFailed, Progress: store.Progress{BytesRead: 400}, StartedAt: at(20), CompletedAt: at(21)}}
+	if err := cat.CreateVerification(ctx, nil, verification); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestWriteReadsTheCatalog(t *testing.T) {
@@ -222,14 +227,18 @@ func TestWriteReadsTheCatalog(t *testing.T) {
 		m := New(cat, nil)
 		ex, text := scrape(t, m)
 		want := map[string]float64{
-			`coffer_operations{type="backup",status="completed"}`:  2,
-			`coffer_operations{type="backup",status="failed"}`:     1,
-			`coffer_operations{type="backup",status="running"}`:    1,
-			`coffer_operations{type="backup",status="cancelled"}`:  1,
-			`coffer_operations{type="backup",status="pending"}`:    1,
-			`coffer_operations{type="backup",status="paused"}`:     0,
-			`coffer_operations{type="restore",status="completed"}`: 1,
-			`coffer_operations{type="restore",status="running"}`:   0,
+			`coffer_operations{type="backup",status="completed"}`:                    2,
+			`coffer_operations{type="backup",status="failed"}`:                       1,
+			`coffer_operations{type="backup",status="running"}`:                      1,
+			`coffer_operations{type="backup",status="cancelled"}`:                    1,
+			`coffer_operations{type="backup",status="pending"}`:                      1,
+			`coffer_operations{type="backup",status="paused"}`:                       0,
+			`coffer_operations{type="restore",status="completed"}`:                   1,
+			`coffer_operations{type="restore",status="running"}`:                     0,
+			`coffer_operations{type="verify",status="failed"}`:                       1,
+			`coffer_operations{type="verify",status="completed"}`:                    0,
+			`coffer_operation_bytes_read_total{type="verify"}`:                       400,
+			`coffer_operation_duration_seconds_count{type="verify",status="failed"}`: 1,
 
 			`coffer_operation_bytes_read_total{type="backup"}`:     1077,
 			`coffer_operation_bytes_written_total{type="backup"}`:  413,
