@@ -12,8 +12,10 @@ import (
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/store"
+	"github.com/coffer-backup/coffer/internal/testutil/drivetest"
 	"github.com/coffer-backup/coffer/internal/testutil/mongotest"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
 )
@@ -172,5 +174,47 @@ func TestRestoreChosenKeys(t *testing.T) {
 		Config: json.RawMessage(`{"keys":["dir1/k04","nope"]}`)})
 	if err == nil || !strings.Contains(fmt.Sprint(err), "not valid") {
 		t.Fatalf("a key not in the backup: %v", err)
+	}
+}
+
+// TestVerifyAndScanOnDrive verifies gzip and zstd archives stored on
+// Google Drive, then has a coffer with an empty catalog scan the same
+// Drive folder: both archives are imported and restore identical.
+func TestVerifyAndScanOnDrive(t *testing.T) {
+	e, drive, srv := driveEnv(t)
+	cl := srv.Client(t)
+	bucket := srv.NewBucket(t)
+	corpus := standardCorpus(t)
+	for _, o := range corpus {
+		put(t, cl, bucket, o)
+	}
+	src := e.s3Conn("src", bucket)
+	at, rt := drive.Authorize()
+	folder := drive.AddFolder(drivetest.RootID, "drive-archives")
+	creds := gdrive.Config{AccessToken: at, RefreshToken: rt, FolderID: folder, Expiry: time.Now().Add(time.Hour)}
+	dst := e.conn("drive", store.TypeGoogleDrive, creds)
+	for _, comp := range []string{"gzip", "zstd"} {
+		id := startBackup(t, e, src, dst, fmt.Sprintf(`{"compression":%q}`, comp))
+		e.waitBackup(id, store.StatusCompleted, 2*time.Minute)
+		if v, res := verifyNow(t, e, id); v.Status != store.StatusCompleted || res.EntriesChecked != int64(len(corpus)) {
+			t.Fatalf("verify of a %s archive on Drive: %s: %s", comp, v.Status, problemText(res))
+		}
+	}
+
+	fresh := newEnv(t, srv, engine.Options{})
+	fresh.conns.SetDrive(gdrive.OAuth{ClientID: drive.ClientID, ClientSecret: drive.ClientSecret,
+		AuthURL: drive.AuthURL(), TokenURL: drive.TokenURL(), APIURL: drive.APIURL()}, "")
+	fdst := fresh.conn("drive", store.TypeGoogleDrive, creds)
+	res, err := fresh.eng.ScanDestination(context.Background(), actor, fdst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Found != 2 || res.Imported != 2 || len(res.Problems) != 0 {
+		t.Fatalf("scan of the Drive folder: %+v", res)
+	}
+	for _, id := range res.BackupIDs {
+		target := srv.NewBucket(t)
+		fresh.waitRestore(startRestore(t, fresh, id, fresh.s3Conn(fmt.Sprintf("t%d", id), target), `{}`), store.StatusCompleted, 2*time.Minute)
+		checkRestored(t, cl, target, "", corpus)
 	}
 }
