@@ -193,14 +193,21 @@ func (rr *restoreRun) run() (err error) {
 	if early {
 		// Every object written was checked against its own SHA-256; the
 		// whole archive's needs the bytes not read.
-		rr.lg.Info(ctx, fmt.Sprintf("Every key asked for was restored after %d of %d entries; the rest of the archive was not read (%s of %s read).",
-			rr.cp.Entries, backupItems(backup), humanBytes(counted.n), humanBytes(backup.ArchiveSize)))
+		passed := int64(0)
+		if ot, ok := target.(*objectTarget); ok {
+			passed = ot.passed
+		}
+		rr.lg.Info(ctx, fmt.Sprintf("Every key asked for was found after %d of %d entries (%d entries before them passed over); the rest of the archive was not read: %s of %s read.",
+			rr.cp.Entries, backupItems(backup), passed, humanBytes(counted.n), humanBytes(backup.ArchiveSize)))
 		rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; each object's checksum verified.",
 			rr.cp.Written, rr.cp.Skipped, humanBytes(rr.prog.BytesWritten)),
 			"written", rr.cp.Written, "skipped", rr.cp.Skipped)
 	} else {
 		if got != backup.SHA256 {
 			return fmt.Errorf("the archive's SHA-256 is %s but the backup recorded %s: the stored archive is damaged (every object written was verified on its own)", got, backup.SHA256)
+		}
+		if ot, ok := target.(*objectTarget); ok && ot.passed > 0 {
+			rr.lg.Info(ctx, fmt.Sprintf("%d entries of the archive were read past: include_prefix or keys left them out.", ot.passed))
 		}
 		rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; archive checksum verified.",
 			rr.cp.Written, rr.cp.Skipped, humanBytes(rr.prog.BytesWritten)),
@@ -287,9 +294,11 @@ type objectTarget struct {
 	cfg S3RestoreConfig
 	dst connector.ObjectTarget
 	// keys are the keys chosen (cfg.Keys), nil for all; found counts
-	// those met in the archive so far.
-	keys  map[string]bool
-	found int
+	// those met in the archive so far, and passed the entries read past
+	// because neither keys nor include_prefix chose them.
+	keys   map[string]bool
+	found  int
+	passed int64
 }
 
 // newObjectTarget is the target of an S3 restore with cfg.
@@ -331,10 +340,12 @@ func (t *objectTarget) write(ctx context.Context, ar *archive.Reader, ent *archi
 	}
 	obj.Size = ent.Size
 	if cfg.IncludePrefix != "" && !strings.HasPrefix(obj.Key, cfg.IncludePrefix) {
+		t.passed++
 		return nil
 	}
 	if t.keys != nil {
 		if !t.keys[obj.Key] {
+			t.passed++
 			return nil
 		}
 		t.found++

@@ -170,6 +170,19 @@ func TestRestoreChosenKeys(t *testing.T) {
 	if r.Progress.BytesRead >= b.ArchiveSize {
 		t.Fatalf("the restore read %d of %d archive bytes; it should stop after the last chosen key", r.Progress.BytesRead, b.ArchiveSize)
 	}
+	logs, err := e.st.ListLogs(context.Background(), store.KindRestore, r.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said bool
+	for _, l := range logs {
+		// dir1/k04 is the 22nd key in order and dir2/k20 the 47th: 45 passed over.
+		said = said || strings.Contains(l.Message, "found after 47 of 60 entries (45 entries before them passed over)")
+	}
+	if !said {
+		e.dumpLogs(store.KindRestore, r.ID)
+		t.Fatal("the restore's log does not say how much it skipped")
+	}
 	_, err = e.eng.StartRestore(context.Background(), actor, engine.RestoreRequest{BackupOperationID: id, DestinationConnectionID: tgt,
 		Config: json.RawMessage(`{"keys":["dir1/k04","nope"]}`)})
 	if err == nil || !strings.Contains(fmt.Sprint(err), "not valid") {
