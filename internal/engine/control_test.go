@@ -75,13 +75,21 @@ func askHeld(t *testing.T, e *env, proxy *faultproxy.Proxy, id int64, ask func()
 	if err := ask(); err != nil {
 		t.Fatal(err)
 	}
-	asked := time.Now()
+	waitHeartbeatAfter(t, e.st, id, asking, time.Now(), 15*time.Second)
+}
+
+// waitHeartbeatAfter waits, up to within, until the heartbeat of running
+// backup id has read a request made between asking and asked: a heartbeat
+// stamped after asked, or one stamped after asking and not followed by
+// another for 2 s (the heartbeat stops once it has read a request).
+func waitHeartbeatAfter(t *testing.T, st *store.Store, id int64, asking, asked time.Time, within time.Duration) {
 	var last time.Time
 	lastSeen := asked
-	for deadline := asked.Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		op, err := e.st.GetBackup(context.Background(), id)
+	for deadline := asked.Add(within); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		op, err := st.GetBackup(context.Background(), id)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 		if op.Status != store.StatusRunning {
 			return

@@ -176,39 +176,31 @@ func TestMongoPauseResumeMidCollection(t *testing.T) {
 	srv := s3test.Start(t)
 	mdb := mongotest.Start(t)
 	cl := mdb.Client(t)
-	// The pause is asked for from inside the run, right after the checkpoint
-	// that follows the first uploaded part (the third: the upload's start,
-	// the collection's start, then this one). The upload of the next part
-	// then waits until the heartbeat (every 200 ms) has had 2 s to see the
-	// request: the parts after it cannot go out meanwhile, so the reading
-	// stops within a part or two of there, mid-collection, however fast
-	// the source is. (A sleep in the checkpoint's hook alone was not enough:
-	// on a quiet machine the rest of the collection was read before the
-	// heartbeat came round.)
+	// The pause is asked for from inside the run, as the first part's
+	// upload starts, and that upload waits until the run's heartbeat has
+	// read the request (a heartbeat stamped after it): the parts after it
+	// cannot go out meanwhile, so the reading stops within a part or two of
+	// there, mid-collection, however fast the source and however busy the
+	// machine. (Earlier versions asked after the third checkpoint and held
+	// the second part for 2 s: on a loaded machine that part was cut before
+	// the checkpoint, which waits for it, and the pause came too late.)
 	var (
-		eng         *engine.Engine
-		backupID    atomic.Int64
-		checkpoints atomic.Int64
-		parts       atomic.Int64
-		asked       = make(chan struct{})
+		eng      *engine.Engine
+		st       *store.Store
+		backupID atomic.Int64
+		parts    atomic.Int64
 	)
 	e := newEnv(t, srv, engine.Options{CrashAt: func(point string) {
-		switch {
-		case point == "after-checkpoint" && checkpoints.Add(1) == 3:
+		if point == "mid-part" && parts.Add(1) == 1 {
+			asking := time.Now()
 			if err := eng.PauseBackup(context.Background(), actor, backupID.Load()); err != nil {
 				t.Errorf("pause: %v", err)
+				return
 			}
-			close(asked)
-		case point == "mid-part" && parts.Add(1) == 2:
-			select {
-			case <-asked:
-				time.Sleep(2 * time.Second)
-			case <-time.After(time.Minute):
-				t.Error("the pause was never asked for")
-			}
+			waitHeartbeatAfter(t, st, backupID.Load(), asking, time.Now(), time.Minute)
 		}
 	}})
-	eng = e.eng
+	eng, st = e.eng, e.st
 	db := mdb.NewDatabase(t)
 	big := cl.Database(db).Collection("big")
 	// About 18 MiB of archive: the 5 MiB parts after the pause point cannot
