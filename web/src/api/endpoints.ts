@@ -7,6 +7,7 @@ import type {
   AuditList,
   BackupFilters,
   BackupInput,
+  BackupEntries,
   BackupList,
   BackupOperation,
   Connection,
@@ -22,6 +23,7 @@ import type {
   EncryptionKey,
   EncryptionKeyInput,
   EncryptionKeyList,
+  EntryQuery,
   Plan,
   PlanEventList,
   PlanInput,
@@ -37,16 +39,21 @@ import type {
   RestoreInput,
   RestoreList,
   RestoreOperation,
+  ScanResult,
   User,
   UserInput,
   UserList,
   UserUpdate,
+  Verification,
+  VerificationFilters,
+  VerificationList,
 } from "./types";
 
 /** OperationOf is the API shape of each operation kind. */
 export interface OperationOf {
   backups: BackupOperation;
   restores: RestoreOperation;
+  verifications: Verification;
 }
 
 /** api groups every call the UI makes to the server. */
@@ -68,6 +75,8 @@ export const api = {
   deleteConnection: (id: number) => request<void>(`/connections/${id}`, { method: "DELETE" }),
   testConnection: (id: number) =>
     request<ConnectionTestResult>(`/connections/${id}/test`, { method: "POST" }),
+  /** Lists a destination and imports the archives the catalog lacks; it reads them whole, so it can take a while. */
+  scanConnection: (id: number) => request<ScanResult>(`/connections/${id}/scan`, { method: "POST" }),
 
   listBackups: (f: BackupFilters) =>
     request<BackupList>(
@@ -82,6 +91,23 @@ export const api = {
     ),
   createBackup: (input: BackupInput) => request<BackupOperation>("/backups", { method: "POST", body: input }),
   deleteBackup: (id: number) => request<BackupOperation>(`/backups/${id}`, { method: "DELETE" }),
+  /** Queues a verification of a backup (or answers with the one already pending or running). */
+  verifyBackup: (id: number) => request<Verification>(`/backups/${id}/verify`, { method: "POST" }),
+  backupEntries: (id: number, q: EntryQuery, signal?: AbortSignal) =>
+    request<BackupEntries>(
+      `/backups/${id}/entries${query({ prefix: q.prefix, q: q.q, page: q.page, per_page: q.per_page })}`,
+      signal ? { signal } : {},
+    ),
+
+  listVerifications: (f: VerificationFilters) =>
+    request<VerificationList>(
+      `/verifications${query({
+        status: f.status,
+        backup_operation_id: f.backup_operation_id,
+        page: f.page,
+        per_page: f.per_page,
+      })}`,
+    ),
 
   listPlans: () => request<PlanList>("/plans").then((l) => l.items),
   getPlan: (id: number) => request<Plan>(`/plans/${id}`),

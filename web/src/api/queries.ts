@@ -1,7 +1,7 @@
 // Query keys and TanStack Query hooks shared by the pages.
 import { useQuery } from "@tanstack/react-query";
 import { api, type OperationOf } from "./endpoints";
-import type { AuditFilters, BackupFilters, OperationKind } from "./types";
+import type { AuditFilters, BackupFilters, EntryQuery, OperationKind, VerificationFilters } from "./types";
 
 /** Query keys, one place so invalidation matches what pages read. */
 export const keys = {
@@ -14,6 +14,9 @@ export const keys = {
   backupsAll: ["backups"] as const,
   restores: (page: number) => ["restores", "list", page] as const,
   restoresAll: ["restores"] as const,
+  verifications: (f: VerificationFilters) => ["verifications", "list", f] as const,
+  verificationsAll: ["verifications"] as const,
+  backupEntries: (id: number, q: EntryQuery) => ["backups", "entries", id, q] as const,
   operation: (kind: OperationKind, id: number) => [kind, "one", id] as const,
   plans: ["plans"] as const,
   plan: (id: number) => ["plans", id] as const,

@@ -10,12 +10,19 @@ import {
   DialogHeader,
   DialogTitle,
 } from "@/components/ui/dialog";
-import { allowedActions, type OperationAction } from "@/lib/status";
+import { allowedActions, OPERATION_NOUNS, type OperationAction } from "@/lib/status";
+
+// What cancelling does, per kind, for the confirmation.
+const CANCEL_EFFECTS: Record<OperationKind, string> = {
+  backups: "The partial archive is deleted and the backup cannot be resumed afterwards.",
+  restores: "The restore stops; data already written to the target stays there.",
+  verifications: "The verification stops without a result; the backup and its archive are not changed.",
+};
 
 /** Props of BackupControls. */
 export interface BackupControlsProps {
   status: OperationStatus;
-  /** "backups" shows pause/resume/cancel; "restores" shows cancel only. */
+  /** "backups" shows pause/resume/cancel; "restores" and "verifications" show cancel only. */
   kind?: OperationKind;
   /** The action being sent now; every control is disabled meanwhile. */
   busy?: OperationAction | null;
@@ -32,7 +39,7 @@ export function BackupControls({ status, kind = "backups", busy = null, canContr
   const [confirmCancel, setConfirmCancel] = useState(false);
   const allowed = allowedActions(status, kind);
   const enabled = (a: OperationAction) => busy === null && allowed.has(a);
-  const noun = kind === "backups" ? "backup" : "restore";
+  const noun = OPERATION_NOUNS[kind];
   if (!canControl) return null;
 
   return (
@@ -58,9 +65,7 @@ export function BackupControls({ status, kind = "backups", busy = null, canContr
           <DialogHeader>
             <DialogTitle>Cancel this {noun}?</DialogTitle>
             <DialogDescription>
-              {kind === "backups"
-                ? "The partial archive is deleted and the backup cannot be resumed afterwards."
-                : "The restore stops; data already written to the target stays there."}
+              {CANCEL_EFFECTS[kind]}
             </DialogDescription>
           </DialogHeader>
           <DialogFooter>

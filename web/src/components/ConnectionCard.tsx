@@ -1,5 +1,5 @@
 import { Link } from "react-router";
-import { ExternalLink, Pencil, PlugZap, Trash2 } from "lucide-react";
+import { ExternalLink, Pencil, PlugZap, ScanSearch, Trash2 } from "lucide-react";
 import { googleDriveConnectUrl } from "@/api/endpoints";
 import type { Connection } from "@/api/types";
 import { Badge } from "@/components/ui/badge";
@@ -30,18 +30,38 @@ export function ConnectionHealthBadge({ connection }: { connection: Connection }
   );
 }
 
+/** canScan reports whether a connection holds archives a scan can import: a destination (S3, a local directory, Google Drive). */
+export function canScan(c: Connection): boolean {
+  return c.roles.includes("destination");
+}
+
 /** Props of ConnectionCard. */
 export interface ConnectionCardProps {
   connection: Connection;
   onTest?: () => void;
   testing?: boolean;
   onDelete?: () => void;
+  /** Scan a destination for archives the catalog lacks (shown for destinations only). */
+  onScan?: () => void;
+  /** This connection's scan runs. */
+  scanning?: boolean;
+  /** Another scan runs: one at a time. */
+  scanDisabled?: boolean;
   /** False hides editing actions (viewer role). */
   canEdit?: boolean;
 }
 
 /** ConnectionCard shows a connection with its health badge, roles and actions. */
-export function ConnectionCard({ connection: c, onTest, testing = false, onDelete, canEdit = true }: ConnectionCardProps) {
+export function ConnectionCard({
+  connection: c,
+  onTest,
+  testing = false,
+  onDelete,
+  onScan,
+  scanning = false,
+  scanDisabled = false,
+  canEdit = true,
+}: ConnectionCardProps) {
   return (
     <Card data-testid="connection-card" aria-label={`Connection ${c.name}`} className="flex flex-col">
       <CardHeader>
@@ -82,6 +102,12 @@ export function ConnectionCard({ connection: c, onTest, testing = false, onDelet
             <Button size="sm" variant="outline" disabled={testing} onClick={onTest}>
               <PlugZap aria-hidden="true" />
               {testing ? "Testing…" : "Test"}
+            </Button>
+          )}
+          {onScan && canScan(c) && (
+            <Button size="sm" variant="outline" disabled={scanning || scanDisabled} onClick={onScan} aria-label={`Scan for archives in ${c.name}`}>
+              <ScanSearch aria-hidden="true" />
+              {scanning ? "Scanning…" : "Scan for archives"}
             </Button>
           )}
           <Link className={buttonVariants({ size: "sm", variant: "outline" })} to={`/connections/${c.id}/edit`}>

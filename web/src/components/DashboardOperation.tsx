@@ -1,6 +1,6 @@
 import { Link } from "react-router";
 import type { Connection, DashboardOperation } from "@/api/types";
-import { nameOf } from "@/lib/connections";
+import { nameOf, sourceName } from "@/lib/connections";
 import { formatRelative } from "@/lib/utils";
 import { OperationProgress } from "./OperationProgress";
 import { OperationStatusBadge } from "./OperationStatusBadge";
@@ -23,7 +23,7 @@ export function operationTitle(op: DashboardOperation, names: Map<number, Connec
   if (op.kind === "restore") {
     return `Restore #${op.id}: backup #${op.backup_operation_id} → ${nameOf(names, op.destination_connection_id)}`;
   }
-  return `Backup #${op.id}: ${nameOf(names, op.source_connection_id)} → ${nameOf(names, op.destination_connection_id)}`;
+  return `Backup #${op.id}: ${sourceName(names, op)} → ${nameOf(names, op.destination_connection_id)}`;
 }
 
 /** Props of the dashboard operation items. */

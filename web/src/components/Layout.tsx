@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { Archive, Bell, CalendarClock, HardDriveDownload, KeyRound, LayoutDashboard, LockKeyhole, LogOut, Plug, RotateCcw, ScrollText, Users } from "lucide-react";
+import { Archive, Bell, CalendarClock, HardDriveDownload, KeyRound, LayoutDashboard, LockKeyhole, LogOut, Plug, RotateCcw, ScrollText, ShieldCheck, Users } from "lucide-react";
 import { useState } from "react";
 import { Navigate, NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { isAdmin, loginPath, useMe } from "@/api/auth";
@@ -17,6 +17,7 @@ const nav = [
   { to: "/plans", label: "Plans", Icon: CalendarClock, end: false },
   { to: "/backups", label: "Backups", Icon: Archive, end: false },
   { to: "/restores", label: "Restores", Icon: RotateCcw, end: false },
+  { to: "/verifications", label: "Verifications", Icon: ShieldCheck, end: false },
   { to: "/notifications", label: "Notifications", Icon: Bell, end: false },
   { to: "/keys", label: "Keys", Icon: LockKeyhole, end: false },
 ];
@@ -60,7 +61,7 @@ export function Layout() {
         Skip to content
       </a>
       <header className="sticky top-0 z-40 border-b bg-background/90 backdrop-blur">
-        {/* Wider than the page so that an administrator's eight links, the email and the buttons fit one row at 1280 px. */}
+        {/* Wider than the page so that an administrator's ten links and the buttons fit one row at 1280 px; the email shows from 1536 px (and in the sign-out button's tooltip). */}
         <div className="mx-auto flex h-14 max-w-7xl items-center gap-3 px-4">
           <NavLink to="/" className="flex items-center gap-2 font-semibold">
             <HardDriveDownload className="size-5" aria-hidden="true" />
@@ -74,7 +75,7 @@ export function Layout() {
                 end={end}
                 className={({ isActive }) =>
                   cn(
-                    "flex items-center gap-1.5 rounded-md px-2.5 py-1.5 text-sm text-muted-foreground transition-colors hover:text-foreground focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring",
+                    "flex shrink-0 items-center gap-1 rounded-md px-2 py-1.5 text-sm text-muted-foreground transition-colors hover:text-foreground focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring",
                     isActive && "bg-secondary font-medium text-foreground",
                   )
                 }
@@ -85,7 +86,7 @@ export function Layout() {
               </NavLink>
             ))}
           </nav>
-          <span className="hidden max-w-48 truncate text-sm text-muted-foreground md:inline" title={me.data.email} data-testid="current-user">
+          <span className="hidden max-w-48 truncate text-sm text-muted-foreground 2xl:inline" title={me.data.email} data-testid="current-user">
             {me.data.email}
           </span>
           <ThemeToggle />
@@ -98,7 +99,7 @@ export function Layout() {
           >
             <KeyRound aria-hidden="true" />
           </Button>
-          <Button variant="ghost" size="icon" aria-label="Sign out" title="Sign out" onClick={() => logout.mutate()}>
+          <Button variant="ghost" size="icon" aria-label="Sign out" title={`Sign out ${me.data.email}`} onClick={() => logout.mutate()}>
             <LogOut aria-hidden="true" />
           </Button>
         </div>

@@ -33,6 +33,8 @@ export interface OperationParts {
   actions?: ReactNode;
   /** A sentence under the error message. */
   errorHint?: ReactNode;
+  /** Cards of the kind's own (a verification's result), between the details and the log. */
+  extra?: ReactNode;
 }
 
 /** Props of OperationDetail. */
@@ -132,6 +134,8 @@ export function OperationDetail<K extends OperationKind>({ kind, id, parts }: Op
           </MetaList>
         </CardContent>
       </Card>
+
+      {own.extra}
 
       <TerminalLog kind={kind} id={op.id} live={!isTerminal(op.status)} onEnd={() => void qc.invalidateQueries({ queryKey: key })} />
     </div>

@@ -1,7 +1,11 @@
 import type { BackupStatus, OperationKind, OperationStatus } from "@/api/types";
 
 /** The noun of each operation kind, in sentences ("backup #3"). */
-export const OPERATION_NOUNS: Record<OperationKind, string> = { backups: "backup", restores: "restore" };
+export const OPERATION_NOUNS: Record<OperationKind, string> = {
+  backups: "backup",
+  restores: "restore",
+  verifications: "verification",
+};
 
 /** Statuses after which an operation never changes again. */
 export const TERMINAL_STATUSES: readonly OperationStatus[] = ["completed", "failed", "cancelled"];
@@ -22,7 +26,7 @@ export type OperationAction = "pause" | "resume" | "cancel";
 /**
  * allowedActions lists the controls valid for a status: pause while
  * running/pending, resume when paused/failed, cancel while
- * pending/running/paused. Restores can only be cancelled.
+ * pending/running/paused. Restores and verifications can only be cancelled.
  */
 export function allowedActions(status: OperationStatus, kind: OperationKind = "backups"): Set<OperationAction> {
   const out = new Set<OperationAction>();

@@ -1,13 +1,74 @@
-import { RotateCcw } from "lucide-react";
-import { Link, useParams } from "react-router";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { FolderSearch, RotateCcw, ShieldCheck } from "lucide-react";
+import { useEffect, useRef } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { toast } from "sonner";
 import { canWrite, useMe } from "@/api/auth";
-import { useConnections, useEncryptionKeys } from "@/api/queries";
+import { api } from "@/api/endpoints";
+import { keys, LIVE_REFRESH_MS, useConnections, useEncryptionKeys } from "@/api/queries";
+import type { BackupOperation } from "@/api/types";
 import { DeleteArchiveButton } from "@/components/DeleteArchiveButton";
 import { MetaItem } from "@/components/Meta";
 import { OperationDetail } from "@/components/OperationDetail";
-import { buttonVariants } from "@/components/ui/button";
-import { connectionNames, nameOf } from "@/lib/connections";
+import { Badge } from "@/components/ui/badge";
+import { Button, buttonVariants } from "@/components/ui/button";
+import { VerifyBadge } from "@/components/VerificationResult";
+import { connectionNames, nameOf, sourceName } from "@/lib/connections";
+import { isLive } from "@/lib/status";
 import { formatBytes, formatDate } from "@/lib/utils";
+
+/** LastVerified says how the backup's last verification ended, when, and links to the latest one. */
+function LastVerified({ backup: b }: { backup: BackupOperation }) {
+  const latest = useQuery({
+    queryKey: keys.verifications({ backup_operation_id: b.id, per_page: 1 }),
+    queryFn: () => api.listVerifications({ backup_operation_id: b.id, per_page: 1 }),
+    refetchInterval: (q) => (q.state.data?.items.some((v) => isLive(v.status)) ? LIVE_REFRESH_MS : false),
+  });
+  const v = latest.data?.items[0];
+  // The backup's verdict changes when a verification ends: read it again then.
+  const qc = useQueryClient();
+  const live = v !== undefined && isLive(v.status);
+  const wasLive = useRef(live);
+  useEffect(() => {
+    if (wasLive.current && !live) void qc.invalidateQueries({ queryKey: keys.operation("backups", b.id) });
+    wasLive.current = live;
+  }, [live, qc, b.id]);
+  return (
+    <span className="flex flex-wrap items-center gap-2" data-testid="last-verified">
+      <VerifyBadge verdict={b.last_verify_status} />
+      {b.last_verified_at && <span>{formatDate(b.last_verified_at)}</span>}
+      {v && (
+        <Link className="underline-offset-4 hover:underline" to={`/verifications/${v.id}`} data-testid="latest-verification">
+          {isLive(v.status) ? `verification #${v.id} ${v.status}…` : `verification #${v.id}`}
+        </Link>
+      )}
+    </span>
+  );
+}
+
+/** VerifyButton queues a verification of the backup and opens its page. */
+function VerifyButton({ backup }: { backup: BackupOperation }) {
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const verify = useMutation({
+    mutationFn: () => api.verifyBackup(backup.id),
+    onSuccess: (v) => {
+      toast.success(
+        v.status === "pending"
+          ? `Verification #${v.id} of backup #${backup.id} queued.`
+          : `Verification #${v.id} of backup #${backup.id} is already ${v.status}.`,
+      );
+      void qc.invalidateQueries({ queryKey: keys.verificationsAll });
+      void navigate(`/verifications/${v.id}`);
+    },
+  });
+  return (
+    <Button size="sm" variant="outline" disabled={verify.isPending} onClick={() => verify.mutate()}>
+      <ShieldCheck aria-hidden="true" />
+      {verify.isPending ? "Verifying…" : "Verify"}
+    </Button>
+  );
+}
 
 /** BackupDetailPage shows one backup: metadata, live progress, controls and its log. */
 export default function BackupDetailPage() {
@@ -21,24 +82,49 @@ export default function BackupDetailPage() {
       parts={(b) => ({
         summary: (
           <>
-            {nameOf(names, b.source_connection_id)} → {nameOf(names, b.destination_connection_id)}
+            {sourceName(names, b)} → {nameOf(names, b.destination_connection_id)}
           </>
         ),
-        actions: b.status === "completed" && !b.pruned_at && canWrite(me.data) && (
+        actions: b.status === "completed" && (
           <>
-            <Link to={`/backups/${b.id}/restore`} className={buttonVariants({ size: "sm" })}>
-              <RotateCcw aria-hidden="true" />
-              Restore…
+            {!b.pruned_at && canWrite(me.data) && (
+              <>
+                <Link to={`/backups/${b.id}/restore`} className={buttonVariants({ size: "sm" })}>
+                  <RotateCcw aria-hidden="true" />
+                  Restore…
+                </Link>
+                <VerifyButton backup={b} />
+              </>
+            )}
+            <Link to={`/backups/${b.id}/browse`} className={buttonVariants({ size: "sm", variant: "outline" })}>
+              <FolderSearch aria-hidden="true" />
+              Browse…
             </Link>
-            <DeleteArchiveButton backup={b} />
+            {!b.pruned_at && canWrite(me.data) && <DeleteArchiveButton backup={b} />}
           </>
         ),
         errorHint: b.status === "failed" && <p className="mt-1 text-xs">Resume continues from the last checkpoint.</p>,
         details: (
           <>
-            <MetaItem label="Source">{nameOf(names, b.source_connection_id)}</MetaItem>
+            <MetaItem label="Source">
+              {b.imported ? (
+                <span className="flex flex-wrap items-center gap-2" data-testid="backup-source">
+                  <Badge variant="info">Imported</Badge>
+                  {b.source ? `${b.source.name} (${b.source.type})` : "unknown source"}
+                </span>
+              ) : (
+                <span data-testid="backup-source">{nameOf(names, b.source_connection_id)}</span>
+              )}
+            </MetaItem>
             <MetaItem label="Destination">{nameOf(names, b.destination_connection_id)}</MetaItem>
-            <MetaItem label="Plan">{b.plan_id ? <Link to={`/plans/${b.plan_id}`}>plan #{b.plan_id}</Link> : "ad hoc"}</MetaItem>
+            <MetaItem label="Plan">
+              {b.plan_id ? <Link to={`/plans/${b.plan_id}`}>plan #{b.plan_id}</Link> : b.imported ? "imported by a scan" : "ad hoc"}
+            </MetaItem>
+            {b.status === "completed" && (
+              <MetaItem label="Last verified">
+                <LastVerified backup={b} />
+              </MetaItem>
+            )}
             {b.pruned_at && (
               <MetaItem label="Archive">
                 <span data-testid="pruned">

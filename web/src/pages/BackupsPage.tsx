@@ -8,10 +8,11 @@ import type { BackupFilters, BackupStatus } from "@/api/types";
 import { EmptyState } from "@/components/EmptyState";
 import { OperationList } from "@/components/OperationList";
 import { PageHeader } from "@/components/PageHeader";
+import { Badge } from "@/components/ui/badge";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { NativeSelect } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
-import { connectionNames, nameOf } from "@/lib/connections";
+import { connectionNames, nameOf, sourceName } from "@/lib/connections";
 import { formatBytes } from "@/lib/utils";
 
 const PER_PAGE = 20;
@@ -139,9 +140,14 @@ export default function BackupsPage() {
           {
             header: "Source → destination",
             cell: (b) => (
-              <>
-                {nameOf(names, b.source_connection_id)} → {nameOf(names, b.destination_connection_id)}
-              </>
+              <span className="inline-flex flex-wrap items-center gap-1.5">
+                {b.imported && (
+                  <Badge variant="info" title="Found at its destination by a scan and added to the catalog">
+                    Imported
+                  </Badge>
+                )}
+                {sourceName(names, b)} → {nameOf(names, b.destination_connection_id)}
+              </span>
             ),
           },
         ]}

@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useLocation, useNavigate, useParams } from "react-router";
 import { toast } from "sonner";
 import { errorMessage, isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
@@ -16,7 +16,8 @@ import { Button, buttonVariants } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
 import { Checkbox, Input, NativeSelect } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
-import { connectionNames, nameOf } from "@/lib/connections";
+import { connectionNames, sourceName, sourceType as sourceTypeOf } from "@/lib/connections";
+import { keysFromState, restoreKeysState } from "@/lib/restoreKeys";
 
 /** NewRestorePage restores a completed backup into a target connection. */
 export default function NewRestorePage() {
@@ -37,6 +38,9 @@ export default function NewRestorePage() {
   const [secret, setSecret] = useState("");
   const encKeys = useEncryptionKeys();
   const [local, setLocal] = useState<Record<string, string>>({});
+  // Keys chosen in the entry browser: only those objects are restored.
+  const location = useLocation();
+  const [chosenKeys, setChosenKeys] = useState<string[]>(() => keysFromState(location.state));
 
   const target: Connection | undefined = connections.data?.find((c) => String(c.id) === targetId);
 
@@ -55,7 +59,7 @@ export default function NewRestorePage() {
     return {
       ...(bucket.trim() ? { bucket: bucket.trim() } : {}),
       ...(prefix.trim() ? { prefix: prefix.trim() } : {}),
-      ...(includePrefix.trim() ? { include_prefix: includePrefix.trim() } : {}),
+      ...(chosenKeys.length > 0 ? { keys: chosenKeys } : includePrefix.trim() ? { include_prefix: includePrefix.trim() } : {}),
       overwrite,
     };
   };
@@ -98,7 +102,7 @@ export default function NewRestorePage() {
     );
   }
 
-  const sourceType = names.get(b.source_connection_id)?.type;
+  const sourceType = sourceTypeOf(names, b);
   const targets = connections.data.filter(
     (c) => c.roles.includes("restore_target") && (sourceType === undefined || c.type === sourceType),
   );
@@ -112,7 +116,8 @@ export default function NewRestorePage() {
           </Link>
         }
       >
-        Add {sourceType ? `a ${TYPE_LABELS[sourceType]}` : "an S3 or MongoDB"} connection to restore into.
+        Add {sourceType && sourceType in TYPE_LABELS ? `a ${TYPE_LABELS[sourceType as Connection["type"]]}` : "an S3 or MongoDB"} connection to
+        restore into.
       </EmptyState>
     );
   }
@@ -139,12 +144,47 @@ export default function NewRestorePage() {
     <div className="mx-auto max-w-2xl">
       <PageHeader
         title={`Restore backup #${b.id}`}
-        description={`From ${nameOf(names, b.source_connection_id)}, archived ${b.archive_path ?? ""}`}
+        description={`From ${sourceName(names, b)}${b.imported ? " (imported)" : ""}, archived ${b.archive_path ?? ""}`}
       />
       <Card>
         <CardContent className="pt-5">
           <form onSubmit={submit} noValidate className="grid gap-5" aria-label="New restore">
             {start.isError && <Alert variant="destructive">{errorMessage(start.error)}</Alert>}
+            {chosenKeys.length > 0 && (
+              <section
+                className="grid gap-2 rounded-lg border bg-muted/30 p-3 text-sm"
+                aria-labelledby="chosen-keys-title"
+                data-testid="chosen-keys"
+              >
+                <p id="chosen-keys-title" className="font-medium">
+                  Only these {chosenKeys.length.toLocaleString()} {chosenKeys.length === 1 ? "key" : "keys"} will be restored
+                </p>
+                <ul className="max-h-48 overflow-auto font-mono text-xs" aria-label="Keys to restore">
+                  {chosenKeys.map((k) => (
+                    <li key={k} className="break-all" data-testid="chosen-key">
+                      {k}
+                    </li>
+                  ))}
+                </ul>
+                {err("keys") && (
+                  <p className="text-xs font-medium text-destructive" data-testid="chosen-keys-error">
+                    {err("keys")}
+                  </p>
+                )}
+                <div className="flex flex-wrap gap-2">
+                  <Link
+                    to={`/backups/${b.id}/browse`}
+                    state={restoreKeysState(chosenKeys)}
+                    className={buttonVariants({ size: "sm", variant: "outline" })}
+                  >
+                    Change the selection
+                  </Link>
+                  <Button type="button" size="sm" variant="ghost" onClick={() => setChosenKeys([])}>
+                    Restore everything instead
+                  </Button>
+                </div>
+              </section>
+            )}
             <FormField id="restore-target" label="Restore into" error={err("destination_connection_id")} required>
               <NativeSelect
                 id="restore-target"
@@ -177,14 +217,16 @@ export default function NewRestorePage() {
                 <FormField id="restore-prefix" label="Key prefix" error={err("prefix")} help="Optional. Put restored keys under this prefix.">
                   <Input id="restore-prefix" value={prefix} onChange={(e) => setPrefix(e.target.value)} />
                 </FormField>
-                <FormField
-                  id="restore-include-prefix"
-                  label="Only keys starting with"
-                  error={err("include_prefix")}
-                  help="Optional. Restore a subset of the archive."
-                >
-                  <Input id="restore-include-prefix" value={includePrefix} onChange={(e) => setIncludePrefix(e.target.value)} />
-                </FormField>
+                {chosenKeys.length === 0 && (
+                  <FormField
+                    id="restore-include-prefix"
+                    label="Only keys starting with"
+                    error={err("include_prefix")}
+                    help="Optional. Restore a subset of the archive, or choose objects in the backup's entry browser."
+                  >
+                    <Input id="restore-include-prefix" value={includePrefix} onChange={(e) => setIncludePrefix(e.target.value)} />
+                  </FormField>
+                )}
                 <div className="flex items-center gap-2">
                   <Checkbox id="restore-overwrite" checked={overwrite} onChange={(e) => setOverwrite(e.target.checked)} />
                   <Label htmlFor="restore-overwrite">Overwrite objects that already exist</Label>

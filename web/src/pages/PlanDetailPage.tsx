@@ -18,6 +18,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from "@/components/ui/dialog";
+import { VerifyBadge } from "@/components/VerificationResult";
 import { connectionNames, nameOf } from "@/lib/connections";
 import { formatBytes, formatDate } from "@/lib/utils";
 
@@ -28,6 +29,14 @@ const EVENT_LABELS: Record<PlanEvent["kind"], string> = {
   pruned: "pruned",
   prune_failed: "prune failed",
 };
+
+/** verifyText says in words when a plan verifies its backups. */
+export function verifyText(verify: string): string {
+  const v = verify.trim();
+  if (v === "" || v === "none") return "never";
+  if (v === "after_each") return "after each backup";
+  return `on the schedule ${v}`;
+}
 
 /** PlanDetailPage shows a plan: its settings, history, backups and a chart of its last runs. */
 export default function PlanDetailPage() {
@@ -138,6 +147,16 @@ export default function PlanDetailPage() {
               <span className="text-muted-foreground">Compression: </span>
               {p.options.compression ?? "gzip"}
             </div>
+            <div>
+              <span className="text-muted-foreground">Verify: </span>
+              <span data-testid="plan-verify">{verifyText(p.verify)}</span>
+            </div>
+            {p.next_verify_at && (
+              <div>
+                <span className="text-muted-foreground">Next verification: </span>
+                <span data-testid="plan-next-verify">{p.enabled ? formatDate(p.next_verify_at) : "—"}</span>
+              </div>
+            )}
           </CardContent>
         </Card>
         <Card>
@@ -176,6 +195,7 @@ export default function PlanDetailPage() {
                 items={backups.data.items}
                 columns={[
                   { header: "Archive", cell: (b) => (b.pruned_at ? `pruned (${b.prune_reason})` : formatBytes(b.archive_size)) },
+                  { header: "Verified", cell: (b) => (b.status === "completed" ? <VerifyBadge verdict={b.last_verify_status} /> : "—") },
                 ]}
               />
             )}

@@ -1,9 +1,9 @@
 import { screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Connection } from "@/api/types";
+import type { Connection, Plan } from "@/api/types";
 import { apiServer, me, ok, renderPage } from "@/test/app";
-import PlanEditPage from "./PlanEditPage";
+import PlanEditPage, { verifyModeOf } from "./PlanEditPage";
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -77,4 +77,92 @@ describe("PlanEditPage", () => {
     });
     expect(screen.getByText("is required")).toBeInTheDocument();
   });
+
+  it("chooses when to verify: a schedule of its own is previewed, required and sent as verify", async () => {
+    const server = apiServer({
+      "GET /connections": ok({ items: [conn(1, "bucket", "s3", ["source", "destination", "restore_target"]), conn(2, "disk", "local", ["destination"])] }),
+      "GET /schedules/preview": () => ({ status: 200, body: { times: ["2026-03-29T04:00:00Z"] } }),
+      "POST /plans": (c) => ({ status: 201, body: { ...plan("none"), id: 9, verify: (c.body as { verify: string }).verify } }),
+    });
+    const user = userEvent.setup({ delay: null });
+    renderPage(<PlanEditPage />, "/plans/new", "/plans/new", me("operator"));
+    const verify = await screen.findByLabelText("Verify");
+    expect(verify).toHaveValue("none");
+    expect(screen.queryByLabelText("Verify at")).toBeNull();
+    await user.type(screen.getByLabelText("Name"), "nightly");
+    await user.selectOptions(screen.getByLabelText("Source"), "1");
+    await user.selectOptions(screen.getByLabelText("Destination"), "2");
+
+    await user.selectOptions(verify, "schedule");
+    const at = screen.getByLabelText("Verify at");
+    // Empty: refused here, before anything is sent.
+    await user.click(screen.getByRole("button", { name: "Create plan" }));
+    expect(await screen.findByText("Enter when to verify, or choose another option.")).toBeInTheDocument();
+    expect(at).toHaveAttribute("aria-invalid", "true");
+    expect(server.calls.some((c) => c.method === "POST")).toBe(false);
+
+    await user.type(at, "@every 24h");
+    const preview = await screen.findByTestId("verify-schedule-preview");
+    expect(preview).toHaveTextContent("Next verifications (UTC):");
+    expect(
+      server.calls.some((c) => c.path.startsWith("/schedules/preview") && new URLSearchParams(c.path.split("?")[1]).get("schedule") === "@every 24h"),
+    ).toBe(true);
+    await user.click(screen.getByRole("button", { name: "Create plan" }));
+    await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("/plans/9"));
+    expect(server.calls.find((c) => c.method === "POST")?.body).toMatchObject({ name: "nightly", verify: "@every 24h", schedule: "@daily" });
+  });
+
+  it("shows a plan's verify setting as the choice it is, and sends none for Never", async () => {
+    const server = apiServer({
+      "GET /connections": ok({ items: [conn(1, "bucket", "s3", ["source", "destination", "restore_target"]), conn(2, "disk", "local", ["destination"])] }),
+      "GET /plans/5": ok(plan("0 4 * * 0")),
+      "GET /plans/5/retention": ok({ items: [] }),
+      "GET /schedules/preview": ok({ times: [] }),
+      "PUT /plans/5": (c) => ({ status: 200, body: { ...plan("none"), verify: (c.body as { verify: string }).verify } }),
+    });
+    const user = userEvent.setup({ delay: null });
+    renderPage(<PlanEditPage />, "/plans/5/edit", "/plans/:id/edit", me("operator"));
+    expect(await screen.findByLabelText("Verify")).toHaveValue("schedule");
+    expect(screen.getByLabelText("Verify at")).toHaveValue("0 4 * * 0");
+    await user.selectOptions(screen.getByLabelText("Verify"), "after_each");
+    expect(screen.queryByLabelText("Verify at")).toBeNull();
+    await user.selectOptions(screen.getByLabelText("Verify"), "none");
+    await user.click(screen.getByRole("button", { name: "Save plan" }));
+    await waitFor(() => expect(server.calls.some((c) => c.method === "PUT")).toBe(true));
+    expect(server.calls.find((c) => c.method === "PUT")?.body).toMatchObject({ verify: "none" });
+  });
 });
+
+describe("verifyModeOf", () => {
+  it("reads none, after_each and schedules", () => {
+    expect(verifyModeOf(undefined)).toEqual({ mode: "none", schedule: "" });
+    expect(verifyModeOf("none")).toEqual({ mode: "none", schedule: "" });
+    expect(verifyModeOf("after_each")).toEqual({ mode: "after_each", schedule: "" });
+    expect(verifyModeOf("@every 1h")).toEqual({ mode: "schedule", schedule: "@every 1h" });
+  });
+});
+
+function plan(verify: string): Plan {
+  return {
+    id: 5,
+    name: "nightly",
+    source_connection_id: 1,
+    destination_connection_id: 2,
+    options: { compression: "gzip" },
+    schedule: "@daily",
+    schedule_text: "every day at 00:00",
+    timezone: "UTC",
+    catch_up: true,
+    retention: {},
+    alert_after: null,
+    verify,
+    enabled: true,
+    next_run_at: null,
+    next_verify_at: null,
+    last_run: null,
+    last_success_at: null,
+    overdue: false,
+    created_at: "2026-01-01T00:00:00Z",
+    updated_at: "2026-01-01T00:00:00Z",
+  };
+}

@@ -42,8 +42,23 @@ interface Form {
   counts: Record<CountKey, string>;
   keepWithin: string;
   alertAfter: string;
-  verify: string;
+  verify: VerifyMode;
+  /** The verify schedule, when verify is "schedule". */
+  verifySchedule: string;
   enabled: boolean;
+}
+
+const VERIFY_HELP = "A verification reads a backup's archive where it is stored and checks it; a failure sends verify.failed.";
+
+/** When a plan verifies its backups: never, after each backup, or on a schedule of its own. */
+export type VerifyMode = "none" | "after_each" | "schedule";
+
+/** verifyModeOf splits a plan's verify setting into the form's choice and schedule. */
+export function verifyModeOf(verify: string | undefined): { mode: VerifyMode; schedule: string } {
+  const v = (verify ?? "").trim();
+  if (v === "" || v === "none") return { mode: "none", schedule: "" };
+  if (v === "after_each") return { mode: "after_each", schedule: "" };
+  return { mode: "schedule", schedule: v };
 }
 
 function formOf(p: Plan | undefined): Form {
@@ -62,7 +77,8 @@ function formOf(p: Plan | undefined): Form {
     counts,
     keepWithin: r.keep_within ?? "",
     alertAfter: p?.alert_after ?? "",
-    verify: p?.verify ?? "none",
+    verify: verifyModeOf(p?.verify).mode,
+    verifySchedule: verifyModeOf(p?.verify).schedule,
     enabled: p?.enabled ?? true,
   };
 }
@@ -92,7 +108,7 @@ function inputOf(f: Form): PlanInput {
     timezone: f.timezone.trim() || "UTC",
     catch_up: f.catchUp,
     retention: retentionOf(f),
-    verify: f.verify.trim() || "none",
+    verify: f.verify === "schedule" ? f.verifySchedule.trim() : f.verify,
     enabled: f.enabled,
     ...(f.alertAfter.trim() ? { alert_after: f.alertAfter.trim() } : {}),
   };
@@ -109,7 +125,19 @@ function useDebounced<T>(value: T, ms: number): T {
 }
 
 /** SchedulePreview shows the next five due times of the schedule being typed, or why it is refused. */
-export function SchedulePreview({ schedule, timezone }: { schedule: string; timezone: string }) {
+export function SchedulePreview({
+  schedule,
+  timezone,
+  title = "Next runs",
+  testId = "schedule-preview",
+}: {
+  schedule: string;
+  timezone: string;
+  /** What the times are, e.g. "Next verifications". */
+  title?: string;
+  /** The preview's data-testid; its error's is the same with "-error". */
+  testId?: string;
+}) {
   const s = useDebounced(schedule.trim(), 300);
   const tz = useDebounced(timezone.trim() || "UTC", 300);
   const preview = useQuery({
@@ -125,15 +153,17 @@ export function SchedulePreview({ schedule, timezone }: { schedule: string; time
       .map(([k, v]) => `${k} ${v}`)
       .join("; ");
     return (
-      <p className="text-sm text-destructive" data-testid="schedule-preview-error">
+      <p className="text-sm text-destructive" data-testid={`${testId}-error`}>
         {why || errorMessage(preview.error)}
       </p>
     );
   }
   if (!preview.data) return <p className="text-sm text-muted-foreground">Working out the next runs…</p>;
   return (
-    <div data-testid="schedule-preview">
-      <p className="text-sm text-muted-foreground">Next runs ({tz}):</p>
+    <div data-testid={testId}>
+      <p className="text-sm text-muted-foreground">
+        {title} ({tz}):
+      </p>
       <ol className="ml-5 list-decimal text-sm">
         {preview.data.times.map((t) => (
           <li key={t}>{new Date(t).toLocaleString(undefined, { timeZone: tz, dateStyle: "medium", timeStyle: "short" })}</li>
@@ -187,6 +217,7 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
   const connections = useConnections();
   const encKeys = useEncryptionKeys();
   const [f, setF] = useState<Form>(() => formOf(plan));
+  const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setF((old) => ({ ...old, [k]: v }));
 
   const save = useMutation({
@@ -203,7 +234,7 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
   if (connections.isError) return <LoadError error={connections.error} onRetry={() => void connections.refetch()} />;
   const sources = connections.data.filter((c) => c.roles.includes("source"));
   const destinations = connections.data.filter((c) => c.roles.includes("destination"));
-  const fields = isApiError(save.error) ? save.error.fields : {};
+  const fields = { ...(isApiError(save.error) ? save.error.fields : {}), ...localErrors };
   const text = (id: string, label: string, key: keyof Form, field: string, help?: string, required = false) => (
     <FormField id={id} label={label} error={fields[field]} help={help} required={required}>
       <Input
@@ -218,6 +249,11 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
   );
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (f.verify === "schedule" && f.verifySchedule.trim() === "") {
+      setLocalErrors({ verify: "Enter when to verify, or choose another option." });
+      return;
+    }
+    setLocalErrors({});
     save.mutate();
   };
 
@@ -293,7 +329,46 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
               Catch up: after downtime, run once for the due times missed
             </label>
             {text("plan-alert-after", "Alert after", "alertAfter", "alert_after", 'Overdue when no run succeeded for this long, e.g. "26h".')}
-            {text("plan-verify", "Verify", "verify", "verify", '"none", "after_each" or a schedule.')}
+            <FormField
+              id="plan-verify"
+              label="Verify"
+              error={f.verify === "schedule" ? undefined : fields.verify}
+              help={VERIFY_HELP}
+            >
+              <NativeSelect
+                id="plan-verify"
+                value={f.verify}
+                aria-invalid={f.verify !== "schedule" && fields.verify ? true : undefined}
+                aria-describedby={describedBy(
+                  "plan-verify",
+                  f.verify === "schedule" ? undefined : fields.verify,
+                  VERIFY_HELP,
+                )}
+                onChange={(e) => set("verify", e.target.value as VerifyMode)}
+              >
+                <option value="none">Never</option>
+                <option value="after_each">After each backup</option>
+                <option value="schedule">On a schedule</option>
+              </NativeSelect>
+            </FormField>
+            {f.verify === "schedule" && (
+              <>
+                {text(
+                  "plan-verify-schedule",
+                  "Verify at",
+                  "verifySchedule",
+                  "verify",
+                  'When to verify the latest kept backup: a cron expression ("0 4 * * 0"), @daily, @weekly or "@every 24h", in the plan\'s time zone.',
+                  true,
+                )}
+                <SchedulePreview
+                  schedule={f.verifySchedule}
+                  timezone={f.timezone}
+                  title="Next verifications"
+                  testId="verify-schedule-preview"
+                />
+              </>
+            )}
             <label className="flex items-center gap-2 text-sm">
               <input type="checkbox" checked={f.enabled} onChange={(e) => set("enabled", e.target.checked)} />
               Enabled

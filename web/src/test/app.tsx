@@ -3,7 +3,7 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
-import { createMemoryRouter, RouterProvider, useLocation } from "react-router";
+import { createMemoryRouter, RouterProvider, useLocation, type InitialEntry } from "react-router";
 import { vi } from "vitest";
 import { keys } from "@/api/queries";
 import type { User } from "@/api/types";
@@ -72,10 +72,11 @@ function LocationProbe() {
 /**
  * renderPage renders a page element at a URL inside a router (route pattern
  * `path`) and a fresh query client. The current location is readable from
- * the hidden element with test id "location". `signedIn` seeds the
+ * the hidden element with test id "location". `url` may be a location
+ * with state ({ pathname, state }), as a link that passes state leaves it. `signedIn` seeds the
  * signed-in user, as the app's layout has by the time a page renders.
  */
-export function renderPage(element: ReactElement, url: string, path: string, signedIn?: User) {
+export function renderPage(element: ReactElement, url: InitialEntry, path: string, signedIn?: User) {
   const client = new QueryClient({
     defaultOptions: { queries: { retry: false }, mutations: { retry: false } },
   });

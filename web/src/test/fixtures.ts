@@ -1,6 +1,6 @@
 // Operation rows for tests: every field the API sends, with plain values a
 // test overrides where it matters.
-import type { BackupOperation, RestoreOperation } from "@/api/types";
+import type { BackupOperation, RestoreOperation, Verification } from "@/api/types";
 
 const untouched = {
   progress: { items_done: 0, bytes_read: 0, bytes_written: 0 },
@@ -24,6 +24,10 @@ export function backupOp(over: Partial<BackupOperation> = {}): BackupOperation {
     plan_id: null,
     pruned_at: null,
     prune_reason: null,
+    imported: false,
+    source: null,
+    last_verified_at: null,
+    last_verify_status: null,
     ...untouched,
     ...over,
   };
@@ -37,6 +41,19 @@ export function restoreOp(over: Partial<RestoreOperation> = {}): RestoreOperatio
     backup_operation_id: 1,
     destination_connection_id: 2,
     destination_config: {},
+    ...untouched,
+    ...over,
+  };
+}
+
+/** verificationOp is a pending verification #1 of backup 1, asked for by a user, changed by over. */
+export function verificationOp(over: Partial<Verification> = {}): Verification {
+  return {
+    id: 1,
+    status: "pending",
+    backup_operation_id: 1,
+    plan_id: null,
+    result: null,
     ...untouched,
     ...over,
   };
