@@ -19,6 +19,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/archive/agecrypt"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/config"
 	"github.com/coffer-backup/coffer/internal/connection"
 	"github.com/coffer-backup/coffer/internal/connector"
@@ -191,21 +192,8 @@ func progressPrinter(w io.Writer, verb string) func(bytesRead, entries int64) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "  %s %s, %d entries\n", verb, humanBytes(bytesRead), entries)
+		fmt.Fprintf(w, "  %s %s, %d entries\n", verb, bytesize.Human(bytesRead), entries)
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // RestoreTarget is target.json of `coffer restore --archive`: the target
@@ -287,7 +275,7 @@ func RestoreArchive(ctx context.Context, ref ArchiveRef, target RestoreTarget, u
 	if problem != "" {
 		return fmt.Errorf("nothing was restored: %s", problem)
 	}
-	fmt.Fprintf(out, "The archive is sound: %d entries, %s.\n", b.Progress.ItemsDone, humanBytes(b.ArchiveSize))
+	fmt.Fprintf(out, "The archive is sound: %d entries, %s.\n", b.Progress.ItemsDone, bytesize.Human(b.ArchiveSize))
 	actor := engine.Actor{Email: "coffer restore --archive"}
 	op, err := a.engine.StartRestore(ctx, actor, engine.RestoreRequest{BackupOperationID: b.ID, DestinationConnectionID: tgt.ID,
 		Config: target.Config, Unlock: u})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/connector/registry"
@@ -157,7 +158,7 @@ func (b *backupRun) work() error {
 	b.prog = b.op.Progress
 	if opts, bad := decodeBackupOptions(b.op.Options); bad == nil && opts.BandwidthLimit > 0 {
 		b.readLimit, b.writeLimit = newThrottle(opts.BandwidthLimit), newThrottle(opts.BandwidthLimit)
-		b.lg.Info(ctx, fmt.Sprintf("Bandwidth limited to %s/s for the source and for the destination.", humanBytes(opts.BandwidthLimit)))
+		b.lg.Info(ctx, fmt.Sprintf("Bandwidth limited to %s/s for the source and for the destination.", bytesize.Human(opts.BandwidthLimit)))
 	}
 
 	if len(b.op.Checkpoint) > 0 && string(b.op.Checkpoint) != "null" {
@@ -460,7 +461,7 @@ func (b *backupRun) afterEntry(ctx context.Context, f *fetcher) error {
 			word = "objects"
 			kv = append(kv, "listed", f.listed())
 		}
-		b.lg.Info(ctx, fmt.Sprintf("%d %s, %s read, %s uploaded.", b.prog.ItemsDone, word, humanBytes(b.prog.BytesRead), humanBytes(up)), kv...)
+		b.lg.Info(ctx, fmt.Sprintf("%d %s, %s read, %s uploaded.", b.prog.ItemsDone, word, bytesize.Human(b.prog.BytesRead), bytesize.Human(up)), kv...)
 	}
 	return nil
 }
@@ -745,7 +746,7 @@ func (b *backupRun) complete(ctx context.Context) error {
 		word = "documents"
 	}
 	b.lg.Info(ctx, fmt.Sprintf("Backup completed: %d %s, %s read, archive %s (%s) at %s in %s.",
-		b.prog.ItemsDone, word, humanBytes(b.prog.BytesRead), humanBytes(fin.Size), fin.SHA256[:12],
+		b.prog.ItemsDone, word, bytesize.Human(b.prog.BytesRead), bytesize.Human(fin.Size), fin.SHA256[:12],
 		b.dst.Location(name), took.Round(time.Millisecond)),
 		"items", b.prog.ItemsDone, "bytes_read", b.prog.BytesRead, "archive_size", fin.Size, "sha256", fin.SHA256)
 	err = b.e.cat.CompleteBackup(context.WithoutCancel(ctx), b.op.ID, b.r.token,
@@ -774,17 +775,4 @@ func pathSafe(name string) string {
 		s = "connection"
 	}
 	return s
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

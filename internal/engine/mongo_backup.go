@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/connector/mongodb"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -188,7 +189,7 @@ func (b *backupRun) copyCollection(ctx context.Context, mc *mongodb.Client, m *m
 		case cur.Natural:
 			order = "in the server's order (" + ms.server + " has no cheap _id order)"
 		}
-		b.lg.Info(ctx, fmt.Sprintf("Collection %s.%s: %d documents, %s, copied %s.", db, coll.Name, docs, humanBytes(size), order),
+		b.lg.Info(ctx, fmt.Sprintf("Collection %s.%s: %d documents, %s, copied %s.", db, coll.Name, docs, bytesize.Human(size), order),
 			"database", db, "collection", coll.Name, "documents", docs, "bytes", size)
 	}
 	b.setPhase("copying "+db+"."+coll.Name, cur.Written)

@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/archive/agecrypt"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
@@ -198,9 +199,9 @@ func (rr *restoreRun) run() (err error) {
 			passed = ot.passed
 		}
 		rr.lg.Info(ctx, fmt.Sprintf("Every key asked for was found after %d of %d entries (%d entries before them passed over); the rest of the archive was not read: %s of %s read.",
-			rr.cp.Entries, backupItems(backup), passed, humanBytes(counted.n), humanBytes(backup.ArchiveSize)))
+			rr.cp.Entries, backupItems(backup), passed, bytesize.Human(counted.n), bytesize.Human(backup.ArchiveSize)))
 		rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; each object's checksum verified.",
-			rr.cp.Written, rr.cp.Skipped, humanBytes(rr.prog.BytesWritten)),
+			rr.cp.Written, rr.cp.Skipped, bytesize.Human(rr.prog.BytesWritten)),
 			"written", rr.cp.Written, "skipped", rr.cp.Skipped)
 	} else {
 		if got != backup.SHA256 {
@@ -210,7 +211,7 @@ func (rr *restoreRun) run() (err error) {
 			rr.lg.Info(ctx, fmt.Sprintf("%d entries of the archive were read past: include_prefix or keys left them out.", ot.passed))
 		}
 		rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; archive checksum verified.",
-			rr.cp.Written, rr.cp.Skipped, humanBytes(rr.prog.BytesWritten)),
+			rr.cp.Written, rr.cp.Skipped, bytesize.Human(rr.prog.BytesWritten)),
 			"written", rr.cp.Written, "skipped", rr.cp.Skipped, "sha256", got)
 	}
 	bg, cancel := rr.r.bg()
@@ -389,7 +390,7 @@ func (rr *restoreRun) tick(ctx context.Context) {
 	if now.Sub(rr.lastLog) >= 5*time.Second {
 		rr.lastLog = now
 		rr.lg.Info(ctx, fmt.Sprintf("%d entries restored (%d written, %d skipped), %s read from the archive.",
-			rr.cp.Entries, rr.cp.Written, rr.cp.Skipped, humanBytes(rr.prog.BytesRead)))
+			rr.cp.Entries, rr.cp.Written, rr.cp.Skipped, bytesize.Human(rr.prog.BytesRead)))
 	}
 }
 

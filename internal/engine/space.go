@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -70,16 +71,16 @@ func (b *backupRun) checkSpace(ctx context.Context, sourceID int64) error {
 	switch {
 	case g.estimate/spaceFactor > free:
 		return noSpace("the destination has %s free but the last backup of this source read %s; the archive cannot fit even if it compresses %d:1. Free space at the destination or choose another one",
-			humanBytes(free), humanBytes(g.estimate), spaceFactor)
+			bytesize.Human(free), bytesize.Human(g.estimate), spaceFactor)
 	case lastArchive > projectionMargin*free:
 		return noSpace("the destination has %s free but the last archive of this source took %s; this one cannot be expected to fit. Free space at the destination or choose another one",
-			humanBytes(free), humanBytes(lastArchive))
+			bytesize.Human(free), bytesize.Human(lastArchive))
 	case lastArchive > free:
-		b.lg.Warn(ctx, fmt.Sprintf("The destination has %s free and the last archive of this source took %s; the backup fits only if the source shrank.", humanBytes(free), humanBytes(lastArchive)))
+		b.lg.Warn(ctx, fmt.Sprintf("The destination has %s free and the last archive of this source took %s; the backup fits only if the source shrank.", bytesize.Human(free), bytesize.Human(lastArchive)))
 	case g.estimate > 0:
-		b.lg.Info(ctx, fmt.Sprintf("The last backup of this source read %s into a %s archive; the destination has %s free.", humanBytes(g.estimate), humanBytes(lastArchive), humanBytes(free)))
+		b.lg.Info(ctx, fmt.Sprintf("The last backup of this source read %s into a %s archive; the destination has %s free.", bytesize.Human(g.estimate), bytesize.Human(lastArchive), bytesize.Human(free)))
 	default:
-		b.lg.Info(ctx, fmt.Sprintf("The destination has %s free; the backup stops early should the archive prove too large for it.", humanBytes(free)))
+		b.lg.Info(ctx, fmt.Sprintf("The destination has %s free; the backup stops early should the archive prove too large for it.", bytesize.Human(free)))
 	}
 	b.space = g
 	return nil
@@ -118,11 +119,11 @@ func (g *spaceGuard) beforePart(end int64) error {
 	source := max(g.listed.Load(), g.estimate)
 	if source/spaceFactor > g.free {
 		return noSpace("the destination has %s free but the source holds at least %s; the archive cannot fit even if it compresses %d:1. Free space at the destination, then resume the backup, or choose another destination",
-			humanBytes(g.free), humanBytes(source), spaceFactor)
+			bytesize.Human(g.free), bytesize.Human(source), spaceFactor)
 	}
 	if end > g.free {
 		return noSpace("the archive has grown to %s and cannot fit the %s free at the destination; nothing past that was sent. Free space at the destination, then resume the backup, or choose another destination",
-			humanBytes(end), humanBytes(g.free))
+			bytesize.Human(end), bytesize.Human(g.free))
 	}
 	aw := g.aw.Load()
 	if aw == nil {
@@ -135,7 +136,7 @@ func (g *spaceGuard) beforePart(end int64) error {
 	projected := int64(float64(source) * float64(out) / float64(in))
 	if projected > projectionMargin*g.free {
 		return noSpace("the source holds at least %s and compresses %.1f:1 so far, so the archive is on course to need about %s and cannot fit the %s free at the destination; nothing more was sent. Free space at the destination, then resume the backup, or choose another destination",
-			humanBytes(source), float64(in)/float64(out), humanBytes(projected), humanBytes(g.free))
+			bytesize.Human(source), float64(in)/float64(out), bytesize.Human(projected), bytesize.Human(g.free))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/verify"
@@ -176,7 +177,7 @@ func (v *verifyRun) check(ctx context.Context) (*verify.Result, error) {
 	if in.Encrypted && len(in.Identities) == 0 {
 		what = "The archive is encrypted and coffer keeps no identity of its key: checking only the stored bytes' checksum. Reading"
 	}
-	v.lg.Info(ctx, fmt.Sprintf("%s %s (%s) to verify backup %d.", what, dst.Location(b.ArchivePath), humanBytes(b.ArchiveSize), b.ID))
+	v.lg.Info(ctx, fmt.Sprintf("%s %s (%s) to verify backup %d.", what, dst.Location(b.ArchivePath), bytesize.Human(b.ArchiveSize), b.ID))
 	res, err := verify.Archive(ctx, in)
 	if err != nil {
 		return nil, err
@@ -215,7 +216,7 @@ func (v *verifyRun) tick(ctx context.Context) {
 	}
 	if now.Sub(v.lastLog) >= 5*time.Second {
 		v.lastLog = now
-		v.lg.Info(ctx, fmt.Sprintf("%d entries checked, %s read.", v.prog.ItemsDone, humanBytes(v.prog.BytesRead)))
+		v.lg.Info(ctx, fmt.Sprintf("%d entries checked, %s read.", v.prog.ItemsDone, bytesize.Human(v.prog.BytesRead)))
 	}
 }
 

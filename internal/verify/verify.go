@@ -21,6 +21,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/archive/agecrypt"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/connector"
 )
 
@@ -83,9 +84,9 @@ func (r *Result) problem(entry, format string, args ...any) {
 func (r *Result) Summary() string {
 	if r.OK() {
 		if !r.ContentsChecked {
-			return fmt.Sprintf("The stored archive matches its checksum (%s read); its contents were not checked: it is encrypted and no identity was at hand.", human(r.BytesRead))
+			return fmt.Sprintf("The stored archive matches its checksum (%s read); its contents were not checked: it is encrypted and no identity was at hand.", bytesize.Human(r.BytesRead))
 		}
-		return fmt.Sprintf("Archive verified: %d entries and their checksums, %s read.", r.EntriesChecked, human(r.BytesRead))
+		return fmt.Sprintf("Archive verified: %d entries and their checksums, %s read.", r.EntriesChecked, bytesize.Human(r.BytesRead))
 	}
 	first := r.Problems[0].Message
 	if r.ProblemCount == 1 {
@@ -257,19 +258,6 @@ func (s stopReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return s.r.Read(p)
-}
-
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // IsEncryptedName reports whether an archive's name says it is encrypted.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/connector"
 )
 
@@ -189,7 +190,7 @@ func (d *Dir) Check(ctx context.Context) (connector.CheckResult, error) {
 	}
 	msg := fmt.Sprintf("Directory %s is writable.", d.root)
 	if free >= 0 {
-		msg = fmt.Sprintf("Directory %s is writable; %s free.", d.root, humanBytes(free))
+		msg = fmt.Sprintf("Directory %s is writable; %s free.", d.root, bytesize.Human(free))
 	}
 	return connector.CheckResult{Message: msg, FreeBytes: free}, nil
 }
@@ -224,19 +225,6 @@ func createTemp(r *os.Root, prefix string) (*os.File, string, error) {
 		return f, name, err
 	}
 	return nil, "", fmt.Errorf("no free temporary name for %s*", prefix)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // explain turns a file system error into a sentence for the user.
