@@ -255,16 +255,7 @@ func (s *Service) nextRun(p *store.Plan, t time.Time) *time.Time {
 	if !p.Enabled {
 		return nil
 	}
-	sch, err := schedule.Parse(p.Schedule, p.Timezone, time.Nanosecond)
-	if err != nil {
-		return nil
-	}
-	next := sch.Next(t)
-	if next.IsZero() {
-		return nil
-	}
-	next = next.UTC()
-	return &next
+	return nextDue(p.Schedule, p.Timezone, t)
 }
 
 // Values of a plan's verify besides a schedule.
@@ -279,7 +270,13 @@ func (s *Service) nextVerify(p *store.Plan, t time.Time) *time.Time {
 	if !p.Enabled || p.Verify == VerifyNone || p.Verify == VerifyAfterEach || p.Verify == "" {
 		return nil
 	}
-	sch, err := schedule.Parse(p.Verify, p.Timezone, time.Nanosecond)
+	return nextDue(p.Verify, p.Timezone, t)
+}
+
+// nextDue is the first time of schedule expr in time zone tz after t, in
+// UTC; nil when the schedule has none or does not parse.
+func nextDue(expr, tz string, t time.Time) *time.Time {
+	sch, err := schedule.Parse(expr, tz, time.Nanosecond)
 	if err != nil {
 		return nil
 	}
