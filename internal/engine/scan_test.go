@@ -42,12 +42,12 @@ func copyTree(t *testing.T, src, dst string) {
 	}
 }
 
-// TestScanImportsWhatTheCatalogLost backs up a bucket and a database to a
+// TestMongoScanImportsWhatTheCatalogLost backs up a bucket and a database to a
 // local dir and to S3, then gives the archives to a coffer with an empty
 // catalog: a scan of each destination imports every archive, a second
 // scan imports nothing, each imported backup restores identical and
 // verifies, and a damaged archive is reported, not imported.
-func TestScanImportsWhatTheCatalogLost(t *testing.T) {
+func TestMongoScanImportsWhatTheCatalogLost(t *testing.T) {
 	srv := s3test.Start(t)
 	mdb := mongotest.Start(t)
 	cl := srv.Client(t)

