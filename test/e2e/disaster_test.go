@@ -111,17 +111,21 @@ func TestDisasterRecovery(t *testing.T) {
 	c2 := p2.login(t)
 	nas := c2.createConn("nas", "local", map[string]any{"path": localDir + "/coffer"})
 	off := c2.createConn("offsite", "s3", s3creds(srv, srv.Endpoint, archives))
-	for _, d := range []struct {
-		id   int64
-		want int
-	}{{nas, 1}, {off, 2}} {
-		start := time.Now()
-		res := c2.scan(d.id)
-		if res.Found != d.want || res.Imported != d.want || res.AlreadyKnown != 0 || len(res.Problems) != 0 {
-			t.Fatalf("scan of connection %d: %+v", d.id, res)
-		}
-		t.Logf("scan of connection %d: found %d, imported %d, already known %d (%s)", d.id, res.Found, res.Imported, res.AlreadyKnown, time.Since(start).Round(time.Millisecond))
+	// The local destination from the command line, beside the running
+	// server (same catalog), the S3 one through the API.
+	start := time.Now()
+	out, err := runCLI(t, []string{"COFFER_DATA_DIR=" + fresh.dataDir, "COFFER_SECRET_KEY=" + fresh.key, "COFFER_LOCAL_ROOTS=" + fresh.roots},
+		"archives", "import", "--destination", "nas")
+	if err != nil || !strings.Contains(out, "1 archives found: 1 imported, 0 already in the catalog, 0 not imported.") {
+		t.Fatalf("coffer archives import --destination nas: %v\n%s", err, out)
 	}
+	t.Logf("coffer archives import --destination nas (%s):\n%s", time.Since(start).Round(time.Millisecond), out)
+	start = time.Now()
+	res := c2.scan(off)
+	if res.Found != 2 || res.Imported != 2 || res.AlreadyKnown != 0 || len(res.Problems) != 0 {
+		t.Fatalf("scan of connection %d: %+v", off, res)
+	}
+	t.Logf("POST /connections/%d/scan: found %d, imported %d, already known %d (%s)", off, res.Found, res.Imported, res.AlreadyKnown, time.Since(start).Round(time.Millisecond))
 	var list struct {
 		Items []struct {
 			ID       int64 `json:"id"`
