@@ -109,26 +109,12 @@ func (s *Store) ImportBackup(ctx context.Context, op *BackupOperation, next func
 	op.Status = StatusCompleted
 	op.Imported = true
 	return s.InTx(ctx, func(tx *sql.Tx) error {
-		var n int64
-		if err := s.queryRow(ctx, tx, "SELECT COUNT(*) FROM backup_operations WHERE destination_connection_id = ? AND archive_path = ?",
-			op.DestinationConnectionID, op.ArchivePath).Scan(&n); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if n > 0 {
-			return fmt.Errorf("%s: the catalog has it already: %w", what, ErrConflict)
-		}
+		// The unique index on (destination, archive_path) refuses a second row.
 		if err := createOp(ctx, s, tx, backupDesc, op); err != nil {
 			if errors.Is(mapErr(err), errUnique) {
 				return fmt.Errorf("%s: the catalog has it already: %w", what, ErrConflict)
 			}
 			return err
-		}
-		if _, err := s.exec(ctx, tx, "UPDATE backup_operations SET archive_path = ?, archive_size = ?, sha256 = ? WHERE id = ?",
-			op.ArchivePath, op.ArchiveSize, op.SHA256, op.ID); err != nil {
-			if errors.Is(mapErr(err), errUnique) {
-				return fmt.Errorf("%s: the catalog has it already: %w", what, ErrConflict)
-			}
-			return fmt.Errorf("%s: %w", what, err)
 		}
 		batch := make([]ArchiveEntry, 0, entryBatch)
 		for {
