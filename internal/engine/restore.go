@@ -425,6 +425,25 @@ type entryCursor struct {
 	rest     []store.ArchiveEntry // read after the catalog's (see then)
 }
 
+// EachEntry calls fn with each entry the catalog records for backup
+// backupID, in archive order (the catalog's copy of its manifest); an
+// error from fn stops it.
+func EachEntry(ctx context.Context, cat store.Catalog, backupID int64, fn func(archive.ManifestEntry) error) error {
+	cur := newEntryCursor(ctx, cat, backupID)
+	for {
+		me, err := cur.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(me); err != nil {
+			return err
+		}
+	}
+}
+
 func newEntryCursor(ctx context.Context, cat store.Catalog, backupID int64) *entryCursor {
 	return &entryCursor{cat: cat, ctx: ctx, backupID: backupID, after: -1}
 }
