@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/engine"
 	"github.com/coffer-backup/coffer/internal/redact"
 	"github.com/coffer-backup/coffer/internal/store"
 )
@@ -150,51 +150,40 @@ func (s *server) backupEntries(w http.ResponseWriter, r *http.Request) error {
 	out := entriesView{Items: []entryView{}, Folders: []folderView{}, Page: page.Page, PerPage: page.PerPage}
 	folders := map[string]*folderView{}
 	first := int64(page.Page-1) * int64(page.PerPage)
-	after := int64(-1)
-	for {
-		batch, err := s.cat.ListArchiveEntries(r.Context(), b.ID, after, 1000)
-		if err != nil {
-			return err
+	err = engine.EachEntry(r.Context(), s.cat, b.ID, func(me archive.ManifestEntry) error {
+		path := me.Key
+		if path == "" {
+			path = me.Name
 		}
-		for _, e := range batch {
-			after = e.Seq
-			var me archive.ManifestEntry
-			if err := json.Unmarshal(e.Data, &me); err != nil {
-				return fmt.Errorf("read entry %d of backup %d: %w", e.Seq, b.ID, err)
-			}
-			path := me.Key
-			if path == "" {
-				path = me.Name
-			}
-			if !strings.HasPrefix(path, prefix) {
-				continue
-			}
-			rest := path[len(prefix):]
-			if q == "" {
-				if i := strings.IndexByte(rest, '/'); i >= 0 {
-					f := folders[rest[:i+1]]
-					if f == nil {
-						if len(folders) == maxFolders {
-							continue
-						}
-						f = &folderView{Prefix: prefix + rest[:i+1]}
-						folders[rest[:i+1]] = f
+		if !strings.HasPrefix(path, prefix) {
+			return nil
+		}
+		rest := path[len(prefix):]
+		if q == "" {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				f := folders[rest[:i+1]]
+				if f == nil {
+					if len(folders) == maxFolders {
+						return nil
 					}
-					f.Entries++
-					f.Bytes += me.Size
-					continue
+					f = &folderView{Prefix: prefix + rest[:i+1]}
+					folders[rest[:i+1]] = f
 				}
-			} else if !strings.Contains(strings.ToLower(path), q) {
-				continue
+				f.Entries++
+				f.Bytes += me.Size
+				return nil
 			}
-			if out.Total >= first && len(out.Items) < page.PerPage {
-				out.Items = append(out.Items, viewEntry(path, me))
-			}
-			out.Total++
+		} else if !strings.Contains(strings.ToLower(path), q) {
+			return nil
 		}
-		if len(batch) < 1000 {
-			break
+		if out.Total >= first && len(out.Items) < page.PerPage {
+			out.Items = append(out.Items, viewEntry(path, me))
 		}
+		out.Total++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read the entries of backup %d: %w", b.ID, err)
 	}
 	for _, f := range folders {
 		out.Folders = append(out.Folders, *f)
@@ -227,12 +216,7 @@ func (s *server) scanConnection(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.ops.ScanDestination(r.Context(), actorOf(r), id, nil)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			if e, ok := notFoundAs(err, "Connection %d does not exist.", id); ok {
-				return e
-			}
-		}
-		return err
+		return err // a missing connection is the engine's 404 already
 	}
 	s.auditBy(r, "connection.scan", "connection", id, map[string]int{"found": res.Found, "imported": res.Imported, "already_known": res.AlreadyKnown})
 	writeJSON(w, http.StatusOK, res)
