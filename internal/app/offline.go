@@ -145,19 +145,10 @@ type Unlock = engine.Unlock
 
 // identities parses u (none when nothing is given).
 func identities(u Unlock) ([]age.Identity, error) {
-	switch {
-	case u.Identity != "" && u.Passphrase != "":
+	if u.Identity != "" && u.Passphrase != "" {
 		return nil, errors.New("give --identity or --passphrase-file, not both")
-	case u.Identity != "":
-		return agecrypt.ParseIdentities(u.Identity)
-	case u.Passphrase != "":
-		id, err := agecrypt.PassphraseIdentity(u.Passphrase)
-		if err != nil {
-			return nil, err
-		}
-		return []age.Identity{id}, nil
 	}
-	return nil, nil
+	return agecrypt.GivenIdentities(u.Identity, u.Passphrase)
 }
 
 // CheckArchive reads the archive at ref whole and checks it as a

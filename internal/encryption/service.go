@@ -279,15 +279,8 @@ func (s *Service) Recipients(ctx context.Context, id int64) ([]age.Recipient, er
 // A key whose identity coffer does not keep, with nothing given, is an
 // apperr.Invalid error saying so.
 func (s *Service) Identities(ctx context.Context, id int64, u engine.Unlock) ([]age.Identity, error) {
-	switch {
-	case u.Identity != "":
-		return agecrypt.ParseIdentities(u.Identity)
-	case u.Passphrase != "":
-		pid, err := agecrypt.PassphraseIdentity(u.Passphrase)
-		if err != nil {
-			return nil, err
-		}
-		return []age.Identity{pid}, nil
+	if u.Given() {
+		return agecrypt.GivenIdentities(u.Identity, u.Passphrase)
 	}
 	k, err := s.cat.GetEncryptionKey(ctx, id)
 	if err != nil {

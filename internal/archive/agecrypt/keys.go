@@ -103,3 +103,20 @@ func PassphraseIdentity(passphrase string) (*age.ScryptIdentity, error) {
 	}
 	return id, nil
 }
+
+// GivenIdentities are the identities of what a user gave to open an
+// archive: an identity (see ParseIdentities) or else a passphrase; none,
+// and no error, when neither was given.
+func GivenIdentities(identity, passphrase string) ([]age.Identity, error) {
+	switch {
+	case identity != "":
+		return ParseIdentities(identity)
+	case passphrase != "":
+		id, err := PassphraseIdentity(passphrase)
+		if err != nil {
+			return nil, err
+		}
+		return []age.Identity{id}, nil
+	}
+	return nil, nil
+}
