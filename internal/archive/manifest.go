@@ -65,6 +65,15 @@ type ManifestEntry struct {
 	Metadata *object.Metadata `json:"metadata,omitempty"`
 }
 
+// Path is what people know an entry by: an object's key, the entry name
+// of anything else.
+func (e *ManifestEntry) Path() string {
+	if e.Key != "" {
+		return e.Key
+	}
+	return e.Name
+}
+
 // ManifestTotals sums the entries.
 type ManifestTotals struct {
 	Entries int64 `json:"entries"`

@@ -151,10 +151,7 @@ func (s *server) backupEntries(w http.ResponseWriter, r *http.Request) error {
 	folders := map[string]*folderView{}
 	first := int64(page.Page-1) * int64(page.PerPage)
 	err = engine.EachEntry(r.Context(), s.cat, b.ID, func(me archive.ManifestEntry) error {
-		path := me.Key
-		if path == "" {
-			path = me.Name
-		}
+		path := me.Path()
 		if !strings.HasPrefix(path, prefix) {
 			return nil
 		}
