@@ -39,37 +39,34 @@ func (f *archiveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.passphrase, "passphrase-file", "", "a file whose first line is the passphrase of an encrypted archive")
 }
 
-// ref and unlock read the files the flags name.
-func (f *archiveFlags) ref(location string) (app.ArchiveRef, error) {
+// read reads the files the flags name: the archive at location and how
+// to open it.
+func (f *archiveFlags) read(location string) (app.ArchiveRef, app.Unlock, error) {
 	ref := app.ArchiveRef{Location: location}
+	var u app.Unlock
 	if f.source != "" {
 		data, err := os.ReadFile(f.source)
 		if err != nil {
-			return ref, fmt.Errorf("read --source: %w", err)
+			return ref, u, fmt.Errorf("read --source: %w", err)
 		}
 		ref.Source = data
 	}
-	return ref, nil
-}
-
-func (f *archiveFlags) unlock() (app.Unlock, error) {
-	var u app.Unlock
 	if f.identity != "" {
 		data, err := os.ReadFile(f.identity)
 		if err != nil {
-			return u, fmt.Errorf("read --identity: %w", err)
+			return ref, u, fmt.Errorf("read --identity: %w", err)
 		}
 		u.Identity = string(data)
 	}
 	if f.passphrase != "" {
 		data, err := os.ReadFile(f.passphrase)
 		if err != nil {
-			return u, fmt.Errorf("read --passphrase-file: %w", err)
+			return ref, u, fmt.Errorf("read --passphrase-file: %w", err)
 		}
 		line, _, _ := strings.Cut(string(data), "\n")
 		u.Passphrase = strings.TrimRight(line, "\r")
 	}
-	return u, nil
+	return ref, u, nil
 }
 
 // parseWithLocation parses args, which hold one location before or among
@@ -105,11 +102,7 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	ref, err := f.ref(loc)
-	if err != nil {
-		return err
-	}
-	u, err := f.unlock()
+	ref, u, err := f.read(loc)
 	if err != nil {
 		return err
 	}
@@ -118,15 +111,11 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		w := bufio.NewWriter(stdout)
 		defer w.Flush()
 		list = func(me archive.ManifestEntry) {
-			what := me.Key
-			if what == "" {
-				what = me.Name
-			}
 			docs := ""
 			if me.Documents != nil {
 				docs = fmt.Sprintf("  (%d documents)", *me.Documents)
 			}
-			fmt.Fprintf(w, "%12d  %s  %s%s\n", me.Size, me.SHA256[:12], what, docs)
+			fmt.Fprintf(w, "%12d  %s  %s%s\n", me.Size, me.SHA256[:12], me.Path(), docs)
 		}
 	}
 	var progress io.Writer
@@ -187,11 +176,7 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := dec.Decode(&target); err != nil || target.Type == "" {
 		return fmt.Errorf("%s must be {\"type\", \"credentials\", \"config\"} (%v)", targetFile, err)
 	}
-	ref, err := f.ref(loc)
-	if err != nil {
-		return err
-	}
-	u, err := f.unlock()
+	ref, u, err := f.read(loc)
 	if err != nil {
 		return err
 	}
