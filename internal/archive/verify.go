@@ -35,6 +35,32 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// ProblemList is what is wrong with an archive: the first MaxProblems
+// problems, and how many there are in all.
+type ProblemList struct {
+	Problems     []Problem `json:"problems"`
+	ProblemCount int64     `json:"problem_count"`
+}
+
+// OK reports whether the list is empty.
+func (l *ProblemList) OK() bool { return l.ProblemCount == 0 }
+
+// Add counts a problem and lists it while the list has room.
+func (l *ProblemList) Add(entry, format string, args ...any) {
+	l.ProblemCount++
+	if len(l.Problems) < MaxProblems {
+		l.Problems = append(l.Problems, Problem{Entry: entry, Message: fmt.Sprintf(format, args...)})
+	}
+}
+
+// Merge adds the problems of o after those of l.
+func (l *ProblemList) Merge(o ProblemList) {
+	for _, p := range o.Problems {
+		l.Add(p.Entry, "%s", p.Message)
+	}
+	l.ProblemCount += o.ProblemCount - int64(len(o.Problems))
+}
+
 // VerifyOptions are what a verification checks beyond the archive itself
 // and whom it tells how far it came.
 type VerifyOptions struct {
@@ -62,23 +88,11 @@ type Verified struct {
 	// Bytes is the sum of the entries' sizes; Documents of their documents.
 	Bytes     int64
 	Documents int64
-	// Problems lists what is wrong (at most MaxProblems); ProblemCount
-	// counts them all.
-	Problems     []Problem
-	ProblemCount int64
+	// ProblemList is what is wrong.
+	ProblemList
 	// Complete is true when the stream was read to its end, so that the
 	// Reader's SHA256Hex covers every stored byte.
 	Complete bool
-}
-
-// OK reports whether the archive passed.
-func (v *Verified) OK() bool { return v.ProblemCount == 0 }
-
-func (v *Verified) problem(entry, format string, args ...any) {
-	v.ProblemCount++
-	if len(v.Problems) < MaxProblems {
-		v.Problems = append(v.Problems, Problem{Entry: entry, Message: fmt.Sprintf(format, args...)})
-	}
 }
 
 // checked is one entry as the archive holds it, spooled until the manifest
@@ -120,11 +134,11 @@ func Verify(ar *Reader, opt VerifyOptions) (*Verified, error) {
 			break
 		}
 		if err != nil {
-			v.problem("", "The archive cannot be read after %d entries: %v", v.Entries, err)
+			v.Add("", "The archive cannot be read after %d entries: %v", v.Entries, err)
 			break
 		}
 		if manifestSeen {
-			v.problem(ent.Name, "Entry %s follows manifest.json, which must be the last entry.", quoteShort(ent.Name))
+			v.Add(ent.Name, "Entry %s follows manifest.json, which must be the last entry.", quoteShort(ent.Name))
 		}
 		if ent.Name == ManifestName {
 			manifestSeen = true
@@ -141,7 +155,7 @@ func Verify(ar *Reader, opt VerifyOptions) (*Verified, error) {
 		}
 		c, readErr := checkEntry(ar, ent, v)
 		if readErr != nil {
-			v.problem(ent.Name, "Entry %s cannot be read: %v", quoteShort(ent.Name), readErr)
+			v.Add(ent.Name, "Entry %s cannot be read: %v", quoteShort(ent.Name), readErr)
 			break
 		}
 		v.Entries++
@@ -160,13 +174,13 @@ func Verify(ar *Reader, opt VerifyOptions) (*Verified, error) {
 		}
 	}
 	if !manifestSeen && v.Complete {
-		v.problem("", "The archive has no manifest.json: it was cut short or not written by coffer.")
+		v.Add("", "The archive has no manifest.json: it was cut short or not written by coffer.")
 	} else if !manifestSeen {
-		v.problem("", "The archive ends before its manifest.json could be read.")
+		v.Add("", "The archive ends before its manifest.json could be read.")
 	}
 	if opt.Expected != nil && v.Complete {
 		if want, err := opt.Expected(); err == nil {
-			v.problem(want.Name, "The catalog records entry %s, which the archive does not hold.", quoteShort(want.Name))
+			v.Add(want.Name, "The catalog records entry %s, which the archive does not hold.", quoteShort(want.Name))
 		}
 	}
 	return v, nil
@@ -185,7 +199,7 @@ func checkEntry(ar *Reader, ent *Entry, v *Verified) (checked, error) {
 			return c, err
 		}
 		if bad != "" {
-			v.problem(ent.Name, "Entry %s is not well-formed BSON: %s.", quoteShort(ent.Name), bad)
+			v.Add(ent.Name, "Entry %s is not well-formed BSON: %s.", quoteShort(ent.Name), bad)
 		}
 		c.Docs = &n
 	case isColl && isMeta:
@@ -197,7 +211,7 @@ func checkEntry(ar *Reader, ent *Entry, v *Verified) (checked, error) {
 			return c, err
 		}
 		if !json.Valid(body) {
-			v.problem(ent.Name, "Entry %s is not valid JSON.", quoteShort(ent.Name))
+			v.Add(ent.Name, "Entry %s is not valid JSON.", quoteShort(ent.Name))
 		}
 	default:
 		if _, err := io.Copy(io.Discard, ar); err != nil {
@@ -262,15 +276,15 @@ func countBSON(r io.Reader) (n int64, bad string, err error) {
 func compareExpected(next func() (ManifestEntry, error), c checked, v *Verified) {
 	want, err := next()
 	if errors.Is(err, io.EOF) {
-		v.problem(c.Name, "Entry %s is in the archive but not in the catalog's record of this backup.", quoteShort(c.Name))
+		v.Add(c.Name, "Entry %s is in the archive but not in the catalog's record of this backup.", quoteShort(c.Name))
 		return
 	}
 	if err != nil {
-		v.problem(c.Name, "The catalog's record of entry %s cannot be read: %v", quoteShort(c.Name), err)
+		v.Add(c.Name, "The catalog's record of entry %s cannot be read: %v", quoteShort(c.Name), err)
 		return
 	}
 	if d := differs(want, c); d != "" {
-		v.problem(c.Name, "Entry %s does not match the catalog: %s.", quoteShort(c.Name), d)
+		v.Add(c.Name, "Entry %s does not match the catalog: %s.", quoteShort(c.Name), d)
 	}
 }
 
@@ -312,17 +326,17 @@ func compareManifest(ar *Reader, sp io.Reader, v *Verified, opt VerifyOptions) e
 			if err := sc.Err(); err != nil {
 				return fmt.Errorf("read the verification's spool file: %w", err)
 			}
-			v.problem(me.Name, "The manifest lists entry %s, which the archive does not hold.", quoteShort(me.Name))
+			v.Add(me.Name, "The manifest lists entry %s, which the archive does not hold.", quoteShort(me.Name))
 		} else {
 			var c checked
 			if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 				return fmt.Errorf("read the verification's spool file: %w", err)
 			}
 			if d := differs(me, c); d != "" {
-				v.problem(c.Name, "Entry %s does not match the manifest: %s.", quoteShort(c.Name), d)
+				v.Add(c.Name, "Entry %s does not match the manifest: %s.", quoteShort(c.Name), d)
 			}
 			if me.Documents == nil && c.Docs != nil {
-				v.problem(c.Name, "The manifest does not count the documents of collection entry %s.", quoteShort(c.Name))
+				v.Add(c.Name, "The manifest does not count the documents of collection entry %s.", quoteShort(c.Name))
 			}
 		}
 		if opt.OnManifestEntry != nil {
@@ -332,12 +346,12 @@ func compareManifest(ar *Reader, sp io.Reader, v *Verified, opt VerifyOptions) e
 	})
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
-			v.problem(ManifestName, "%v", err)
+			v.Add(ManifestName, "%v", err)
 			_, _ = io.Copy(io.Discard, ar)
 			return nil
 		}
 		if ar.err != nil {
-			v.problem(ManifestName, "The manifest cannot be read: %v", err)
+			v.Add(ManifestName, "The manifest cannot be read: %v", err)
 			return nil
 		}
 		return err
@@ -347,7 +361,7 @@ func compareManifest(ar *Reader, sp io.Reader, v *Verified, opt VerifyOptions) e
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 			return fmt.Errorf("read the verification's spool file: %w", err)
 		}
-		v.problem(c.Name, "Entry %s is in the archive but not in its manifest.", quoteShort(c.Name))
+		v.Add(c.Name, "Entry %s is in the archive but not in its manifest.", quoteShort(c.Name))
 	}
 	h := m.ManifestHeader
 	v.Header = &h

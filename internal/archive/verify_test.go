@@ -75,7 +75,9 @@ func verifyBytes(t *testing.T, data []byte, opt VerifyOptions) (*Verified, *Read
 	t.Helper()
 	ar, err := NewReader(bytes.NewReader(data))
 	if err != nil {
-		return &Verified{ProblemCount: 1, Problems: []Problem{{Message: err.Error()}}}, nil
+		v := &Verified{}
+		v.Add("", "%s", err.Error())
+		return v, nil
 	}
 	defer ar.Close()
 	v, err := Verify(ar, opt)

@@ -11,7 +11,6 @@ import (
 	"filippo.io/age"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
-	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/bytesize"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/store"
@@ -101,7 +100,8 @@ func (v *verifyRun) run() error {
 		return reason
 	}
 	if err != nil {
-		res = &verify.Result{Problems: []archive.Problem{{Message: userMessage(err)}}, ProblemCount: 1}
+		res = &verify.Result{}
+		res.Add("", "%s", userMessage(err))
 	}
 	end := store.RunEnd{Status: store.StatusCompleted, Progress: &v.prog}
 	if !res.OK() {

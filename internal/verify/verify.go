@@ -61,23 +61,12 @@ type Result struct {
 	ContentsChecked bool `json:"contents_checked"`
 	// SHA256 is the stored archive's SHA-256 as read ("" when it could not be read whole).
 	SHA256 string `json:"sha256,omitempty"`
-	// Problems are what is wrong (at most archive.MaxProblems); ProblemCount counts them all.
-	Problems     []archive.Problem `json:"problems"`
-	ProblemCount int64             `json:"problem_count"`
+	// ProblemList is what is wrong ("problems", "problem_count").
+	archive.ProblemList
 	// Header is the manifest's header when it was read.
 	Header *archive.ManifestHeader `json:"-"`
 	// Totals are the manifest's totals when it was read.
 	Totals archive.ManifestTotals `json:"-"`
-}
-
-// OK reports whether the archive passed every check made.
-func (r *Result) OK() bool { return r.ProblemCount == 0 }
-
-func (r *Result) problem(entry, format string, args ...any) {
-	r.ProblemCount++
-	if len(r.Problems) < archive.MaxProblems {
-		r.Problems = append(r.Problems, archive.Problem{Entry: entry, Message: fmt.Sprintf(format, args...)})
-	}
 }
 
 // Summary is the result in one sentence.
@@ -101,19 +90,19 @@ func (r *Result) Summary() string {
 // in the result's problems; the error is for a check that could not be made
 // (the destination cannot be reached, Stop, the context).
 func Archive(ctx context.Context, in Input) (*Result, error) {
-	res := &Result{Problems: []archive.Problem{}}
+	res := &Result{ProblemList: archive.ProblemList{Problems: []archive.Problem{}}}
 	sidecar, err := readSidecar(ctx, in.Dest, in.Name)
 	switch {
 	case errors.Is(err, connector.ErrNotExist):
-		res.problem("", "The checksum file %s is missing beside the archive.", in.Dest.Location(in.Name+".sha256"))
+		res.Add("", "The checksum file %s is missing beside the archive.", in.Dest.Location(in.Name+".sha256"))
 	case errors.Is(err, errBadSidecar):
-		res.problem("", "The checksum file %s is not in sha256sum format.", in.Dest.Location(in.Name+".sha256"))
+		res.Add("", "The checksum file %s is not in sha256sum format.", in.Dest.Location(in.Name+".sha256"))
 	case err != nil:
 		return nil, err
 	}
 	stream, err := in.Dest.Open(ctx, in.Name, 0)
 	if errors.Is(err, connector.ErrNotExist) {
-		res.problem("", "The archive %s is missing at its destination.", in.Dest.Location(in.Name))
+		res.Add("", "The archive %s is missing at its destination.", in.Dest.Location(in.Name))
 		return res, nil
 	}
 	if err != nil {
@@ -133,10 +122,10 @@ func Archive(ctx context.Context, in Input) (*Result, error) {
 	res.BytesRead = counted.n
 	if res.SHA256 != "" {
 		if sidecar != "" && sidecar != res.SHA256 {
-			res.problem("", "The stored archive's SHA-256 is %s but its checksum file says %s: the stored bytes changed after the backup.", res.SHA256, sidecar)
+			res.Add("", "The stored archive's SHA-256 is %s but its checksum file says %s: the stored bytes changed after the backup.", res.SHA256, sidecar)
 		}
 		if in.WantSHA256 != "" && in.WantSHA256 != res.SHA256 {
-			res.problem("", "The stored archive's SHA-256 is %s but the catalog recorded %s: the stored bytes changed after the backup.", res.SHA256, in.WantSHA256)
+			res.Add("", "The stored archive's SHA-256 is %s but the catalog recorded %s: the stored bytes changed after the backup.", res.SHA256, in.WantSHA256)
 		}
 	}
 	return res, nil
@@ -153,15 +142,15 @@ func readContents(ctx context.Context, in Input, res *Result, counted *counter) 
 	}
 	switch {
 	case errors.Is(err, agecrypt.ErrWrongKey):
-		res.problem("", "The identity given cannot decrypt the archive: %v", err)
+		res.Add("", "The identity given cannot decrypt the archive: %v", err)
 		return nil
 	case errors.Is(err, archive.ErrCorrupt):
-		res.problem("", "The archive cannot be read: %v", err)
+		res.Add("", "The archive cannot be read: %v", err)
 		return nil
 	case err != nil && counted.err != nil:
 		return fmt.Errorf("read the archive %s: %w", in.Dest.Location(in.Name), err)
 	case err != nil:
-		res.problem("", "The archive cannot be read: %v", err)
+		res.Add("", "The archive cannot be read: %v", err)
 		return nil
 	}
 	defer ar.Close()
@@ -196,10 +185,7 @@ func readContents(ctx context.Context, in Input, res *Result, counted *counter) 
 	}
 	res.EntriesChecked, res.EntryBytes, res.Documents = v.Entries, v.Bytes, v.Documents
 	res.Header, res.Totals = v.Header, v.Totals
-	for _, p := range v.Problems {
-		res.problem(p.Entry, "%s", p.Message)
-	}
-	res.ProblemCount += v.ProblemCount - int64(len(v.Problems))
+	res.Merge(v.ProblemList)
 	if v.Complete {
 		res.SHA256 = ar.SHA256Hex()
 	}
