@@ -131,15 +131,8 @@ func (e *Engine) RunOperation(ctx context.Context, kindName string, id int64) er
 func (e *Engine) settle(r *run, k *kind, w worker, lg *joblog.Logger, runErr error) error {
 	ctx, cancel := r.bg()
 	defer cancel()
-	if k.name == store.KindRestore {
-		// The identity or passphrase given with a restore is kept only
-		// while it runs (a pause keeps it for the resume).
-		defer func() {
-			if _, err := e.cat.ForgetRestoreSecrets(ctx); err != nil {
-				e.log.Warn("forget the keys of ended restores", "err", err.Error())
-			}
-		}()
-	}
+	// The identity or passphrase given with a restore goes in the update
+	// that records its end (store: the kind's forget columns).
 	if runErr == nil {
 		// Completed, and recorded by the worker.
 		if e.notifier != nil {

@@ -154,7 +154,8 @@ func (s *Store) keyNotInUse(ctx context.Context, tx *sql.Tx, id int64) error {
 }
 
 // SetRestoreSecretTx keeps, in tx, the sealed identity or passphrase given
-// with restore id until ForgetRestoreSecrets removes it.
+// with restore id until the restore ends (the update that records a final
+// status clears it).
 func (s *Store) SetRestoreSecretTx(ctx context.Context, tx *sql.Tx, id int64, sealed []byte) error {
 	if _, err := s.exec(ctx, tx, "UPDATE restore_operations SET secret = ? WHERE id = ?", sealed, id); err != nil {
 		return fmt.Errorf("keep the key of restore %d: %w", id, err)
@@ -173,8 +174,9 @@ func (s *Store) RestoreSecret(ctx context.Context, id int64) ([]byte, error) {
 }
 
 // ForgetRestoreSecrets removes the identities and passphrases of every
-// restore that has ended (completed, failed or cancelled) and returns how
-// many it removed.
+// restore that has ended (completed, failed or cancelled) and still holds
+// one (left by a version that forgot them after the end), and returns how
+// many it removed. The sweep task runs it.
 func (s *Store) ForgetRestoreSecrets(ctx context.Context) (int64, error) {
 	res, err := s.exec(ctx, s.db, "UPDATE restore_operations SET secret = NULL WHERE secret IS NOT NULL AND status IN (?, ?, ?)",
 		StatusCompleted, StatusFailed, StatusCancelled)

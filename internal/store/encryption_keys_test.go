@@ -95,6 +95,24 @@ func TestCheckpointAndRestoreSecrets(t *testing.T) {
 		}
 		_, err = s.TransitionOperation(ctx, nil, store.KindRestore, ended.ID, []string{store.StatusRunning}, store.StatusFailed)
 		mustNil(t, err)
+		if got, _ := s.RestoreSecret(ctx, ended.ID); got != nil {
+			t.Fatalf("a restore moved to failed still has %q", got)
+		}
+		// A run's end forgets it too.
+		finished := f.restore(t, s, done.ID, store.StatusPending)
+		rtok, err := s.AcquireLease(ctx, store.KindRestore, finished.ID, "w1", time.Now(), time.Minute)
+		mustNil(t, err)
+		_, err = s.TransitionOperation(ctx, nil, store.KindRestore, finished.ID, []string{store.StatusPending}, store.StatusRunning)
+		mustNil(t, err)
+		mustNil(t, s.InTx(ctx, func(tx *sql.Tx) error { return s.SetRestoreSecretTx(ctx, tx, finished.ID, []byte("sealed")) }))
+		mustNil(t, s.FinishRun(ctx, store.KindRestore, finished.ID, rtok, store.RunEnd{Status: store.StatusCompleted}))
+		if got, _ := s.RestoreSecret(ctx, finished.ID); got != nil {
+			t.Fatalf("a completed restore still has %q", got)
+		}
+		// What an earlier version left on an ended restore goes with the sweep.
+		mustNil(t, s.InTx(ctx, func(tx *sql.Tx) error {
+			return s.SetRestoreSecretTx(ctx, tx, ended.ID, []byte(fmt.Sprintf("sealed-%d", ended.ID)))
+		}))
 		n, err := s.ForgetRestoreSecrets(ctx)
 		mustNil(t, err)
 		if n != 1 {

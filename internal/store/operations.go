@@ -25,6 +25,9 @@ type kindTable struct {
 	kind     string
 	table    string
 	statuses []string
+	// forget, when set, is what a run's end to a final status also sets:
+	// the columns that hold what only a running operation may keep.
+	forget string
 }
 
 // opDesc describes one operation kind T (which embeds Operation).
@@ -73,7 +76,7 @@ func scanOperation(r rowScanner) (*Operation, error) {
 
 var backupDesc = opDesc[BackupOperation]{
 	kindTable: kindTable{KindBackup, "backup_operations",
-		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}},
+		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}, ""},
 	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id, pruned_at, prune_reason, imported, last_verified_at, last_verify_status",
 	fields: func(op *BackupOperation) (*Operation, []any) {
 		return &op.Operation, []any{idCol{&op.SourceConnectionID}, idCol{&op.DestinationConnectionID},
@@ -108,7 +111,9 @@ var backupDesc = opDesc[BackupOperation]{
 
 var restoreDesc = opDesc[RestoreOperation]{
 	kindTable: kindTable{KindRestore, "restore_operations",
-		[]string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}},
+		[]string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled},
+		// The identity or passphrase given with the restore goes as it ends.
+		"secret = NULL"},
 	cols: "backup_operation_id, destination_connection_id, destination_config",
 	fields: func(op *RestoreOperation) (*Operation, []any) {
 		return &op.Operation, []any{&op.BackupOperationID, idCol{&op.DestinationConnectionID}, jsonCol{&op.DestinationConfig}}
@@ -125,7 +130,7 @@ var restoreDesc = opDesc[RestoreOperation]{
 
 var verifyDesc = opDesc[VerifyOperation]{
 	kindTable: kindTable{KindVerify, "verify_operations",
-		[]string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}},
+		[]string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled}, ""},
 	cols: "backup_operation_id, plan_id, result",
 	fields: func(op *VerifyOperation) (*Operation, []any) {
 		return &op.Operation, []any{&op.BackupOperationID, idCol{&op.PlanID}, jsonCol{&op.Result}}
@@ -394,6 +399,9 @@ func (s *Store) TransitionOperation(ctx context.Context, tx *sql.Tx, kind string
 	if to == StatusCompleted || to == StatusCancelled {
 		set += ", error_message = ''"
 	}
+	if kt.forget != "" && slices.Contains(terminalStatuses, to) {
+		set += ", " + kt.forget
+	}
 	in, fromArgs := inArgs(from)
 	q := "UPDATE " + kt.table + " SET " + set + " WHERE id = ? AND status IN (" + in + ") RETURNING " + opCols
 	args = append(append(args, id), fromArgs...)
@@ -471,6 +479,9 @@ func (s *Store) finishRunIn(ctx context.Context, q querier, kt kindTable, id, to
 	if slices.Contains(terminalStatuses, end.Status) {
 		set += ", error_message = ?"
 		args = append(args, end.ErrorMessage)
+		if kt.forget != "" {
+			set += ", " + kt.forget
+		}
 	}
 	if extra != "" {
 		set += ", " + extra
