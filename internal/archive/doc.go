@@ -11,6 +11,16 @@
 // decompressed tar stream is the same wherever the checkpoints fall. Concatenated members and frames are ordinary gzip and zstd
 // streams, so GNU tar, gzip and zstd read the result without coffer.
 //
+// Bodies that would not compress (ShouldStore: JPEGs, videos, zips,
+// Parquet, random-looking bytes) are written stored (EntryHeader.Stored)
+// inside the same stream: deflate stored blocks in the gzip member, frames
+// of raw blocks among the zstd frames, so they cost a copy instead of a
+// compressor's CPU. The gzip compressor is coffer's own parallel deflate
+// (gzipwriter.go): blocks of about 1 MiB deflated side by side with
+// klauspost/compress/flate, each with the 32 KiB before it as dictionary, so
+// that a switch between stored and compressed bodies ends a block without
+// waiting for the others. SetLevel chooses the compression level.
+//
 // The Reader detects the compression, refuses every entry that is not a
 // regular file with a safe relative name, and hashes the compressed bytes it
 // reads, so a restore can check the whole stream against the catalog.

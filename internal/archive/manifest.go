@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -43,6 +44,21 @@ type ManifestHeader struct {
 	StartedAt     time.Time      `json:"started_at"`
 	FinishedAt    time.Time      `json:"finished_at"`
 	Compression   Compression    `json:"compression"`
+	// Mode is "incremental" for an archive that holds only the objects
+	// new or changed since its base (empty: a full archive, which holds
+	// every entry it lists).
+	Mode string `json:"mode,omitempty"`
+	// Base names the archive an incremental one is built on.
+	Base *ManifestBase `json:"base,omitempty"`
+}
+
+// ModeIncremental is the manifest mode of an incremental archive.
+const ModeIncremental = "incremental"
+
+// ManifestBase is the backup an incremental archive is built on.
+type ManifestBase struct {
+	BackupID int64  `json:"backup_id"`
+	Archive  string `json:"archive"`
 }
 
 // ManifestEntry describes one archive entry in the manifest. The engine
@@ -63,7 +79,20 @@ type ManifestEntry struct {
 	Collection string `json:"collection,omitempty"`
 	// Metadata is an S3 object's metadata (the same as in the entry's PAX records).
 	Metadata *object.Metadata `json:"metadata,omitempty"`
+	// Stored is set when the body went into the archive uncompressed
+	// (data that does not compress: see ShouldStore).
+	Stored bool `json:"stored,omitempty"`
+	// In names, in an incremental archive, the earlier archive of the
+	// chain that holds this entry's bytes (under Name), and InBackupID that
+	// archive's backup: the object was unchanged, so this archive does not
+	// hold it. Empty for an entry this archive holds.
+	In         string `json:"in,omitempty"`
+	InBackupID int64  `json:"in_backup_id,omitempty"`
 }
+
+// Held reports whether the archive the manifest belongs to holds the
+// entry's bytes (false: they are in the archive In names).
+func (e *ManifestEntry) Held() bool { return e.In == "" }
 
 // Path is what people know an entry by: an object's key, the entry name
 // of anything else.
@@ -108,6 +137,12 @@ func (e *ManifestEntry) Validate() error {
 	}
 	if !utf8.ValidString(e.Key) {
 		return fmt.Errorf("entry %s has a key that is not valid UTF-8", quoteShort(e.Name))
+	}
+	if e.In != "" && (!utf8.ValidString(e.In) || strings.ContainsRune(e.In, 0)) {
+		return fmt.Errorf("entry %s names an archive that is not valid UTF-8", quoteShort(e.Name))
+	}
+	if (e.In == "") != (e.InBackupID == 0) {
+		return fmt.Errorf("entry %s must name both the archive that holds it and that archive's backup, or neither", quoteShort(e.Name))
 	}
 	return nil
 }
@@ -284,6 +319,10 @@ func decodeManifest(dec *json.Decoder, fn func(ManifestEntry) error) (*Manifest,
 			dst = &m.FinishedAt
 		case "compression":
 			dst = &m.Compression
+		case "mode":
+			dst = &m.Mode
+		case "base":
+			dst = &m.Base
 		case "totals":
 			dst = &m.Totals
 			sawTotals = true

@@ -29,6 +29,12 @@ type EntryHeader struct {
 	ModTime time.Time
 	// PAXRecords are extra records such as those of ObjectPAX ("VENDOR.keyword" keys).
 	PAXRecords map[string]string
+	// Stored writes the body without compressing it (deflate stored
+	// blocks, zstd raw blocks), for bodies that would not compress (see
+	// ShouldStore): it saves the CPU that compressing them would waste.
+	// The archive stays one ordinary .tar.gz or .tar.zst; the entry's
+	// header and padding are compressed as usual.
+	Stored bool
 }
 
 // State is what ResumeWriter needs to continue an archive after Checkpoint,
@@ -36,6 +42,9 @@ type EntryHeader struct {
 type State struct {
 	// Compression is the codec of the whole archive.
 	Compression Compression `json:"compression"`
+	// Level is the compression level the archive is written at; empty
+	// (in checkpoints of versions without levels) means LevelDefault.
+	Level Level `json:"level,omitempty"`
 	// CompressedBytes is the number of compressed bytes written so far.
 	CompressedBytes int64 `json:"compressed_bytes"`
 	// HashState is the marshalled SHA-256 state of those compressed bytes.
@@ -67,20 +76,24 @@ type OpenEntryState struct {
 	Written int64 `json:"written"`
 	// HashState is the marshalled SHA-256 state of those Written bytes.
 	HashState []byte `json:"hash_state"`
+	// Stored is the entry's EntryHeader.Stored: the rest of its body is
+	// written the same way.
+	Stored bool `json:"stored,omitempty"`
 }
 
 // Writer writes an archive: tar (PAX) -> compressor -> out, or tar ->
 // compressor -> age -> out for an encrypted one, hashing (SHA-256) and
 // counting the stored bytes on the way. Its methods are not safe for
-// concurrent use, except CompressedBytes.
+// concurrent use, except CompressedBytes and InputBytes.
 type Writer struct {
-	c    Compression
-	sink *hashSink
-	enc  *agecrypt.Writer // nil: not encrypted
-	comp io.WriteCloser   // nil between a Checkpoint and the next write
-	// tw is the tar writer of the current member; nil while comp is nil and
-	// while the body of an entry interrupted by a Checkpoint is continued
-	// raw (a fresh one is made for the next header).
+	c     Compression
+	level Level
+	sink  *hashSink
+	enc   *agecrypt.Writer // nil: not encrypted
+	comp  compressor       // nil until the first write
+	// tw is the tar writer of the current member; nil between a Checkpoint
+	// and the next header, and while the body of an entry interrupted by a
+	// Checkpoint is continued raw (a fresh one is made for the next header).
 	tw      *tar.Writer
 	cur     *openEntry // the entry begun and not yet ended, or nil
 	entries int64
@@ -98,6 +111,8 @@ type openEntry struct {
 	// to: the tar.Writer that wrote it is gone, so the rest of the body and
 	// its padding go straight into the compressor.
 	raw bool
+	// stored: the body is written without compression.
+	stored bool
 }
 
 // errFinished and errAborted are the sticky errors of a closed Writer.
@@ -111,8 +126,31 @@ func NewWriter(out io.Writer, c Compression) (*Writer, error) {
 	if !c.valid() {
 		return nil, fmt.Errorf("starting an archive: unsupported compression %q", string(c))
 	}
-	return &Writer{c: c, sink: &hashSink{out: out, h: sha256.New()}}, nil
+	return &Writer{c: c, level: LevelDefault, sink: &hashSink{out: out, h: sha256.New()}}, nil
 }
+
+// SetLevel sets the compression level (LevelDefault until set; the empty
+// Level means LevelDefault). It must be called before the Writer writes
+// anything: before the first BeginEntry of a new Writer, or before the
+// first write of a resumed one (which starts at the level of its State).
+// Later it is an error, and so is an unknown level.
+func (w *Writer) SetLevel(l Level) error {
+	if w.err != nil {
+		return w.err
+	}
+	if !l.valid() {
+		return fmt.Errorf("setting the compression level: unknown level %q", string(l))
+	}
+	if w.comp != nil {
+		return fmt.Errorf("setting the compression level to %s: the archive writer has already written data; set it before the first entry",
+			l.orDefault())
+	}
+	w.level = l.orDefault()
+	return nil
+}
+
+// Level is the compression level the Writer writes at.
+func (w *Writer) Level() Level { return w.level }
 
 // NewEncryptedWriter starts a new archive encrypted with age for
 // recipients: the age header goes to out at once, and the compressed
@@ -153,6 +191,9 @@ func ResumeWriter(out io.Writer, st State) (*Writer, error) {
 	if !st.Compression.valid() {
 		return nil, fmt.Errorf("resuming an archive: unsupported compression %q", string(st.Compression))
 	}
+	if !st.Level.valid() {
+		return nil, fmt.Errorf("resuming an archive: unknown compression level %q", string(st.Level))
+	}
 	if st.CompressedBytes < 0 || st.Entries < 0 {
 		return nil, fmt.Errorf("resuming an archive: the saved state has negative counters")
 	}
@@ -166,7 +207,7 @@ func ResumeWriter(out io.Writer, st State) (*Writer, error) {
 	}
 	s := &hashSink{out: out, h: h}
 	s.n.Store(st.CompressedBytes)
-	w := &Writer{c: st.Compression, sink: s, entries: st.Entries}
+	w := &Writer{c: st.Compression, level: st.Level.orDefault(), sink: s, entries: st.Entries}
 	if st.Age != nil {
 		if st.Age.Written() != st.CompressedBytes {
 			return nil, fmt.Errorf("resuming an encrypted archive: the saved stream state covers %d bytes but the archive state says %d",
@@ -203,7 +244,7 @@ func resumeEntry(o OpenEntryState) (*openEntry, error) {
 		return nil, fmt.Errorf("resuming archive entry %s: the saved hash state covers %d bytes but %d were written",
 			quoteShort(o.Name), n, o.Written)
 	}
-	return &openEntry{name: o.Name, size: o.Size, written: o.Written, sum: sum, raw: true}, nil
+	return &openEntry{name: o.Name, size: o.Size, written: o.Written, sum: sum, raw: true, stored: o.Stored}, nil
 }
 
 // unmarshalSHA256 returns a SHA-256 continuing from a marshalled state.
@@ -340,8 +381,9 @@ func (w *Writer) BeginEntry(h EntryHeader) error {
 		return err
 	}
 	if w.tw == nil {
-		w.tw = tar.NewWriter(w.comp)
+		w.tw = tar.NewWriter(compSink{w})
 	}
+	w.comp.setStored(false) // headers, and the previous entry's padding
 	mtime := h.ModTime
 	if mtime.IsZero() {
 		mtime = time.Unix(0, 0)
@@ -358,7 +400,7 @@ func (w *Writer) BeginEntry(h EntryHeader) error {
 	if err := w.tw.WriteHeader(hdr); err != nil {
 		return w.fail(fmt.Errorf("writing the header of archive entry %s: %w", quoteShort(h.Name), err))
 	}
-	w.cur = &openEntry{name: h.Name, size: h.Size, sum: sha256.New()}
+	w.cur = &openEntry{name: h.Name, size: h.Size, sum: sha256.New(), stored: h.Stored}
 	return nil
 }
 
@@ -383,9 +425,10 @@ func (w *Writer) WriteBody(p []byte) error {
 	if err := w.open(); err != nil {
 		return err
 	}
+	w.comp.setStored(e.stored)
 	var err error
 	if e.raw {
-		_, err = w.comp.Write(p)
+		_, err = compSink{w}.Write(p)
 	} else {
 		_, err = w.tw.Write(p)
 	}
@@ -424,10 +467,14 @@ func (w *Writer) EndEntry() (sha256Hex string, err error) {
 				return "", err
 			}
 			var zeros [blockSize]byte
-			if _, err := w.comp.Write(zeros[:pad]); err != nil {
+			w.comp.setStored(false)
+			if _, err := (compSink{w}).Write(zeros[:pad]); err != nil {
 				return "", w.fail(fmt.Errorf("padding archive entry %s: %w", quoteShort(e.name), err))
 			}
 		}
+	}
+	if w.comp != nil {
+		w.comp.setStored(false) // the padding, written with the next header
 	}
 	w.cur = nil
 	w.entries++
@@ -444,29 +491,28 @@ func (w *Writer) OpenEntry() (name string, size, written int64, ok bool) {
 	return w.cur.name, w.cur.size, w.cur.written, true
 }
 
-// open starts a new compressed member if none is open. The tar.Writer is
-// made by BeginEntry: in the middle of an interrupted body there is none.
+// open makes the compressor at the first write; it starts a member or
+// frame at its first Write after a Close. The tar.Writer is made by
+// BeginEntry: in the middle of an interrupted body there is none.
 func (w *Writer) open() error {
 	if w.comp != nil {
 		return nil
 	}
-	comp, err := newCompressor(w.c, w.compressed())
+	comp, err := newCompressor(w.c, w.level, w.compressed())
 	if err != nil {
 		return w.fail(err)
 	}
-	w.comp = &countingWriter{WriteCloser: comp, n: &w.in}
+	w.comp = comp
 	return nil
 }
 
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	io.WriteCloser
-	n *atomic.Int64
-}
+// compSink is where the tar.Writer and raw body bytes go: the compressor,
+// counting what it takes.
+type compSink struct{ w *Writer }
 
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.WriteCloser.Write(p)
-	c.n.Add(int64(n))
+func (s compSink) Write(p []byte) (int, error) {
+	n, err := s.w.comp.Write(p)
+	s.w.in.Add(int64(n))
 	return n, err
 }
 
@@ -487,6 +533,7 @@ func (w *Writer) closeMember() error {
 		return nil
 	}
 	if w.tw != nil && w.cur == nil {
+		w.comp.setStored(false)
 		if err := w.tw.Flush(); err != nil {
 			return w.fail(fmt.Errorf("finishing the last archive entry: %w", err))
 		}
@@ -494,7 +541,7 @@ func (w *Writer) closeMember() error {
 	if err := w.comp.Close(); err != nil {
 		return w.fail(fmt.Errorf("closing the compressed stream: %w", err))
 	}
-	w.comp, w.tw = nil, nil
+	w.tw = nil
 	if w.cur != nil {
 		w.cur.raw = true
 	}
@@ -521,7 +568,7 @@ func (w *Writer) Checkpoint() (State, error) {
 	if err != nil {
 		return State{}, w.fail(fmt.Errorf("saving the archive hash state: %w", err))
 	}
-	st := State{Compression: w.c, CompressedBytes: w.sink.n.Load(), HashState: hs, Entries: w.entries}
+	st := State{Compression: w.c, Level: w.level, CompressedBytes: w.sink.n.Load(), HashState: hs, Entries: w.entries}
 	if w.enc != nil {
 		// Not flushed: only the last chunk may be short, so the unsealed
 		// end of the compressed stream travels in the state instead.
@@ -536,7 +583,7 @@ func (w *Writer) Checkpoint() (State, error) {
 		if err != nil {
 			return State{}, w.fail(fmt.Errorf("saving the hash state of archive entry %s: %w", quoteShort(e.name), err))
 		}
-		st.Open = &OpenEntryState{Name: e.name, Size: e.size, Written: e.written, HashState: ehs}
+		st.Open = &OpenEntryState{Name: e.name, Size: e.size, Written: e.written, HashState: ehs, Stored: e.stored}
 	}
 	return st, nil
 }
@@ -555,13 +602,14 @@ func (w *Writer) Finish(manifest io.Reader, manifestSize int64) (sha256Hex strin
 	if _, err := w.WriteEntry(EntryHeader{Name: ManifestName, Size: manifestSize, ModTime: time.Now()}, manifest); err != nil {
 		return "", 0, fmt.Errorf("writing the manifest: %w", err)
 	}
+	w.comp.setStored(false)
 	if err := w.tw.Close(); err != nil {
 		return "", 0, w.fail(fmt.Errorf("ending the tar stream: %w", err))
 	}
 	if err := w.comp.Close(); err != nil {
 		return "", 0, w.fail(fmt.Errorf("closing the compressed stream: %w", err))
 	}
-	w.comp, w.tw = nil, nil
+	w.tw = nil
 	if w.enc != nil {
 		if err := w.enc.Close(); err != nil {
 			return "", 0, w.fail(fmt.Errorf("closing the encrypted stream: %w", err))
@@ -579,8 +627,8 @@ func (w *Writer) Abort() {
 	}
 	w.sink.discard.Store(true)
 	if w.comp != nil {
-		_ = w.comp.Close() // writes go nowhere now; only resources are released
-		w.comp, w.tw = nil, nil
+		w.comp.abort() // writes go nowhere now; only resources are released
+		w.tw = nil
 	}
 	w.cur = nil
 	w.err = errAborted
