@@ -26,6 +26,9 @@ const (
 	// PAXUserMetadata holds the user metadata as one JSON object, which keeps
 	// names with any characters and empty values exactly.
 	PAXUserMetadata = "SCHILY.xattr.user.coffer.user_metadata"
+	// PAXTags holds the object's S3 tags as one JSON object, like
+	// PAXUserMetadata.
+	PAXTags = "SCHILY.xattr.user.coffer.tags"
 )
 
 // ObjectPAX returns the PAX records that keep o's exact key and metadata in
@@ -48,12 +51,18 @@ func ObjectPAX(o object.Object) map[string]string {
 	set(PAXContentDisposition, o.ContentDisposition)
 	set(PAXContentLanguage, o.ContentLanguage)
 	set(PAXExpires, o.Expires)
-	if len(o.UserMetadata) > 0 {
-		// A map[string]string always marshals.
-		b, _ := json.Marshal(o.UserMetadata)
-		m[PAXUserMetadata] = string(b)
-	}
+	setMap(m, PAXUserMetadata, o.UserMetadata)
+	setMap(m, PAXTags, o.Tags)
 	return m
+}
+
+// setMap records v under k as one JSON object, unless v is empty.
+func setMap(m map[string]string, k string, v map[string]string) {
+	if len(v) > 0 {
+		// A map[string]string always marshals.
+		b, _ := json.Marshal(v)
+		m[k] = string(b)
+	}
 }
 
 // ObjectFromPAX rebuilds an object's key and metadata from the PAX records
@@ -81,19 +90,34 @@ func ObjectFromPAX(pax map[string]string) (object.Object, error) {
 	o.ContentDisposition = pax[PAXContentDisposition]
 	o.ContentLanguage = pax[PAXContentLanguage]
 	o.Expires = pax[PAXExpires]
-	if s, ok := pax[PAXUserMetadata]; ok {
-		dec := json.NewDecoder(strings.NewReader(s))
-		var um map[string]string
-		if err := dec.Decode(&um); err != nil || dec.More() {
-			if err == nil {
-				err = fmt.Errorf("trailing data")
-			}
-			return o, fmt.Errorf("%w: the %s record of object %s is not a JSON object of strings: %w",
-				ErrCorrupt, PAXUserMetadata, quoteShort(key), err)
-		}
-		if len(um) > 0 {
-			o.UserMetadata = um
-		}
+	var err error
+	if o.UserMetadata, err = paxMap(pax, PAXUserMetadata, key); err != nil {
+		return o, err
+	}
+	if o.Tags, err = paxMap(pax, PAXTags, key); err != nil {
+		return o, err
 	}
 	return o, nil
+}
+
+// paxMap decodes the JSON object of strings recorded under k (nil when the
+// record is absent or the object empty). key names the object in errors.
+func paxMap(pax map[string]string, k, key string) (map[string]string, error) {
+	s, ok := pax[k]
+	if !ok {
+		return nil, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(s))
+	var m map[string]string
+	if err := dec.Decode(&m); err != nil || dec.More() {
+		if err == nil {
+			err = fmt.Errorf("trailing data")
+		}
+		return nil, fmt.Errorf("%w: the %s record of object %s is not a JSON object of strings: %w",
+			ErrCorrupt, k, quoteShort(key), err)
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
 }

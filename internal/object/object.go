@@ -9,6 +9,10 @@ import "time"
 // Metadata is what coffer keeps of an object beside its key and bytes. The
 // archive's manifest stores it under an entry's "metadata" member, and the
 // same values travel in the entry's PAX records (archive.ObjectPAX).
+//
+// Tags are the object's S3 tag set (GetObjectTagging), nil when it has none.
+// S3 keeps them apart from the object: changing only the tags
+// (PutObjectTagging) changes neither ETag nor Last-Modified.
 type Metadata struct {
 	ETag               string            `json:"etag,omitempty"`
 	LastModified       time.Time         `json:"last_modified,omitzero"`
@@ -19,6 +23,7 @@ type Metadata struct {
 	ContentLanguage    string            `json:"content_language,omitempty"`
 	Expires            string            `json:"expires,omitempty"`
 	UserMetadata       map[string]string `json:"user_metadata,omitempty"`
+	Tags               map[string]string `json:"tags,omitempty"`
 }
 
 // Object is one object: its full key in the bucket, its size in bytes and

@@ -193,6 +193,13 @@ func isNotFound(err error) bool {
 	return httpStatus(err) == http.StatusNotFound && errorCode(err) != "NoSuchBucket"
 }
 
+// isDenied reports a refusal for want of a permission (not for wrong keys,
+// which S3 also answers with 403 but another code).
+func isDenied(err error) bool {
+	code := errorCode(err)
+	return code == "AccessDenied" || (code == "" && httpStatus(err) == http.StatusForbidden)
+}
+
 // explain turns an SDK error into an apperr with a sentence for the user.
 // what names the action ("check", "list", "read", "upload"...). The cause is
 // kept for logs; the SDK never puts the secret key in its errors.

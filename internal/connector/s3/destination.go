@@ -307,7 +307,7 @@ func (c *Client) Open(ctx context.Context, name string, offset int64) (io.ReadCl
 	if offset < 0 {
 		return nil, fmt.Errorf("opening %s: negative offset %d", c.Location(name), offset)
 	}
-	body, _, err := c.getObject(ctx, c.cfg.Bucket, c.objectKey(name), offset)
+	body, _, err := c.getObject(ctx, c.cfg.Bucket, c.objectKey(name), offset, false)
 	return body, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"path/filepath"
@@ -310,6 +311,7 @@ func TestGetAndPutKeepMetadata(t *testing.T) {
 		ContentLanguage:    "fr",
 		Expires:            "Wed, 21 Oct 2026 07:28:00 GMT",
 		UserMetadata:       map[string]string{"owner": "ops", "x-note": "two words"},
+		Tags:               map[string]string{"team": "data ops", "a=b": "c=d", "été": "日本"},
 	}}
 	if err := c.Target("", "").Put(ctx, obj, bytes.NewReader(data), sha256.Sum256(data)); err != nil {
 		t.Fatalf("Put: %v", err)
@@ -747,7 +749,7 @@ func TestRetriesThroughFaultProxy(t *testing.T) {
 	for i := range 40 {
 		k := fmt.Sprintf("o%02d", i)
 		want[k] = randBytes(1000+i*97, uint64(i))
-		if err := tgt.Put(ctx, object.Object{Key: k}, bytes.NewReader(want[k]), sha256.Sum256(want[k])); err != nil {
+		if err := tgt.Put(ctx, object.Object{Key: k, Metadata: object.Metadata{Tags: tagsOf(i)}}, bytes.NewReader(want[k]), sha256.Sum256(want[k])); err != nil {
 			t.Fatalf("Put %s: %v", k, err)
 		}
 	}
@@ -767,12 +769,17 @@ func TestRetriesThroughFaultProxy(t *testing.T) {
 				continue
 			}
 			seen++
-			body, _, err := c.Get(ctx, o.Key)
+			body, obj, err := c.Get(ctx, o.Key)
 			if err != nil {
 				return err
 			}
 			if !bytes.Equal(readAll(t, body), want[strings.TrimPrefix(o.Key, "objs/")]) {
 				t.Errorf("object %s differs", o.Key)
+			}
+			var i int
+			fmt.Sscanf(o.Key, "objs/o%d", &i)
+			if !maps.Equal(obj.Tags, tagsOf(i)) {
+				t.Errorf("object %s: tags %v, want %v", o.Key, obj.Tags, tagsOf(i))
 			}
 		}
 		return nil
@@ -787,6 +794,14 @@ func TestRetriesThroughFaultProxy(t *testing.T) {
 	}
 	t.Logf("%d requests, %d faults (503 %d, reset %d, cut %d)", proxy.Requests(), proxy.Faults(),
 		proxy.FaultsOf(faultproxy.Fault503), proxy.FaultsOf(faultproxy.FaultReset), proxy.FaultsOf(faultproxy.FaultCutBody))
+}
+
+// tagsOf gives every third object of TestRetriesThroughFaultProxy tags.
+func tagsOf(i int) map[string]string {
+	if i%3 != 0 {
+		return nil
+	}
+	return map[string]string{"n": fmt.Sprint(i), "kind": "every third"}
 }
 
 func TestGetResumesAfterCutBodies(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/object"
 )
@@ -68,11 +69,20 @@ func (c *Client) List(ctx context.Context, startAfter string, fn func(page []obj
 // Get opens an object of the connection's bucket. The body survives
 // connection resets: it re-requests the rest of the same version of the
 // object (Range + If-Match) up to MaxAttempts times in a row.
+//
+// The object's tags cost one more request (GetObjectTagging), made only
+// when GetObject's answer counts at least one tag (x-amz-tagging-count).
+// S3 and versitygw leave that header out when an object has no tags, so a
+// missing count means no tags; a server without tagging sends none either.
+// AWS sends the count only to a caller allowed to read tags
+// (s3:GetObjectTagging): without that permission objects read as untagged.
 func (c *Client) Get(ctx context.Context, key string) (io.ReadCloser, object.Object, error) {
-	return c.getObject(ctx, c.cfg.Bucket, key, 0)
+	return c.getObject(ctx, c.cfg.Bucket, key, 0, true)
 }
 
-func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64) (io.ReadCloser, object.Object, error) {
+// getObject opens key from offset on; withTags also reads its tags (archives
+// read back through Open have none worth a request).
+func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64, withTags bool) (io.ReadCloser, object.Object, error) {
 	in := &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	if offset > 0 {
 		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
@@ -93,6 +103,14 @@ func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64
 		return nil, object.Object{}, c.explain(err, fmt.Sprintf("read object %q", key))
 	}
 	obj := objectFromGet(key, out, offset)
+	if withTags && aws.ToInt32(out.TagCount) > 0 {
+		tags, err := c.objectTags(ctx, bucket, key, aws.ToString(out.VersionId))
+		if err != nil {
+			_ = out.Body.Close()
+			return nil, object.Object{}, err
+		}
+		obj.Tags = tags
+	}
 	body := &resumingBody{
 		ctx:    ctx,
 		c:      c,
@@ -107,6 +125,33 @@ func (c *Client) getObject(ctx context.Context, bucket, key string, offset int64
 		body.end = -1
 	}
 	return body, obj, nil
+}
+
+// objectTags reads the tag set of key (nil when it has none), of the
+// version GetObject answered with when the bucket keeps versions.
+func (c *Client) objectTags(ctx context.Context, bucket, key, versionID string) (map[string]string, error) {
+	in := &awss3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if versionID != "" && versionID != "null" {
+		in.VersionId = aws.String(versionID)
+	}
+	out, err := c.api.GetObjectTagging(ctx, in)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("s3 object %q in bucket %s was deleted before its tags were read: %w", key, bucket, connector.ErrNotExist)
+		}
+		if isDenied(err) {
+			return nil, apperr.Wrap(apperr.Forbidden, err, "S3 denied reading the tags of object %q in bucket %q. Give the key the s3:GetObjectTagging permission (and s3:GetObjectVersionTagging for versioned buckets).", key, bucket)
+		}
+		return nil, c.explain(err, fmt.Sprintf("read the tags of object %q", key))
+	}
+	if len(out.TagSet) == 0 {
+		return nil, nil
+	}
+	tags := make(map[string]string, len(out.TagSet))
+	for _, t := range out.TagSet {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags, nil
 }
 
 func trimETag(e string) string { return strings.Trim(e, `"`) }
