@@ -134,13 +134,15 @@ TOOL_PKGS := github.com/versity/versitygw/cmd/versitygw honnef.co/go/tools/cmd/s
 
 ## packages: Debian's packages the tests need, installed in one apt-get
 ## call when any is missing: Chromium (browser tests), age (the archive
-## encryption interop tests; required under CI=true) and PostgreSQL (set up
+## encryption interop tests; required under CI=true), jq (the end-to-end
+## test runs docs/restore-by-hand.md's chain restore) and PostgreSQL (set up
 ## by scripts/postgres.sh). One call, because make runs targets in parallel
 ## and two apt-get at once fail on apt's lock.
 packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
+	command -v jq >/dev/null 2>&1 || missing="$$missing jq"; \
 	command -v pg_lsclusters >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "packages: installing$$missing"; \

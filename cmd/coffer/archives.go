@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/coffer-backup/coffer/internal/app"
@@ -107,15 +109,23 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	var list func(archive.ManifestEntry)
+	chain := map[string]int64{} // an incremental archive's entries by the archive that holds them
+	var held int64
 	if verb == "ls" {
 		w := bufio.NewWriter(stdout)
 		defer w.Flush()
 		list = func(me archive.ManifestEntry) {
-			docs := ""
+			more := ""
 			if me.Documents != nil {
-				docs = fmt.Sprintf("  (%d documents)", *me.Documents)
+				more = fmt.Sprintf("  (%d documents)", *me.Documents)
 			}
-			fmt.Fprintf(w, "%12d  %s  %s%s\n", me.Size, me.SHA256[:12], me.Path(), docs)
+			if !me.Held() {
+				more += "  (in " + me.In + ")"
+				chain[me.In]++
+			} else {
+				held++
+			}
+			fmt.Fprintf(w, "%12d  %s  %s%s\n", me.Size, me.SHA256[:12], me.Path(), more)
 		}
 	}
 	var progress io.Writer
@@ -141,8 +151,26 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else if res.Header != nil {
 		fmt.Fprintf(stderr, "%d entries, %d bytes; backup of %s %q, %s; archive verified.\n", res.EntriesChecked, res.EntryBytes,
 			res.Header.Source.Type, res.Header.Source.Name, res.Header.FinishedAt.UTC().Format("2006-01-02 15:04:05Z"))
+		if res.Header.Mode == archive.ModeIncremental {
+			printChain(stderr, res.Header, chain, held)
+		}
 	}
 	return nil
+}
+
+// printChain says which archives an incremental archive's point needs:
+// those its unchanged entries are in (oldest first, as their names sort),
+// then itself.
+func printChain(w io.Writer, h *archive.ManifestHeader, chain map[string]int64, held int64) {
+	base := ""
+	if h.Base != nil {
+		base = fmt.Sprintf(" built on %s (backup #%d)", h.Base.Archive, h.Base.BackupID)
+	}
+	fmt.Fprintf(w, "This archive is incremental%s. Restoring its point reads, oldest first:\n", base)
+	for _, name := range slices.Sorted(maps.Keys(chain)) {
+		fmt.Fprintf(w, "  %s: %d objects\n", name, chain[name])
+	}
+	fmt.Fprintf(w, "  this archive: %d objects (new or changed)\n", held)
 }
 
 const restoreUsage = `usage:

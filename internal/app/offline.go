@@ -69,16 +69,26 @@ func (r ArchiveRef) connection() (typ string, creds json.RawMessage, name string
 		if _, err := os.Stat(abs); err != nil {
 			return "", nil, "", nil, fmt.Errorf("archive %s: %w", abs, err)
 		}
-		dir := filepath.Dir(abs)
+		// The connection is rooted one folder up, as a destination holds
+		// its archives ("<source>/<file>"): the archives an incremental
+		// one names ("in") are then found beside it.
+		dir, name := filepath.Dir(abs), filepath.Base(abs)
+		if up := filepath.Dir(dir); up != dir {
+			dir, name = up, filepath.Base(dir)+"/"+name
+		}
 		creds, _ := json.Marshal(map[string]string{"path": dir})
-		return store.TypeLocal, creds, filepath.Base(abs), []string{dir}, nil
+		return store.TypeLocal, creds, name, []string{dir}, nil
 	}
 	u, err := url.Parse(r.Location)
 	if err != nil || u.Host == "" || strings.Trim(u.Path, "/") == "" {
 		return "", nil, "", nil, fmt.Errorf("%q is not s3://bucket/key", r.Location)
 	}
 	key := strings.TrimPrefix(u.Path, "/")
-	prefix := path.Dir(key)
+	// Rooted one folder up, as for a local archive.
+	prefix, name := path.Dir(key), path.Base(key)
+	if prefix != "." {
+		prefix, name = path.Dir(prefix), path.Base(prefix)+"/"+name
+	}
 	if prefix == "." {
 		prefix = ""
 	}
@@ -117,7 +127,7 @@ func (r ArchiveRef) connection() (typ string, creds json.RawMessage, name string
 	}
 	cfg["bucket"], cfg["prefix"] = u.Host, prefix
 	creds, _ = json.Marshal(cfg)
-	return store.TypeS3, creds, path.Base(key), nil, nil
+	return store.TypeS3, creds, name, nil, nil
 }
 
 // Open opens the connector that holds the archive and returns the
@@ -267,6 +277,11 @@ func RestoreArchive(ctx context.Context, ref ArchiveRef, target RestoreTarget, u
 		return fmt.Errorf("nothing was restored: %s", problem)
 	}
 	fmt.Fprintf(out, "The archive is sound: %d entries, %s.\n", b.Progress.ItemsDone, bytesize.Human(b.ArchiveSize))
+	if b.Mode == store.ModeIncremental {
+		if err := importChain(ctx, a, src.ID, b, keyID, ids, out); err != nil {
+			return err
+		}
+	}
 	actor := engine.Actor{Email: "coffer restore --archive"}
 	op, err := a.engine.StartRestore(ctx, actor, engine.RestoreRequest{BackupOperationID: b.ID, DestinationConnectionID: tgt.ID,
 		Config: target.Config, Unlock: u})
@@ -312,6 +327,36 @@ wait:
 		return fmt.Errorf("the restore stopped: %w", runErr)
 	}
 	return fmt.Errorf("the restore ended %s", r.Status)
+}
+
+// importChain imports, after an incremental archive b, the archives of its
+// chain that its entries name, from beside it at the same location, each
+// read and checked whole before anything is restored.
+func importChain(ctx context.Context, a *App, locID int64, b *store.BackupOperation, keyID int64, ids []age.Identity, out io.Writer) error {
+	seen := map[string]bool{}
+	var names []string
+	err := engine.EachEntry(ctx, a.store, b.ID, func(me archive.ManifestEntry) error {
+		if !me.Held() && !seen[me.In] {
+			seen[me.In] = true
+			names = append(names, me.In)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "The archive is incremental: its objects are also in %d earlier archives of its chain.\n", len(names))
+	for _, name := range names {
+		fmt.Fprintf(out, "Reading and checking %s…\n", name)
+		_, problem, err := a.engine.ImportArchive(ctx, locID, name, keyID, ids, progressPrinter(out, "checked"))
+		if err != nil {
+			return fmt.Errorf("the chain's archive %s: %w", name, err)
+		}
+		if problem != "" {
+			return fmt.Errorf("nothing was restored: the chain's archive %s: %s", name, problem)
+		}
+	}
+	return nil
 }
 
 // offlineKey records, in the throwaway catalog, a key standing for the

@@ -23,6 +23,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/connector/gdrive"
 	"github.com/coffer-backup/coffer/internal/connector/registry"
 	"github.com/coffer-backup/coffer/internal/joblog"
+	"github.com/coffer-backup/coffer/internal/object"
 	"github.com/coffer-backup/coffer/internal/store"
 )
 
@@ -56,6 +57,12 @@ type backupCheckpoint struct {
 	// a shutdown, after which it writes nothing: the only kind an encrypted
 	// archive may go on from.
 	Clean bool `json:"clean,omitempty"`
+	// Mode is how the archive is made (store.ModeFull or
+	// store.ModeIncremental), and Base what an incremental is built on.
+	Mode string     `json:"mode,omitempty"`
+	Base *chainBase `json:"base,omitempty"`
+	// Changed counts the objects whose bytes the archive holds.
+	Changed int64 `json:"changed,omitempty"`
 }
 
 type finalState struct {
@@ -259,6 +266,33 @@ func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) er
 	if err != nil {
 		return err
 	}
+	level, err := archive.ParseLevel(opts.CompressionLevel)
+	if err != nil {
+		return err
+	}
+	mode, base := store.ModeFull, (*store.BackupOperation)(nil)
+	if opts.Incremental() {
+		var why string
+		if base, why, err = b.chooseBase(ctx, opts); err != nil {
+			return fmt.Errorf("choose the base of the incremental backup: %w", err)
+		}
+		if base == nil {
+			b.lg.Info(ctx, "This backup is a full one, not an incremental: "+why+".", "mode", store.ModeFull)
+		} else {
+			mode = store.ModeIncremental
+		}
+	}
+	var baseID int64
+	if base != nil {
+		baseID = base.ID
+	}
+	if err := e.cat.SetBackupMode(ctx, b.op.ID, b.r.token, mode, baseID); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			b.r.cancel(errLeaseLost)
+			return errLeaseLost
+		}
+		return err
+	}
 	var recipients []age.Recipient
 	if opts.EncryptionKeyID > 0 {
 		if e.keys == nil {
@@ -274,6 +308,10 @@ func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) er
 	}
 	b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
 		ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
+	b.cp.Mode = mode
+	if base != nil {
+		b.cp.Base = &chainBase{ID: base.ID, Archive: base.ArchivePath}
+	}
 	if recipients != nil {
 		b.cp.ArchiveName += archive.AgeExt
 		b.cp.Encrypted = true
@@ -293,6 +331,9 @@ func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) er
 	} else {
 		b.aw, err = archive.NewWriter(b.pw, comp)
 	}
+	if err == nil {
+		err = b.aw.SetLevel(level)
+	}
 	if err != nil {
 		b.pw.close()
 		return err
@@ -305,6 +346,10 @@ func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) er
 		name := e.keys.KeyName(ctx, opts.EncryptionKeyID)
 		kv = append(kv, "encryption_key", name)
 		how = fmt.Sprintf(", encrypted with age for key %q", name)
+	}
+	if base != nil {
+		kv = append(kv, "mode", mode, "base_backup_id", base.ID)
+		how += fmt.Sprintf(", incremental on backup #%d (%s): only new and changed objects are read", base.ID, base.ArchivePath)
 	}
 	b.lg.Info(ctx, fmt.Sprintf("Backup of %s %q to %s started%s.", srcConn.Type, srcConn.Name, dst.Location(b.cp.ArchiveName), how), kv...)
 	// Save the upload's identity at once (in the background, as the
@@ -360,10 +405,16 @@ func (b *backupRun) openFrom(cp backupCheckpoint) error {
 
 // copyObjects streams every object after the checkpoint into the archive.
 func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource) error {
+	var idx *baseIndex
+	var unchanged func(object.Object) (*archive.ManifestEntry, error)
+	if b.cp.Base != nil {
+		idx = newBaseIndex(ctx, b.e.cat, *b.cp.Base)
+		unchanged = idx.unchanged
+	}
 	f := newFetcher(ctx, b.upCtx, src, b.cp.LastKey, b.e.opt.FetchConcurrency, b.e.opt.SmallObject, b.lg, func(bytes int64) {
 		b.space.sourceListed(bytes)
 		b.e.crashPoint("listing")
-	})
+	}, unchanged)
 	defer f.stop()
 	for {
 		if reason := b.r.stopReason(); reason != nil {
@@ -372,6 +423,15 @@ func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource)
 		item, ok := f.next()
 		if !ok {
 			break
+		}
+		if item.ref != nil {
+			if err := b.addReference(item.obj, item.ref); err != nil {
+				return err
+			}
+			if err := b.afterEntry(ctx, f); err != nil {
+				return err
+			}
+			continue
 		}
 		if item.err != nil {
 			if b.r.stopReason() != nil {
@@ -398,14 +458,49 @@ func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource)
 	}
 	total := b.prog.ItemsDone
 	b.prog.ItemsTotal = &total
+	if idx != nil {
+		b.lg.Info(ctx, fmt.Sprintf("Listing done: %d objects, %d of them new or changed since backup #%d and read; %d unchanged, left in the archives of the chain; %d deleted since.",
+			total, b.cp.Changed, idx.base.ID, total-b.cp.Changed, idx.deleted),
+			"objects", total, "changed", b.cp.Changed, "deleted", idx.deleted)
+	}
 	return nil
+}
+
+// addReference records an object unchanged since the base of an
+// incremental backup: its manifest entry names the archive that holds it.
+func (b *backupRun) addReference(obj object.Object, ref *archive.ManifestEntry) error {
+	data, err := json.Marshal(ref)
+	if err != nil {
+		return err
+	}
+	b.pending = append(b.pending, store.ArchiveEntry{BackupID: b.op.ID, Seq: b.cp.Entries, Data: data})
+	b.cp.Entries++
+	b.cp.LastKey = obj.Key
+	b.prog.ItemsDone++
+	return nil
+}
+
+// sampleSize is how much of an object's first bytes tell whether it compresses.
+const sampleSize = 64 << 10
+
+// storeUncompressed reports whether an object goes into the archive
+// stored, not compressed: its name or content type says it is compressed
+// already, or its first bytes do not compress.
+func storeUncompressed(obj object.Object, body io.Reader) bool {
+	var sample []byte
+	if s, ok := body.(sampler); ok {
+		sample = s.sample(sampleSize)
+	}
+	return archive.ShouldStore(obj.Key, obj.ContentType, sample)
 }
 
 func (b *backupRun) writeObject(item fetched) error {
 	body, obj := item.body, item.obj
 	defer body.Close()
 	name, escaped := archive.ObjectEntryName(obj.Key)
-	sum, err := b.aw.WriteEntry(archive.EntryHeader{Name: name, Size: obj.Size, ModTime: obj.LastModified, PAXRecords: archive.ObjectPAX(obj)}, b.readLimit.reader(b.r.ctx, body))
+	stored := storeUncompressed(obj, body)
+	sum, err := b.aw.WriteEntry(archive.EntryHeader{Name: name, Size: obj.Size, ModTime: obj.LastModified, PAXRecords: archive.ObjectPAX(obj), Stored: stored},
+		b.readLimit.reader(b.r.ctx, body))
 	if err != nil {
 		return fmt.Errorf("archive object %q: %w", obj.Key, err)
 	}
@@ -413,13 +508,14 @@ func (b *backupRun) writeObject(item fetched) error {
 		b.lg.Warn(b.r.ctx, fmt.Sprintf("Key %q is not a safe file name; it is stored as %s (the manifest keeps the exact key).", obj.Key, name))
 	}
 	meta := obj.Metadata
-	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &meta}
+	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &meta, Stored: stored}
 	data, err := json.Marshal(entry)
 	if err != nil {
 		return err
 	}
 	b.pending = append(b.pending, store.ArchiveEntry{BackupID: b.op.ID, Seq: b.cp.Entries, Data: data})
 	b.cp.Entries++
+	b.cp.Changed++
 	b.cp.LastKey = obj.Key
 	b.prog.ItemsDone++
 	b.prog.BytesRead += obj.Size
@@ -648,6 +744,9 @@ func (b *backupRun) finish(ctx context.Context, srcConn *registry.Info) error {
 	if err := b.collectSaves(true); err != nil {
 		return err
 	}
+	if err := b.checkBase(ctx); err != nil {
+		return err
+	}
 	spool, err := os.CreateTemp("", "coffer-manifest-*.json")
 	if err != nil {
 		return fmt.Errorf("create the manifest spool file: %w", err)
@@ -664,6 +763,10 @@ func (b *backupRun) finish(ctx context.Context, srcConn *registry.Info) error {
 		StartedAt:     started.UTC(),
 		FinishedAt:    b.e.now(),
 		Compression:   archive.Compression(b.cp.Compression),
+	}
+	if b.cp.Base != nil {
+		head.Mode = archive.ModeIncremental
+		head.Base = &archive.ManifestBase{BackupID: b.cp.Base.ID, Archive: b.cp.Base.Archive}
 	}
 	if err := archive.WriteManifest(spool, head, newEntryCursor(context.WithoutCancel(ctx), b.e.cat, b.op.ID).then(b.pending).next); err != nil {
 		return fmt.Errorf("write the manifest: %w", err)
@@ -745,12 +848,20 @@ func (b *backupRun) complete(ctx context.Context) error {
 	if b.cp.Mongo != nil {
 		word = "documents"
 	}
-	b.lg.Info(ctx, fmt.Sprintf("Backup completed: %d %s, %s read, archive %s (%s) at %s in %s.",
-		b.prog.ItemsDone, word, bytesize.Human(b.prog.BytesRead), bytesize.Human(fin.Size), fin.SHA256[:12],
+	what := fmt.Sprintf("%d %s", b.prog.ItemsDone, word)
+	if b.cp.Base != nil {
+		what = fmt.Sprintf("incremental on #%d, %d of %d objects new or changed", b.cp.Base.ID, b.cp.Changed, b.prog.ItemsDone)
+	}
+	b.lg.Info(ctx, fmt.Sprintf("Backup completed: %s, %s read, archive %s (%s) at %s in %s.",
+		what, bytesize.Human(b.prog.BytesRead), bytesize.Human(fin.Size), fin.SHA256[:12],
 		b.dst.Location(name), took.Round(time.Millisecond)),
 		"items", b.prog.ItemsDone, "bytes_read", b.prog.BytesRead, "archive_size", fin.Size, "sha256", fin.SHA256)
-	err = b.e.cat.CompleteBackup(context.WithoutCancel(ctx), b.op.ID, b.r.token,
-		store.BackupResult{ArchivePath: name, ArchiveSize: fin.Size, SHA256: fin.SHA256, Progress: b.prog})
+	res := store.BackupResult{ArchivePath: name, ArchiveSize: fin.Size, SHA256: fin.SHA256, Progress: b.prog}
+	if b.cp.Mongo == nil {
+		changed := b.cp.Changed
+		res.ChangedObjects = &changed
+	}
+	err = b.e.cat.CompleteBackup(context.WithoutCancel(ctx), b.op.ID, b.r.token, res)
 	if errors.Is(err, store.ErrLeaseLost) {
 		b.r.cancel(errLeaseLost)
 		return errLeaseLost
@@ -761,6 +872,10 @@ func (b *backupRun) complete(ctx context.Context) error {
 	if b.e.afterBackup != nil {
 		done := *b.op
 		done.Status, done.ArchivePath, done.ArchiveSize, done.SHA256 = store.StatusCompleted, name, fin.Size, fin.SHA256
+		done.Mode = store.ModeFull
+		if b.cp.Base != nil {
+			done.Mode, done.BaseBackupID = store.ModeIncremental, b.cp.Base.ID
+		}
 		b.e.afterBackup(context.WithoutCancel(ctx), &done)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/object"
@@ -35,11 +36,21 @@ const (
 	streamsAhead = 2
 )
 
-// fetched is one object ready to be archived, in key order.
+// fetched is one object ready to be archived, in key order, or one an
+// incremental backup leaves where it is (ref set, no body).
 type fetched struct {
 	obj  object.Object
 	body io.ReadCloser
 	err  error
+	// ref is the manifest entry of an object unchanged since the base of
+	// an incremental backup: the archive that holds its bytes.
+	ref *archive.ManifestEntry
+}
+
+// sampler is an object body that can show its first bytes without
+// consuming them (to judge whether they compress).
+type sampler interface {
+	sample(n int) []byte
 }
 
 // fetcher lists the source after a key and fetches objects several at a
@@ -55,6 +66,11 @@ type fetcher struct {
 	small   int64
 	lg      *joblog.Logger
 	onPage  func(bytes int64) // called with the size of each listed page
+	// unchanged, when set, tells the objects an incremental backup does
+	// not read: it returns the entry of the archive that holds one
+	// unchanged since the base, nil for one to read. It is called from
+	// the listing goroutine, in key order.
+	unchanged func(o object.Object) (*archive.ManifestEntry, error)
 
 	cancel  context.CancelFunc
 	slots   chan *slot
@@ -73,9 +89,10 @@ type slot struct {
 	done chan fetched // buffered 1
 }
 
-func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger, onPage func(bytes int64)) *fetcher {
+func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after string, concurrency int, small int64, lg *joblog.Logger,
+	onPage func(bytes int64), unchanged func(object.Object) (*archive.ManifestEntry, error)) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, cancel: cancel,
+	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, unchanged: unchanged, cancel: cancel,
 		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget),
 		streams: make(chan struct{}, streamsAhead), bufs: newBufferPool(keptBuffers)}
 	f.wg.Add(1)
@@ -102,6 +119,21 @@ func (f *fetcher) list(after string) {
 		}
 		for _, o := range page {
 			s := &slot{obj: o, done: make(chan fetched, 1)}
+			if f.unchanged != nil {
+				ref, err := f.unchanged(o)
+				if err != nil {
+					return err
+				}
+				if ref != nil {
+					s.done <- fetched{obj: o, ref: ref}
+					select {
+					case f.slots <- s:
+					case <-f.ctx.Done():
+						return f.ctx.Err()
+					}
+					continue
+				}
+			}
 			// Each object holds a share of the budget while it is ahead
 			// (the buffer its size needs, or a streamed one's window).
 			// Shares are taken in key order, so the object being archived
@@ -187,7 +219,7 @@ func (f *fetcher) prefetch(s *slot, share int64) {
 		return
 	}
 	<-f.sem // the fetch is over; the bytes stay held until the object is archived
-	h := &heldBody{Reader: bytes.NewReader(data)}
+	h := &heldBody{Reader: bytes.NewReader(data), data: data}
 	h.release = func() {
 		h.Reset(nil) // nothing reads the buffer once it is back in the pool
 		f.bufs.put(data)
@@ -200,9 +232,12 @@ func (f *fetcher) prefetch(s *slot, share int64) {
 // share back.
 type heldBody struct {
 	*bytes.Reader
+	data    []byte
 	release func()
 	once    sync.Once
 }
+
+func (h *heldBody) sample(n int) []byte { return h.data[:min(n, len(h.data))] }
 
 func (h *heldBody) Close() error {
 	h.once.Do(h.release)
@@ -305,6 +340,18 @@ func (r *aheadReader) Read(p []byte) (int, error) {
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
 	return n, nil
+}
+
+// sample waits for the first chunk and shows up to n of its bytes.
+func (r *aheadReader) sample(n int) []byte {
+	if len(r.cur) == 0 && r.curBuf == nil {
+		buf, ok := <-r.chunks
+		if !ok {
+			return nil
+		}
+		r.cur, r.curBuf = buf, buf
+	}
+	return r.cur[:min(n, len(r.cur))]
 }
 
 // WriteTo hands the chunks to w as they arrive, with no copy of its own.

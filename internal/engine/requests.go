@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/coffer-backup/coffer/internal/archive"
+	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/strictjson"
 )
 
@@ -26,6 +27,10 @@ type BackupRequest struct {
 	Options                 json.RawMessage `json:"options,omitempty"`
 	// PlanID is the plan starting the backup (0: ad hoc). Never from a request body.
 	PlanID int64 `json:"-"`
+	// FullBecause, set by a plan, says why an incremental plan makes this
+	// backup a full one (its full_every came); the backup's log says it.
+	// Never from a request body.
+	FullBecause string `json:"-"`
 }
 
 // BackupOptions are the options a backup accepts.
@@ -36,7 +41,15 @@ type BackupOptions struct {
 	BandwidthLimit int64 `json:"bandwidth_limit,omitempty"`
 	// EncryptionKeyID names the age key the archive is encrypted to (0: not encrypted).
 	EncryptionKeyID int64 `json:"encryption_key_id,omitempty"`
+	// Mode is "full" (the default) or "incremental": only the objects new
+	// or changed since the previous backup go into the archive (S3 sources).
+	Mode string `json:"mode,omitempty"`
+	// CompressionLevel is "fastest", "default" (the default) or "best".
+	CompressionLevel string `json:"compression_level,omitempty"`
 }
+
+// Incremental reports whether the options ask for an incremental backup.
+func (o BackupOptions) Incremental() bool { return o.Mode == store.ModeIncremental }
 
 // RestoreRequest is the body of POST /api/v1/restores.
 type RestoreRequest struct {
@@ -108,6 +121,14 @@ func decodeBackupOptions(data []byte) (BackupOptions, *badField) {
 	}
 	if o.EncryptionKeyID < 0 {
 		return BackupOptions{}, &badField{"options.encryption_key_id", "must be the id of an encryption key, or 0 for none"}
+	}
+	switch o.Mode {
+	case "", store.ModeFull, store.ModeIncremental:
+	default:
+		return BackupOptions{}, &badField{"options.mode", `must be "full" or "incremental"`}
+	}
+	if _, err := archive.ParseLevel(o.CompressionLevel); err != nil {
+		return BackupOptions{}, &badField{"options.compression_level", `must be "fastest", "default" or "best"`}
 	}
 	if o.BandwidthLimit != 0 && o.BandwidthLimit < MinBandwidthLimit {
 		return BackupOptions{}, &badField{"options.bandwidth_limit", fmt.Sprintf("must be 0 (no limit) or at least %d bytes per second", MinBandwidthLimit)}

@@ -29,6 +29,11 @@ type restoreCheckpoint struct {
 	Entries int64 `json:"entries"`
 	Written int64 `json:"written"`
 	Skipped int64 `json:"skipped"`
+	// Archive is, for an incremental backup, the index in its chain
+	// (oldest first) of the archive being read, and Before the entries
+	// read from the archives before it.
+	Archive int   `json:"archive,omitempty"`
+	Before  int64 `json:"before,omitempty"`
 }
 
 // openRestore prepares a worker's run of restore r.id.
@@ -42,14 +47,16 @@ func openRestore(e *Engine, r *run, lg *joblog.Logger) (worker, error) {
 
 // restoreRun is one worker's pass over a restore.
 type restoreRun struct {
-	e        *Engine
-	r        *run
-	op       *store.RestoreOperation
-	lg       *joblog.Logger
-	cp       restoreCheckpoint
-	prog     store.Progress
-	lastSave time.Time
-	lastLog  time.Time
+	e          *Engine
+	r          *run
+	op         *store.RestoreOperation
+	lg         *joblog.Logger
+	cp         restoreCheckpoint
+	prog       store.Progress
+	early      bool  // an archive was not read to its end (chosen keys)
+	readBefore int64 // bytes read from the archives before the one being read
+	lastSave   time.Time
+	lastLog    time.Time
 }
 
 // progress is how far the run came.
@@ -143,9 +150,20 @@ func (rr *restoreRun) run() (err error) {
 			return fmt.Errorf("read the checkpoint of restore %d: %w", rr.op.ID, err)
 		}
 	}
-	rr.prog = store.Progress{ItemsDone: rr.cp.Entries}
-	if n := backupItems(backup); n > 0 {
-		rr.prog.ItemsTotal = &n
+	chain, err := e.chainOf(ctx, backup)
+	if err != nil {
+		return err
+	}
+	rr.prog = store.Progress{ItemsDone: rr.cp.Before + rr.cp.Entries}
+	var total int64
+	for _, c := range chain {
+		total += backupItems(c.backup)
+	}
+	if backup.Mode != store.ModeIncremental {
+		total = backupItems(backup)
+	}
+	if total > 0 {
+		rr.prog.ItemsTotal = &total
 	}
 
 	_, src, err := e.openDestination(ctx, backup.DestinationConnectionID)
@@ -157,63 +175,49 @@ func (rr *restoreRun) run() (err error) {
 		return err
 	}
 	defer target.close()
-	stream, err := src.Open(ctx, backup.ArchivePath, 0)
-	if err != nil {
-		return fmt.Errorf("open the archive %s: %w", src.Location(backup.ArchivePath), err)
+	if rr.cp.Entries == 0 && rr.cp.Archive == 0 {
+		rr.lg.Info(ctx, fmt.Sprintf("Restore of backup %d (%s) to %q started.", backup.ID, src.Location(backup.ArchivePath), tgtConn.Name),
+			"config", json.RawMessage(rr.op.DestinationConfig))
+		if backup.Mode == store.ModeIncremental {
+			names := make([]string, len(chain))
+			for i, c := range chain {
+				names[i] = fmt.Sprintf("#%d (%d objects)", c.backup.ID, c.need)
+			}
+			rr.lg.Info(ctx, fmt.Sprintf("Backup %d is incremental: its %d objects are read from %d archives of its chain, oldest first, each once: %s.",
+				backup.ID, backupItems(backup), len(chain), strings.Join(names, ", ")))
+		}
+	} else {
+		rr.lg.Info(ctx, fmt.Sprintf("Restore continues after %d entries.", rr.cp.Before+rr.cp.Entries))
 	}
-	defer stream.Close()
-	counted := &countingReader{r: stream}
-	var ar *archive.Reader
-	if keyID := encryptionKeyOf(backup); keyID > 0 {
-		ids, err := e.restoreIdentities(ctx, rr.op.ID, keyID)
+	ot, _ := target.(*objectTarget)
+	if backup.Mode == store.ModeIncremental && ot == nil {
+		return apperr.New(apperr.Invalid, "backup %d is an incremental S3 backup; restore it into an s3 connection", backup.ID)
+	}
+	for i := rr.cp.Archive; i < len(chain); i++ {
+		if i != rr.cp.Archive {
+			rr.cp.Archive, rr.cp.Before, rr.cp.Entries = i, rr.cp.Before+rr.cp.Entries, 0
+		}
+		if backup.Mode == store.ModeIncremental {
+			ot.need = newNeedCursor(ctx, e.cat, backup, chain[i])
+		}
+		all, err := rr.restoreArchive(ctx, src, chain[i].backup, target)
 		if err != nil {
 			return err
 		}
-		ar, err = archive.NewEncryptedReader(counted, ids...)
-		if errors.Is(err, agecrypt.ErrWrongKey) {
-			return wrongKey(src.Location(backup.ArchivePath), err)
+		if all {
+			break
 		}
-	} else {
-		ar, err = archive.NewReader(counted)
 	}
-	if err != nil {
-		return fmt.Errorf("read the archive %s: %w", src.Location(backup.ArchivePath), err)
+	if ot != nil && ot.passed > 0 {
+		rr.lg.Info(ctx, fmt.Sprintf("%d entries of the archive were read past: include_prefix or keys left them out.", ot.passed))
 	}
-	if rr.cp.Entries == 0 {
-		rr.lg.Info(ctx, fmt.Sprintf("Restore of backup %d (%s) to %q started.", backup.ID, src.Location(backup.ArchivePath), tgtConn.Name),
-			"config", json.RawMessage(rr.op.DestinationConfig))
-	} else {
-		rr.lg.Info(ctx, fmt.Sprintf("Restore continues after %d entries.", rr.cp.Entries))
+	verified := "archive checksum verified"
+	if rr.early {
+		verified = "each object's checksum verified"
 	}
-	early, err := rr.copyEntries(ctx, ar, counted, target, newEntryCursor(ctx, e.cat, backup.ID))
-	if err != nil {
-		return err
-	}
-	rr.prog.BytesRead = counted.n
-	got := ar.SHA256Hex()
-	if early {
-		// Every object written was checked against its own SHA-256; the
-		// whole archive's needs the bytes not read.
-		passed := int64(0)
-		if ot, ok := target.(*objectTarget); ok {
-			passed = ot.passed
-		}
-		rr.lg.Info(ctx, fmt.Sprintf("Every key asked for was found after %d of %d entries (%d entries before them passed over); the rest of the archive was not read: %s of %s read.",
-			rr.cp.Entries, backupItems(backup), passed, bytesize.Human(counted.n), bytesize.Human(backup.ArchiveSize)))
-		rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; each object's checksum verified.",
-			rr.cp.Written, rr.cp.Skipped, bytesize.Human(rr.prog.BytesWritten)),
-			"written", rr.cp.Written, "skipped", rr.cp.Skipped)
-	} else {
-		if got != backup.SHA256 {
-			return fmt.Errorf("the archive's SHA-256 is %s but the backup recorded %s: the stored archive is damaged (every object written was verified on its own)", got, backup.SHA256)
-		}
-		if ot, ok := target.(*objectTarget); ok && ot.passed > 0 {
-			rr.lg.Info(ctx, fmt.Sprintf("%d entries of the archive were read past: include_prefix or keys left them out.", ot.passed))
-		}
-		rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; archive checksum verified.",
-			rr.cp.Written, rr.cp.Skipped, bytesize.Human(rr.prog.BytesWritten)),
-			"written", rr.cp.Written, "skipped", rr.cp.Skipped, "sha256", got)
-	}
+	rr.lg.Info(ctx, fmt.Sprintf("Restore completed: %d objects written, %d skipped, %s; %s.",
+		rr.cp.Written, rr.cp.Skipped, bytesize.Human(rr.prog.BytesWritten), verified),
+		"written", rr.cp.Written, "skipped", rr.cp.Skipped)
 	bg, cancel := rr.r.bg()
 	defer cancel()
 	err = e.cat.FinishRun(bg, store.KindRestore, rr.op.ID, rr.r.token, store.RunEnd{Status: store.StatusCompleted, Progress: &rr.prog})
@@ -225,6 +229,66 @@ func (rr *restoreRun) run() (err error) {
 		return fmt.Errorf("record the completed restore: %w", err)
 	}
 	return nil
+}
+
+// restoreArchive reads the archive of backup holder (the restored backup
+// itself, or for an incremental one an archive of its chain) and has the
+// target write its entries that the restore needs. all is set when a
+// restore of chosen keys met them all: no later archive is needed.
+func (rr *restoreRun) restoreArchive(ctx context.Context, src connector.Destination, holder *store.BackupOperation, target restoreTarget) (all bool, err error) {
+	e := rr.e
+	where := src.Location(holder.ArchivePath)
+	stream, err := src.Open(ctx, holder.ArchivePath, 0)
+	if err != nil {
+		return false, fmt.Errorf("open the archive %s: %w", where, err)
+	}
+	defer stream.Close()
+	counted := &countingReader{r: stream}
+	var ar *archive.Reader
+	if keyID := encryptionKeyOf(holder); keyID > 0 {
+		ids, err := e.restoreIdentities(ctx, rr.op.ID, keyID)
+		if err != nil {
+			return false, err
+		}
+		ar, err = archive.NewEncryptedReader(counted, ids...)
+		if errors.Is(err, agecrypt.ErrWrongKey) {
+			return false, wrongKey(where, err)
+		}
+	} else {
+		ar, err = archive.NewReader(counted)
+	}
+	if err != nil {
+		return false, fmt.Errorf("read the archive %s: %w", where, err)
+	}
+	read0 := rr.prog.BytesRead
+	rr.readBefore = read0
+	early, err := rr.copyEntries(ctx, ar, counted, target, newEntryCursor(ctx, e.cat, holder.ID).heldOnly())
+	if err != nil {
+		return false, err
+	}
+	rr.prog.BytesRead = read0 + counted.n
+	ot, _ := target.(*objectTarget)
+	if early {
+		// Every object written was checked against its own SHA-256; the
+		// whole archive's needs the bytes not read.
+		rr.early = true
+		passed := int64(0)
+		if ot != nil {
+			passed = ot.passed
+		}
+		rr.lg.Info(ctx, fmt.Sprintf("Every entry needed from %s was found after %d of %d entries (%d entries before them passed over); the rest of the archive was not read: %s of %s read.",
+			where, rr.cp.Entries, storedItems(holder), passed, bytesize.Human(counted.n), bytesize.Human(holder.ArchiveSize)))
+		return ot != nil && ot.keysFound(), nil
+	}
+	if ot != nil && ot.need != nil {
+		if err := ot.need.missing(); err != nil {
+			return false, err
+		}
+	}
+	if got := ar.SHA256Hex(); got != holder.SHA256 {
+		return false, fmt.Errorf("the SHA-256 of archive %s is %s but backup %d recorded %s: the stored archive is damaged (every object written was verified on its own)", where, got, holder.ID, holder.SHA256)
+	}
+	return false, nil
 }
 
 // copyEntries reads every entry of the archive, checks it against the
@@ -278,8 +342,8 @@ func (rr *restoreRun) copyEntries(ctx context.Context, ar *archive.Reader, count
 		}
 		seq++
 		rr.cp.Entries = target.done(seq)
-		rr.prog.ItemsDone = seq
-		rr.prog.BytesRead = counted.n
+		rr.prog.ItemsDone = rr.cp.Before + seq
+		rr.prog.BytesRead = rr.readBefore + counted.n
 		rr.tick(ctx)
 	}
 	if err := target.finish(ctx); err != nil {
@@ -300,6 +364,10 @@ type objectTarget struct {
 	keys   map[string]bool
 	found  int
 	passed int64
+	// need, for an incremental backup, tells which entries of the archive
+	// being read the restored point takes from it (the others are older
+	// bytes of keys that changed later, or keys deleted since).
+	need *needCursor
 }
 
 // newObjectTarget is the target of an S3 restore with cfg.
@@ -316,11 +384,26 @@ func newObjectTarget(rr *restoreRun, cfg S3RestoreConfig, dst connector.ObjectTa
 
 // allWritten reports whether a restore of chosen keys has met them all
 // (the archive holds each key once, so nothing after is needed).
-func (t *objectTarget) allWritten() bool { return t.keys != nil && t.found == len(t.keys) }
+// Each archive of an incremental backup's chain is read to its end, so
+// that its SHA-256 is checked, even after the last entry the point needs
+// from it.
+func (t *objectTarget) allWritten() bool { return t.keysFound() }
 
-// An object target needs nothing of the entries it skips, has written an
-// entry when write returns, and has nothing to do after the last one.
-func (t *objectTarget) skip(*archive.Reader, *archive.Entry, archive.ManifestEntry) error { return nil }
+// keysFound reports whether a restore of chosen keys met them all.
+func (t *objectTarget) keysFound() bool { return t.keys != nil && t.found == len(t.keys) }
+
+// skip passes an entry an earlier run restored; an object target only
+// keeps its place among the entries the point needs.
+func (t *objectTarget) skip(_ *archive.Reader, _ *archive.Entry, want archive.ManifestEntry) error {
+	if t.need != nil {
+		_, err := t.need.match(want)
+		return err
+	}
+	return nil
+}
+
+// An object target has written an entry when write returns, and has
+// nothing to do after the last one.
 
 func (t *objectTarget) done(read int64) int64 { return read }
 
@@ -340,6 +423,15 @@ func (t *objectTarget) write(ctx context.Context, ar *archive.Reader, ent *archi
 		return fmt.Errorf("archive entry %q holds key %q but the catalog recorded %q", ent.Name, obj.Key, want.Key)
 	}
 	obj.Size = ent.Size
+	if t.need != nil {
+		needed, err := t.need.match(want)
+		if err != nil {
+			return err
+		}
+		if !needed {
+			return nil // older bytes of a key the point has from a later archive, or a key deleted by then
+		}
+	}
 	if cfg.IncludePrefix != "" && !strings.HasPrefix(obj.Key, cfg.IncludePrefix) {
 		t.passed++
 		return nil
@@ -405,6 +497,14 @@ func (rr *restoreRun) save(ctx context.Context) {
 	rr.lastSave = rr.e.now()
 }
 
+// storedItems is how many entries backup b's archive holds.
+func storedItems(b *store.BackupOperation) int64 {
+	if b.Mode == store.ModeIncremental && b.ChangedObjects != nil {
+		return *b.ChangedObjects
+	}
+	return backupItems(b)
+}
+
 func backupItems(b *store.BackupOperation) int64 {
 	if b.Progress.ItemsTotal != nil {
 		return *b.Progress.ItemsTotal
@@ -423,6 +523,7 @@ type entryCursor struct {
 	buf      []store.ArchiveEntry
 	done     bool                 // the last page was shorter than a full one
 	rest     []store.ArchiveEntry // read after the catalog's (see then)
+	held     bool                 // only the entries the archive holds (see heldOnly)
 }
 
 // EachEntry calls fn with each entry the catalog records for backup
@@ -457,7 +558,24 @@ func (c *entryCursor) then(entries []store.ArchiveEntry) *entryCursor {
 	return c
 }
 
+// heldOnly makes the cursor return only the entries the backup's own
+// archive holds: an incremental backup's catalog also lists the unchanged
+// objects that earlier archives of its chain hold.
+func (c *entryCursor) heldOnly() *entryCursor {
+	c.held = true
+	return c
+}
+
 func (c *entryCursor) next() (archive.ManifestEntry, error) {
+	for {
+		me, err := c.nextAny()
+		if err != nil || !c.held || me.Held() {
+			return me, err
+		}
+	}
+}
+
+func (c *entryCursor) nextAny() (archive.ManifestEntry, error) {
 	if len(c.buf) == 0 && !c.done {
 		page, err := c.cat.ListArchiveEntries(c.ctx, c.backupID, c.after, entryPage)
 		if err != nil {

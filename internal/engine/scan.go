@@ -193,9 +193,23 @@ func (e *Engine) importArchive(ctx context.Context, destID int64, dst connector.
 		items = *res.Totals.Documents
 	}
 	op := &store.BackupOperation{DestinationConnectionID: destID, ArchivePath: name, ArchiveSize: res.BytesRead, SHA256: res.SHA256,
-		Options: opts, Metadata: meta,
+		Options: opts, Metadata: meta, Mode: store.ModeFull,
 		Operation: store.Operation{StartedAt: &started, CompletedAt: &finished,
 			Progress: store.Progress{ItemsDone: items, ItemsTotal: &items, BytesRead: res.Totals.Bytes, BytesWritten: res.BytesRead}}}
+	if h.Source.Type == store.TypeS3 {
+		held := res.EntriesChecked
+		op.ChangedObjects = &held
+	}
+	if h.Mode == archive.ModeIncremental {
+		// Its chain is found by the archive paths its entries name; the
+		// base is linked when the catalog has it already.
+		op.Mode = store.ModeIncremental
+		if h.Base != nil {
+			if base, err := e.cat.BackupByArchive(ctx, destID, h.Base.Archive); err == nil {
+				op.BaseBackupID = base.ID
+			}
+		}
+	}
 	dec := json.NewDecoder(bufio.NewReaderSize(spool, 64<<10))
 	var seq int64
 	err = e.cat.ImportBackup(ctx, op, func() (store.ArchiveEntry, bool, error) {

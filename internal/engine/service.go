@@ -52,6 +52,8 @@ func (e *Engine) CheckBackup(ctx context.Context, req BackupRequest, fields map[
 	opts, bad := decodeBackupOptions(req.Options)
 	if bad != nil {
 		fields[bad.key] = bad.reason
+	} else if opts.Incremental() && src != nil && src.Type != "s3" {
+		fields["options.mode"] = fmt.Sprintf("incremental backups are made of S3 sources only; %q is a %s connection: choose \"full\"", src.Name, src.Type)
 	} else if id := opts.EncryptionKeyID; id > 0 && e.keys == nil {
 		fields["options.encryption_key_id"] = "archive encryption is not available on this server"
 	} else if id > 0 {
@@ -363,6 +365,14 @@ func (e *Engine) DeleteArchive(ctx context.Context, actor Actor, id int64, reaso
 	}
 	if reading[id] {
 		return apperr.New(apperr.Conflict, "Backup %d is being restored; wait for the restore to finish before deleting the backup.", id)
+	}
+	deps, err := e.cat.Dependents(ctx)
+	if err != nil {
+		return err
+	}
+	if d := deps[id]; len(d) > 0 {
+		return apperr.New(apperr.Conflict, "Backup %d is the base of incremental backup #%d, which needs its archive to be restored; delete backup #%d first (newest first, down the chain).",
+			id, d[len(d)-1], d[len(d)-1])
 	}
 	lg := joblog.New(e.cat, store.KindBackup, id, e.log)
 	_, dst, err := e.openDestination(ctx, op.DestinationConnectionID)

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"filippo.io/age"
 
 	"github.com/coffer-backup/coffer/internal/apperr"
+	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/bytesize"
+	"github.com/coffer-backup/coffer/internal/connector"
 	"github.com/coffer-backup/coffer/internal/joblog"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/verify"
@@ -160,13 +163,89 @@ func (v *verifyRun) check(ctx context.Context) (*verify.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if b.Mode != store.ModeIncremental {
+		return v.checkArchive(ctx, dst, b, nil, 0)
+	}
+	// An incremental backup: its own archive, and every archive of its
+	// chain that holds objects of it, each against its own catalog record
+	// and against what this backup says it holds.
+	chain, err := e.chainOf(ctx, b)
+	if err != nil {
+		if errors.Is(err, errChainBroken) {
+			res := &verify.Result{}
+			res.Add("", "%s", err.Error())
+			return res, nil
+		}
+		return nil, err
+	}
+	if len(chain) == 0 || chain[len(chain)-1].backup.ID != b.ID {
+		chain = append(chain, chainArchive{backup: b})
+	}
+	names := make([]string, len(chain))
+	for i, c := range chain {
+		names[i] = fmt.Sprintf("#%d", c.backup.ID)
+	}
+	v.lg.Info(ctx, fmt.Sprintf("Backup %d is incremental: verifying the %d archives of its chain that hold its objects (%s), and that each holds what it lists there.",
+		b.ID, len(chain), strings.Join(names, ", ")))
+	total := &verify.Result{ContentsChecked: true}
+	var read, entries int64
+	for _, c := range chain {
+		res, err := v.checkArchive(ctx, dst, c.backup, b, c.need)
+		if err != nil {
+			return nil, err
+		}
+		if c.backup.ID != b.ID {
+			for i := range res.Problems {
+				res.Problems[i].Message = fmt.Sprintf("In backup #%d (%s): %s", c.backup.ID, c.backup.ArchivePath, res.Problems[i].Message)
+			}
+		} else {
+			total.SHA256 = res.SHA256
+		}
+		total.Merge(res.ProblemList)
+		total.EntriesChecked += res.EntriesChecked
+		total.BytesRead += res.BytesRead
+		total.EntryBytes += res.EntryBytes
+		total.Documents += res.Documents
+		total.ContentsChecked = total.ContentsChecked && res.ContentsChecked
+		read, entries = read+res.BytesRead, entries+res.EntriesChecked
+		v.prog.BytesRead, v.prog.ItemsDone = read, entries
+	}
+	if total.Problems == nil {
+		total.Problems = []archive.Problem{}
+	}
+	return total, nil
+}
+
+// checkArchive reads and checks the archive of backup b. With point set
+// (an incremental backup whose chain b belongs to, need of whose entries
+// b holds) it also checks that b's archive holds each of them.
+func (v *verifyRun) checkArchive(ctx context.Context, dst connector.Destination, b, point *store.BackupOperation, need int64) (*verify.Result, error) {
+	e := v.e
+	read0, entries0 := v.prog.BytesRead, v.prog.ItemsDone
+	exp := newEntryCursor(ctx, e.cat, b.ID).heldOnly()
+	var needed *needCursor
+	var chainProblems archive.ProblemList
+	expected := exp.next
+	if point != nil && need > 0 {
+		needed = newNeedCursor(ctx, e.cat, point, chainArchive{backup: b, need: need})
+		expected = func() (archive.ManifestEntry, error) {
+			me, err := exp.next()
+			if err == nil && needed != nil {
+				if _, merr := needed.match(me); merr != nil {
+					chainProblems.Add(me.Name, "%s", merr.Error())
+					needed = nil
+				}
+			}
+			return me, err
+		}
+	}
 	in := verify.Input{Dest: dst, Name: b.ArchivePath, WantSHA256: b.SHA256,
-		Expected: newEntryCursor(ctx, e.cat, b.ID).next, Stop: v.r.stopReason,
+		Expected: expected, Stop: v.r.stopReason,
 		Progress: func(bytesRead, entries int64) {
-			v.prog.BytesRead, v.prog.ItemsDone = bytesRead, entries
+			v.prog.BytesRead, v.prog.ItemsDone = read0+bytesRead, entries0+entries
 			v.tick(ctx)
 		}}
-	if n := backupItems(b); n > 0 {
+	if n := backupItems(b); n > 0 && point == nil {
 		v.prog.ItemsTotal = &n
 	}
 	if keyID := encryptionKeyOf(b); keyID > 0 {
@@ -182,7 +261,15 @@ func (v *verifyRun) check(ctx context.Context) (*verify.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.prog.BytesRead, v.prog.ItemsDone = res.BytesRead, res.EntriesChecked
+	if needed != nil && res.ContentsChecked {
+		if err := needed.missing(); errors.Is(err, errChainBroken) {
+			chainProblems.Add("", "%s", err.Error())
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	res.Merge(chainProblems)
+	v.prog.BytesRead, v.prog.ItemsDone = read0+res.BytesRead, entries0+res.EntriesChecked
 	return res, nil
 }
 

@@ -439,13 +439,17 @@ func securitySchemes() obj {
 	}
 }
 
+// fullEveryDoc describes a plan's full_every.
+const fullEveryDoc = "When an incremental plan (options.mode incremental) runs a full backup: a whole number N " +
+	"(\"7\", the default: after N incrementals) or a 5-field cron expression (\"0 3 * * 0\": at the first run after each of its times)."
+
 // openapiSchemas are the JSON shapes of docs/api.md. Their names are the type
 // names of the web UI (web/src/api/generated.ts is generated from them), so
 // a field added or changed here reaches the UI's compiler.
 func openapiSchemas() obj {
 	progress := object("How far an operation has come.", []string{"items_done", "bytes_read", "bytes_written"}, obj{
 		"items_done":    integer("Objects or documents done."),
-		"items_total":   integer("Objects or documents in all, when known."),
+		"items_total":   integer("Objects or documents in all, when known (an s3 backup: the bucket's objects at that point)."),
 		"bytes_read":    integer("Bytes read from the source (restores: from the archive)."),
 		"bytes_written": integer("Bytes written to the destination (backups: compressed)."),
 		"phase":         str("What the run does now, in words (MongoDB backups: listing collections, measuring db.coll, copying db.coll, finishing)."),
@@ -523,8 +527,14 @@ func openapiSchemas() obj {
 
 		"Progress":    progress,
 		"Compression": obj{"type": "string", "enum": []string{"gzip", "zstd"}, "description": "How a backup archive is compressed."},
+		"CompressionLevel": obj{"type": "string", "enum": []string{"fastest", "default", "best"},
+			"description": "How hard the compressor works: fastest, the compressor's default, or the smallest archive."},
+		"BackupMode": obj{"type": "string", "enum": []string{"full", "incremental"},
+			"description": "full: the archive holds every object. incremental (s3 sources only): it holds the new and changed objects, and the unchanged ones point at the earlier archives of its chain."},
 		"BackupOptions": closed("", nil, obj{
+			"mode":              obj{"allOf": []any{ref("BackupMode")}, "default": "full", "description": "incremental only for an s3 source (else 422 with fields options.mode)."},
 			"compression":       obj{"allOf": []any{ref("Compression")}, "default": "gzip"},
+			"compression_level": obj{"allOf": []any{ref("CompressionLevel")}, "default": "default"},
 			"bandwidth_limit":   obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Bytes per second for the source reads and, separately, the destination writes (0 or absent: no limit; else at least 1024)."},
 			"encryption_key_id": obj{"type": "integer", "format": "int64", "minimum": 0, "description": "Encrypt the archive with age for this key (0 or absent: not encrypted); the archive is named ….tar.gz.age or ….tar.zst.age."},
 		}),
@@ -532,18 +542,21 @@ func openapiSchemas() obj {
 			"source_connection_id": integer(""), "destination_connection_id": integer(""), "options": ref("BackupOptions"),
 		}),
 		"BackupStatus": obj{"type": "string", "enum": backupStatuses, "description": "Where a backup is in its life."},
-		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "plan_id", "pruned_at", "prune_reason", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at", "imported", "source", "last_verified_at", "last_verify_status"}, obj{
+		"BackupOperation": object("A backup operation.", []string{"id", "status", "source_connection_id", "destination_connection_id", "options", "plan_id", "pruned_at", "prune_reason", "archive_path", "archive_size", "sha256", "progress", "error_message", "started_at", "completed_at", "created_at", "imported", "source", "last_verified_at", "last_verify_status", "mode", "base_backup_id", "changed_objects"}, obj{
 			"imported":           boolean("A scan found the archive at its destination and rebuilt the backup from its manifest (source_connection_id is 0)."),
 			"source":             obj{"allOf": []any{ref("ArchiveSource")}, "nullable": true, "description": "An imported backup's source, as its manifest names it; null otherwise."},
 			"last_verified_at":   dateTime(true),
 			"last_verify_status": obj{"type": "string", "enum": []string{store.VerifyPassed, store.VerifyFailed}, "nullable": true, "description": "How the last verification ended; null before the first."},
 			"id":                 integer(""), "status": ref("BackupStatus"),
 			"source_connection_id": integer(""), "destination_connection_id": integer(""),
-			"plan_id":      nullable(integer("The plan that started it; null for an ad-hoc backup.")),
-			"pruned_at":    dateTime(true),
-			"prune_reason": obj{"type": "string", "enum": []string{store.PruneRetention, store.PruneDeleted}, "nullable": true, "description": "Why the archive was removed; null while it is kept."},
-			"options":      ref("BackupOptions"),
-			"archive_path": str("Where the archive is at the destination."), "archive_size": integer("Bytes."),
+			"plan_id":         nullable(integer("The plan that started it; null for an ad-hoc backup.")),
+			"pruned_at":       dateTime(true),
+			"prune_reason":    obj{"type": "string", "enum": []string{store.PruneRetention, store.PruneDeleted}, "nullable": true, "description": "Why the archive was removed; null while it is kept."},
+			"options":         ref("BackupOptions"),
+			"mode":            ref("BackupMode"),
+			"base_backup_id":  nullable(integer("The backup an incremental is built on; null for a full one.")),
+			"changed_objects": nullable(integer("How many objects' bytes the archive holds (an incremental: the new and changed ones); null until known.")),
+			"archive_path":    str("Where the archive is at the destination."), "archive_size": integer("Bytes."),
 			"sha256":        str("Of the whole archive, once completed."),
 			"progress":      ref("Progress"),
 			"error_message": str("Why it failed."),
@@ -610,16 +623,17 @@ func openapiSchemas() obj {
 			"retention":   ref("RetentionPolicy"),
 			"alert_after": str("A duration such as \"26h\": the plan is overdue when no run succeeded for this long."),
 			"verify":      str("\"none\" (default), \"after_each\" or a schedule."),
+			"full_every":  str(fullEveryDoc),
 			"enabled":     boolean("Default true."),
 		}),
 		"PlanRun": object("The last backup a plan started.", []string{"backup_id", "status", "at"}, obj{
 			"backup_id": integer(""), "status": ref("BackupStatus"), "at": dateTime(false),
 		}),
-		"Plan": object("A backup plan.", []string{"id", "name", "source_connection_id", "destination_connection_id", "options", "schedule", "schedule_text", "timezone", "catch_up", "retention", "alert_after", "verify", "enabled", "next_run_at", "next_verify_at", "last_run", "last_success_at", "overdue", "created_at", "updated_at"}, obj{
+		"Plan": object("A backup plan.", []string{"id", "name", "source_connection_id", "destination_connection_id", "options", "schedule", "schedule_text", "timezone", "catch_up", "retention", "alert_after", "verify", "full_every", "enabled", "next_run_at", "next_verify_at", "last_run", "last_success_at", "overdue", "created_at", "updated_at"}, obj{
 			"id": integer(""), "name": str(""), "source_connection_id": integer(""), "destination_connection_id": integer(""),
 			"options": ref("BackupOptions"), "schedule": str(""), "schedule_text": str("The schedule in words."),
 			"timezone": str(""), "catch_up": boolean(""), "retention": ref("RetentionPolicy"),
-			"alert_after": nullable(str("")), "verify": str(""), "enabled": boolean(""),
+			"alert_after": nullable(str("")), "verify": str(""), "full_every": str(fullEveryDoc), "enabled": boolean(""),
 			"next_run_at": dateTime(true), "next_verify_at": dateTime(true), "last_run": obj{"allOf": []any{ref("PlanRun")}, "nullable": true},
 			"last_success_at": dateTime(true), "overdue": boolean("alert_after is set and no run succeeded within it."),
 			"created_at": dateTime(false), "updated_at": dateTime(false),
@@ -632,7 +646,7 @@ func openapiSchemas() obj {
 		"PlanEventList": listOf("PlanEvent"),
 		"RetentionDecision": object("What the policy does with one backup.", []string{"backup_id", "completed_at", "keep", "reasons"}, obj{
 			"backup_id": integer(""), "completed_at": dateTime(false), "keep": boolean(""),
-			"reasons": arrayOf(str("Why it stays: \"last\", \"daily\", \"within 7d\", \"newest\"...")),
+			"reasons": arrayOf(str("Why it stays: \"last\", \"daily\", \"within 7d\", \"newest\"..., or \"base of #N\" when kept backup N is built on it.")),
 		}),
 		"RetentionPreview": object("The dry run, newest first.", []string{"items"}, obj{"items": arrayOf(ref("RetentionDecision"))}),
 		"PruneResult": object("What a prune did.", []string{"pruned", "failed", "kept"}, obj{

@@ -27,6 +27,7 @@ type planView struct {
 	Retention               json.RawMessage `json:"retention"`
 	AlertAfter              *string         `json:"alert_after"`
 	Verify                  string          `json:"verify"`
+	FullEvery               string          `json:"full_every"`
 	Enabled                 bool            `json:"enabled"`
 	NextRunAt               *time.Time      `json:"next_run_at"`
 	NextVerifyAt            *time.Time      `json:"next_verify_at"`
@@ -56,7 +57,7 @@ func viewPlan(v plan.View) planView {
 	out := planView{
 		ID: v.ID, Name: v.Name, SourceConnectionID: v.SourceConnectionID, DestinationConnectionID: v.DestinationConnectionID,
 		Options: orEmpty(v.Options), Schedule: v.Schedule, ScheduleText: v.Describe, Timezone: v.Timezone, CatchUp: v.CatchUp,
-		Retention: orEmpty(v.Retention), Verify: v.Verify, Enabled: v.Enabled, NextRunAt: utc(v.NextRunAt), NextVerifyAt: utc(v.NextVerifyAt),
+		Retention: orEmpty(v.Retention), Verify: v.Verify, FullEvery: v.FullEvery, Enabled: v.Enabled, NextRunAt: utc(v.NextRunAt), NextVerifyAt: utc(v.NextVerifyAt),
 		CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(),
 		LastSuccessAt: utc(v.LastSuccessAt), Overdue: v.Overdue,
 	}

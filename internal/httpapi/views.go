@@ -53,6 +53,12 @@ type operationView struct {
 	Source           *archive.ManifestSource `json:"source"`
 	LastVerifiedAt   *time.Time              `json:"last_verified_at"`
 	LastVerifyStatus *string                 `json:"last_verify_status"`
+	// Mode is "full" or "incremental"; BaseBackupID the backup an
+	// incremental is built on; ChangedObjects how many objects' bytes the
+	// archive holds (null until it completes, and for MongoDB sources).
+	Mode           string `json:"mode"`
+	BaseBackupID   *int64 `json:"base_backup_id"`
+	ChangedObjects *int64 `json:"changed_objects"`
 }
 
 func viewBackup(op *store.BackupOperation) *operationView {
@@ -68,6 +74,9 @@ func viewBackup(op *store.BackupOperation) *operationView {
 		Source:                  src,
 		LastVerifiedAt:          utc(op.LastVerifiedAt),
 		LastVerifyStatus:        nonEmpty(op.LastVerifyStatus),
+		Mode:                    op.Mode,
+		BaseBackupID:            planRef(op.BaseBackupID),
+		ChangedObjects:          op.ChangedObjects,
 		ID:                      op.ID,
 		Status:                  op.Status,
 		SourceConnectionID:      op.SourceConnectionID,
@@ -87,7 +96,7 @@ func viewBackup(op *store.BackupOperation) *operationView {
 	}
 }
 
-// planRef is a plan id as the API shows it: null for none (0).
+// planRef is a plan (or backup) id as the API shows it: null for none (0).
 func planRef(id int64) *int64 {
 	if id == 0 {
 		return nil

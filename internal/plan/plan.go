@@ -46,6 +46,7 @@ type Catalog interface {
 	ListPlanEvents(ctx context.Context, id int64, p store.Page) ([]store.PlanEvent, int64, error)
 	ListBackups(ctx context.Context, f store.BackupFilter, p store.Page) ([]store.BackupOperation, int64, error)
 	BackupsBeingRestored(ctx context.Context) (map[int64]bool, error)
+	Dependents(ctx context.Context) (map[int64][]int64, error)
 	SetPlanOverdue(ctx context.Context, id int64, since *time.Time) (bool, error)
 	PlansDueForVerify(ctx context.Context, t time.Time) ([]store.Plan, error)
 	ClaimPlanVerify(ctx context.Context, id int64, was, next *time.Time) (bool, error)
@@ -119,7 +120,11 @@ type Input struct {
 	Retention               json.RawMessage `json:"retention,omitempty"`
 	AlertAfter              string          `json:"alert_after,omitempty"`
 	Verify                  string          `json:"verify,omitempty"`
-	Enabled                 *bool           `json:"enabled,omitempty"`
+	// FullEvery is when a plan of incremental backups makes a full one:
+	// after N incrementals ("7", the default) or at the first run after
+	// each time of a cron expression.
+	FullEvery string `json:"full_every,omitempty"`
+	Enabled   *bool  `json:"enabled,omitempty"`
 }
 
 // View is a plan as the API shows it.
@@ -206,6 +211,13 @@ func (s *Service) check(ctx context.Context, in Input) (*store.Plan, error) {
 			fields["verify"] = `must be "none", "after_each" or a schedule (a 5-field cron expression or "@every <duration>")`
 		}
 	}
+	fullEvery := strings.TrimSpace(in.FullEvery)
+	if fullEvery == "" {
+		fullEvery = store.DefaultFullEvery
+	}
+	if why := engine.ParseFullEvery(fullEvery, tz); why != "" {
+		fields["full_every"] = why
+	}
 	if len(fields) > 0 {
 		return nil, apperr.InvalidFields("the plan is not valid", fields)
 	}
@@ -224,6 +236,7 @@ func (s *Service) check(ctx context.Context, in Input) (*store.Plan, error) {
 		Retention:               ret,
 		AlertAfter:              in.AlertAfter,
 		Verify:                  verify,
+		FullEvery:               fullEvery,
 		Enabled:                 in.Enabled == nil || *in.Enabled,
 	}
 	return p, nil
@@ -708,6 +721,10 @@ func (s *Service) Retention(ctx context.Context, id int64, draft json.RawMessage
 	if err != nil {
 		return nil, err
 	}
+	deps, err := s.cat.Dependents(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var backups []retention.Backup
 	for page := 1; ; page++ {
 		rows, total, err := s.cat.ListBackups(ctx, store.BackupFilter{PlanID: id, Status: store.StatusCompleted, Kept: true}, store.Page{Page: page, PerPage: 100})
@@ -718,7 +735,7 @@ func (s *Service) Retention(ctx context.Context, id int64, draft json.RawMessage
 			if b.CompletedAt == nil {
 				continue
 			}
-			rb := retention.Backup{ID: b.ID, CompletedAt: *b.CompletedAt}
+			rb := retention.Backup{ID: b.ID, CompletedAt: *b.CompletedAt, Base: b.BaseBackupID}
 			if reading[b.ID] {
 				rb.Holds = []string{"being restored"}
 			}
@@ -726,6 +743,19 @@ func (s *Service) Retention(ctx context.Context, id int64, draft json.RawMessage
 		}
 		if int64(page*100) >= total || len(rows) == 0 {
 			break
+		}
+	}
+	// Backups built on these that the list does not hold (still running,
+	// or of another plan) keep them too.
+	listed := make(map[int64]bool, len(backups))
+	for _, b := range backups {
+		listed[b.ID] = true
+	}
+	for i := range backups {
+		for _, d := range deps[backups[i].ID] {
+			if !listed[d] {
+				backups[i].Holds = append(backups[i].Holds, retention.ReasonBaseOf(d))
+			}
 		}
 	}
 	return retention.Apply(pol, loc, backups)

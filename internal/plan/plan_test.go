@@ -305,6 +305,12 @@ func TestInvalidPlans(t *testing.T) {
 		{`{"name":"x","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily","colour":"red"}`, "colour"},
 		{`{"name":"","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily"}`, "name"},
 		{`{"name":"x","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily","options":{"compression":"lzma"}}`, "options.compression"},
+		{`{"name":"x","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily","options":{"mode":"differential"}}`, "options.mode"},
+		{`{"name":"x","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily","options":{"compression_level":"max"}}`, "options.compression_level"},
+		{`{"name":"x","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily","full_every":"0"}`, "full_every"},
+		{`{"name":"x","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily","full_every":"weekly"}`, "full_every"},
+		{`{"name":"x","source_connection_id":%[1]d,"destination_connection_id":%[2]d,"schedule":"@daily","full_every":"@every 1h"}`, "full_every"},
+		{`{"name":"x","source_connection_id":%[3]d,"destination_connection_id":%[2]d,"schedule":"@daily","options":{"mode":"incremental"}}`, "options.mode"},
 	} {
 		body := fmt.Sprintf(c.body, f.src, f.dst, f.mongo)
 		in, err := plan.DecodeInput([]byte(body))
@@ -323,6 +329,16 @@ func TestInvalidPlans(t *testing.T) {
 	plans, err := st.ListPlans(context.Background())
 	if err != nil || len(plans) != 0 {
 		t.Fatalf("invalid plans were saved: %v %v", plans, err)
+	}
+	// full_every: 7 by default, a number or a cron expression.
+	for _, c := range []struct{ in, want string }{{"", "7"}, {" 3 ", "3"}, {"0 3 * * 0", "0 3 * * 0"}} {
+		p := f.create(plan.Input{Name: "fe" + c.want, Schedule: "@daily", FullEvery: c.in, Options: json.RawMessage(`{"mode":"incremental","compression_level":"best"}`)})
+		if p.FullEvery != c.want {
+			t.Errorf("full_every %q was saved as %q, want %q", c.in, p.FullEvery, c.want)
+		}
+		if got, _ := f.procs[0].Get(context.Background(), p.ID); got == nil || got.FullEvery != c.want {
+			t.Errorf("full_every %q read back as %+v", c.in, got)
+		}
 	}
 	// A plan's retention dry run on a draft: a bad draft is a 422 too.
 	p := f.create(plan.Input{Schedule: "@daily"})

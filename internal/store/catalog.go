@@ -81,6 +81,16 @@ type Catalog interface {
 	// MarkPruned records that a completed backup's archive was removed
 	// (ErrConflict when it is not completed or already marked).
 	MarkPruned(ctx context.Context, id int64, reason string, at time.Time) error
+	// SetBackupMode records how a backup run makes its archive (ModeFull or
+	// ModeIncremental) and the backup it is built on, fenced by token.
+	SetBackupMode(ctx context.Context, id, token int64, mode string, baseID int64) error
+	// PreviousBackup is the newest completed backup (pruned or not) of the
+	// same source, destination and plan made before backup before (ErrNotFound: none).
+	PreviousBackup(ctx context.Context, srcID, dstID, planID, before int64) (*BackupOperation, error)
+	// GetPlan returns the plan with id (a backup run reads its full_every).
+	GetPlan(ctx context.Context, id int64) (*Plan, error)
+	// Dependents maps each backup to the kept or unfinished backups built on it.
+	Dependents(ctx context.Context) (map[int64][]int64, error)
 	// BackupsBeingRestored are the backups a pending or running restore reads.
 	BackupsBeingRestored(ctx context.Context) (map[int64]bool, error)
 	// SaveBackupCheckpoint writes progress, checkpoint and the new archive

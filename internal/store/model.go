@@ -191,7 +191,22 @@ type BackupOperation struct {
 	// LastVerifyStatus how (VerifyPassed or VerifyFailed; "" for none).
 	LastVerifiedAt   *time.Time
 	LastVerifyStatus string
+	// Mode is how the archive is made: ModeFull (every object) or
+	// ModeIncremental (only new and changed objects; the manifest points
+	// at the archives of its chain for the rest). BaseBackupID is the
+	// backup an incremental is built on (0 for a full one), set when its
+	// run starts. ChangedObjects is how many objects' bytes the archive
+	// holds, nil until it completes.
+	Mode           string
+	BaseBackupID   int64
+	ChangedObjects *int64
 }
+
+// Backup modes.
+const (
+	ModeFull        = "full"
+	ModeIncremental = "incremental"
+)
 
 // Outcomes of a backup's last verification.
 const (
@@ -247,6 +262,9 @@ type BackupResult struct {
 	ArchiveSize int64
 	SHA256      string
 	Progress    Progress
+	// ChangedObjects is how many objects' bytes the archive holds (nil
+	// for a source of another kind).
+	ChangedObjects *int64
 }
 
 // Kinds of operation, used by job logs, leases and audit targets.

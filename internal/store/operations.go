@@ -77,11 +77,12 @@ func scanOperation(r rowScanner) (*Operation, error) {
 var backupDesc = opDesc[BackupOperation]{
 	kindTable: kindTable{KindBackup, "backup_operations",
 		[]string{StatusPending, StatusRunning, StatusPaused, StatusCompleted, StatusFailed, StatusCancelled}, ""},
-	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id, pruned_at, prune_reason, imported, last_verified_at, last_verify_status",
+	cols: "source_connection_id, destination_connection_id, options, metadata, archive_path, archive_size, sha256, plan_id, pruned_at, prune_reason, imported, last_verified_at, last_verify_status, mode, base_backup_id, changed_objects",
 	fields: func(op *BackupOperation) (*Operation, []any) {
 		return &op.Operation, []any{idCol{&op.SourceConnectionID}, idCol{&op.DestinationConnectionID},
 			jsonCol{&op.Options}, jsonCol{&op.Metadata}, &op.ArchivePath, &op.ArchiveSize, &op.SHA256, idCol{&op.PlanID},
-			nullTimeCol{&op.PrunedAt}, &op.PruneReason, &op.Imported, nullTimeCol{&op.LastVerifiedAt}, &op.LastVerifyStatus}
+			nullTimeCol{&op.PrunedAt}, &op.PruneReason, &op.Imported, nullTimeCol{&op.LastVerifiedAt}, &op.LastVerifyStatus,
+			&op.Mode, idCol{&op.BaseBackupID}, nullIntCol{&op.ChangedObjects}}
 	},
 	values: func(op *BackupOperation) ([]any, error) {
 		opts, optsRaw, err := jsonObjArg("backup options", op.Options)
@@ -104,8 +105,19 @@ var backupDesc = opDesc[BackupOperation]{
 		if op.DestinationConnectionID != 0 {
 			dst = op.DestinationConnectionID
 		}
+		if op.Mode == "" {
+			op.Mode = ModeFull
+		}
+		var base, changed any
+		if op.BaseBackupID != 0 {
+			base = op.BaseBackupID
+		}
+		if op.ChangedObjects != nil {
+			changed = *op.ChangedObjects
+		}
 		// A backup is never created pruned or verified.
-		return []any{src, dst, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256, plan, nil, "", op.Imported, nil, ""}, nil
+		return []any{src, dst, opts, meta, op.ArchivePath, op.ArchiveSize, op.SHA256, plan, nil, "", op.Imported, nil, "",
+			op.Mode, base, changed}, nil
 	},
 }
 
@@ -270,7 +282,21 @@ func (s *Store) CompleteBackup(ctx context.Context, id, token int64, res BackupR
 		return fmt.Errorf("record the completion of backup %d: %w", id, err)
 	}
 	return s.finishRun(ctx, backupDesc.kindTable, id, token, RunEnd{Status: StatusCompleted},
-		"progress = ?, archive_path = ?, archive_size = ?, sha256 = ?", prog, res.ArchivePath, res.ArchiveSize, res.SHA256)
+		"progress = ?, archive_path = ?, archive_size = ?, sha256 = ?, changed_objects = ?", prog, res.ArchivePath, res.ArchiveSize, res.SHA256, res.ChangedObjects)
+}
+
+// SetBackupMode records, while token holds backup id's lease, how its run
+// makes the archive: mode and the backup it is built on (0: none).
+func (s *Store) SetBackupMode(ctx context.Context, id, token int64, mode string, baseID int64) error {
+	if mode != ModeFull && mode != ModeIncremental {
+		return fmt.Errorf("set the mode of backup %d: unknown mode %q", id, mode)
+	}
+	var base any
+	if baseID != 0 {
+		base = baseID
+	}
+	return s.fencedUpdate(ctx, s.db, backupDesc.kindTable, id, token, fmt.Sprintf("set the mode of backup %d", id),
+		"mode = ?, base_backup_id = ?, updated_at = ?", mode, base, s.ts(now()))
 }
 
 // Restores

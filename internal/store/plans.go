@@ -30,8 +30,12 @@ type Plan struct {
 	// NextVerifyAt is when a verify schedule next verifies the plan's
 	// latest backup (nil when verify is not a schedule).
 	NextVerifyAt *time.Time
-	Enabled      bool
-	NextRunAt    *time.Time
+	// FullEvery is when a plan of incremental backups starts a new chain
+	// with a full one: after that many incrementals ("7"), or at the first
+	// run after each time of a cron expression. Empty means "7".
+	FullEvery string
+	Enabled   bool
+	NextRunAt *time.Time
 	// OverdueSince is when plan.overdue was sent for the plan's current
 	// overdue spell (nil: it is not overdue, or was not told); written only
 	// by SetPlanOverdue.
@@ -68,13 +72,13 @@ type PlanRun struct {
 }
 
 const planCols = `id, name, source_connection_id, destination_connection_id, options, schedule, timezone, catch_up,
-	retention, alert_after, verify, enabled, next_run_at, overdue_since, next_verify_at, created_at, updated_at`
+	retention, alert_after, verify, enabled, next_run_at, overdue_since, next_verify_at, full_every, created_at, updated_at`
 
 func scanPlan(r rowScanner) (*Plan, error) {
 	var p Plan
 	if err := r.Scan(&p.ID, &p.Name, &p.SourceConnectionID, &p.DestinationConnectionID, jsonCol{&p.Options},
 		&p.Schedule, &p.Timezone, &p.CatchUp, jsonCol{&p.Retention}, &p.AlertAfter, &p.Verify, &p.Enabled,
-		nullTimeCol{&p.NextRunAt}, nullTimeCol{&p.OverdueSince}, nullTimeCol{&p.NextVerifyAt}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
+		nullTimeCol{&p.NextRunAt}, nullTimeCol{&p.OverdueSince}, nullTimeCol{&p.NextVerifyAt}, &p.FullEvery, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt}); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -104,11 +108,14 @@ func (s *Store) CreatePlan(ctx context.Context, p *Plan) error {
 		return fmt.Errorf("create plan: %w", err)
 	}
 	t := now()
+	if p.FullEvery == "" {
+		p.FullEvery = DefaultFullEvery
+	}
 	err = s.queryRow(ctx, s.db, `INSERT INTO backup_plans (name, source_connection_id, destination_connection_id, options,
-		schedule, timezone, catch_up, retention, alert_after, verify, enabled, next_run_at, next_verify_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		schedule, timezone, catch_up, retention, alert_after, verify, enabled, next_run_at, next_verify_at, full_every, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		p.Name, p.SourceConnectionID, p.DestinationConnectionID, opts, p.Schedule, p.Timezone, p.CatchUp, ret,
-		p.AlertAfter, p.Verify, p.Enabled, s.tsPtr(p.NextRunAt), s.tsPtr(p.NextVerifyAt), s.ts(t), s.ts(t)).Scan(&p.ID)
+		p.AlertAfter, p.Verify, p.Enabled, s.tsPtr(p.NextRunAt), s.tsPtr(p.NextVerifyAt), p.FullEvery, s.ts(t), s.ts(t)).Scan(&p.ID)
 	if err != nil {
 		return planWriteErr(err, "create plan", p.Name)
 	}
@@ -170,11 +177,14 @@ func (s *Store) UpdatePlan(ctx context.Context, p *Plan) error {
 		return fmt.Errorf("update plan %d: %w", p.ID, err)
 	}
 	t := now()
+	if p.FullEvery == "" {
+		p.FullEvery = DefaultFullEvery
+	}
 	res, err := s.exec(ctx, s.db, `UPDATE backup_plans SET name = ?, source_connection_id = ?, destination_connection_id = ?,
 		options = ?, schedule = ?, timezone = ?, catch_up = ?, retention = ?, alert_after = ?, verify = ?, enabled = ?,
-		next_run_at = ?, next_verify_at = ?, updated_at = ? WHERE id = ?`,
+		next_run_at = ?, next_verify_at = ?, full_every = ?, updated_at = ? WHERE id = ?`,
 		p.Name, p.SourceConnectionID, p.DestinationConnectionID, opts, p.Schedule, p.Timezone, p.CatchUp, ret,
-		p.AlertAfter, p.Verify, p.Enabled, s.tsPtr(p.NextRunAt), s.tsPtr(p.NextVerifyAt), s.ts(t), p.ID)
+		p.AlertAfter, p.Verify, p.Enabled, s.tsPtr(p.NextRunAt), s.tsPtr(p.NextVerifyAt), p.FullEvery, s.ts(t), p.ID)
 	if err != nil {
 		return planWriteErr(err, fmt.Sprintf("update plan %d", p.ID), p.Name)
 	}

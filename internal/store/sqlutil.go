@@ -224,6 +224,23 @@ func (c idCol) Scan(src any) error {
 	return nil
 }
 
+// nullIntCol scans a nullable integer column into a *int64 (nil for NULL).
+type nullIntCol struct{ n **int64 }
+
+// Scan implements sql.Scanner.
+func (c nullIntCol) Scan(src any) error {
+	var n sql.NullInt64
+	if err := n.Scan(src); err != nil {
+		return err
+	}
+	*c.n = nil
+	if n.Valid {
+		v := n.Int64
+		*c.n = &v
+	}
+	return nil
+}
+
 // jsonArg returns the value bound for a nullable JSON column: NULL for an
 // empty message, else its text. what names the field in the error.
 func jsonArg(what string, m []byte) (any, error) {

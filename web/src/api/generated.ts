@@ -116,12 +116,19 @@ export type BackupList = {
   total: number;
 };
 
+/** full: the archive holds every object. incremental (s3 sources only): it holds the new and changed objects, and the unchanged ones point at the earlier archives of its chain. */
+export type BackupMode = "full" | "incremental";
+
 /** A backup operation. */
 export type BackupOperation = {
   /** Where the archive is at the destination. */
   archive_path: string;
   /** Bytes. */
   archive_size: number;
+  /** The backup an incremental is built on; null for a full one. */
+  base_backup_id: number | null;
+  /** How many objects' bytes the archive holds (an incremental: the new and changed ones); null until known. */
+  changed_objects: number | null;
   completed_at: string | null;
   created_at: string;
   destination_connection_id: number;
@@ -133,6 +140,7 @@ export type BackupOperation = {
   last_verified_at: string | null;
   /** How the last verification ended; null before the first. */
   last_verify_status: "passed" | "failed" | null;
+  mode: BackupMode;
   options: BackupOptions;
   /** The plan that started it; null for an ad-hoc backup. */
   plan_id: number | null;
@@ -154,8 +162,15 @@ export type BackupOptions = {
   bandwidth_limit?: number;
   /** @default "gzip" */
   compression?: Compression;
+  /** @default "default" */
+  compression_level?: CompressionLevel;
   /** Encrypt the archive with age for this key (0 or absent: not encrypted); the archive is named ….tar.gz.age or ….tar.zst.age. */
   encryption_key_id?: number;
+  /**
+   * incremental only for an s3 source (else 422 with fields options.mode).
+   * @default "full"
+   */
+  mode?: BackupMode;
 };
 
 /** Where a backup is in its life. */
@@ -202,6 +217,9 @@ export type ChannelTestResult = {
 
 /** How a backup archive is compressed. */
 export type Compression = "gzip" | "zstd";
+
+/** How hard the compressor works: fastest, the compressor's default, or the smallest archive. */
+export type CompressionLevel = "fastest" | "default" | "best";
 
 /** A connection, credentials masked. */
 export type Connection = {
@@ -491,6 +509,8 @@ export type Plan = {
   created_at: string;
   destination_connection_id: number;
   enabled: boolean;
+  /** When an incremental plan (options.mode incremental) runs a full backup: a whole number N ("7", the default: after N incrementals) or a 5-field cron expression ("0 3 * * 0": at the first run after each of its times). */
+  full_every: string;
   id: number;
   last_run: PlanRun | null;
   last_success_at: string | null;
@@ -540,6 +560,8 @@ export type PlanInput = {
   destination_connection_id: number;
   /** Default true. */
   enabled?: boolean;
+  /** When an incremental plan (options.mode incremental) runs a full backup: a whole number N ("7", the default: after N incrementals) or a 5-field cron expression ("0 3 * * 0": at the first run after each of its times). */
+  full_every?: string;
   name: string;
   options?: BackupOptions;
   retention?: RetentionPolicy;
@@ -572,7 +594,7 @@ export type Progress = {
   bytes_written: number;
   /** Objects or documents done. */
   items_done: number;
-  /** Objects or documents in all, when known. */
+  /** Objects or documents in all, when known (an s3 backup: the bucket's objects at that point). */
   items_total?: number;
   /** What the run does now, in words (MongoDB backups: listing collections, measuring db.coll, copying db.coll, finishing). */
   phase?: string;
