@@ -132,7 +132,7 @@ test("backup S3 to a local dir with pause/resume, then restore into a new bucket
     await page.goto("/backups/new");
     await page.getByLabel("Source", { exact: true }).selectOption({ label: `${s3Name} (${S3_LABEL})` });
     await page.getByLabel("Destination", { exact: true }).selectOption({ label: `${localName} (${LOCAL_LABEL})` });
-    await page.getByLabel("Compression").selectOption("gzip");
+    await page.getByLabel("Compression", { exact: true }).selectOption("gzip");
     await shot(page, "20-backup-new");
     await page.getByRole("button", { name: "Start backup" }).click();
     await page.waitForURL(/\/backups\/\d+$/);

@@ -64,6 +64,30 @@ describe("BackupDetailPage", () => {
     expect(await screen.findByTestId("latest-verification")).toHaveTextContent("verification #6 running…");
   });
 
+  it("says an incremental backup's base, with a link to it, and how many objects it holds of the bucket's", async () => {
+    serve(
+      backupOp({
+        id: 8,
+        mode: "incremental",
+        base_backup_id: 7,
+        changed_objects: 1,
+        options: { mode: "incremental", compression: "zstd", compression_level: "best" },
+        progress: { items_done: 5, items_total: 5, bytes_read: 10, bytes_written: 10 },
+      }),
+    );
+    renderPage(<BackupDetailPage />, "/backups/8", "/backups/:id", me("operator"));
+    const mode = await screen.findByTestId("backup-mode");
+    expect(mode).toHaveTextContent("incremental (base #7, 1 changed of 5)");
+    expect(within(mode).getByRole("link", { name: "#7" })).toHaveAttribute("href", "/backups/7");
+    expect(screen.getByText("zstd (best)")).toBeInTheDocument();
+  });
+
+  it("says full for a full backup", async () => {
+    serve(backupOp({ id: 7, changed_objects: 5 }));
+    renderPage(<BackupDetailPage />, "/backups/7", "/backups/:id", me("operator"));
+    expect(await screen.findByTestId("backup-mode")).toHaveTextContent(/^full$/);
+  });
+
   it("offers viewers the entry browser but no verification, and pruned or unfinished backups no verification", async () => {
     serve(backupOp({ id: 4 }));
     const { unmount } = renderPage(<BackupDetailPage />, "/backups/4", "/backups/:id", me("viewer"));

@@ -7,6 +7,7 @@ import { canWrite, useMe } from "@/api/auth";
 import { api } from "@/api/endpoints";
 import { keys, LIVE_REFRESH_MS, useConnections, useEncryptionKeys } from "@/api/queries";
 import type { BackupOperation } from "@/api/types";
+import { BackupModeLabel, compressionText } from "@/components/BackupMode";
 import { DeleteArchiveButton } from "@/components/DeleteArchiveButton";
 import { MetaItem } from "@/components/Meta";
 import { OperationDetail } from "@/components/OperationDetail";
@@ -132,7 +133,10 @@ export default function BackupDetailPage() {
                 </span>
               </MetaItem>
             )}
-            <MetaItem label="Compression">{b.options?.compression ?? "gzip"}</MetaItem>
+            <MetaItem label="Mode">
+              <BackupModeLabel backup={b} />
+            </MetaItem>
+            <MetaItem label="Compression">{compressionText(b.options)}</MetaItem>
             <MetaItem label="Encryption">
               {b.options?.encryption_key_id
                 ? `age, key ${encKeys.data?.find((k) => k.id === b.options?.encryption_key_id)?.name ?? `#${b.options.encryption_key_id}`}`

@@ -5,6 +5,7 @@ import { canWrite, useMe } from "@/api/auth";
 import { api } from "@/api/endpoints";
 import { keys, refreshWhileRunning, useConnections } from "@/api/queries";
 import type { BackupFilters, BackupStatus } from "@/api/types";
+import { BackupModeLabel } from "@/components/BackupMode";
 import { EmptyState } from "@/components/EmptyState";
 import { OperationList } from "@/components/OperationList";
 import { PageHeader } from "@/components/PageHeader";
@@ -150,6 +151,7 @@ export default function BackupsPage() {
               </span>
             ),
           },
+          { header: "Mode", cell: (b) => <BackupModeLabel backup={b} /> },
         ]}
         trailing={[{ header: "Size", cell: (b) => formatBytes(b.archive_size), className: "tabular-nums" }]}
         empty={

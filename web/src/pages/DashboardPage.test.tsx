@@ -112,7 +112,7 @@ describe("DashboardPage", () => {
     const plan = (id: number, name: string, over: Partial<Plan>): Plan => ({
       id, name, source_connection_id: 1, destination_connection_id: 2, options: {}, schedule: "@daily",
       schedule_text: "every day at 00:00", timezone: "UTC", catch_up: true, retention: {}, alert_after: null,
-      verify: "none", enabled: true, next_run_at: "2026-01-02T00:00:00Z", next_verify_at: null, last_run: null, last_success_at: null,
+      verify: "none", full_every: "7", enabled: true, next_run_at: "2026-01-02T00:00:00Z", next_verify_at: null, last_run: null, last_success_at: null,
       overdue: false, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z", ...over,
     });
     apiServer({

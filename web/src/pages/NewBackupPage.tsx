@@ -5,7 +5,8 @@ import { toast } from "sonner";
 import { errorMessage, isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { keys, useConnections, useEncryptionKeys } from "@/api/queries";
-import type { Compression } from "@/api/types";
+import type { BackupMode, Compression, CompressionLevel } from "@/api/types";
+import { CompressionLevelSelect, ModeSelect, modeOptions } from "@/components/BackupMode";
 import { TYPE_LABELS } from "@/components/connectionFields";
 import { EmptyState } from "@/components/EmptyState";
 import { EncryptionSelect } from "@/components/EncryptionSelect";
@@ -17,24 +18,34 @@ import { Button, buttonVariants } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
 import { NativeSelect } from "@/components/ui/input";
 
-/** NewBackupPage starts a backup: source, destination, compression and encryption. */
+/** NewBackupPage starts a backup: source, destination, mode, compression and encryption. */
 export default function NewBackupPage() {
   const navigate = useNavigate();
   const qc = useQueryClient();
   const connections = useConnections();
   const [sourceId, setSourceId] = useState("");
   const [destinationId, setDestinationId] = useState("");
+  const [mode, setMode] = useState<BackupMode>("full");
   const [compression, setCompression] = useState<Compression>("gzip");
+  const [level, setLevel] = useState<CompressionLevel>("default");
   const [keyId, setKeyId] = useState("");
   const encKeys = useEncryptionKeys();
   const [local, setLocal] = useState<Record<string, string>>({});
+
+  // Incremental backups are for S3 sources: another source is backed up in full.
+  const incrementalAllowed = connections.data?.find((c) => String(c.id) === sourceId)?.type === "s3";
+  const effectiveMode: BackupMode = incrementalAllowed ? mode : "full";
 
   const start = useMutation({
     mutationFn: () =>
       api.createBackup({
         source_connection_id: Number(sourceId),
         destination_connection_id: Number(destinationId),
-        options: { compression, ...(keyId ? { encryption_key_id: Number(keyId) } : {}) },
+        options: {
+          ...modeOptions(effectiveMode, level),
+          compression,
+          ...(keyId ? { encryption_key_id: Number(keyId) } : {}),
+        },
       }),
     meta: { skipToast: true },
     onSuccess: (op) => {
@@ -118,6 +129,13 @@ export default function NewBackupPage() {
                 ))}
               </NativeSelect>
             </FormField>
+            <ModeSelect
+              id="backup-mode"
+              value={effectiveMode}
+              onChange={setMode}
+              incrementalAllowed={incrementalAllowed}
+              error={err("options.mode")}
+            />
             <FormField
               id="backup-compression"
               label="Compression"
@@ -133,6 +151,7 @@ export default function NewBackupPage() {
                 <option value="zstd">zstd (.tar.zst)</option>
               </NativeSelect>
             </FormField>
+            <CompressionLevelSelect id="backup-level" value={level} onChange={setLevel} error={err("options.compression_level")} />
             <EncryptionSelect id="backup-encryption" value={keyId} onChange={setKeyId} keys={encKeys.data ?? []} error={err("options.encryption_key_id")} />
             <div className="flex gap-2">
               <Button type="submit" disabled={start.isPending}>

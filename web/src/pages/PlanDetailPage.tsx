@@ -8,6 +8,8 @@ import { errorMessage } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { keys, useConnections } from "@/api/queries";
 import type { PlanEvent } from "@/api/types";
+import { BackupChains } from "@/components/BackupChains";
+import { BackupModeLabel, compressionText, fullEveryText } from "@/components/BackupMode";
 import { OperationTable } from "@/components/OperationList";
 import { OperationStatusBadge } from "@/components/OperationStatusBadge";
 import { PageHeader } from "@/components/PageHeader";
@@ -38,7 +40,10 @@ export function verifyText(verify: string): string {
   return `on the schedule ${v}`;
 }
 
-/** PlanDetailPage shows a plan: its settings, history, backups and a chart of its last runs. */
+/** How many of a plan's backups its page reads (newest first). */
+const BACKUPS_SHOWN = 30;
+
+/** PlanDetailPage shows a plan: its settings, history, backups (and their chains) and a chart of its last runs. */
 export default function PlanDetailPage() {
   const id = Number(useParams().id);
   const me = useMe();
@@ -50,8 +55,8 @@ export default function PlanDetailPage() {
   const plan = useQuery({ queryKey: keys.plan(id), queryFn: () => api.getPlan(id), refetchInterval: 2000 });
   const events = useQuery({ queryKey: [...keys.plan(id), "events"], queryFn: () => api.planEvents(id, 1), refetchInterval: 5000 });
   const backups = useQuery({
-    queryKey: keys.backups({ plan_id: id, per_page: 30 }),
-    queryFn: () => api.listBackups({ plan_id: id, per_page: 30 }),
+    queryKey: keys.backups({ plan_id: id, per_page: BACKUPS_SHOWN }),
+    queryFn: () => api.listBackups({ plan_id: id, per_page: BACKUPS_SHOWN }),
     refetchInterval: 5000,
   });
   const refresh = () => {
@@ -88,6 +93,9 @@ export default function PlanDetailPage() {
   if (plan.isError) return <LoadError error={plan.error} onRetry={() => void plan.refetch()} />;
   const p = plan.data;
   const r = p.retention;
+  const incremental = p.options.mode === "incremental";
+  // Chains matter once the plan makes incrementals, or made some before it turned full.
+  const chained = incremental || (backups.data?.items.some((b) => b.base_backup_id) ?? false);
   const rules = Object.entries(r)
     .filter(([, v]) => v !== undefined && v !== 0 && v !== "")
     .map(([k, v]) => `${k.replace("keep_", "")} ${String(v)}`);
@@ -144,8 +152,12 @@ export default function PlanDetailPage() {
               {p.catch_up ? "yes" : "no"}
             </div>
             <div>
+              <span className="text-muted-foreground">Mode: </span>
+              <span data-testid="plan-mode">{incremental ? `incremental, ${fullEveryText(p.full_every)}` : "full"}</span>
+            </div>
+            <div>
               <span className="text-muted-foreground">Compression: </span>
-              {p.options.compression ?? "gzip"}
+              {compressionText(p.options)}
             </div>
             <div>
               <span className="text-muted-foreground">Verify: </span>
@@ -184,6 +196,19 @@ export default function PlanDetailPage() {
             </ul>
           </CardContent>
         </Card>
+        {chained && (
+          <Card>
+            <CardHeader>
+              <CardTitle>Chains</CardTitle>
+            </CardHeader>
+            <CardContent className="grid gap-2">
+              <p className="text-sm text-muted-foreground">
+                Each full backup, then the incrementals built on it: an incremental needs the archives before it in its chain. Of the last {BACKUPS_SHOWN} backups.
+              </p>
+              {backups.data && <BackupChains backups={backups.data.items} />}
+            </CardContent>
+          </Card>
+        )}
         <Card>
           <CardHeader>
             <CardTitle>Backups</CardTitle>
@@ -194,6 +219,7 @@ export default function PlanDetailPage() {
                 kind="backups"
                 items={backups.data.items}
                 columns={[
+                  { header: "Mode", cell: (b) => <BackupModeLabel backup={b} /> },
                   { header: "Archive", cell: (b) => (b.pruned_at ? `pruned (${b.prune_reason})` : formatBytes(b.archive_size)) },
                   { header: "Verified", cell: (b) => (b.status === "completed" ? <VerifyBadge verdict={b.last_verify_status} /> : "—") },
                 ]}

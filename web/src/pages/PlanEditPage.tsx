@@ -5,7 +5,8 @@ import { toast } from "sonner";
 import { errorMessage, isApiError } from "@/api/client";
 import { api } from "@/api/endpoints";
 import { keys, useConnections, useEncryptionKeys } from "@/api/queries";
-import type { Compression, Plan, PlanInput, RetentionPolicy } from "@/api/types";
+import type { BackupMode, Compression, CompressionLevel, Plan, PlanInput, RetentionDecision, RetentionPolicy } from "@/api/types";
+import { CompressionLevelSelect, ModeSelect, modeOptions } from "@/components/BackupMode";
 import { TYPE_LABELS } from "@/components/connectionFields";
 import { EncryptionSelect } from "@/components/EncryptionSelect";
 import { describedBy, FormField } from "@/components/FormField";
@@ -33,7 +34,11 @@ interface Form {
   name: string;
   source: string;
   destination: string;
+  mode: BackupMode;
   compression: Compression;
+  compressionLevel: CompressionLevel;
+  /** When an incremental plan makes a full backup: a count or a cron expression ("" for the default). */
+  fullEvery: string;
   encryptionKey: string;
   bandwidth: string;
   schedule: string;
@@ -47,6 +52,12 @@ interface Form {
   verifySchedule: string;
   enabled: boolean;
 }
+
+/** full_every when a plan does not say: a full backup after 7 incrementals. */
+const DEFAULT_FULL_EVERY = "7";
+
+const FULL_EVERY_HELP =
+  'How many incrementals run before the next full backup ("7", the default), or a cron expression ("0 3 * * 0": a full backup at the first run after each of its times).';
 
 const VERIFY_HELP = "A verification reads a backup's archive where it is stored and checks it; a failure sends verify.failed.";
 
@@ -68,7 +79,10 @@ function formOf(p: Plan | undefined): Form {
     name: p?.name ?? "",
     source: p ? String(p.source_connection_id) : "",
     destination: p ? String(p.destination_connection_id) : "",
+    mode: p?.options.mode ?? "full",
     compression: p?.options.compression ?? "gzip",
+    compressionLevel: p?.options.compression_level ?? "default",
+    fullEvery: p?.full_every ?? "",
     encryptionKey: p?.options.encryption_key_id ? String(p.options.encryption_key_id) : "",
     bandwidth: p?.options.bandwidth_limit ? String(p.options.bandwidth_limit) : "",
     schedule: p?.schedule ?? "@daily",
@@ -94,12 +108,21 @@ export function retentionOf(f: Pick<Form, "counts" | "keepWithin">): RetentionPo
   return r;
 }
 
-function inputOf(f: Form): PlanInput {
+/**
+ * inputOf is the plan the form describes. mode is what the form can offer
+ * for the chosen source (full for anything but S3). full_every goes with an
+ * incremental plan; a full plan keeps one that is not the default, so that
+ * going back to incremental finds it again.
+ */
+function inputOf(f: Form, mode: BackupMode): PlanInput {
+  const fullEvery = f.fullEvery.trim();
+  const sendFullEvery = fullEvery !== "" && (mode === "incremental" || fullEvery !== DEFAULT_FULL_EVERY);
   return {
     name: f.name.trim(),
     source_connection_id: Number(f.source),
     destination_connection_id: Number(f.destination),
     options: {
+      ...modeOptions(mode, f.compressionLevel),
       compression: f.compression,
       ...(f.bandwidth.trim() ? { bandwidth_limit: Number(f.bandwidth.trim()) } : {}),
       ...(f.encryptionKey ? { encryption_key_id: Number(f.encryptionKey) } : {}),
@@ -111,6 +134,7 @@ function inputOf(f: Form): PlanInput {
     verify: f.verify === "schedule" ? f.verifySchedule.trim() : f.verify,
     enabled: f.enabled,
     ...(f.alertAfter.trim() ? { alert_after: f.alertAfter.trim() } : {}),
+    ...(sendFullEvery ? { full_every: fullEvery } : {}),
   };
 }
 
@@ -173,6 +197,37 @@ export function SchedulePreview({
   );
 }
 
+const BASE_OF = /^base of #(\d+)$/;
+
+/**
+ * RetentionReasons lists why the policy keeps a backup. "base of #N" (an
+ * incremental that stays is built on it) links to backup N and says so.
+ */
+export function RetentionReasons({ decision: d }: { decision: RetentionDecision }) {
+  return (
+    <>
+      {d.reasons.map((r, i) => {
+        const base = BASE_OF.exec(r);
+        return (
+          <span key={`${i}-${r}`}>
+            {i > 0 && ", "}
+            {base ? (
+              <span data-testid="retention-base-of" title={`Kept because backup #${base[1]} is built on it.`}>
+                base of{" "}
+                <Link to={`/backups/${base[1]}`} className="underline underline-offset-4">
+                  #{base[1]}
+                </Link>
+              </span>
+            ) : (
+              r
+            )}
+          </span>
+        );
+      })}
+    </>
+  );
+}
+
 /** RetentionPreview shows, live, what the policy being edited keeps of an existing plan's backups. */
 function RetentionPreview({ planId, policy }: { planId: number; policy: RetentionPolicy }) {
   const draft = useDebounced(policy, 300);
@@ -193,7 +248,7 @@ function RetentionPreview({ planId, policy }: { planId: number; policy: Retentio
       <ul className="grid gap-0.5">
         {preview.data.items.map((d) => (
           <li key={d.backup_id} data-testid="retention-item" data-keep={d.keep}>
-            #{d.backup_id} · {formatDate(d.completed_at)} · {d.keep ? `keep (${d.reasons.join(", ")})` : "remove"}
+            #{d.backup_id} · {formatDate(d.completed_at)} · {d.keep ? <>keep (<RetentionReasons decision={d} />)</> : "remove"}
           </li>
         ))}
       </ul>
@@ -220,8 +275,11 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
   const [localErrors, setLocalErrors] = useState<Record<string, string>>({});
   const set = <K extends keyof Form>(k: K, v: Form[K]) => setF((old) => ({ ...old, [k]: v }));
 
+  // Incremental backups are for S3 sources: for another, the plan is full.
+  const incrementalAllowed = connections.data?.find((c) => String(c.id) === f.source)?.type === "s3";
+  const mode: BackupMode = incrementalAllowed ? f.mode : "full";
   const save = useMutation({
-    mutationFn: () => (plan ? api.updatePlan(plan.id, inputOf(f)) : api.createPlan(inputOf(f))),
+    mutationFn: () => (plan ? api.updatePlan(plan.id, inputOf(f, mode)) : api.createPlan(inputOf(f, mode))),
     meta: { skipToast: true },
     onSuccess: (p) => {
       toast.success(plan ? `Plan ${p.name} saved.` : `Plan ${p.name} created.`);
@@ -289,12 +347,37 @@ function PlanForm({ plan }: { plan: Plan | undefined }) {
                 ))}
               </NativeSelect>
             </FormField>
+            <ModeSelect
+              id="plan-mode"
+              value={mode}
+              onChange={(v) => set("mode", v)}
+              incrementalAllowed={incrementalAllowed}
+              error={fields["options.mode"]}
+            />
+            {(mode === "incremental" || fields.full_every) && (
+              <FormField id="plan-full-every" label="Full backup every" error={fields.full_every} help={FULL_EVERY_HELP}>
+                <Input
+                  id="plan-full-every"
+                  value={f.fullEvery}
+                  placeholder="7, or a cron such as 0 3 * * 0"
+                  aria-invalid={fields.full_every ? true : undefined}
+                  aria-describedby={describedBy("plan-full-every", fields.full_every, FULL_EVERY_HELP)}
+                  onChange={(e) => set("fullEvery", e.target.value)}
+                />
+              </FormField>
+            )}
             <FormField id="plan-compression" label="Compression" error={fields["options.compression"]}>
               <NativeSelect id="plan-compression" value={f.compression} onChange={(e) => set("compression", e.target.value as Compression)}>
                 <option value="gzip">gzip (parallel)</option>
                 <option value="zstd">zstd</option>
               </NativeSelect>
             </FormField>
+            <CompressionLevelSelect
+              id="plan-level"
+              value={f.compressionLevel}
+              onChange={(v) => set("compressionLevel", v)}
+              error={fields["options.compression_level"]}
+            />
             <EncryptionSelect
               id="plan-encryption"
               value={f.encryptionKey}
