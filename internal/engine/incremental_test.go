@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/coffer-backup/coffer/internal/apperr"
 	"github.com/coffer-backup/coffer/internal/archive"
 	"github.com/coffer-backup/coffer/internal/engine"
+	"github.com/coffer-backup/coffer/internal/plan"
 	"github.com/coffer-backup/coffer/internal/store"
 	"github.com/coffer-backup/coffer/internal/testutil/faultproxy"
 	"github.com/coffer-backup/coffer/internal/testutil/s3test"
@@ -387,9 +390,42 @@ func TestPlanFullEvery(t *testing.T) {
 	if log := backupLog(t, e, store.KindBackup, b.ID); !strings.Contains(log, "the plan's full_every (0 0 1 1 *) came at") {
 		t.Fatalf("the log does not say why:\n%s", log)
 	}
-	// Every point still restores.
+	// The point before the last full one still restores.
 	target := srv.NewBucket(t)
 	e.waitRestore(startRestore(t, e, b.ID-1, e.s3Conn("t", target), `{}`), store.StatusCompleted, time.Minute)
-	delete(live, fmt.Sprintf("n/%d", len(live)-1))
+	prev := maps.Clone(live)
+	delete(prev, fmt.Sprintf("n/%d", len(live)-1))
+	checkBucketIs(t, cl, target, prev)
+
+	// Retention keeping only the newest backup keeps its chain: with one
+	// more incremental on the last full one, the dry run keeps the full
+	// one as "base of #N" and removes the older chains, and a prune leaves
+	// every point it keeps restorable.
+	newest := run()
+	wantIncremental(t, newest, b.ID, 1, len(live))
+	plans := plan.New(e.st, e.eng, time.Minute, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	decisions, err := plans.Retention(ctx, p.ID, json.RawMessage(`{"keep_last":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, d := range decisions {
+		if d.Keep {
+			kept = append(kept, fmt.Sprintf("#%d %s", d.BackupID, strings.Join(d.Reasons, ", ")))
+		}
+	}
+	if got, want := strings.Join(kept, "; "), fmt.Sprintf("#%d last, newest; #%d base of #%d", newest.ID, b.ID, newest.ID); got != want {
+		t.Fatalf("retention keeps %q, want %q", got, want)
+	}
+	p.Retention = json.RawMessage(`{"keep_last":1}`)
+	if err := e.st.UpdatePlan(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	res, err := plans.Prune(ctx, actor, p.ID)
+	if err != nil || res.Failed != 0 || res.Kept != 2 {
+		t.Fatalf("prune: %+v %v", res, err)
+	}
+	target = srv.NewBucket(t)
+	e.waitRestore(startRestore(t, e, newest.ID, e.s3Conn("after-prune", target), `{}`), store.StatusCompleted, time.Minute)
 	checkBucketIs(t, cl, target, live)
 }
