@@ -480,16 +480,13 @@ func (b *backupRun) addReference(obj object.Object, ref *archive.ManifestEntry) 
 	return nil
 }
 
-// sampleSize is how much of an object's first bytes tell whether it compresses.
-const sampleSize = 64 << 10
-
 // storeUncompressed reports whether an object goes into the archive
 // stored, not compressed: its name or content type says it is compressed
 // already, or its first bytes do not compress.
 func storeUncompressed(obj object.Object, body io.Reader) bool {
 	var sample []byte
 	if s, ok := body.(sampler); ok {
-		sample = s.sample(sampleSize)
+		sample = s.sample(archive.MaxStoreSample)
 	}
 	return archive.ShouldStore(obj.Key, obj.ContentType, sample)
 }

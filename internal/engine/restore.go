@@ -155,12 +155,11 @@ func (rr *restoreRun) run() (err error) {
 		return err
 	}
 	rr.prog = store.Progress{ItemsDone: rr.cp.Before + rr.cp.Entries}
+	// Progress counts the entries read: of the archive, or of every
+	// archive of an incremental backup's chain.
 	var total int64
 	for _, c := range chain {
-		total += backupItems(c.backup)
-	}
-	if backup.Mode != store.ModeIncremental {
-		total = backupItems(backup)
+		total += storedItems(c.backup)
 	}
 	if total > 0 {
 		rr.prog.ItemsTotal = &total
