@@ -10,8 +10,9 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 LDFLAGS     := -s -w -X github.com/coffer-backup/coffer/internal/version.Version=$(VERSION)
 RACE_PKGS   := ./internal/engine/... ./internal/queue/...
 # The race tests that run in a test process of their own (they take half the
-# race run's time), and so beside the others.
-RACE_SPLIT  := ^TestMongo
+# race run's time), and so beside the others: MongoDB's, and the incremental
+# chains' (about 40 s), which keep the two processes about even.
+RACE_SPLIT  := ^(TestMongo|TestIncremental|TestPlanFullEvery)
 # The binary the end-to-end tests run: the release build plus the crash
 # tests' hook (build tag crashhook), which bin/coffer does not have.
 E2E_BIN     := $(CURDIR)/bin/coffer-e2e
