@@ -20,6 +20,11 @@ import (
 // prefetchBudget bounds the bytes of objects fetched ahead of their turn.
 const prefetchBudget = 24 << 20
 
+// refsAhead bounds the unchanged objects of an incremental backup that the
+// listing may run ahead with: they cost nothing to hand on, and letting
+// them pass keeps the objects to read behind them fetched several at once.
+const refsAhead = 4096
+
 // keptBuffers bounds the bytes of emptied object buffers and chunks a
 // fetcher keeps for the next objects.
 const keptBuffers = prefetchBudget / 3
@@ -74,6 +79,7 @@ type fetcher struct {
 
 	cancel  context.CancelFunc
 	slots   chan *slot
+	ahead   chan struct{}       // bounds the objects to read that are listed and not yet archived
 	sem     chan struct{}       // bounds the objects fetched at once
 	budget  *semaphore.Weighted // bounds the bytes held ahead
 	streams chan struct{}       // bounds the streamed objects open at once
@@ -93,7 +99,8 @@ func newFetcher(ctx, bodyCtx context.Context, src connector.ObjectSource, after 
 	onPage func(bytes int64), unchanged func(object.Object) (*archive.ManifestEntry, error)) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
 	f := &fetcher{ctx: ctx, bodyCtx: bodyCtx, src: src, small: small, lg: lg, onPage: onPage, unchanged: unchanged, cancel: cancel,
-		slots: make(chan *slot, concurrency), sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget),
+		slots: make(chan *slot, concurrency+refsAhead), ahead: make(chan struct{}, concurrency),
+		sem: make(chan struct{}, concurrency), budget: semaphore.NewWeighted(prefetchBudget),
 		streams: make(chan struct{}, streamsAhead), bufs: newBufferPool(keptBuffers)}
 	f.wg.Add(1)
 	go f.list(after)
@@ -133,6 +140,11 @@ func (f *fetcher) list(after string) {
 					}
 					continue
 				}
+			}
+			select {
+			case f.ahead <- struct{}{}: // given back when the object is taken (next)
+			case <-f.ctx.Done():
+				return f.ctx.Err()
 			}
 			// Each object holds a share of the budget while it is ahead
 			// (the buffer its size needs, or a streamed one's window).
@@ -395,7 +407,11 @@ func (f *fetcher) next() (fetched, bool) {
 	if !ok {
 		return fetched{}, false
 	}
-	return <-s.done, true
+	r := <-s.done
+	if r.ref == nil {
+		<-f.ahead
+	}
+	return r, true
 }
 
 // err is the listing's error, if it failed.
