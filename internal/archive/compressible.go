@@ -234,3 +234,25 @@ func deflatedSize(p []byte) int {
 	_ = fw.Close()
 	return int(n)
 }
+
+// sampleSlices is how many slices spreadSample takes.
+const sampleSlices = 8
+
+// spreadSample returns p when it is at most n bytes, else n bytes made of
+// sampleSlices slices evenly spread over it, copied into *buf (made when
+// it is too small): a sample of the whole piece, not of its start.
+func spreadSample(p []byte, n int, buf *[]byte) []byte {
+	if len(p) <= n {
+		return p
+	}
+	if cap(*buf) < n {
+		*buf = make([]byte, 0, n)
+	}
+	out := (*buf)[:0]
+	slice := n / sampleSlices
+	step := (len(p) - slice) / (sampleSlices - 1)
+	for i := range sampleSlices {
+		out = append(out, p[i*step:i*step+slice]...)
+	}
+	return out
+}

@@ -35,6 +35,12 @@ type EntryHeader struct {
 	// The archive stays one ordinary .tar.gz or .tar.zst; the entry's
 	// header and padding are compressed as usual.
 	Stored bool
+	// Judge, with Stored unset, decides for each piece of the body given
+	// to one WriteBody call (a small object whole, a large one chunk by
+	// chunk) whether it compresses (ShouldStore on a sample spread over
+	// the piece), and writes it stored when it does not: a body whose
+	// parts differ is not judged by its start alone.
+	Judge bool
 }
 
 // State is what ResumeWriter needs to continue an archive after Checkpoint,
@@ -77,8 +83,11 @@ type OpenEntryState struct {
 	// HashState is the marshalled SHA-256 state of those Written bytes.
 	HashState []byte `json:"hash_state"`
 	// Stored is the entry's EntryHeader.Stored: the rest of its body is
-	// written the same way.
-	Stored bool `json:"stored,omitempty"`
+	// written the same way. Judge is its EntryHeader.Judge, and
+	// StoredBytes how many of the Written bytes went in stored.
+	Stored      bool  `json:"stored,omitempty"`
+	Judge       bool  `json:"judge,omitempty"`
+	StoredBytes int64 `json:"stored_bytes,omitempty"`
 }
 
 // Writer writes an archive: tar (PAX) -> compressor -> out, or tar ->
@@ -99,6 +108,9 @@ type Writer struct {
 	entries int64
 	in      atomic.Int64 // uncompressed bytes handed to the compressor
 	err     error        // sticky: the stream is broken
+	// lastStored: the body of the entry ended last went in stored whole.
+	lastStored bool
+	sample     []byte // the buffer of the samples Judge takes
 }
 
 // openEntry is an entry between BeginEntry and EndEntry.
@@ -111,8 +123,12 @@ type openEntry struct {
 	// to: the tar.Writer that wrote it is gone, so the rest of the body and
 	// its padding go straight into the compressor.
 	raw bool
-	// stored: the body is written without compression.
-	stored bool
+	// stored: the body is written without compression; judge: each
+	// piece decides it (EntryHeader.Judge); storedBytes counts the body
+	// bytes written stored.
+	stored      bool
+	judge       bool
+	storedBytes int64
 }
 
 // errFinished and errAborted are the sticky errors of a closed Writer.
@@ -244,7 +260,8 @@ func resumeEntry(o OpenEntryState) (*openEntry, error) {
 		return nil, fmt.Errorf("resuming archive entry %s: the saved hash state covers %d bytes but %d were written",
 			quoteShort(o.Name), n, o.Written)
 	}
-	return &openEntry{name: o.Name, size: o.Size, written: o.Written, sum: sum, raw: true, stored: o.Stored}, nil
+	return &openEntry{name: o.Name, size: o.Size, written: o.Written, sum: sum, raw: true, stored: o.Stored,
+		judge: o.Judge, storedBytes: o.StoredBytes}, nil
 }
 
 // unmarshalSHA256 returns a SHA-256 continuing from a marshalled state.
@@ -400,7 +417,7 @@ func (w *Writer) BeginEntry(h EntryHeader) error {
 	if err := w.tw.WriteHeader(hdr); err != nil {
 		return w.fail(fmt.Errorf("writing the header of archive entry %s: %w", quoteShort(h.Name), err))
 	}
-	w.cur = &openEntry{name: h.Name, size: h.Size, sum: sha256.New(), stored: h.Stored}
+	w.cur = &openEntry{name: h.Name, size: h.Size, sum: sha256.New(), stored: h.Stored, judge: h.Judge && !h.Stored}
 	return nil
 }
 
@@ -425,6 +442,9 @@ func (w *Writer) WriteBody(p []byte) error {
 	if err := w.open(); err != nil {
 		return err
 	}
+	if e.judge && len(p) >= minStoreSample {
+		e.stored = ShouldStore("", "", spreadSample(p, MaxStoreSample, &w.sample))
+	}
 	w.comp.setStored(e.stored)
 	var err error
 	if e.raw {
@@ -437,6 +457,9 @@ func (w *Writer) WriteBody(p []byte) error {
 	}
 	e.sum.Write(p)
 	e.written += int64(len(p))
+	if e.stored {
+		e.storedBytes += int64(len(p))
+	}
 	return nil
 }
 
@@ -476,10 +499,16 @@ func (w *Writer) EndEntry() (sha256Hex string, err error) {
 	if w.comp != nil {
 		w.comp.setStored(false) // the padding, written with the next header
 	}
+	w.lastStored = e.size > 0 && e.storedBytes == e.size
 	w.cur = nil
 	w.entries++
 	return hex.EncodeToString(e.sum.Sum(nil)), nil
 }
+
+// LastEntryStored reports whether the whole body of the entry ended last
+// (by EndEntry or WriteEntry) went into the archive stored, not
+// compressed: what the manifest's "stored" says.
+func (w *Writer) LastEntryStored() bool { return w.lastStored }
 
 // OpenEntry reports the entry begun with BeginEntry and not yet ended: its
 // name, declared size and the body bytes written so far (by this Writer and
@@ -583,7 +612,8 @@ func (w *Writer) Checkpoint() (State, error) {
 		if err != nil {
 			return State{}, w.fail(fmt.Errorf("saving the hash state of archive entry %s: %w", quoteShort(e.name), err))
 		}
-		st.Open = &OpenEntryState{Name: e.name, Size: e.size, Written: e.written, HashState: ehs, Stored: e.stored}
+		st.Open = &OpenEntryState{Name: e.name, Size: e.size, Written: e.written, HashState: ehs, Stored: e.stored,
+			Judge: e.judge, StoredBytes: e.storedBytes}
 	}
 	return st, nil
 }

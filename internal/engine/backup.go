@@ -480,24 +480,15 @@ func (b *backupRun) addReference(obj object.Object, ref *archive.ManifestEntry) 
 	return nil
 }
 
-// storeUncompressed reports whether an object goes into the archive
-// stored, not compressed: its name or content type says it is compressed
-// already, or its first bytes do not compress.
-func storeUncompressed(obj object.Object, body io.Reader) bool {
-	var sample []byte
-	if s, ok := body.(sampler); ok {
-		sample = s.sample(archive.MaxStoreSample)
-	}
-	return archive.ShouldStore(obj.Key, obj.ContentType, sample)
-}
-
 func (b *backupRun) writeObject(item fetched) error {
 	body, obj := item.body, item.obj
 	defer body.Close()
 	name, escaped := archive.ObjectEntryName(obj.Key)
-	stored := storeUncompressed(obj, body)
-	sum, err := b.aw.WriteEntry(archive.EntryHeader{Name: name, Size: obj.Size, ModTime: obj.LastModified, PAXRecords: archive.ObjectPAX(obj), Stored: stored},
-		b.readLimit.reader(b.r.ctx, body))
+	// Known compressed types and names go in stored; the writer judges the
+	// bytes of the others as they come.
+	stored := archive.ShouldStore(obj.Key, obj.ContentType, nil)
+	sum, err := b.aw.WriteEntry(archive.EntryHeader{Name: name, Size: obj.Size, ModTime: obj.LastModified, PAXRecords: archive.ObjectPAX(obj),
+		Stored: stored, Judge: !stored}, b.readLimit.reader(b.r.ctx, body))
 	if err != nil {
 		return fmt.Errorf("archive object %q: %w", obj.Key, err)
 	}
@@ -505,7 +496,7 @@ func (b *backupRun) writeObject(item fetched) error {
 		b.lg.Warn(b.r.ctx, fmt.Sprintf("Key %q is not a safe file name; it is stored as %s (the manifest keeps the exact key).", obj.Key, name))
 	}
 	meta := obj.Metadata
-	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &meta, Stored: stored}
+	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &meta, Stored: b.aw.LastEntryStored()}
 	data, err := json.Marshal(entry)
 	if err != nil {
 		return err

@@ -52,12 +52,6 @@ type fetched struct {
 	ref *archive.ManifestEntry
 }
 
-// sampler is an object body that can show its first bytes without
-// consuming them (to judge whether they compress).
-type sampler interface {
-	sample(n int) []byte
-}
-
 // fetcher lists the source after a key and fetches objects several at a
 // time, handing them on strictly in key order. Small objects are read into
 // memory ahead of their turn; larger ones are read ahead through a window
@@ -231,7 +225,7 @@ func (f *fetcher) prefetch(s *slot, share int64) {
 		return
 	}
 	<-f.sem // the fetch is over; the bytes stay held until the object is archived
-	h := &heldBody{Reader: bytes.NewReader(data), data: data}
+	h := &heldBody{Reader: bytes.NewReader(data)}
 	h.release = func() {
 		h.Reset(nil) // nothing reads the buffer once it is back in the pool
 		f.bufs.put(data)
@@ -244,12 +238,9 @@ func (f *fetcher) prefetch(s *slot, share int64) {
 // share back.
 type heldBody struct {
 	*bytes.Reader
-	data    []byte
 	release func()
 	once    sync.Once
 }
-
-func (h *heldBody) sample(n int) []byte { return h.data[:min(n, len(h.data))] }
 
 func (h *heldBody) Close() error {
 	h.once.Do(h.release)
@@ -352,18 +343,6 @@ func (r *aheadReader) Read(p []byte) (int, error) {
 	n := copy(p, r.cur)
 	r.cur = r.cur[n:]
 	return n, nil
-}
-
-// sample waits for the first chunk and shows up to n of its bytes.
-func (r *aheadReader) sample(n int) []byte {
-	if len(r.cur) == 0 && r.curBuf == nil {
-		buf, ok := <-r.chunks
-		if !ok {
-			return nil
-		}
-		r.cur, r.curBuf = buf, buf
-	}
-	return r.cur[:min(n, len(r.cur))]
 }
 
 // WriteTo hands the chunks to w as they arrive, with no copy of its own.
