@@ -34,7 +34,7 @@ type Options struct {
 	CheckpointEvery time.Duration
 	// ProgressEvery is how often progress is saved (default 2 s).
 	ProgressEvery time.Duration
-	// FetchConcurrency bounds how many objects are fetched at once (default 16).
+	// FetchConcurrency bounds how many objects are fetched at once (default 32).
 	FetchConcurrency int
 	// SmallObject is the size up to which objects are fetched ahead whole
 	// into memory while they wait their turn (default 4 MiB, within a
@@ -129,7 +129,7 @@ func New(cat store.Catalog, conns Connections, q Enqueuer, opt Options, log *slo
 		opt.ProgressEvery = 2 * time.Second
 	}
 	if opt.FetchConcurrency <= 0 {
-		opt.FetchConcurrency = 16
+		opt.FetchConcurrency = 32
 	}
 	if opt.MongoSpoolLimit == 0 {
 		opt.MongoSpoolLimit = DefaultMongoSpoolLimit
