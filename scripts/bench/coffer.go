@@ -223,10 +223,17 @@ type operation struct {
 	ErrorMessage string     `json:"error_message"`
 	StartedAt    *time.Time `json:"started_at"`
 	CompletedAt  *time.Time `json:"completed_at"`
-	Progress     struct {
-		ItemsDone    int64 `json:"items_done"`
-		BytesRead    int64 `json:"bytes_read"`
-		BytesWritten int64 `json:"bytes_written"`
+	// Mode is "full" or "incremental", BaseBackupID the backup an
+	// incremental is built on, ChangedObjects how many objects' bytes the
+	// archive holds (set once an S3 backup completes).
+	Mode           string `json:"mode"`
+	BaseBackupID   *int64 `json:"base_backup_id"`
+	ChangedObjects *int64 `json:"changed_objects"`
+	Progress       struct {
+		ItemsDone    int64  `json:"items_done"`
+		ItemsTotal   *int64 `json:"items_total"`
+		BytesRead    int64  `json:"bytes_read"`
+		BytesWritten int64  `json:"bytes_written"`
 	} `json:"progress"`
 }
 

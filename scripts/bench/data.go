@@ -23,6 +23,8 @@ type object struct {
 	// randomShare is the fraction of 16 KiB blocks that are random bytes;
 	// the rest is log-like text that gzip shrinks several times.
 	randomShare float64
+	// contentType is the object's Content-Type (default application/octet-stream).
+	contentType string
 }
 
 // corpusInfo records what was uploaded, for checking a restore.
@@ -88,9 +90,13 @@ func fillBucket(ctx context.Context, g *gateway, bucket string, objs []object) (
 		eg.Go(func() error {
 			data := o.generate()
 			sum := sha256.Sum256(data)
+			contentType := o.contentType
+			if contentType == "" {
+				contentType = "application/octet-stream"
+			}
 			if _, err := cl.PutObject(ctx, &awss3.PutObjectInput{
 				Bucket: aws.String(bucket), Key: aws.String(o.key), Body: bytes.NewReader(data),
-				ContentType: aws.String("application/octet-stream"),
+				ContentType: aws.String(contentType),
 			}); err != nil {
 				return fmt.Errorf("putting %s into %s: %w", o.key, bucket, err)
 			}

@@ -19,7 +19,17 @@ type delayProxy struct {
 	url      string
 	requests atomic.Int64
 	srv      *http.Server
+
+	inFlight atomic.Int64
+	peak     atomic.Int64 // most requests in flight at once since resetPeak
+	lastDone atomic.Int64 // when the last request was answered (Unix ns)
 }
+
+// resetPeak starts counting the peak of requests in flight again.
+func (p *delayProxy) resetPeak() { p.peak.Store(p.inFlight.Load()) }
+
+// lastAnswer is when the proxy last finished answering a request.
+func (p *delayProxy) lastAnswer() time.Time { return time.Unix(0, p.lastDone.Load()) }
 
 func startDelayProxy(target string, delay time.Duration) (*delayProxy, error) {
 	u, err := url.Parse(target)
@@ -45,6 +55,13 @@ func startDelayProxy(target string, delay time.Duration) (*delayProxy, error) {
 	p := &delayProxy{}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.requests.Add(1)
+		n := p.inFlight.Add(1)
+		for peak := p.peak.Load(); n > peak && !p.peak.CompareAndSwap(peak, n); peak = p.peak.Load() {
+		}
+		defer func() {
+			p.inFlight.Add(-1)
+			p.lastDone.Store(time.Now().UnixNano())
+		}()
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
