@@ -231,6 +231,15 @@ func TestIncrementalChain(t *testing.T) {
 	}
 	next := run()
 	wantIncremental(t, next, full.ID, 0, len(live))
+	// A chain whose link is gone (a catalog edited by hand) is refused
+	// before anything is queued.
+	if err := e.st.MarkPruned(ctx, second.ID, store.PruneDeleted, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.eng.StartRestore(ctx, actor, engine.RestoreRequest{BackupOperationID: fourth.ID, DestinationConnectionID: e.s3Conn("broken", srv.NewBucket(t))})
+	if !isConflict(err) || !strings.Contains(err.Error(), fmt.Sprintf("needs backup #%d", second.ID)) || !strings.Contains(err.Error(), "was pruned") {
+		t.Fatalf("restoring a point whose chain lost a link: %v", err)
+	}
 	// The newest is deleted (nothing needs it); the one after is full.
 	if err := e.eng.DeleteArchive(ctx, actor, next.ID, store.PruneDeleted); err != nil {
 		t.Fatal(err)

@@ -201,6 +201,10 @@ func (e *Engine) StartRestore(ctx context.Context, actor Actor, req RestoreReque
 	} else if b.PrunedAt != nil {
 		return nil, apperr.New(apperr.Conflict, "Backup %d cannot be restored: its archive was deleted (%s) on %s.",
 			b.ID, b.PruneReason, b.PrunedAt.UTC().Format(time.DateOnly))
+	} else if _, err := e.chainOf(ctx, b); errors.Is(err, errChainBroken) {
+		return nil, apperr.Wrap(apperr.Conflict, err, "Backup %d cannot be restored: %s.", b.ID, strings.TrimSuffix(err.Error(), ": "+errChainBroken.Error()))
+	} else if err != nil {
+		return nil, err
 	} else {
 		backup = b
 	}
