@@ -230,3 +230,51 @@ func byHandChainScript(t *testing.T) string {
 	}
 	return block
 }
+
+// TestIncrementalRestoreSurvivesCrash kills `coffer serve` while it restores
+// an incremental point, in the second archive of its chain; a new process
+// continues the restore, which ends identical to the bucket at that point.
+func TestIncrementalRestoreSurvivesCrash(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t)
+	bucket, data := fill(t, srv, 80, 50_000)
+	n := newNode(t)
+	// The full archive holds 80 entries: the 100th entry read is the
+	// incremental archive's 20th.
+	p := n.start(t, "serve", "COFFER_TEST_CRASH_AT=restore-entry:100")
+	c := p.login(t)
+	src := c.createConn("src", "s3", s3creds(srv, srv.Endpoint, bucket))
+	dst := c.createConn("dst", "local", map[string]any{"path": n.roots + "/r"})
+	incremental := map[string]any{"source_connection_id": src, "destination_connection_id": dst, "options": map[string]any{"mode": "incremental"}}
+	var op operation
+	if code := c.do("POST", "/api/v1/backups", incremental, &op); code != 202 {
+		t.Fatalf("start backup: %d", code)
+	}
+	c.wait("backups", op.ID, "completed", time.Minute)
+	cl := srv.Client(t)
+	for i := 0; i < 80; i += 2 {
+		key := fmt.Sprintf("data/%05d.bin", i)
+		b := make([]byte, 30_000)
+		_, _ = rand.Read(b)
+		if _, err := cl.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(b)}); err != nil {
+			t.Fatal(err)
+		}
+		data[key] = b
+	}
+	if code := c.do("POST", "/api/v1/backups", incremental, &op); code != 202 {
+		t.Fatalf("start backup: %d", code)
+	}
+	c.wait("backups", op.ID, "completed", time.Minute)
+	target := srv.NewBucket(t)
+	rid := c.startRestore(op.ID, c.createConn("tgt", "s3", s3creds(srv, srv.Endpoint, target)), map[string]any{})
+	p.waitExit(time.Minute)
+	p2 := n.start(t, "serve")
+	c2 := p2.login(t)
+	c2.wait("restores", rid, "completed", 90*time.Second)
+	identical(t, srv, target, "", data)
+	logs := c2.logs("restores", rid)
+	if !contains(logs, "Restore continues after") {
+		t.Fatalf("the restore did not continue from a checkpoint: %q", logs)
+	}
+	t.Logf("after the crash: %s", logs[len(logs)-1])
+}
