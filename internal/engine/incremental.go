@@ -356,24 +356,22 @@ func (c *needCursor) peek() (*archive.ManifestEntry, error) {
 // from it. A needed key the holder went past without holding it, or one
 // it holds with other bytes than the point records, breaks the chain.
 func (c *needCursor) match(want archive.ManifestEntry) (bool, error) {
-	for {
-		n, err := c.peek()
-		if err != nil || n == nil {
-			return false, err
-		}
-		switch {
-		case n.Key < want.Key:
-			return false, fmt.Errorf("backup #%d lists object %q in backup #%d, whose archive does not hold it: %w", c.point, n.Key, c.holder, errChainBroken)
-		case n.Key > want.Key:
-			return false, nil
-		}
-		c.next = nil
-		c.left--
-		if n.SHA256 != want.SHA256 || n.Size != want.Size {
-			return false, fmt.Errorf("backup #%d records other bytes for object %q than backup #%d holds: %w", c.point, n.Key, c.holder, errChainBroken)
-		}
-		return true, nil
+	n, err := c.peek()
+	if err != nil || n == nil {
+		return false, err
 	}
+	switch {
+	case n.Key < want.Key:
+		return false, fmt.Errorf("backup #%d lists object %q in backup #%d, whose archive does not hold it: %w", c.point, n.Key, c.holder, errChainBroken)
+	case n.Key > want.Key:
+		return false, nil
+	}
+	c.next = nil
+	c.left--
+	if n.SHA256 != want.SHA256 || n.Size != want.Size {
+		return false, fmt.Errorf("backup #%d records other bytes for object %q than backup #%d holds: %w", c.point, n.Key, c.holder, errChainBroken)
+	}
+	return true, nil
 }
 
 // missing is the error of a holder whose archive ended before an entry
