@@ -27,10 +27,6 @@ type BackupRequest struct {
 	Options                 json.RawMessage `json:"options,omitempty"`
 	// PlanID is the plan starting the backup (0: ad hoc). Never from a request body.
 	PlanID int64 `json:"-"`
-	// FullBecause, set by a plan, says why an incremental plan makes this
-	// backup a full one (its full_every came); the backup's log says it.
-	// Never from a request body.
-	FullBecause string `json:"-"`
 }
 
 // BackupOptions are the options a backup accepts.
