@@ -57,9 +57,7 @@ type backupCheckpoint struct {
 	// a shutdown, after which it writes nothing: the only kind an encrypted
 	// archive may go on from.
 	Clean bool `json:"clean,omitempty"`
-	// Mode is how the archive is made (store.ModeFull or
-	// store.ModeIncremental), and Base what an incremental is built on.
-	Mode string     `json:"mode,omitempty"`
+	// Base is what an incremental archive is built on (nil: a full one).
 	Base *chainBase `json:"base,omitempty"`
 	// Changed counts the objects whose bytes the archive holds.
 	Changed int64 `json:"changed,omitempty"`
@@ -308,7 +306,6 @@ func (b *backupRun) startArchive(ctx context.Context, srcConn *registry.Info) er
 	}
 	b.cp = backupCheckpoint{Version: 1, Compression: string(comp), NextPart: 1,
 		ArchiveName: fmt.Sprintf("%s/%s-%d%s", pathSafe(srcConn.Name), started.UTC().Format("20060102T150405Z"), b.op.ID, comp.Ext())}
-	b.cp.Mode = mode
 	if base != nil {
 		b.cp.Base = &chainBase{ID: base.ID, Archive: base.ArchivePath}
 	}
