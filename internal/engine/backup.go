@@ -466,12 +466,9 @@ func (b *backupRun) copyObjects(ctx context.Context, src connector.ObjectSource)
 // addReference records an object unchanged since the base of an
 // incremental backup: its manifest entry names the archive that holds it.
 func (b *backupRun) addReference(obj object.Object, ref *archive.ManifestEntry) error {
-	data, err := json.Marshal(ref)
-	if err != nil {
+	if err := b.addEntry(*ref); err != nil {
 		return err
 	}
-	b.pending = append(b.pending, store.ArchiveEntry{BackupID: b.op.ID, Seq: b.cp.Entries, Data: data})
-	b.cp.Entries++
 	b.cp.LastKey = obj.Key
 	b.prog.ItemsDone++
 	return nil
@@ -494,12 +491,9 @@ func (b *backupRun) writeObject(item fetched) error {
 	}
 	meta := obj.Metadata
 	entry := archive.ManifestEntry{Name: name, Key: obj.Key, Size: obj.Size, SHA256: sum, Metadata: &meta, Stored: b.aw.LastEntryStored()}
-	data, err := json.Marshal(entry)
-	if err != nil {
+	if err := b.addEntry(entry); err != nil {
 		return err
 	}
-	b.pending = append(b.pending, store.ArchiveEntry{BackupID: b.op.ID, Seq: b.cp.Entries, Data: data})
-	b.cp.Entries++
 	b.cp.Changed++
 	b.cp.LastKey = obj.Key
 	b.prog.ItemsDone++
