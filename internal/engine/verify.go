@@ -188,8 +188,7 @@ func (v *verifyRun) check(ctx context.Context) (*verify.Result, error) {
 	v.lg.Info(ctx, fmt.Sprintf("Backup %d is incremental: verifying the %d archives of its chain that hold its objects (%s), and that each holds what it lists there.",
 		b.ID, len(chain), strings.Join(names, ", ")))
 	total := &verify.Result{ContentsChecked: true}
-	var read, entries int64
-	for _, c := range chain {
+	for _, c := range chain { // each checkArchive counts its progress on from the last
 		res, err := v.checkArchive(ctx, dst, c.backup, b, c.need)
 		if err != nil {
 			return nil, err
@@ -207,8 +206,6 @@ func (v *verifyRun) check(ctx context.Context) (*verify.Result, error) {
 		total.EntryBytes += res.EntryBytes
 		total.Documents += res.Documents
 		total.ContentsChecked = total.ContentsChecked && res.ContentsChecked
-		read, entries = read+res.BytesRead, entries+res.EntriesChecked
-		v.prog.BytesRead, v.prog.ItemsDone = read, entries
 	}
 	if total.Problems == nil {
 		total.Problems = []archive.Problem{}
