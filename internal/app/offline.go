@@ -333,15 +333,7 @@ wait:
 // chain that its entries name, from beside it at the same location, each
 // read and checked whole before anything is restored.
 func importChain(ctx context.Context, a *App, locID int64, b *store.BackupOperation, keyID int64, ids []age.Identity, out io.Writer) error {
-	seen := map[string]bool{}
-	var names []string
-	err := engine.EachEntry(ctx, a.store, b.ID, func(me archive.ManifestEntry) error {
-		if !me.Held() && !seen[me.In] {
-			seen[me.In] = true
-			names = append(names, me.In)
-		}
-		return nil
-	})
+	names, err := engine.ChainArchives(ctx, a.store, b.ID)
 	if err != nil {
 		return err
 	}

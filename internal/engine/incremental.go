@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -270,16 +271,7 @@ func (e *Engine) chainOf(ctx context.Context, point *store.BackupOperation) ([]c
 	if point.Mode != store.ModeIncremental {
 		return []chainArchive{{backup: point, need: backupItems(point)}}, nil
 	}
-	counts := map[string]int64{}
-	var held int64
-	err := EachEntry(ctx, e.cat, point.ID, func(me archive.ManifestEntry) error {
-		if me.Held() {
-			held++
-		} else {
-			counts[me.In]++
-		}
-		return nil
-	})
+	counts, held, err := heldWhere(ctx, e.cat, point.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -310,6 +302,32 @@ func (e *Engine) chainOf(ctx context.Context, point *store.BackupOperation) ([]c
 		out = append(out, chainArchive{backup: point, need: held})
 	}
 	return out, nil
+}
+
+// heldWhere counts the entries of backup id by the earlier archive that
+// holds them ("in", by path), and those its own archive holds.
+func heldWhere(ctx context.Context, cat store.Catalog, id int64) (elsewhere map[string]int64, held int64, err error) {
+	elsewhere = map[string]int64{}
+	err = EachEntry(ctx, cat, id, func(me archive.ManifestEntry) error {
+		if me.Held() {
+			held++
+		} else {
+			elsewhere[me.In]++
+		}
+		return nil
+	})
+	return elsewhere, held, err
+}
+
+// ChainArchives are the paths of the earlier archives that hold entries
+// of backup id (an incremental one), in name order: for each source, oldest
+// first.
+func ChainArchives(ctx context.Context, cat store.Catalog, id int64) ([]string, error) {
+	elsewhere, _, err := heldWhere(ctx, cat, id)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(elsewhere)), nil
 }
 
 // errChainBroken marks a point whose chain lacks an archive.
